@@ -1,0 +1,39 @@
+#pragma once
+// Executes a prepared Network on float batches: a fixed plan of kernel calls in topological
+// order over numbered value slots. Not thread-safe: use one Engine per thread.
+#include <span>
+#include <string>
+#include <vector>
+
+#include "graph/network.hpp"
+#include "graph/result.hpp"
+#include "op_registry.hpp"
+
+namespace mpq {
+
+class Engine {
+ public:
+  // `net` must outlive the engine.
+  static Result<Engine> create(const Network& net);
+
+  // Inputs in the order of net.model.inputs; returns the outputs in net.model.outputs order.
+  Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
+  // Shape and dtype of every value computed by the last run (for shape inference).
+  void record_shapes(Network& net) const;
+
+ private:
+  struct Step {
+    const OpSpec* spec;
+    std::size_t node;
+    std::vector<int> in;   // slot per input, -1 when omitted
+    std::vector<int> out;  // slot per output, -1 when unused
+  };
+  const Network* net_ = nullptr;
+  std::vector<Step> steps_;
+  std::vector<std::string> slot_names_;
+  std::vector<const Tensor*> slots_;  // constants point into the model, others into owned_
+  std::vector<Tensor> owned_;
+  std::vector<int> input_slots_, output_slots_;
+};
+
+}  // namespace mpq

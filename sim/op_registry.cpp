@@ -1,0 +1,55 @@
+#include "op_registry.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace mpq {
+namespace {
+
+OpTable build_table() {
+  OpTable t;
+  register_elementwise_ops(t);
+  register_reduce_ops(t);
+  register_normalization_ops(t);
+  register_conv_ops(t);
+  register_gemm_ops(t);
+  register_pool_ops(t);
+  register_shape_ops(t);
+  register_movement_ops(t);
+  register_resize_ops(t);
+  std::sort(t.begin(), t.end(),
+            [](const OpSpec& a, const OpSpec& b) { return a.op_type < b.op_type; });
+  for (std::size_t k = 1; k < t.size(); ++k)
+    assert(t[k - 1].op_type != t[k].op_type && "op registered twice");
+  return t;
+}
+
+const OpTable& table() {
+  static const OpTable t = build_table();
+  return t;
+}
+
+}  // namespace
+
+const OpSpec* find_op(std::string_view op_type) {
+  const auto& t = table();
+  auto it = std::lower_bound(t.begin(), t.end(), op_type,
+                             [](const OpSpec& s, std::string_view v) { return s.op_type < v; });
+  return it != t.end() && it->op_type == op_type ? &*it : nullptr;
+}
+
+std::vector<std::string_view> supported_op_types() {
+  std::vector<std::string_view> v;
+  for (const auto& s : table()) v.push_back(s.op_type);
+  return v;
+}
+
+std::int64_t normalize_axis(std::int64_t axis, std::int64_t rank) {
+  const std::int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= std::max<std::int64_t>(rank, 1))
+    throw OpError("axis " + std::to_string(axis) + " is out of range for rank " +
+                  std::to_string(rank));
+  return a;
+}
+
+}  // namespace mpq

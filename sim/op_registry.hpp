@@ -1,0 +1,71 @@
+#pragma once
+// One registry of op kernels keyed by ONNX op_type (ncnn style): each op family lives in its
+// own file under ops/ and adds its OpSpecs in a register_*_ops function.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "graph/model.hpp"
+#include "graph/tensor.hpp"
+
+namespace mpq {
+
+struct OpContext {
+  const OpNode& node;
+  std::int64_t opset;
+};
+
+// Thrown by kernels on inputs they cannot process (shape mismatch, bad values); the engine
+// turns it into an Error that names the node.
+class OpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// inputs[k] is nullptr where optional input k is omitted; outputs has one Tensor per node
+// output, to be filled (dtype, shape, data) by the kernel. Output tensors are reused across
+// runs, so kernels should call Tensor::allocate rather than build new vectors.
+using KernelFn = void (*)(const OpContext& ctx, std::span<const Tensor* const> inputs,
+                          std::span<Tensor> outputs);
+// Rejects attribute values the kernel does not implement, at import time, with a message.
+using ValidateFn = std::optional<std::string> (*)(const OpNode& node, std::int64_t opset);
+
+struct OpSpec {
+  std::string_view op_type;
+  KernelFn run = nullptr;
+  ValidateFn validate = nullptr;
+};
+
+using OpTable = std::vector<OpSpec>;
+
+const OpSpec* find_op(std::string_view op_type);
+std::vector<std::string_view> supported_op_types();
+
+// Op families (sim/ops/*.cpp).
+void register_elementwise_ops(OpTable& t);
+void register_reduce_ops(OpTable& t);
+void register_normalization_ops(OpTable& t);
+void register_conv_ops(OpTable& t);
+void register_gemm_ops(OpTable& t);
+void register_pool_ops(OpTable& t);
+void register_shape_ops(OpTable& t);
+void register_movement_ops(OpTable& t);
+void register_resize_ops(OpTable& t);
+
+// Helpers shared by kernels.
+inline const Tensor& require(std::span<const Tensor* const> in, std::size_t k, const char* what) {
+  if (k >= in.size() || in[k] == nullptr)
+    throw OpError(std::string("missing required input ") + std::to_string(k) + " (" + what + ")");
+  return *in[k];
+}
+inline const Tensor* optional_input(std::span<const Tensor* const> in, std::size_t k) {
+  return k < in.size() ? in[k] : nullptr;
+}
+// Normalizes a possibly negative axis against `rank`; throws OpError when out of range.
+std::int64_t normalize_axis(std::int64_t axis, std::int64_t rank);
+
+}  // namespace mpq

@@ -1,0 +1,29 @@
+#pragma once
+// From an imported Model to a Network ready to run: reject unsupported ops (all at once),
+// fold constant subgraphs and BatchNorm, build the graph, infer every shape by a dry run at
+// batch 1, and count MACs and parameters.
+#include "graph/network.hpp"
+#include "graph/result.hpp"
+
+namespace mpq {
+
+struct PrepareOptions {
+  bool fold_constants = true;
+  bool fold_batchnorm = true;
+  bool infer_shapes = true;  // dry run at batch 1; needs every non-batch dim to be known
+};
+
+// One error listing every unsupported op type with its node names, and every attribute value
+// a kernel rejects.
+Status check_supported(const Model& model);
+
+// Evaluates nodes whose inputs are all constant, and Shape of statically shaped tensors.
+// Returns the number of nodes removed.
+Result<int> fold_constants(Model& model);
+
+Result<Network> prepare_network(Model model, const PrepareOptions& opts = {});
+
+// Zero-filled inputs at batch `batch` (dynamic leading dims), for dry runs and benchmarks.
+Result<std::vector<Tensor>> make_example_inputs(const Model& model, std::int64_t batch);
+
+}  // namespace mpq
