@@ -1,7 +1,215 @@
-#include "sim/op_registry.hpp"
+// Conv: depthwise convolutions run a direct loop; everything else is im2col + Eigen SGEMM
+// (1x1 stride-1 convs skip im2col and multiply the input in place).
+#include <algorithm>
+#include <cstring>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/conv_common.hpp"
+#include "sim/ops/gemm_kernel.hpp"
 
 namespace mpq {
+namespace {
 
-void register_conv_ops(OpTable& t) { (void)t; }
+using I64 = std::int64_t;
+
+// Ceiling division for a possibly negative numerator and b > 0.
+I64 ceil_div(I64 a, I64 b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// Output positions o in [0, n_out) whose input o * stride + base lies in [0, n_in).
+struct Range {
+  I64 lo, hi;
+};
+Range valid_range(I64 base, I64 stride, I64 n_in, I64 n_out) {
+  const I64 lo = std::clamp<I64>(ceil_div(-base, stride), 0, n_out);
+  const I64 hi = std::clamp<I64>(ceil_div(n_in - base, stride), lo, n_out);
+  return {lo, hi};
+}
+
+// Copies one im2col row segment: dst[j] = src[(ow0 + j) * stride + base] or 0 outside the row.
+void gather_row(const float* src, I64 n_in, I64 ow0, I64 len, I64 stride, I64 base, float* dst) {
+  const Range r = valid_range(base, stride, n_in, ow0 + len);
+  const I64 lo = std::max(r.lo, ow0), hi = std::max(r.hi, lo);
+  std::fill(dst, dst + (lo - ow0), 0.0f);
+  if (stride == 1) {
+    std::memcpy(dst + (lo - ow0), src + lo + base, static_cast<std::size_t>(hi - lo) * sizeof(float));
+  } else {
+    for (I64 ow = lo; ow < hi; ++ow) dst[ow - ow0] = src[ow * stride + base];
+  }
+  std::fill(dst + (hi - ow0), dst + len, 0.0f);
+}
+
+// col[k, j] for the channels [0, cg) of x (one image, one group) and output pixels
+// [p0, p0 + np); rows k run over (channel, kd, kh, kw) like the weight layout.
+void im2col(const ConvGeometry& g, const float* x, I64 cg, I64 p0, I64 np, float* col) {
+  const I64 OH = g.out[1], OW = g.out[2], H = g.in[1], W = g.in[2];
+  float* dst = col;
+  for (I64 c = 0; c < cg; ++c)
+    for (I64 kd = 0; kd < g.kernel[0]; ++kd)
+      for (I64 kh = 0; kh < g.kernel[1]; ++kh)
+        for (I64 kw = 0; kw < g.kernel[2]; ++kw) {
+          const float* xc = x + c * g.in_pixels();
+          const I64 wbase = kw * g.dilation[2] - g.pad_begin[2];
+          I64 od = p0 / (OH * OW), oh = p0 / OW % OH, ow = p0 % OW;
+          for (I64 p = p0; p < p0 + np;) {
+            const I64 len = std::min(OW - ow, p0 + np - p);
+            const I64 id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+            const I64 ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+            if (id < 0 || id >= g.in[0] || ih < 0 || ih >= H)
+              std::fill(dst, dst + len, 0.0f);
+            else
+              gather_row(xc + (id * H + ih) * W, W, ow, len, g.stride[2], wbase, dst);
+            dst += len;
+            p += len;
+            ow = 0;
+            if (++oh == OH) {
+              oh = 0;
+              ++od;
+            }
+          }
+        }
+}
+
+bool is_pointwise(const ConvGeometry& g) {
+  for (std::size_t d = 0; d < 3; ++d)
+    if (g.kernel[d] != 1 || g.stride[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0)
+      return false;
+  return true;
+}
+
+bool is_depthwise(const ConvGeometry& g) {
+  return g.group > 1 && g.group == g.in_channels && g.out_channels % g.group == 0 &&
+         g.kernel[0] == 1 && g.in[0] == 1 && g.out[0] == 1;
+}
+
+// One output plane of a depthwise conv (2-D; 1-D has height 1): tap by tap, each a
+// vectorizable multiply-add over a run of output columns that needs no bounds checks.
+void depthwise_plane(const ConvGeometry& g, const float* x, const float* w, float b, float* y) {
+  const I64 OH = g.out[1], OW = g.out[2], H = g.in[1], W = g.in[2], KH = g.kernel[1],
+            KW = g.kernel[2], sh = g.stride[1], sw = g.stride[2];
+  std::fill(y, y + OH * OW, b);
+  for (I64 oh = 0; oh < OH; ++oh) {
+    float* yr = y + oh * OW;
+    for (I64 kh = 0; kh < KH; ++kh) {
+      const I64 ih = oh * sh + kh * g.dilation[1] - g.pad_begin[1];
+      if (ih < 0 || ih >= H) continue;
+      const float* xr = x + ih * W;
+      for (I64 kw = 0; kw < KW; ++kw) {
+        const float wv = w[kh * KW + kw];
+        const I64 base = kw * g.dilation[2] - g.pad_begin[2];
+        const Range r = valid_range(base, sw, W, OW);
+        if (sw == 1) {
+          for (I64 ow = r.lo; ow < r.hi; ++ow) yr[ow] += wv * xr[ow + base];
+        } else {
+          for (I64 ow = r.lo; ow < r.hi; ++ow) yr[ow] += wv * xr[ow * sw + base];
+        }
+      }
+    }
+  }
+}
+
+void depthwise_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                       float* y) {
+  const I64 mult = g.out_channels / g.in_channels, planes = g.batch * g.out_channels;
+  const I64 kk = g.kernel_pixels(), in_pix = g.in_pixels(), out_pix = g.out_pixels();
+  // About 32k multiply-adds per task keeps TBB overhead small on tiny planes.
+  const I64 grain = std::max<I64>(1, 32768 / std::max<I64>(1, out_pix * kk));
+  tbb::parallel_for(tbb::blocked_range<I64>(0, planes, grain),
+                    [&](const tbb::blocked_range<I64>& r) {
+                      for (I64 pl = r.begin(); pl != r.end(); ++pl) {
+                        const I64 n = pl / g.out_channels, m = pl % g.out_channels;
+                        const float* xc = x + (n * g.in_channels + m / mult) * in_pix;
+                        depthwise_plane(g, xc, w + m * kk, bias ? bias[m] : 0.0f,
+                                        y + pl * out_pix);
+                      }
+                    });
+}
+
+// Dense / grouped conv. Tasks are (image, group, pixel block, row block) tiles of the output;
+// each does im2col of its pixel block into a per-thread buffer sized to stay in L2 and one
+// single-threaded SGEMM, so batch 32 spreads images over threads and batch 1 spreads pixel
+// (or output-channel) blocks of the same image.
+void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+               float* y) {
+  const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
+  const I64 K = cg * g.kernel_pixels(), N = g.out_pixels(), in_pix = g.in_pixels();
+  const bool pointwise = is_pointwise(g);
+  constexpr I64 kColBytes = 384 * 1024;
+  I64 nb = pointwise ? N : std::max<I64>(64, (kColBytes / (4 * K)) & ~I64{15});
+  I64 cb = (N + nb - 1) / std::min(nb, N);
+  I64 mb = 1;
+  const I64 T = gemm::num_threads(), units = g.batch * G;
+  if (T > 1 && units * cb < 4 * T && (units * cb) % T != 0) {
+    // Too few tiles for an even spread: split pixels, or output channels of small images.
+    I64 f = 2;
+    while ((units * cb * f) % T != 0) ++f;
+    if (N / (cb * f) >= 128 || (N / (cb * f) >= 16 && mg < 32 * f))
+      cb *= f;
+    else if (mg >= 8 * f)
+      mb = f;
+  }
+  nb = (N + cb - 1) / cb;
+  cb = (N + nb - 1) / nb;
+  const I64 mrows = (mg + mb - 1) / mb;
+  const I64 tasks = units * cb * mb;
+  tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
+    for (I64 t = r.begin(); t != r.end(); ++t) {
+      const I64 mi = t % mb, ci = t / mb % cb, grp = t / (mb * cb) % G, n = t / (mb * cb * G);
+      const I64 p0 = ci * nb, np = std::min(nb, N - p0);
+      const I64 m0 = mi * mrows, nm = std::min(mrows, mg - m0);
+      if (nm <= 0) continue;
+      const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
+      gemm::MatRef B{xg + p0, N};
+      if (!pointwise) {
+        float* col = gemm::thread_scratch(static_cast<std::size_t>(K * np));
+        im2col(g, xg, cg, p0, np, col);
+        B = {col, np};
+      }
+      float* yt = y + (n * g.out_channels + grp * mg + m0) * N + p0;
+      gemm::sgemm(nm, np, K, 1.0f, {w + (grp * mg + m0) * K, K}, B, 0.0f, yt, N);
+      if (bias)
+        for (I64 m = 0; m < nm; ++m) {
+          const float b = bias[grp * mg + m0 + m];
+          float* row = yt + m * N;
+          for (I64 j = 0; j < np; ++j) row[j] += b;
+        }
+    }
+  });
+}
+
+void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
+  const Tensor& x = require(in, 0, "X");
+  const Tensor& w = require(in, 1, "W");
+  const Tensor* b = optional_input(in, 2);
+  if (!x.is_float() || !w.is_float() || (b && !b->is_float()))
+    throw OpError("Conv supports float tensors only");
+  const ConvGeometry g = conv_geometry(ctx.node, x.shape, w.shape);
+  if (b && b->size() != g.out_channels)
+    throw OpError("bias B " + shape_str(b->shape) + " must have " +
+                  std::to_string(g.out_channels) + " values");
+  out[0].dtype = DType::Float32;
+  out[0].allocate(g.y_shape());
+  conv_forward(g, x.f.data(), w.f.data(), b ? b->f.data() : nullptr, out[0].f.data());
+}
+
+std::optional<std::string> validate_conv(const OpNode& node, std::int64_t) {
+  return validate_conv_attributes(node);
+}
+
+}  // namespace
+
+void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                  float* y) {
+  if (g.batch == 0 || g.out_channels == 0) return;
+  if (is_depthwise(g))
+    depthwise_forward(g, x, w, bias, y);
+  else
+    gemm_conv(g, x, w, bias, y);
+}
+
+void register_conv_ops(OpTable& t) {
+  t.push_back({"Conv", conv_kernel, validate_conv});
+  register_conv_transpose_op(t);
+}
 
 }  // namespace mpq

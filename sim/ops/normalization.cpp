@@ -1,7 +1,230 @@
-#include "sim/op_registry.hpp"
+// Inference BatchNormalization, LayerNormalization, Softmax and LogSoftmax.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+// GCC 12 false positive inside its AVX-512 intrinsics (GCC bug 105593) under -march=native.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <Eigen/Dense>
+#include <cmath>
+#include <limits>
+
+#include "broadcast.hpp"
 
 namespace mpq {
+namespace {
 
-void register_normalization_ops(OpTable& t) { (void)t; }
+using In = std::span<const Tensor* const>;
+using Out = std::span<Tensor>;
+using ArrF = Eigen::Array<float, Eigen::Dynamic, 1>;
+using CMapF = Eigen::Map<const ArrF>;
+using MapF = Eigen::Map<ArrF>;
+
+const Tensor& float_input(In in, std::size_t k, const char* what) {
+  const Tensor& t = require(in, k, what);
+  if (!t.is_float())
+    throw OpError(std::string(what) + " must be float, got " + dtype_name(t.dtype));
+  return t;
+}
+
+// Grain (in rows) so that a parallel chunk covers about kParallelGrain elements.
+std::int64_t row_grain(std::int64_t row_len) {
+  return std::max<std::int64_t>(1, ops::kParallelGrain / std::max<std::int64_t>(row_len, 1));
+}
+
+// ---- BatchNormalization (inference form) ----
+
+void batch_norm(const OpContext& ctx, In in, Out out) {
+  const Tensor& x = float_input(in, 0, "X");
+  if (x.rank() < 2) throw OpError("X must have rank >= 2, got " + shape_str(x.shape));
+  const std::int64_t n = x.shape[0], c = x.shape[1];
+  const std::int64_t plane = x.size() / std::max<std::int64_t>(n * c, 1);
+  const char* names[] = {"scale", "B", "mean", "var"};
+  for (std::size_t k = 1; k <= 4; ++k)
+    if (float_input(in, k, names[k - 1]).size() != c)
+      throw OpError(std::string(names[k - 1]) + " must have " + std::to_string(c) +
+                    " elements, got shape " + shape_str(in[k]->shape));
+  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  // y = x * a + b per channel with a = scale / sqrt(var + eps), b = B - mean * a.
+  std::vector<float> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c));
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    const auto u = static_cast<std::size_t>(ch);
+    a[u] = in[1]->f[u] / std::sqrt(in[4]->f[u] + eps);
+    b[u] = in[2]->f[u] - in[3]->f[u] * a[u];
+  }
+  Tensor& y = out[0];
+  y.dtype = DType::Float32;
+  y.allocate(x.shape);
+  ops::parallel_chunks(
+      n * c,
+      [&](std::int64_t p0, std::int64_t p1) {
+        for (std::int64_t p = p0; p < p1; ++p) {
+          const auto ch = static_cast<std::size_t>(p % c);
+          MapF(y.f.data() + p * plane, plane) = CMapF(x.f.data() + p * plane, plane) * a[ch] + b[ch];
+        }
+      },
+      row_grain(plane));
+}
+
+std::optional<std::string> validate_batch_norm(const OpNode& n, std::int64_t) {
+  if (n.attr_int("training_mode", 0) != 0)
+    return std::string("training_mode=1 is not supported (inference only)");
+  if (n.attr_int("spatial", 1) == 0) return std::string("spatial=0 is not supported");
+  for (std::size_t k = 1; k < n.outputs.size(); ++k)
+    if (!n.outputs[k].empty())
+      return "output " + std::to_string(k) + " ('" + n.outputs[k] +
+             "': running/saved statistics of training) is not supported (inference only)";
+  return std::nullopt;
+}
+
+// ---- LayerNormalization ----
+
+// Scale/bias expanded to the normalized shape X[axis:], flattened.
+std::vector<float> expand_to(const Tensor& t, const Shape& norm_shape, const char* what) {
+  if (!t.is_float()) throw OpError(std::string(what) + " must be float");
+  if (broadcast_shapes(t.shape, norm_shape) != norm_shape)
+    throw OpError(std::string(what) + " shape " + shape_str(t.shape) +
+                  " does not broadcast to the normalized shape " + shape_str(norm_shape));
+  std::vector<float> v(static_cast<std::size_t>(numel(norm_shape)));
+  const std::vector<float> zeros(v.size(), 0.0f);
+  ops::broadcast_binary(t.f.data(), t.shape, zeros.data(), norm_shape, v.data(), norm_shape,
+                        [](float s, float) { return s; });
+  return v;
+}
+
+void layer_norm(const OpContext& ctx, In in, Out out) {
+  const Tensor& x = float_input(in, 0, "X");
+  const std::int64_t rank = x.rank();
+  const std::int64_t axis = normalize_axis(ctx.node.attr_int("axis", -1), rank);
+  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const Shape norm_shape(x.shape.begin() + axis, x.shape.end());
+  const std::int64_t inner = numel(norm_shape);
+  const std::int64_t outer = inner == 0 ? 0 : x.size() / inner;
+  const std::vector<float> scale = expand_to(require(in, 1, "Scale"), norm_shape, "Scale");
+  const Tensor* bias_t = optional_input(in, 2);
+  const std::vector<float> bias =
+      bias_t ? expand_to(*bias_t, norm_shape, "B") : std::vector<float>(scale.size(), 0.0f);
+
+  Tensor& y = out[0];
+  y.dtype = DType::Float32;
+  y.allocate(x.shape);
+  Shape stat_shape(x.shape.begin(), x.shape.begin() + axis);
+  stat_shape.resize(static_cast<std::size_t>(rank), 1);
+  float* mean_out = nullptr;
+  float* inv_out = nullptr;
+  // Mean and InvStdDev only when the node names them.
+  if (out.size() > 1 && !ctx.node.outputs[1].empty()) {
+    out[1].dtype = DType::Float32;
+    out[1].allocate(stat_shape);
+    mean_out = out[1].f.data();
+  }
+  if (out.size() > 2 && !ctx.node.outputs[2].empty()) {
+    out[2].dtype = DType::Float32;
+    out[2].allocate(stat_shape);
+    inv_out = out[2].f.data();
+  }
+  const CMapF s(scale.data(), inner), b(bias.data(), inner);
+  ops::parallel_chunks(
+      outer,
+      [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+          const CMapF row(x.f.data() + r * inner, inner);
+          const float mean = row.sum() / static_cast<float>(inner);
+          const float var = (row - mean).square().sum() / static_cast<float>(inner);
+          const float inv = 1.0f / std::sqrt(var + eps);
+          MapF(y.f.data() + r * inner, inner) = (row - mean) * inv * s + b;
+          if (mean_out) mean_out[r] = mean;
+          if (inv_out) inv_out[r] = inv;
+        }
+      },
+      row_grain(inner));
+}
+
+// ---- Softmax / LogSoftmax ----
+
+// Softmax over n elements spaced `inner` apart, for `cols` adjacent columns starting at p.
+template <bool kLog>
+void softmax_columns(const float* x, float* y, std::int64_t n, std::int64_t inner,
+                     std::int64_t cols, std::vector<float>& mx, std::vector<float>& sum) {
+  mx.assign(static_cast<std::size_t>(cols), -std::numeric_limits<float>::infinity());
+  sum.assign(static_cast<std::size_t>(cols), 0.0f);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t q = 0; q < cols; ++q) mx[q] = std::max(mx[q], x[j * inner + q]);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t q = 0; q < cols; ++q) {
+      const float e = std::exp(x[j * inner + q] - mx[q]);
+      sum[q] += e;
+      if (!kLog) y[j * inner + q] = e;
+    }
+  for (std::int64_t q = 0; q < cols; ++q) sum[q] = kLog ? mx[q] + std::log(sum[q]) : 1.0f / sum[q];
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t q = 0; q < cols; ++q) {
+      if (kLog) y[j * inner + q] = x[j * inner + q] - sum[q];
+      else y[j * inner + q] *= sum[q];
+    }
+}
+
+template <bool kLog>
+void softmax_row(const float* x, float* y, std::int64_t n) {
+  const CMapF r(x, n);
+  MapF o(y, n);
+  const float m = r.maxCoeff();
+  if (kLog) {
+    o = r - m;
+    o -= std::log(o.exp().sum());
+  } else {
+    o = (r - m).exp();
+    o /= o.sum();
+  }
+}
+
+template <bool kLog>
+void softmax(const OpContext& ctx, In in, Out out) {
+  const Tensor& x = float_input(in, 0, "input");
+  const std::int64_t rank = x.rank();
+  const bool legacy = ctx.opset < 13;  // coerce to 2-D [prod(dims[:axis]), prod(dims[axis:])]
+  const std::int64_t axis = normalize_axis(ctx.node.attr_int("axis", legacy ? 1 : -1), rank);
+  const auto au = static_cast<std::size_t>(axis);
+  const std::int64_t outer = numel(std::span(x.shape).first(au));
+  const std::int64_t n = legacy ? numel(std::span(x.shape).subspan(au))
+                                : (rank == 0 ? 1 : x.shape[au]);
+  const std::int64_t inner = legacy ? 1 : numel(std::span(x.shape).subspan(au + 1));
+  Tensor& y = out[0];
+  y.dtype = DType::Float32;
+  y.allocate(x.shape);
+  if (x.size() == 0) return;
+  if (inner == 1) {
+    ops::parallel_chunks(
+        outer,
+        [&](std::int64_t r0, std::int64_t r1) {
+          for (std::int64_t r = r0; r < r1; ++r)
+            softmax_row<kLog>(x.f.data() + r * n, y.f.data() + r * n, n);
+        },
+        row_grain(n));
+    return;
+  }
+  // Work units: (outer index, block of columns), so one large outer slice still splits.
+  const std::int64_t block = std::min<std::int64_t>(inner, std::max<std::int64_t>(64, 4096 / n));
+  const std::int64_t blocks = (inner + block - 1) / block;
+  ops::parallel_chunks(
+      outer * blocks,
+      [&](std::int64_t u0, std::int64_t u1) {
+        std::vector<float> mx, sum;
+        for (std::int64_t u = u0; u < u1; ++u) {
+          const std::int64_t o = u / blocks, q0 = (u % blocks) * block;
+          const std::int64_t off = o * n * inner + q0;
+          softmax_columns<kLog>(x.f.data() + off, y.f.data() + off, n, inner,
+                                std::min(block, inner - q0), mx, sum);
+        }
+      },
+      row_grain(n * block));
+}
+
+}  // namespace
+
+void register_normalization_ops(OpTable& t) {
+  t.push_back({"BatchNormalization", batch_norm, validate_batch_norm});
+  t.push_back({"LayerNormalization", layer_norm, nullptr});
+  t.push_back({"Softmax", softmax<false>, nullptr});
+  t.push_back({"LogSoftmax", softmax<true>, nullptr});
+}
 
 }  // namespace mpq

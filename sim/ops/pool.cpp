@@ -1,7 +1,291 @@
+// MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool over 1-D/2-D/3-D NC... tensors.
+// Spatial dims are right-aligned into (depth, height, width). Each output row reduces its
+// window rows into a padded row buffer (vertical pass), then each output column reduces a
+// branch-free run of that buffer (horizontal pass); planes run in parallel.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <Eigen/Core>
+#include <tbb/parallel_for.h>
+
 #include "sim/op_registry.hpp"
 
 namespace mpq {
+namespace {
 
-void register_pool_ops(OpTable& t) { (void)t; }
+using I64 = std::int64_t;
+using Arr3 = std::array<I64, 3>;
+
+struct PoolGeometry {
+  int spatial = 2;
+  I64 planes = 1;  // N * C
+  Arr3 in{1, 1, 1}, out{1, 1, 1}, kernel{1, 1, 1}, stride{1, 1, 1}, dilation{1, 1, 1};
+  Arr3 pad_begin{0, 0, 0}, pad_end{0, 0, 0};
+  I64 in_pixels() const { return in[0] * in[1] * in[2]; }
+  I64 out_pixels() const { return out[0] * out[1] * out[2]; }
+};
+
+std::vector<I64> list_attr(const OpNode& node, const char* key, std::size_t n, I64 dflt) {
+  auto v = node.attr_ints(key, std::vector<I64>(n, dflt));
+  if (v.size() != n)
+    throw OpError(std::string("attribute ") + key + " must have " + std::to_string(n) +
+                  " values, got " + std::to_string(v.size()));
+  return v;
+}
+
+PoolGeometry pool_geometry(const OpNode& node, const Shape& x) {
+  if (x.size() < 3 || x.size() > 5)
+    throw OpError("input must have rank 3, 4 or 5 (N, C, spatial...), got " + shape_str(x));
+  PoolGeometry g;
+  g.spatial = static_cast<int>(x.size()) - 2;
+  const std::size_t s = static_cast<std::size_t>(g.spatial), off = 3 - s;
+  g.planes = x[0] * x[1];
+  if (!node.has_attr("kernel_shape")) throw OpError("attribute kernel_shape is required");
+  const auto ks = list_attr(node, "kernel_shape", s, 1);
+  const auto st = list_attr(node, "strides", s, 1);
+  const auto dl = list_attr(node, "dilations", s, 1);
+  const auto pads = list_attr(node, "pads", 2 * s, 0);
+  std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
+  if (auto_pad.empty()) auto_pad = "NOTSET";
+  const bool ceil_mode = node.attr_int("ceil_mode", 0) != 0;
+  for (std::size_t d = 0; d < s; ++d) {
+    const std::size_t k = off + d;
+    g.in[k] = x[2 + d];
+    g.kernel[k] = ks[d];
+    g.stride[k] = st[d];
+    g.dilation[k] = dl[d];
+    if (ks[d] < 1 || st[d] < 1 || dl[d] < 1)
+      throw OpError("kernel_shape, strides and dilations must be >= 1");
+    const I64 span = (ks[d] - 1) * dl[d] + 1;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      g.out[k] = (g.in[k] + st[d] - 1) / st[d];
+      const I64 total = std::max<I64>(0, (g.out[k] - 1) * st[d] + span - g.in[k]);
+      g.pad_begin[k] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      g.pad_end[k] = total - g.pad_begin[k];
+    } else {
+      if (auto_pad == "NOTSET") {
+        g.pad_begin[k] = pads[d];
+        g.pad_end[k] = pads[s + d];
+      }
+      const I64 room = g.in[k] + g.pad_begin[k] + g.pad_end[k] - span;
+      if (room < 0) throw OpError("kernel does not fit padded input " + shape_str(x));
+      g.out[k] = (ceil_mode ? (room + st[d] - 1) / st[d] : room / st[d]) + 1;
+      // A window may not start in the end padding (the last one would see no input).
+      if (ceil_mode && (g.out[k] - 1) * st[d] >= g.in[k] + g.pad_begin[k]) --g.out[k];
+    }
+  }
+  return g;
+}
+
+Shape out_shape(const Shape& x, const PoolGeometry& g) {
+  Shape s{x[0], x[1]};
+  for (int d = 3 - g.spatial; d < 3; ++d) s.push_back(g.out[static_cast<std::size_t>(d)]);
+  return s;
+}
+
+// Kernel taps k with start + k * dil in [lo, hi).
+I64 taps_inside(I64 start, I64 k, I64 dil, I64 lo, I64 hi) {
+  I64 n = 0;
+  for (I64 t = 0; t < k; ++t) n += (start + t * dil >= lo && start + t * dil < hi);
+  return n;
+}
+
+enum class Mode { Max, AvgExcludePad, AvgIncludePad };
+
+// Pools one plane. Max takes the max of the in-bounds taps, Avg the mean over in-bounds taps
+// or over all taps inside the padded extent (count_include_pad).
+template <class T>
+void pool_plane(const PoolGeometry& g, Mode mode, const T* x, T* y, std::vector<T>& row,
+                const std::vector<I64>& hcount) {
+  const bool is_max = mode == Mode::Max;
+  const T ident = is_max ? std::numeric_limits<T>::lowest() : T(0);
+  const I64 D = g.in[0], H = g.in[1], W = g.in[2], OW = g.out[2];
+  const I64 pw = g.pad_begin[2], sw = g.stride[2], dw = g.dilation[2], KW = g.kernel[2];
+  T* r = row.data();  // r[pw + iw] holds input column iw; the margins hold ident
+  for (I64 od = 0; od < g.out[0]; ++od)
+    for (I64 oh = 0; oh < g.out[1]; ++oh) {
+      const I64 d0 = od * g.stride[0] - g.pad_begin[0], h0 = oh * g.stride[1] - g.pad_begin[1];
+      std::fill(r + pw, r + pw + W, ident);
+      I64 vcount = 0;
+      for (I64 kd = 0; kd < g.kernel[0]; ++kd) {
+        const I64 id = d0 + kd * g.dilation[0];
+        if (id < 0 || id >= D) continue;
+        for (I64 kh = 0; kh < g.kernel[1]; ++kh) {
+          const I64 ih = h0 + kh * g.dilation[1];
+          if (ih < 0 || ih >= H) continue;
+          const T* src = x + (id * H + ih) * W;
+          ++vcount;
+          if (is_max)
+            for (I64 w = 0; w < W; ++w) r[pw + w] = std::max(r[pw + w], src[w]);
+          else
+            for (I64 w = 0; w < W; ++w) r[pw + w] += src[w];
+        }
+      }
+      if (mode == Mode::AvgIncludePad)
+        vcount = taps_inside(d0, g.kernel[0], g.dilation[0], -g.pad_begin[0], D + g.pad_end[0]) *
+                 taps_inside(h0, g.kernel[1], g.dilation[1], -g.pad_begin[1], H + g.pad_end[1]);
+      T* yr = y + (od * g.out[1] + oh) * OW;
+      for (I64 ow = 0; ow < OW; ++ow) {
+        const T* base = r + ow * sw;
+        T acc = base[0];
+        for (I64 kw = 1; kw < KW; ++kw)
+          acc = is_max ? std::max(acc, base[kw * dw]) : acc + base[kw * dw];
+        if (!is_max) {
+          const I64 n = vcount * hcount[static_cast<std::size_t>(ow)];
+          acc = n > 0 ? acc / static_cast<T>(n) : T(0);
+        }
+        yr[ow] = acc;
+      }
+    }
+}
+
+template <class T>
+void pool(const PoolGeometry& g, Mode mode, const T* x, T* y) {
+  const I64 W = g.in[2], OW = g.out[2], pw = g.pad_begin[2];
+  // Row buffer long enough for every tap of the last window, ceil_mode overhang included.
+  const I64 len = std::max(pw + W, (OW - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1);
+  std::vector<I64> hcount(static_cast<std::size_t>(OW));
+  for (I64 ow = 0; ow < OW; ++ow) {
+    const I64 w0 = ow * g.stride[2] - pw;
+    hcount[static_cast<std::size_t>(ow)] =
+        mode == Mode::AvgIncludePad
+            ? taps_inside(w0, g.kernel[2], g.dilation[2], -pw, W + g.pad_end[2])
+            : taps_inside(w0, g.kernel[2], g.dilation[2], 0, W);
+  }
+  const I64 in_pix = g.in_pixels(), out_pix = g.out_pixels();
+  const I64 work = std::max<I64>(1, out_pix * g.kernel[0] * g.kernel[1] * g.kernel[2]);
+  tbb::parallel_for(tbb::blocked_range<I64>(0, g.planes, std::max<I64>(1, 32768 / work)),
+                    [&](const tbb::blocked_range<I64>& rg) {
+                      const T ident = mode == Mode::Max ? std::numeric_limits<T>::lowest() : T(0);
+                      std::vector<T> row(static_cast<std::size_t>(len), ident);
+                      for (I64 p = rg.begin(); p != rg.end(); ++p)
+                        pool_plane(g, mode, x + p * in_pix, y + p * out_pix, row, hcount);
+                    });
+}
+
+// MaxPool with the Indices output: flat input positions, row- or column-major in the plane.
+template <class T>
+void maxpool_indices(const PoolGeometry& g, bool col_major, const T* x, T* y, I64* idx) {
+  const I64 in_pix = g.in_pixels(), out_pix = g.out_pixels();
+  // Plane strides of (d, h, w) in the requested order; unused leading dims have size 1.
+  const int off = 3 - g.spatial;
+  Arr3 st{g.in[1] * g.in[2], g.in[2], 1};
+  if (col_major) {
+    I64 s = 1;
+    for (int d = off; d < 3; ++d) {
+      st[static_cast<std::size_t>(d)] = s;
+      s *= g.in[static_cast<std::size_t>(d)];
+    }
+  }
+  tbb::parallel_for(I64{0}, g.planes, [&](I64 p) {
+    const T* xp = x + p * in_pix;
+    for (I64 o = 0; o < out_pix; ++o) {
+      const Arr3 oc{o / (g.out[1] * g.out[2]), o / g.out[2] % g.out[1], o % g.out[2]};
+      T best = std::numeric_limits<T>::lowest();
+      I64 best_at = 0;
+      bool found = false;
+      for (I64 kd = 0; kd < g.kernel[0]; ++kd)
+        for (I64 kh = 0; kh < g.kernel[1]; ++kh)
+          for (I64 kw = 0; kw < g.kernel[2]; ++kw) {
+            const Arr3 k{kd, kh, kw};
+            Arr3 ic{};
+            bool inside = true;
+            for (std::size_t d = 0; d < 3; ++d) {
+              ic[d] = oc[d] * g.stride[d] + k[d] * g.dilation[d] - g.pad_begin[d];
+              inside = inside && ic[d] >= 0 && ic[d] < g.in[d];
+            }
+            if (!inside) continue;
+            const T v = xp[(ic[0] * g.in[1] + ic[1]) * g.in[2] + ic[2]];
+            if (!found || v > best) {
+              best = v;
+              best_at = ic[0] * st[0] + ic[1] * st[1] + ic[2] * st[2];
+              found = true;
+            }
+          }
+      y[p * out_pix + o] = best;
+      idx[p * out_pix + o] = p * in_pix + best_at;
+    }
+  });
+}
+
+void maxpool_kernel(const OpContext& ctx, std::span<const Tensor* const> in,
+                    std::span<Tensor> out) {
+  const Tensor& x = require(in, 0, "X");
+  const PoolGeometry g = pool_geometry(ctx.node, x.shape);
+  Tensor& y = out[0];
+  y.dtype = x.is_float() ? DType::Float32 : DType::Int64;
+  y.allocate(out_shape(x.shape, g));
+  const bool want_idx = out.size() > 1 && ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty();
+  if (want_idx) {
+    Tensor& idx = out[1];
+    idx.dtype = DType::Int64;
+    idx.allocate(y.shape);
+    const bool cm = ctx.node.attr_int("storage_order", 0) != 0;
+    if (x.is_float())
+      maxpool_indices(g, cm, x.f.data(), y.f.data(), idx.i.data());
+    else
+      maxpool_indices(g, cm, x.i.data(), y.i.data(), idx.i.data());
+  } else if (x.is_float()) {
+    pool(g, Mode::Max, x.f.data(), y.f.data());
+  } else {
+    pool(g, Mode::Max, x.i.data(), y.i.data());
+  }
+}
+
+void avgpool_kernel(const OpContext& ctx, std::span<const Tensor* const> in,
+                    std::span<Tensor> out) {
+  const Tensor& x = require(in, 0, "X");
+  if (!x.is_float()) throw OpError("AveragePool supports float tensors only");
+  const PoolGeometry g = pool_geometry(ctx.node, x.shape);
+  Tensor& y = out[0];
+  y.dtype = DType::Float32;
+  y.allocate(out_shape(x.shape, g));
+  const Mode mode =
+      ctx.node.attr_int("count_include_pad", 0) != 0 ? Mode::AvgIncludePad : Mode::AvgExcludePad;
+  pool(g, mode, x.f.data(), y.f.data());
+}
+
+template <bool kMax>
+void global_pool_kernel(const OpContext&, std::span<const Tensor* const> in,
+                        std::span<Tensor> out) {
+  const Tensor& x = require(in, 0, "X");
+  if (!x.is_float()) throw OpError("global pooling supports float tensors only");
+  if (x.rank() < 3) throw OpError("input must have rank >= 3, got " + shape_str(x.shape));
+  Shape ys(x.shape.size(), 1);
+  ys[0] = x.shape[0];
+  ys[1] = x.shape[1];
+  Tensor& y = out[0];
+  y.dtype = DType::Float32;
+  y.allocate(ys);
+  const I64 planes = x.shape[0] * x.shape[1], n = x.size() / std::max<I64>(1, planes);
+  tbb::parallel_for(tbb::blocked_range<I64>(0, planes, std::max<I64>(1, 16384 / std::max<I64>(1, n))),
+                    [&](const tbb::blocked_range<I64>& r) {
+                      for (I64 p = r.begin(); p != r.end(); ++p) {
+                        const Eigen::Map<const Eigen::VectorXf> v(x.f.data() + p * n, n);
+                        y.f[static_cast<std::size_t>(p)] =
+                            kMax ? v.maxCoeff() : v.sum() / static_cast<float>(n);
+                      }
+                    });
+}
+
+std::optional<std::string> validate_pool(const OpNode& node, std::int64_t) {
+  std::string a = node.attr_string("auto_pad", "NOTSET");
+  if (!a.empty() && a != "NOTSET" && a != "SAME_UPPER" && a != "SAME_LOWER" && a != "VALID")
+    return "unsupported auto_pad value '" + a + "'";
+  if (!node.has_attr("kernel_shape")) return std::string("attribute kernel_shape is required");
+  return std::nullopt;
+}
+
+}  // namespace
+
+void register_pool_ops(OpTable& t) {
+  t.push_back({"MaxPool", maxpool_kernel, validate_pool});
+  t.push_back({"AveragePool", avgpool_kernel, validate_pool});
+  t.push_back({"GlobalAveragePool", global_pool_kernel<false>, nullptr});
+  t.push_back({"GlobalMaxPool", global_pool_kernel<true>, nullptr});
+}
 
 }  // namespace mpq

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "sim/op_registry.hpp"
-#include "sim/ops/broadcast.hpp"
 #include "sim/ops/index_copy.hpp"
 
 namespace mpq {
@@ -127,7 +126,16 @@ void run_unsqueeze(const OpContext& ctx, std::span<const Tensor* const> in,
 void run_expand(const OpContext&, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "input");
   const std::vector<std::int64_t> target = require(in, 1, "shape").to_ints();
-  const Shape os = ops::broadcast_shapes(x.shape, Shape(target.begin(), target.end()));
+  // Bidirectional broadcast of the input shape and the target.
+  Shape os(std::max(x.shape.size(), target.size()), 1);
+  for (std::size_t k = 0; k < os.size(); ++k) {
+    const std::size_t from_end = os.size() - k;
+    const std::int64_t a = from_end <= x.shape.size() ? x.shape[x.shape.size() - from_end] : 1;
+    const std::int64_t b = from_end <= target.size() ? target[target.size() - from_end] : 1;
+    if (a != b && a != 1 && b != 1)
+      throw OpError("cannot expand " + shape_str(x.shape) + " to " + shape_str(target));
+    os[k] = a == 1 ? b : a;
+  }
   // Input dims align to the right; broadcast dims (size 1 or missing) always read index 0.
   const std::vector<std::int64_t> st = strides_of(x.shape);
   const std::size_t off = os.size() - x.shape.size();

@@ -1,0 +1,41 @@
+#pragma once
+// What every subcommand shares: model loading with --input-shape, --threads, --json, and the
+// one place where errors become messages and exit codes.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <tbb/global_control.h>
+#include <vector>
+
+#include "graph/network.hpp"
+#include "graph/result.hpp"
+
+namespace mpq::cli {
+
+constexpr int kExitInputError = 2;
+
+struct ModelArgs {
+  std::string model;
+  std::vector<std::string> input_shapes;
+};
+
+struct CommonArgs {
+  int threads = 0;  // 0: all cores
+  bool json = false;
+};
+
+void add_model_args(CLI::App& cmd, ModelArgs& a);
+void add_common_args(CLI::App& cmd, CommonArgs& a);
+
+// Limits TBB to --threads for as long as the returned object lives.
+std::unique_ptr<tbb::global_control> apply_threads(const CommonArgs& a);
+
+Result<Network> load_network(const ModelArgs& a);
+
+// Prints "mpq: error: ..." to stderr and returns the input-error exit code.
+int fail(const Error& e);
+
+void print_json(const nlohmann::json& j);
+
+}  // namespace mpq::cli

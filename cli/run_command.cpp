@@ -1,0 +1,170 @@
+// `mpq run`: FP32 inference on a data set (top-1 accuracy) or on given .npy inputs.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "sim/dataset.hpp"
+#include "sim/engine.hpp"
+#include "sim/evaluate.hpp"
+#include "sim/npy.hpp"
+
+namespace mpq::cli {
+namespace {
+
+struct RunArgs {
+  ModelArgs model;
+  CommonArgs common;
+  std::string data;
+  std::vector<std::string> inputs;
+  std::string output, output_dir;
+  std::int64_t batch = 0;
+};
+
+int run_on_data(const RunArgs& a, const Network& net, Engine& engine) {
+  auto spec = parse_data_spec(a.data);
+  if (!spec) return fail(spec.error());
+  auto set = load_dataset(*spec);
+  if (!set) return fail(set.error());
+  auto pre = preprocess_from_metadata(net.model);
+  if (!pre) return fail(pre.error());
+  if (net.model.inputs.size() != 1)
+    return fail(make_error("--data feeds one image input, but the model has " +
+                           std::to_string(net.model.inputs.size()) + " inputs; use --input"));
+  // A model with a fixed batch dimension runs at that batch size.
+  std::int64_t batch = a.batch > 0 ? a.batch : 32;
+  const auto& dims = net.model.inputs[0].dims;
+  if (!dims.empty() && dims[0] > 0) {
+    if (a.batch > 0 && a.batch != dims[0])
+      return fail(make_error("the model's batch dimension is fixed at " + std::to_string(dims[0]) +
+                             "; --batch " + std::to_string(a.batch) + " cannot be used"));
+    batch = dims[0];
+  }
+  const bool tty = isatty(STDERR_FILENO) && !a.common.json;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto acc = evaluate_accuracy(engine, *set, *pre, batch, [&](std::int64_t done, std::int64_t total) {
+    if (tty) std::fprintf(stderr, "\r%lld / %lld images", static_cast<long long>(done),
+                          static_cast<long long>(total));
+  });
+  if (tty) std::fprintf(stderr, "\n");
+  if (!acc) return fail(acc.error());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (a.common.json) {
+    print_json({{"model", a.model.model},
+                {"data", a.data},
+                {"top1_accuracy", acc->percent()},
+                {"correct", acc->correct},
+                {"total", acc->total},
+                {"batch", batch},
+                {"seconds", secs}});
+  } else {
+    std::printf("%s on %s: top-1 accuracy %.2f%% (%lld / %lld), %.1f images/s\n",
+                a.model.model.c_str(), a.data.c_str(), acc->percent(),
+                static_cast<long long>(acc->correct), static_cast<long long>(acc->total),
+                static_cast<double>(acc->total) / secs);
+  }
+  return 0;
+}
+
+int run_on_inputs(const RunArgs& a, const Network& net, Engine& engine) {
+  const auto& declared = net.model.inputs;
+  std::vector<Tensor> inputs(declared.size());
+  std::vector<bool> given(declared.size(), false);
+  for (const auto& spec : a.inputs) {
+    std::string name, path = spec;
+    if (auto eq = spec.find('='); eq != std::string::npos) {
+      name = spec.substr(0, eq);
+      path = spec.substr(eq + 1);
+    }
+    std::size_t k = 0;
+    if (name.empty()) {
+      if (declared.size() != 1)
+        return fail(make_error("the model has " + std::to_string(declared.size()) +
+                               " inputs: give each as --input NAME=FILE.npy"));
+    } else {
+      while (k < declared.size() && declared[k].name != name) ++k;
+      if (k == declared.size()) return fail(make_error("the model has no input named '" + name + "'"));
+    }
+    auto t = read_npy(path);
+    if (!t) return fail(t.error());
+    inputs[k] = std::move(t).value();
+    given[k] = true;
+  }
+  for (std::size_t k = 0; k < declared.size(); ++k)
+    if (!given[k]) return fail(make_error("no value given for input '" + declared[k].name + "'"));
+  auto out = engine.run(inputs);
+  if (!out) return fail(out.error());
+  nlohmann::json written = nlohmann::json::array();
+  auto write = [&](const std::string& path, const Tensor& t, const std::string& name) -> bool {
+    auto st = write_npy(path, t);
+    if (!st) {
+      fail(st.error());
+      return false;
+    }
+    written.push_back({{"output", name}, {"file", path}, {"shape", t.shape}});
+    return true;
+  };
+  if (!a.output_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.output_dir, ec);
+    if (ec) return fail(make_error("cannot create '" + a.output_dir + "': " + ec.message()));
+    for (std::size_t k = 0; k < out->size(); ++k) {
+      std::string safe = net.model.outputs[k].name;
+      for (char& c : safe)
+        if (c == '/' || c == '\\' || c == ':') c = '_';
+      if (!write(a.output_dir + "/" + safe + ".npy", (*out)[k], net.model.outputs[k].name))
+        return kExitInputError;
+    }
+  } else if (!a.output.empty()) {
+    if (!write(a.output, out->at(0), net.model.outputs[0].name)) return kExitInputError;
+  }
+  if (a.common.json) {
+    nlohmann::json outs = nlohmann::json::array();
+    for (std::size_t k = 0; k < out->size(); ++k)
+      outs.push_back({{"name", net.model.outputs[k].name}, {"shape", (*out)[k].shape}});
+    print_json({{"model", a.model.model}, {"outputs", outs}, {"written", written}});
+  } else {
+    for (std::size_t k = 0; k < out->size(); ++k)
+      std::printf("output '%s': shape %s\n", net.model.outputs[k].name.c_str(),
+                  shape_str((*out)[k].shape).c_str());
+    for (const auto& w : written)
+      std::printf("wrote %s\n", w["file"].get<std::string>().c_str());
+  }
+  return 0;
+}
+
+int run_run(const RunArgs& a) {
+  if (a.data.empty() == a.inputs.empty())
+    return fail(make_error("give either --data SPEC (e.g. fashion-mnist:test) or --input FILE.npy"));
+  auto threads = apply_threads(a.common);
+  auto net = load_network(a.model);
+  if (!net) return fail(net.error());
+  auto engine = Engine::create(*net);
+  if (!engine) return fail(engine.error());
+  return a.data.empty() ? run_on_inputs(a, *net, *engine) : run_on_data(a, *net, *engine);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand(
+      "run", "Run the FP32 model: top-1 accuracy on a data set, or outputs for given inputs");
+  add_model_args(*cmd, args->model);
+  add_common_args(*cmd, args->common);
+  cmd->add_option("--data", args->data,
+                  "Labeled data set: fashion-mnist:test, fashion-mnist:train[:N] or :OFFSET+N");
+  cmd->add_option("--batch", args->batch, "Batch size for --data (default 32)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--input", args->inputs, "Input as [NAME=]FILE.npy (repeatable)");
+  cmd->add_option("--output", args->output, "Write the first output to this .npy file");
+  cmd->add_option("--output-dir", args->output_dir,
+                  "Write every output as DIR/<output name>.npy");
+  cmd->callback([args, &exit_code] { exit_code = run_run(*args); });
+}
+
+}  // namespace mpq::cli

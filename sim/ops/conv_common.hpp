@@ -1,0 +1,62 @@
+#pragma once
+// Conv / ConvTranspose geometry shared by the fast kernels (conv.cpp, conv_transpose.cpp), the
+// naive reference loops (conv_reference.hpp) and tests.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "graph/model.hpp"
+#include "graph/tensor.hpp"
+#include "sim/op_registry.hpp"
+
+namespace mpq {
+
+// Resolved attributes of one Conv or ConvTranspose call. Spatial extents are right-aligned into
+// 3 dims (depth, height, width): a 2-D conv has depth 1, a 1-D conv depth and height 1, so one
+// loop nest serves all ranks. For both ops an output coordinate o and input coordinate i meet
+// through kernel tap k when  o * stride + k * dilation - pad_begin == i  (Conv)  or
+// i * stride + k * dilation - pad_begin == o  (ConvTranspose).
+struct ConvGeometry {
+  int spatial = 2;  // spatial rank of the ONNX tensors: 1, 2 or 3
+  std::int64_t batch = 1;
+  std::int64_t in_channels = 1;
+  std::int64_t out_channels = 1;
+  std::int64_t group = 1;
+  std::array<std::int64_t, 3> in{1, 1, 1};
+  std::array<std::int64_t, 3> out{1, 1, 1};
+  std::array<std::int64_t, 3> kernel{1, 1, 1};
+  std::array<std::int64_t, 3> stride{1, 1, 1};
+  std::array<std::int64_t, 3> dilation{1, 1, 1};
+  std::array<std::int64_t, 3> pad_begin{0, 0, 0};
+  std::array<std::int64_t, 3> pad_end{0, 0, 0};
+
+  std::int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
+  std::int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
+  std::int64_t kernel_pixels() const { return kernel[0] * kernel[1] * kernel[2]; }
+  // Shapes of the ONNX tensors X (Conv input / ConvTranspose input) and Y.
+  Shape x_shape() const;
+  Shape y_shape() const;
+  // Weight shape: [M, C/group, k...] for Conv, [C, M/group, k...] for ConvTranspose.
+  Shape w_shape(bool transpose) const;
+};
+
+// Geometry of a Conv node for input shape x and weight shape w; throws OpError on
+// inconsistent shapes or attributes.
+ConvGeometry conv_geometry(const OpNode& node, const Shape& x, const Shape& w);
+// Geometry of a ConvTranspose node (output_shape / output_padding / auto_pad resolved).
+ConvGeometry conv_transpose_geometry(const OpNode& node, const Shape& x, const Shape& w);
+
+// Import-time check of the attributes shared by both ops (auto_pad value, list lengths).
+std::optional<std::string> validate_conv_attributes(const OpNode& node);
+
+// Fast kernels over raw NC(D)HW float buffers; y holds y_shape() elements, bias may be null.
+void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                  float* y);
+void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* w,
+                            const float* bias, float* y);
+
+// Registers ConvTranspose (conv_transpose.cpp); called by register_conv_ops.
+void register_conv_transpose_op(OpTable& t);
+
+}  // namespace mpq

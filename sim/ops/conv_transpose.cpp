@@ -1,0 +1,116 @@
+// ConvTranspose as GEMM + col2im: col = W_g^T * X_g holds, for every input pixel, its
+// contribution through every (output channel, kernel tap); col2im scatter-adds them into Y.
+#include <algorithm>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/conv_common.hpp"
+#include "sim/ops/gemm_kernel.hpp"
+
+namespace mpq {
+namespace {
+
+using I64 = std::int64_t;
+
+I64 ceil_div(I64 a, I64 b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// Adds the col rows of output channels [m0, m1) (relative to col) into y (that group's planes,
+// already holding the bias). Channels write disjoint planes, so channel ranges may run in
+// parallel.
+void col2im(const ConvGeometry& g, const float* col, I64 m0, I64 m1, float* y) {
+  const I64 in_pix = g.in_pixels(), out_pix = g.out_pixels();
+  const I64 OH = g.out[1], OW = g.out[2], sw = g.stride[2];
+  for (I64 m = m0; m < m1; ++m) {
+    float* ym = y + m * out_pix;
+    const float* row = col + m * g.kernel_pixels() * in_pix;
+    for (I64 kd = 0; kd < g.kernel[0]; ++kd)
+      for (I64 kh = 0; kh < g.kernel[1]; ++kh)
+        for (I64 kw = 0; kw < g.kernel[2]; ++kw, row += in_pix) {
+          const I64 base = kw * g.dilation[2] - g.pad_begin[2];
+          // Input columns iw whose output column iw * sw + base lies in [0, OW).
+          const I64 lo = std::clamp<I64>(ceil_div(-base, sw), 0, g.in[2]);
+          const I64 hi = std::clamp<I64>(ceil_div(OW - base, sw), lo, g.in[2]);
+          for (I64 id = 0; id < g.in[0]; ++id) {
+            const I64 od = id * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+            if (od < 0 || od >= g.out[0]) continue;
+            for (I64 ih = 0; ih < g.in[1]; ++ih) {
+              const I64 oh = ih * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+              if (oh < 0 || oh >= OH) continue;
+              const float* src = row + (id * g.in[1] + ih) * g.in[2];
+              float* dst = ym + (od * OH + oh) * OW;
+              for (I64 iw = lo; iw < hi; ++iw) dst[iw * sw + base] += src[iw];
+            }
+          }
+        }
+  }
+}
+
+void fill_bias(const ConvGeometry& g, const float* bias, float* y) {
+  const I64 out_pix = g.out_pixels();
+  for (I64 nm = 0; nm < g.batch * g.out_channels; ++nm)
+    std::fill(y + nm * out_pix, y + (nm + 1) * out_pix, bias ? bias[nm % g.out_channels] : 0.0f);
+}
+
+void conv_transpose_kernel(const OpContext& ctx, std::span<const Tensor* const> in,
+                           std::span<Tensor> out) {
+  const Tensor& x = require(in, 0, "X");
+  const Tensor& w = require(in, 1, "W");
+  const Tensor* b = optional_input(in, 2);
+  if (!x.is_float() || !w.is_float() || (b && !b->is_float()))
+    throw OpError("ConvTranspose supports float tensors only");
+  const ConvGeometry g = conv_transpose_geometry(ctx.node, x.shape, w.shape);
+  if (b && b->size() != g.out_channels)
+    throw OpError("bias B " + shape_str(b->shape) + " must have " +
+                  std::to_string(g.out_channels) + " values");
+  out[0].dtype = DType::Float32;
+  out[0].allocate(g.y_shape());
+  conv_transpose_forward(g, x.f.data(), w.f.data(), b ? b->f.data() : nullptr, out[0].f.data());
+}
+
+std::optional<std::string> validate_conv_transpose(const OpNode& node, std::int64_t) {
+  return validate_conv_attributes(node);
+}
+
+}  // namespace
+
+void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* w,
+                            const float* bias, float* y) {
+  const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
+  const I64 kc = mg * g.kernel_pixels(), in_pix = g.in_pixels(), out_pix = g.out_pixels();
+  fill_bias(g, bias, y);
+  const I64 units = g.batch * G;
+  auto unit_ptrs = [&](I64 u) {
+    const I64 n = u / G, grp = u % G;
+    return std::tuple{x + (n * g.in_channels + grp * cg) * in_pix, w + grp * cg * kc,
+                      y + (n * g.out_channels + grp * mg) * out_pix};
+  };
+  if (units >= 2 * gemm::num_threads()) {
+    // Enough (image, group) units: one per task, serial inside.
+    tbb::parallel_for(tbb::blocked_range<I64>(0, units, 1), [&](const tbb::blocked_range<I64>& r) {
+      for (I64 u = r.begin(); u != r.end(); ++u) {
+        const auto [xg, wg, yg] = unit_ptrs(u);
+        float* col = gemm::thread_scratch(static_cast<std::size_t>(kc * in_pix));
+        gemm::sgemm(kc, in_pix, cg, 1.0f, {wg, kc, true}, {xg, in_pix}, 0.0f, col, in_pix);
+        col2im(g, col, 0, mg, yg);
+      }
+    });
+    return;
+  }
+  // Few units: parallelize the product and then col2im over output channels.
+  std::vector<float> col(static_cast<std::size_t>(kc * in_pix));
+  for (I64 u = 0; u < units; ++u) {
+    const auto [xg, wg, yg] = unit_ptrs(u);
+    gemm::parallel_sgemm(kc, in_pix, cg, 1.0f, {wg, kc, true}, {xg, in_pix}, 0.0f, col.data(),
+                         in_pix);
+    tbb::parallel_for(tbb::blocked_range<I64>(0, mg), [&](const tbb::blocked_range<I64>& r) {
+      col2im(g, col.data(), r.begin(), r.end(), yg);
+    });
+  }
+}
+
+void register_conv_transpose_op(OpTable& t) {
+  t.push_back({"ConvTranspose", conv_transpose_kernel, validate_conv_transpose});
+}
+
+}  // namespace mpq

@@ -1,0 +1,336 @@
+// One-input elementwise ops: activations, math functions, Clip and Cast. Float kernels run
+// Eigen array expressions (vectorized exp/tanh/logistic) over chunks of the flat tensor.
+// GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics when Eigen
+// vectorizes min/max/exp under -march=native (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <Eigen/Dense>
+#include <cmath>
+#include <limits>
+
+#include "broadcast.hpp"
+#include "elementwise.hpp"
+
+namespace mpq::ops {
+namespace {
+
+using ArrF = Eigen::Array<float, Eigen::Dynamic, 1>;
+using CMapF = Eigen::Map<const ArrF>;
+using MapF = Eigen::Map<ArrF>;
+using In = std::span<const Tensor* const>;
+using Out = std::span<Tensor>;
+
+const Tensor& float_input(In in) {
+  const Tensor& x = require(in, 0, "X");
+  if (!x.is_float()) throw OpError(std::string("expects a float input, got ") + dtype_name(x.dtype));
+  return x;
+}
+
+// y = f(x) where f(CMapF in, MapF out) assigns an Eigen expression over one chunk.
+template <class F>
+void map_float(const Tensor& x, Tensor& y, F f) {
+  y.dtype = DType::Float32;
+  y.allocate(x.shape);
+  const float* src = x.f.data();
+  float* dst = y.f.data();
+  parallel_chunks(x.size(), [&](std::int64_t b, std::int64_t e) {
+    f(CMapF(src + b, e - b), MapF(dst + b, e - b));
+  });
+}
+
+// y = f(v) per element of an Int64 or Bool tensor; the output keeps the input dtype.
+template <class F>
+void map_int(const Tensor& x, Tensor& y, F f) {
+  y.dtype = x.dtype;
+  y.allocate(x.shape);
+  const std::int64_t* src = x.i.data();
+  std::int64_t* dst = y.i.data();
+  parallel_chunks(x.size(), [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) dst[k] = f(src[k]);
+  });
+}
+
+// Kernels for ops with no attributes, from an Eigen expression on a float chunk.
+#define MPQ_FLOAT_UNARY(name, expr)                                            \
+  void name(const OpContext&, In in, Out out) {                                \
+    map_float(float_input(in), out[0], [](CMapF x, MapF y) { y = (expr); });   \
+  }
+
+MPQ_FLOAT_UNARY(sigmoid, x.logistic())
+MPQ_FLOAT_UNARY(tanh_op, x.tanh())
+MPQ_FLOAT_UNARY(sqrt_op, x.sqrt())
+MPQ_FLOAT_UNARY(exp_op, x.exp())
+MPQ_FLOAT_UNARY(log_op, x.log())
+MPQ_FLOAT_UNARY(erf_op, x.unaryExpr([](float v) { return std::erf(v); }))
+MPQ_FLOAT_UNARY(hard_swish, x*((x * (1.0f / 6.0f) + 0.5f).max(0.0f).min(1.0f)))
+MPQ_FLOAT_UNARY(reciprocal, x.inverse())
+MPQ_FLOAT_UNARY(floor_op, x.floor())
+MPQ_FLOAT_UNARY(ceil_op, x.ceil())
+MPQ_FLOAT_UNARY(round_op, x.rint())  // halves to even, as ONNX Round
+MPQ_FLOAT_UNARY(softsign, x / (1.0f + x.abs()))
+// log(1 + e^x) without overflow for large x.
+MPQ_FLOAT_UNARY(softplus, x.max(0.0f) + (-x.abs()).exp().log1p())
+MPQ_FLOAT_UNARY(mish, x*((x.max(0.0f) + (-x.abs()).exp().log1p()).tanh()))
+#undef MPQ_FLOAT_UNARY
+
+// Ops defined on both floats and integers.
+void relu(const OpContext&, In in, Out out) {
+  const Tensor& x = require(in, 0, "X");
+  if (x.is_float()) return map_float(x, out[0], [](CMapF a, MapF b) { b = a.max(0.0f); });
+  map_int(x, out[0], [](std::int64_t v) { return v > 0 ? v : 0; });
+}
+
+void neg(const OpContext&, In in, Out out) {
+  const Tensor& x = require(in, 0, "X");
+  if (x.is_float()) return map_float(x, out[0], [](CMapF a, MapF b) { b = -a; });
+  map_int(x, out[0], [](std::int64_t v) { return -v; });
+}
+
+void abs_op(const OpContext&, In in, Out out) {
+  const Tensor& x = require(in, 0, "X");
+  if (x.is_float()) return map_float(x, out[0], [](CMapF a, MapF b) { b = a.abs(); });
+  map_int(x, out[0], [](std::int64_t v) { return v < 0 ? -v : v; });
+}
+
+void sign(const OpContext&, In in, Out out) {
+  const Tensor& x = require(in, 0, "X");
+  if (x.is_float())
+    return map_float(x, out[0], [](CMapF a, MapF b) {
+      b = (a > 0.0f).cast<float>() - (a < 0.0f).cast<float>();
+    });
+  map_int(x, out[0], [](std::int64_t v) { return std::int64_t{v > 0} - std::int64_t{v < 0}; });
+}
+
+void not_op(const OpContext&, In in, Out out) {
+  const Tensor& x = require(in, 0, "X");
+  if (x.dtype != DType::Bool) throw OpError("Not expects a bool input");
+  map_int(x, out[0], [](std::int64_t v) -> std::int64_t { return v == 0; });
+}
+
+void leaky_relu(const OpContext& ctx, In in, Out out) {
+  const float alpha = ctx.node.attr_float("alpha", 0.01f);
+  map_float(float_input(in), out[0],
+            [=](CMapF x, MapF y) { y = x.max(0.0f) + alpha * x.min(0.0f); });
+}
+
+void hard_sigmoid(const OpContext& ctx, In in, Out out) {
+  const float alpha = ctx.node.attr_float("alpha", 0.2f);
+  const float beta = ctx.node.attr_float("beta", 0.5f);
+  map_float(float_input(in), out[0],
+            [=](CMapF x, MapF y) { y = (x * alpha + beta).max(0.0f).min(1.0f); });
+}
+
+void elu(const OpContext& ctx, In in, Out out) {
+  const float alpha = ctx.node.attr_float("alpha", 1.0f);
+  map_float(float_input(in), out[0], [=](CMapF x, MapF y) {
+    y = (x > 0.0f).select(x, alpha * x.min(0.0f).expm1());
+  });
+}
+
+void selu(const OpContext& ctx, In in, Out out) {
+  const float alpha = ctx.node.attr_float("alpha", 1.67326319217681884765625f);
+  const float gamma = ctx.node.attr_float("gamma", 1.05070102214813232421875f);
+  map_float(float_input(in), out[0], [=](CMapF x, MapF y) {
+    y = gamma * (x > 0.0f).select(x, alpha * x.min(0.0f).expm1());
+  });
+}
+
+void gelu(const OpContext& ctx, In in, Out out) {
+  if (ctx.node.attr_string("approximate", "none") == "tanh") {
+    const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+    return map_float(float_input(in), out[0], [=](CMapF x, MapF y) {
+      y = 0.5f * x * (1.0f + (k * (x + 0.044715f * x.cube())).tanh());
+    });
+  }
+  map_float(float_input(in), out[0], [](CMapF x, MapF y) {
+    y = 0.5f * x * (1.0f + (x * 0.70710678118654752f).unaryExpr([](float v) {
+                      return std::erf(v);
+                    }));
+  });
+}
+
+std::optional<std::string> validate_gelu(const OpNode& n, std::int64_t) {
+  const std::string a = n.attr_string("approximate", "none");
+  if (a != "none" && a != "tanh") return "approximate='" + a + "' is not supported";
+  return std::nullopt;
+}
+
+// Scalar bound from an optional Clip input (opset >= 11); empty tensors count as omitted.
+const Tensor* clip_bound(In in, std::size_t k) {
+  const Tensor* t = optional_input(in, k);
+  if (!t || t->size() == 0) return nullptr;
+  if (t->size() != 1) throw OpError("Clip min/max must be scalars, got " + shape_str(t->shape));
+  return t;
+}
+
+void clip(const OpContext& ctx, In in, Out out) {
+  const Tensor& x = require(in, 0, "input");
+  const Tensor* lo_t = ctx.opset >= 11 ? clip_bound(in, 1) : nullptr;
+  const Tensor* hi_t = ctx.opset >= 11 ? clip_bound(in, 2) : nullptr;
+  if (x.is_float()) {
+    float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+    if (ctx.opset < 11) {
+      lo = ctx.node.attr_float("min", lo);
+      hi = ctx.node.attr_float("max", hi);
+    }
+    if (lo_t) lo = static_cast<float>(lo_t->at_f(0));
+    if (hi_t) hi = static_cast<float>(hi_t->at_f(0));
+    return map_float(x, out[0], [=](CMapF a, MapF b) { b = a.max(lo).min(hi); });
+  }
+  const std::int64_t lo = lo_t ? lo_t->at_i(0) : std::numeric_limits<std::int64_t>::min();
+  const std::int64_t hi = hi_t ? hi_t->at_i(0) : std::numeric_limits<std::int64_t>::max();
+  map_int(x, out[0], [=](std::int64_t v) { return std::min(std::max(v, lo), hi); });
+}
+
+// ---- Cast ----
+
+// What a target ONNX element type becomes in mpq's three storage types.
+struct CastTarget {
+  DType dtype = DType::Float32;
+  int float_digits = 0;  // significand bits (with the implicit one) when narrower than float
+  int float_min_exp = 0;  // exponent of the smallest subnormal step
+  double float_max = 0;   // largest finite value
+  int int_bits = 64;      // integer width to wrap to
+  bool is_unsigned = false;
+};
+
+std::optional<CastTarget> cast_target(std::int64_t to) {
+  CastTarget t;
+  switch (to) {
+    case 1: case 11: return t;  // FLOAT, DOUBLE
+    case 10: t.float_digits = 11; t.float_min_exp = -24; t.float_max = 65504.0; return t;
+    case 16:  // BFLOAT16
+      t.float_digits = 8;
+      t.float_min_exp = -133;
+      t.float_max = 3.3895313892515355e38;
+      return t;
+    case 9: t.dtype = DType::Bool; return t;
+    case 2: case 3: case 4: case 5: case 6: case 7: case 12: case 13: break;
+    default: return std::nullopt;
+  }
+  t.dtype = DType::Int64;
+  t.int_bits = to == 2 || to == 3 ? 8 : to == 4 || to == 5 ? 16 : to == 6 || to == 12 ? 32 : 64;
+  t.is_unsigned = to == 2 || to == 4 || to == 12;
+  return t;
+}
+
+const char* onnx_type_name(std::int64_t to) {
+  static const char* names[] = {"UNDEFINED", "FLOAT",   "UINT8",     "INT8",     "UINT16",
+                                "INT16",     "INT32",   "INT64",     "STRING",   "BOOL",
+                                "FLOAT16",   "DOUBLE",  "UINT32",    "UINT64",   "COMPLEX64",
+                                "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ",
+                                "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4", "INT4"};
+  return to >= 0 && to < static_cast<std::int64_t>(std::size(names)) ? names[to] : "unknown";
+}
+
+// Rounds to a narrower binary float format (nearest, ties to even), kept in a float.
+float round_to_format(float v, const CastTarget& t) {
+  if (t.float_digits == 0 || v == 0.0f || !std::isfinite(v)) return v;
+  int e = 0;
+  std::frexp(v, &e);
+  const int q = std::max(e - t.float_digits, t.float_min_exp);
+  const double r = std::ldexp(std::nearbyint(std::ldexp(static_cast<double>(v), -q)), q);
+  if (std::fabs(r) > t.float_max) return std::copysign(std::numeric_limits<float>::infinity(), v);
+  return static_cast<float>(r);
+}
+
+std::int64_t wrap_int(std::int64_t v, const CastTarget& t) {
+  if (t.int_bits >= 64) return v;
+  const int s = 64 - t.int_bits;
+  if (t.is_unsigned) return static_cast<std::int64_t>(static_cast<std::uint64_t>(v) << s >> s);
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(v) << s) >> s;
+}
+
+// Truncates toward zero like a C cast; NaN becomes 0 and out-of-range values saturate
+// instead of being undefined.
+std::int64_t float_to_int(float v) {
+  if (std::isnan(v)) return 0;
+  if (v >= 9.2233720368547758e18f) return std::numeric_limits<std::int64_t>::max();
+  if (v <= -9.2233720368547758e18f) return std::numeric_limits<std::int64_t>::min();
+  return static_cast<std::int64_t>(v);
+}
+
+void cast(const OpContext& ctx, In in, Out out) {
+  const Tensor& x = require(in, 0, "input");
+  const std::int64_t to = ctx.node.attr_int("to", 0);
+  const auto target = cast_target(to);
+  if (!target) throw OpError(std::string("cannot cast to ") + onnx_type_name(to));
+  const CastTarget t = *target;
+  Tensor& y = out[0];
+  y.dtype = t.dtype;
+  y.allocate(x.shape);
+  const std::int64_t n = x.size();
+  if (t.dtype == DType::Float32) {
+    float* dst = y.f.data();
+    if (x.is_float()) {
+      const float* src = x.f.data();
+      parallel_chunks(n, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t k = b; k < e; ++k) dst[k] = round_to_format(src[k], t);
+      });
+    } else {
+      const std::int64_t* src = x.i.data();
+      parallel_chunks(n, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t k = b; k < e; ++k)
+          dst[k] = round_to_format(static_cast<float>(src[k]), t);
+      });
+    }
+    return;
+  }
+  std::int64_t* dst = y.i.data();
+  const bool to_bool = t.dtype == DType::Bool;
+  if (x.is_float()) {
+    const float* src = x.f.data();
+    parallel_chunks(n, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t k = b; k < e; ++k)
+        dst[k] = to_bool ? std::int64_t{src[k] != 0.0f} : wrap_int(float_to_int(src[k]), t);
+    });
+  } else {
+    const std::int64_t* src = x.i.data();
+    parallel_chunks(n, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t k = b; k < e; ++k)
+        dst[k] = to_bool ? std::int64_t{src[k] != 0} : wrap_int(src[k], t);
+    });
+  }
+}
+
+std::optional<std::string> validate_cast(const OpNode& n, std::int64_t) {
+  if (!n.has_attr("to")) return std::string("attribute 'to' is missing");
+  const std::int64_t to = n.attr_int("to", 0);
+  if (!cast_target(to))
+    return "to=" + std::to_string(to) + " (" + onnx_type_name(to) + ") is not supported";
+  return std::nullopt;
+}
+
+}  // namespace
+
+void register_unary_ops(OpTable& t) {
+  t.push_back({"Relu", relu, nullptr});
+  t.push_back({"LeakyRelu", leaky_relu, nullptr});
+  t.push_back({"Clip", clip, nullptr});
+  t.push_back({"HardSigmoid", hard_sigmoid, nullptr});
+  t.push_back({"HardSwish", hard_swish, nullptr});
+  t.push_back({"Sigmoid", sigmoid, nullptr});
+  t.push_back({"Tanh", tanh_op, nullptr});
+  t.push_back({"Erf", erf_op, nullptr});
+  t.push_back({"Gelu", gelu, validate_gelu});
+  t.push_back({"Sqrt", sqrt_op, nullptr});
+  t.push_back({"Exp", exp_op, nullptr});
+  t.push_back({"Log", log_op, nullptr});
+  t.push_back({"Neg", neg, nullptr});
+  t.push_back({"Abs", abs_op, nullptr});
+  t.push_back({"Sign", sign, nullptr});
+  t.push_back({"Not", not_op, nullptr});
+  t.push_back({"Reciprocal", reciprocal, nullptr});
+  t.push_back({"Floor", floor_op, nullptr});
+  t.push_back({"Ceil", ceil_op, nullptr});
+  t.push_back({"Round", round_op, nullptr});
+  t.push_back({"Elu", elu, nullptr});
+  t.push_back({"Selu", selu, nullptr});
+  t.push_back({"Softplus", softplus, nullptr});
+  t.push_back({"Softsign", softsign, nullptr});
+  t.push_back({"Mish", mish, nullptr});
+  t.push_back({"Cast", cast, validate_cast});
+}
+
+}  // namespace mpq::ops

@@ -1,0 +1,100 @@
+// GCC 12 flags Eigen's AVX-512 packet transposes (gemm_pack_lhs/rhs) as maybe-uninitialized:
+// a known false positive inside Eigen, silenced for this translation unit only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include "sim/ops/gemm_kernel.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include <Eigen/Core>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+
+namespace mpq::gemm {
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+using MutMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Products below this many flops are not worth a TBB fork.
+constexpr double kMinParallelFlops = 4e5;
+
+template <class L, class R>
+void product(const L& a, const R& b, float alpha, float beta, MutMap c) {
+  if (beta == 0.0f)
+    c.noalias() = alpha * (a * b);
+  else {
+    if (beta != 1.0f) c *= beta;
+    c.noalias() += alpha * (a * b);
+  }
+}
+
+}  // namespace
+
+void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
+           float beta, float* C, std::int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  MutMap c(C, M, N, Eigen::OuterStride<>(ldc));
+  if (K <= 0) {
+    if (beta == 0.0f)
+      c.setZero();
+    else
+      c *= beta;
+    return;
+  }
+  // Maps of the stored (untransposed) matrices; transposition is a free Eigen view.
+  const ConstMap a(A.p, A.trans ? K : M, A.trans ? M : K, Eigen::OuterStride<>(A.ld));
+  const ConstMap b(B.p, B.trans ? N : K, B.trans ? K : N, Eigen::OuterStride<>(B.ld));
+  if (!A.trans && !B.trans)
+    product(a, b, alpha, beta, c);
+  else if (!A.trans)
+    product(a, b.transpose(), alpha, beta, c);
+  else if (!B.trans)
+    product(a.transpose(), b, alpha, beta, c);
+  else
+    product(a.transpose(), b.transpose(), alpha, beta, c);
+}
+
+void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A,
+                    MatRef B, float beta, float* C, std::int64_t ldc) {
+  const int T = num_threads();
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  // Split the larger side of C: every block then re-packs only the smaller operand.
+  const bool split_cols = N >= M;
+  const std::int64_t len = split_cols ? N : M;
+  const std::int64_t chunks = std::min<std::int64_t>(T, len / 16);
+  if (T <= 1 || flops < kMinParallelFlops || chunks <= 1) {
+    sgemm(M, N, K, alpha, A, B, beta, C, ldc);
+    return;
+  }
+  // Equal blocks, rounded to 16 so column blocks start on cache lines.
+  const std::int64_t step = ((len + chunks - 1) / chunks + 15) & ~std::int64_t{15};
+  const std::int64_t n_blocks = (len + step - 1) / step;
+  tbb::parallel_for(
+      tbb::blocked_range<std::int64_t>(0, n_blocks, 1),
+      [&](const tbb::blocked_range<std::int64_t>& r) {
+        for (std::int64_t blk = r.begin(); blk != r.end(); ++blk) {
+          const std::int64_t lo = blk * step, n = std::min(step, len - lo);
+          if (split_cols)
+            sgemm(M, n, K, alpha, A, B.at(0, lo), beta, C + lo, ldc);
+          else
+            sgemm(n, N, K, alpha, A.at(lo, 0), B, beta, C + lo * ldc, ldc);
+        }
+      },
+      tbb::static_partitioner());
+}
+
+int num_threads() { return tbb::this_task_arena::max_concurrency(); }
+
+float* thread_scratch(std::size_t n, int slot) {
+  thread_local std::vector<float, Eigen::aligned_allocator<float>> bufs[2];
+  auto& b = bufs[slot & 1];
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
+
+}  // namespace mpq::gemm

@@ -1,0 +1,39 @@
+#pragma once
+// Float GEMM building blocks shared by Conv, ConvTranspose, Gemm and MatMul: Eigen's
+// single-threaded SGEMM over row-major views, and a TBB split of one product over threads.
+#include <cstddef>
+#include <cstdint>
+
+namespace mpq::gemm {
+
+// Row-major operand view: logical element (r, c) is p[r * ld + c], or p[c * ld + r] if trans.
+struct MatRef {
+  const float* p = nullptr;
+  std::int64_t ld = 0;
+  bool trans = false;
+
+  // The view starting at logical element (r, c).
+  MatRef at(std::int64_t r, std::int64_t c) const {
+    return {trans ? p + c * ld + r : p + r * ld + c, ld, trans};
+  }
+};
+
+// C[M x N] (row stride ldc) = alpha * A[M x K] * B[K x N] + beta * C on the calling thread.
+// beta == 0 overwrites C (its old contents may be garbage).
+void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
+           float beta, float* C, std::int64_t ldc);
+
+// The same product split over TBB threads by row or column blocks of C when it is large enough
+// to pay for the fork; each block is one single-threaded sgemm.
+void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A,
+                    MatRef B, float beta, float* C, std::int64_t ldc);
+
+// Worker threads of the current TBB arena.
+int num_threads();
+
+// A per-thread scratch buffer of at least n floats, grown on demand and reused across calls.
+// Slot 0 and 1 are independent buffers. Only valid until the calling task next enters a TBB
+// parallel algorithm (a waiting thread may run another task that reuses the same buffer).
+float* thread_scratch(std::size_t n, int slot = 0);
+
+}  // namespace mpq::gemm

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# End-to-end: every input error of the mpq CLI exits with code 2, prints a message on stderr
+# that starts with "mpq: error:" and names the culprit, and writes no output file; --help exits 0.
+#
+#   tests/e2e/test_cli_errors.sh MPQ_BINARY SOURCE_DIR
+#
+# Needs /usr/bin/python3 with numpy and onnx (to write the .npy inputs and the unsupported-op
+# model) and one bundled model, configs/models/*.onnx.
+set -uo pipefail
+
+if [ $# -lt 2 ]; then
+  echo "usage: $0 MPQ_BINARY SOURCE_DIR" >&2
+  exit 2
+fi
+MPQ=$1
+SRC=$2
+PY=/usr/bin/python3
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mpq_e2e_cli.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+fails=0
+passes=0
+
+# expect_error NAME PATTERN OUTFILE -- CMD...
+# PATTERN: extended regex (case-insensitive) that stderr must match; OUTFILE ("-" for none): a
+# path that must not exist afterwards. Extra environment goes in front of CMD via `env`.
+expect_error() {
+  local name=$1 pattern=$2 outfile=$3
+  shift 4
+  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
+  local rc=$?
+  local problems=()
+  [ "$rc" -eq 2 ] || problems+=("exit code $rc, expected 2")
+  head -c 12 "$TMP/stderr" | grep -q '^mpq: error:' ||
+    problems+=("stderr does not start with 'mpq: error:'")
+  grep -Eqi -- "$pattern" "$TMP/stderr" || problems+=("stderr does not match /$pattern/")
+  if [ "$outfile" != "-" ] && [ -e "$outfile" ]; then
+    problems+=("output file $outfile was written")
+    rm -f "$outfile"
+  fi
+  if [ ${#problems[@]} -eq 0 ]; then
+    passes=$((passes + 1))
+    echo "ok   $name"
+  else
+    fails=$((fails + 1))
+    echo "FAIL $name: $(IFS=';'; echo "${problems[*]}")"
+    echo "     command: $*"
+    sed 's/^/     stderr: /' "$TMP/stderr" | head -n 8
+    [ -s "$TMP/stdout" ] && sed 's/^/     stdout: /' "$TMP/stdout" | head -n 4
+  fi
+}
+
+expect_ok() {
+  local name=$1
+  shift
+  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
+  local rc=$?
+  if [ "$rc" -eq 0 ] && [ -s "$TMP/stdout" ]; then
+    passes=$((passes + 1))
+    echo "ok   $name"
+  else
+    fails=$((fails + 1))
+    echo "FAIL $name: exit code $rc (expected 0) or empty stdout"
+    echo "     command: $*"
+    sed 's/^/     stderr: /' "$TMP/stderr" | head -n 8
+  fi
+}
+
+# ---------------------------------------------------------------- fixtures
+MODEL=""
+for m in cnn mobilenet resnet vit; do
+  if [ -f "$SRC/configs/models/$m.onnx" ]; then MODEL="$SRC/configs/models/$m.onnx"; break; fi
+done
+[ -z "$MODEL" ] && MODEL=$(ls "$SRC"/configs/models/*.onnx 2>/dev/null | head -n 1)
+if [ -z "$MODEL" ]; then
+  echo "FAIL: no bundled model in $SRC/configs/models" >&2
+  exit 1
+fi
+
+size=$(stat -c %s "$MODEL")
+head -c $((size / 2)) "$MODEL" >"$TMP/truncated.onnx"
+printf 'this is a plain text file, not an ONNX model\n' >"$TMP/notes.onnx"
+
+if ! "$PY" - "$TMP" <<'EOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+tmp = sys.argv[1]
+np.save(f"{tmp}/x.npy", np.zeros((1, 1, 28, 28), np.float32))
+np.save(f"{tmp}/x3x3.npy", np.zeros((3, 3), np.float32))
+np.save(f"{tmp}/v4.npy", np.zeros((1, 4), np.float32))
+g = helper.make_graph(
+    [helper.make_node("FrobnicateTensor", ["x"], ["h"], name="frob"),
+     helper.make_node("Relu", ["h"], ["r"], name="relu"),
+     helper.make_node("WibbleNorm", ["r"], ["y"], name="wibble")],
+    "unsupported",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+m = helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)])
+m.ir_version = 7
+onnx.save(m, f"{tmp}/unsupported.onnx")
+EOF
+then
+  echo "FAIL: could not write the fixtures with $PY (needs numpy and onnx)" >&2
+  exit 1
+fi
+
+OUT="$TMP/out.npy"
+
+# ---------------------------------------------------------------- model files
+expect_error "truncated ONNX file (run)" "truncated.onnx.*(not a valid ONNX|truncated|corrupt)" "$OUT" -- \
+  "$MPQ" run "$TMP/truncated.onnx" --input "$TMP/x.npy" --output "$OUT"
+expect_error "truncated ONNX file (inspect)" "truncated.onnx.*(not a valid ONNX|truncated|corrupt)" - -- \
+  "$MPQ" inspect "$TMP/truncated.onnx"
+expect_error "text file instead of ONNX" "notes.onnx.*not a valid ONNX" "$OUT" -- \
+  "$MPQ" run "$TMP/notes.onnx" --input "$TMP/x.npy" --output "$OUT"
+expect_error "missing model file (run)" "does-not-exist.onnx" "$OUT" -- \
+  "$MPQ" run "$TMP/does-not-exist.onnx" --input "$TMP/x.npy" --output "$OUT"
+expect_error "missing model file (inspect)" "does-not-exist.onnx" - -- \
+  "$MPQ" inspect "$TMP/does-not-exist.onnx"
+expect_error "unsupported ops (run): both listed" "FrobnicateTensor" "$OUT" -- \
+  "$MPQ" run "$TMP/unsupported.onnx" --input "$TMP/v4.npy" --output "$OUT"
+grep -q "WibbleNorm" "$TMP/stderr" || {
+  fails=$((fails + 1)); echo "FAIL unsupported ops (run): WibbleNorm not listed"; }
+expect_error "unsupported ops (inspect): both listed" "WibbleNorm" - -- \
+  "$MPQ" inspect "$TMP/unsupported.onnx"
+grep -q "FrobnicateTensor" "$TMP/stderr" || {
+  fails=$((fails + 1)); echo "FAIL unsupported ops (inspect): FrobnicateTensor not listed"; }
+if grep -q "Relu" "$TMP/stderr"; then
+  fails=$((fails + 1)); echo "FAIL unsupported ops (inspect): the supported Relu is listed too"
+fi
+
+# ---------------------------------------------------------------- inputs
+expect_error "--input-shape with the wrong rank" "rank" "$OUT" -- \
+  "$MPQ" run "$MODEL" --input-shape 1x28x28 --input "$TMP/x.npy" --output "$OUT"
+expect_error "--input-shape with the wrong rank (inspect)" "rank" - -- \
+  "$MPQ" inspect "$MODEL" --input-shape input:28x28
+expect_error "wrong-shaped .npy input" "shape.*\[?3, ?3\]?|3x3" "$OUT" -- \
+  "$MPQ" run "$MODEL" --input "$TMP/x3x3.npy" --output "$OUT"
+expect_error "wrong-shaped .npy input (--output-dir)" "shape" - -- \
+  "$MPQ" run "$MODEL" --input "$TMP/x3x3.npy" --output-dir "$TMP/outdir"
+if [ -n "$(ls -A "$TMP/outdir" 2>/dev/null)" ]; then
+  fails=$((fails + 1)); echo "FAIL wrong-shaped .npy input (--output-dir): files written: $(ls "$TMP/outdir")"
+fi
+expect_error "missing .npy input file" "no-such-input.npy" "$OUT" -- \
+  "$MPQ" run "$MODEL" --input "$TMP/no-such-input.npy" --output "$OUT"
+
+# ---------------------------------------------------------------- data sets
+expect_error "missing data file" "/nonexistent" - -- \
+  env MPQ_FASHION_MNIST_DIR=/nonexistent "$MPQ" run "$MODEL" --data fashion-mnist:test
+expect_error "unknown data set name" "unknown data set.*imagenet-9000" - -- \
+  "$MPQ" run "$MODEL" --data imagenet-9000:test
+
+# ---------------------------------------------------------------- help
+expect_ok "mpq --help" "$MPQ" --help
+expect_ok "mpq run --help" "$MPQ" run --help
+expect_ok "mpq inspect --help" "$MPQ" inspect --help
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
