@@ -10,10 +10,51 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "conformance.hpp"
 
 namespace fs = std::filesystem;
+using mpq::conformance::CaseResult;
 using mpq::conformance::Outcome;
+
+namespace {
+
+// Each case runs in a child process, so that a crash in a kernel is reported as a failure of
+// that case instead of ending the whole run.
+CaseResult run_isolated(const std::string& dir) {
+  int fds[2];
+  if (pipe(fds) != 0) return mpq::conformance::run_case(dir, {});
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    CaseResult r;
+    try {
+      r = mpq::conformance::run_case(dir, {});
+    } catch (const std::exception& e) {
+      r = {Outcome::Fail, std::string("exception: ") + e.what()};
+    }
+    const std::string msg = std::to_string(static_cast<int>(r.outcome)) + "\n" + r.detail;
+    if (write(fds[1], msg.data(), msg.size()) < 0) _exit(3);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string msg;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status))
+    return {Outcome::Fail, "crashed with signal " + std::to_string(WTERMSIG(status))};
+  const auto nl = msg.find('\n');
+  if (nl == std::string::npos) return {Outcome::Fail, "no result from the test process"};
+  return {static_cast<Outcome>(std::stoi(msg.substr(0, nl))), msg.substr(nl + 1)};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string root = "/usr/share/libonnx-testdata/data";
@@ -49,7 +90,7 @@ int main(int argc, char** argv) {
         cases.push_back(e.path());
     std::sort(cases.begin(), cases.end());
     for (const auto& c : cases) {
-      const auto r = mpq::conformance::run_case(c.string(), {});
+      const auto r = run_isolated(c.string());
       ++counts[suite][r.outcome];
       const std::string name = suite + "/" + c.filename().string();
       if (r.outcome == Outcome::Fail) failures.push_back(name + ": " + r.detail);
@@ -57,7 +98,7 @@ int main(int argc, char** argv) {
       if (verbose) {
         static const char* names[] = {"PASS", "FAIL", "REJECTED", "SKIPPED"};
         std::cout << names[static_cast<int>(r.outcome)] << ' ' << name
-                  << (r.detail.empty() ? "" : "  -- " + r.detail) << '\n';
+                  << (r.detail.empty() ? "" : "  -- " + r.detail) << std::endl;
       }
     }
   }
