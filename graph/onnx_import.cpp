@@ -175,6 +175,13 @@ Result<Model> load_onnx(const std::string& path, const ImportOptions& opts) {
     if (!t) return t.error();
     m.initializers[init.name()] = std::move(t).value();
   }
+  // bfloat16 values at the graph boundary have no float32-exact file representation here;
+  // inside the graph they are computed in float32.
+  for (const auto* list : {&g.input(), &g.output()})
+    for (const auto& vi : *list)
+      if (vi.type().tensor_type().elem_type() == onnx::TensorProto::BFLOAT16)
+        return make_error(file + ": graph input/output '" + vi.name() +
+                          "' is bfloat16, which is not supported at the model boundary");
   for (const auto& vi : g.input())
     if (!init_names.count(vi.name())) m.inputs.push_back(value_info_from_proto(vi));
   for (const auto& vi : g.output()) m.outputs.push_back(value_info_from_proto(vi));

@@ -78,6 +78,13 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
     return make_error(where + ": tensor element type " + TP::DataType_Name(p.data_type()) +
                       " is not supported");
   Shape shape(p.dims().begin(), p.dims().end());
+  std::int64_t count = 1;
+  for (auto d : shape) {
+    // Also catches files that hold another proto type (sequences, optionals) parsed as a tensor.
+    if (d < 0 || (d > 0 && count > (std::int64_t{1} << 40) / d))
+      return make_error(where + ": invalid tensor shape " + shape_str(shape));
+    count *= d;
+  }
   t.allocate(shape);
   const auto n = static_cast<std::size_t>(numel(shape));
   const std::string& raw = p.raw_data();

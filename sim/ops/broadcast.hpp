@@ -49,7 +49,10 @@ inline Shape broadcast_shapes(std::span<const Shape* const> shapes) {
       if (v == o || v == 1) continue;
       if (o != 1) {
         std::string msg = "shapes cannot be broadcast together:";
-        for (const Shape* t : shapes) msg += " " + shape_str(*t);
+        for (const Shape* t : shapes) {
+          msg += ' ';
+          msg += shape_str(*t);
+        }
         throw OpError(msg);
       }
       o = v;
@@ -87,8 +90,7 @@ struct BroadcastPlan {
     for (std::size_t d = 0; d < rank; ++d) {
       if (out[d] == 1) continue;  // size-1 dims contribute nothing
       bool merge = !dims.empty();
-      for (std::size_t k = 0; k < N && merge; ++k)
-        merge = strides[k].back() == full[k][d] * out[d];
+      for (std::size_t k = 0; k < N && merge; ++k) merge = strides[k].back() == full[k][d] * out[d];
       if (merge) {
         dims.back() *= out[d];
         for (std::size_t k = 0; k < N; ++k) strides[k].back() = full[k][d];
@@ -163,23 +165,23 @@ void broadcast_binary(const A* a, const Shape& as, const B* b, const Shape& bs, 
   const BroadcastPlan<2> plan(os, {&as, &bs});
   const bool sa = plan.inner_step(0), sb = plan.inner_step(1);
   parallel_chunks(n, [&](std::int64_t s, std::int64_t e) {
-    plan.for_each_segment(s, e, [&](std::int64_t p, const std::array<std::int64_t, 2>& off,
-                                    std::int64_t len) {
-      const A* pa = a + off[0];
-      const B* pb = b + off[1];
-      O* po = o + p;
-      if (sa && sb) {
-        for (std::int64_t k = 0; k < len; ++k) po[k] = f(pa[k], pb[k]);
-      } else if (sa) {
-        const B bv = *pb;
-        for (std::int64_t k = 0; k < len; ++k) po[k] = f(pa[k], bv);
-      } else if (sb) {
-        const A av = *pa;
-        for (std::int64_t k = 0; k < len; ++k) po[k] = f(av, pb[k]);
-      } else {
-        std::fill(po, po + len, f(*pa, *pb));
-      }
-    });
+    plan.for_each_segment(
+        s, e, [&](std::int64_t p, const std::array<std::int64_t, 2>& off, std::int64_t len) {
+          const A* pa = a + off[0];
+          const B* pb = b + off[1];
+          O* po = o + p;
+          if (sa && sb) {
+            for (std::int64_t k = 0; k < len; ++k) po[k] = f(pa[k], pb[k]);
+          } else if (sa) {
+            const B bv = *pb;
+            for (std::int64_t k = 0; k < len; ++k) po[k] = f(pa[k], bv);
+          } else if (sb) {
+            const A av = *pa;
+            for (std::int64_t k = 0; k < len; ++k) po[k] = f(av, pb[k]);
+          } else {
+            std::fill(po, po + len, f(*pa, *pb));
+          }
+        });
   });
 }
 

@@ -2,6 +2,7 @@
 // (1x1 stride-1 convs skip im2col and multiply the input in place).
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include <tbb/parallel_for.h>
 
@@ -26,23 +27,38 @@ Range valid_range(I64 base, I64 stride, I64 n_in, I64 n_out) {
   return {lo, hi};
 }
 
-// Copies one im2col row segment: dst[j] = src[(ow0 + j) * stride + base] or 0 outside the row.
-void gather_row(const float* src, I64 n_in, I64 ow0, I64 len, I64 stride, I64 base, float* dst) {
-  const Range r = valid_range(base, stride, n_in, ow0 + len);
-  const I64 lo = std::max(r.lo, ow0), hi = std::max(r.hi, lo);
+// For every kernel column kw, the output columns whose input column is inside the row
+// (computed once per call: the divisions are too slow for the inner loops).
+std::vector<Range> column_ranges(const ConvGeometry& g) {
+  std::vector<Range> r(static_cast<std::size_t>(g.kernel[2]));
+  for (I64 kw = 0; kw < g.kernel[2]; ++kw)
+    r[static_cast<std::size_t>(kw)] =
+        valid_range(kw * g.dilation[2] - g.pad_begin[2], g.stride[2], g.in[2], g.out[2]);
+  return r;
+}
+
+// Copies one im2col row segment: dst[j] = src[(ow0 + j) * stride + base], 0 outside the row
+// (`valid` is the in-row range of output columns for this kernel column).
+void gather_row(const float* src, Range valid, I64 ow0, I64 len, I64 stride, I64 base,
+                float* dst) {
+  const I64 lo = std::clamp(valid.lo, ow0, ow0 + len), hi = std::clamp(valid.hi, lo, ow0 + len);
   std::fill(dst, dst + (lo - ow0), 0.0f);
   if (stride == 1) {
     std::memcpy(dst + (lo - ow0), src + lo + base, static_cast<std::size_t>(hi - lo) * sizeof(float));
   } else {
-    for (I64 ow = lo; ow < hi; ++ow) dst[ow - ow0] = src[ow * stride + base];
+    const float* s = src + base;
+    float* d = dst - ow0;
+    for (I64 ow = lo; ow < hi; ++ow) d[ow] = s[ow * stride];
   }
   std::fill(dst + (hi - ow0), dst + len, 0.0f);
 }
 
 // col[k, j] for the channels [0, cg) of x (one image, one group) and output pixels
 // [p0, p0 + np); rows k run over (channel, kd, kh, kw) like the weight layout.
-void im2col(const ConvGeometry& g, const float* x, I64 cg, I64 p0, I64 np, float* col) {
+void im2col(const ConvGeometry& g, const std::vector<Range>& cols, const float* x, I64 cg, I64 p0,
+            I64 np, float* col) {
   const I64 OH = g.out[1], OW = g.out[2], H = g.in[1], W = g.in[2];
+  const I64 od0 = p0 / (OH * OW), oh0 = p0 / OW % OH, ow0 = p0 % OW;
   float* dst = col;
   for (I64 c = 0; c < cg; ++c)
     for (I64 kd = 0; kd < g.kernel[0]; ++kd)
@@ -50,7 +66,8 @@ void im2col(const ConvGeometry& g, const float* x, I64 cg, I64 p0, I64 np, float
         for (I64 kw = 0; kw < g.kernel[2]; ++kw) {
           const float* xc = x + c * g.in_pixels();
           const I64 wbase = kw * g.dilation[2] - g.pad_begin[2];
-          I64 od = p0 / (OH * OW), oh = p0 / OW % OH, ow = p0 % OW;
+          const Range valid = cols[static_cast<std::size_t>(kw)];
+          I64 od = od0, oh = oh0, ow = ow0;
           for (I64 p = p0; p < p0 + np;) {
             const I64 len = std::min(OW - ow, p0 + np - p);
             const I64 id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
@@ -58,7 +75,7 @@ void im2col(const ConvGeometry& g, const float* x, I64 cg, I64 p0, I64 np, float
             if (id < 0 || id >= g.in[0] || ih < 0 || ih >= H)
               std::fill(dst, dst + len, 0.0f);
             else
-              gather_row(xc + (id * H + ih) * W, W, ow, len, g.stride[2], wbase, dst);
+              gather_row(xc + (id * H + ih) * W, valid, ow, len, g.stride[2], wbase, dst);
             dst += len;
             p += len;
             ow = 0;
@@ -78,51 +95,7 @@ bool is_pointwise(const ConvGeometry& g) {
 }
 
 bool is_depthwise(const ConvGeometry& g) {
-  return g.group > 1 && g.group == g.in_channels && g.out_channels % g.group == 0 &&
-         g.kernel[0] == 1 && g.in[0] == 1 && g.out[0] == 1;
-}
-
-// One output plane of a depthwise conv (2-D; 1-D has height 1): tap by tap, each a
-// vectorizable multiply-add over a run of output columns that needs no bounds checks.
-void depthwise_plane(const ConvGeometry& g, const float* x, const float* w, float b, float* y) {
-  const I64 OH = g.out[1], OW = g.out[2], H = g.in[1], W = g.in[2], KH = g.kernel[1],
-            KW = g.kernel[2], sh = g.stride[1], sw = g.stride[2];
-  std::fill(y, y + OH * OW, b);
-  for (I64 oh = 0; oh < OH; ++oh) {
-    float* yr = y + oh * OW;
-    for (I64 kh = 0; kh < KH; ++kh) {
-      const I64 ih = oh * sh + kh * g.dilation[1] - g.pad_begin[1];
-      if (ih < 0 || ih >= H) continue;
-      const float* xr = x + ih * W;
-      for (I64 kw = 0; kw < KW; ++kw) {
-        const float wv = w[kh * KW + kw];
-        const I64 base = kw * g.dilation[2] - g.pad_begin[2];
-        const Range r = valid_range(base, sw, W, OW);
-        if (sw == 1) {
-          for (I64 ow = r.lo; ow < r.hi; ++ow) yr[ow] += wv * xr[ow + base];
-        } else {
-          for (I64 ow = r.lo; ow < r.hi; ++ow) yr[ow] += wv * xr[ow * sw + base];
-        }
-      }
-    }
-  }
-}
-
-void depthwise_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
-                       float* y) {
-  const I64 mult = g.out_channels / g.in_channels, planes = g.batch * g.out_channels;
-  const I64 kk = g.kernel_pixels(), in_pix = g.in_pixels(), out_pix = g.out_pixels();
-  // About 32k multiply-adds per task keeps TBB overhead small on tiny planes.
-  const I64 grain = std::max<I64>(1, 32768 / std::max<I64>(1, out_pix * kk));
-  tbb::parallel_for(tbb::blocked_range<I64>(0, planes, grain),
-                    [&](const tbb::blocked_range<I64>& r) {
-                      for (I64 pl = r.begin(); pl != r.end(); ++pl) {
-                        const I64 n = pl / g.out_channels, m = pl % g.out_channels;
-                        const float* xc = x + (n * g.in_channels + m / mult) * in_pix;
-                        depthwise_plane(g, xc, w + m * kk, bias ? bias[m] : 0.0f,
-                                        y + pl * out_pix);
-                      }
-                    });
+  return g.group > 1 && g.group == g.in_channels && g.out_channels % g.group == 0 && g.planar();
 }
 
 // Dense / grouped conv. Tasks are (image, group, pixel block, row block) tiles of the output;
@@ -152,6 +125,7 @@ void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const floa
   cb = (N + nb - 1) / nb;
   const I64 mrows = (mg + mb - 1) / mb;
   const I64 tasks = units * cb * mb;
+  const std::vector<Range> cols = column_ranges(g);
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
     for (I64 t = r.begin(); t != r.end(); ++t) {
       const I64 mi = t % mb, ci = t / mb % cb, grp = t / (mb * cb) % G, n = t / (mb * cb * G);
@@ -162,7 +136,7 @@ void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const floa
       gemm::MatRef B{xg + p0, N};
       if (!pointwise) {
         float* col = gemm::thread_scratch(static_cast<std::size_t>(K * np));
-        im2col(g, xg, cg, p0, np, col);
+        im2col(g, cols, xg, cg, p0, np, col);
         B = {col, np};
       }
       float* yt = y + (n * g.out_channels + grp * mg + m0) * N + p0;
@@ -202,8 +176,8 @@ void conv_forward(const ConvGeometry& g, const float* x, const float* w, const f
                   float* y) {
   if (g.batch == 0 || g.out_channels == 0) return;
   if (is_depthwise(g))
-    depthwise_forward(g, x, w, bias, y);
-  else
+    depthwise_conv(g, x, w, bias, y);
+  else if (!conv_packed_gemm(g, x, w, bias, y))
     gemm_conv(g, x, w, bias, y);
 }
 

@@ -34,6 +34,9 @@ struct ConvGeometry {
   std::int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
   std::int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
   std::int64_t kernel_pixels() const { return kernel[0] * kernel[1] * kernel[2]; }
+  // True when the depth axis is trivial (1-D / 2-D convs, or 3-D ones with a single plane):
+  // output plane 0 reads exactly input plane 0.
+  bool planar() const { return in[0] == 1 && kernel[0] == 1 && out[0] == 1 && pad_begin[0] == 0; }
   // Shapes of the ONNX tensors X (Conv input / ConvTranspose input) and Y.
   Shape x_shape() const;
   Shape y_shape() const;
@@ -53,6 +56,12 @@ std::optional<std::string> validate_conv_attributes(const OpNode& node);
 // Fast kernels over raw NC(D)HW float buffers; y holds y_shape() elements, bias may be null.
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y);
+// Depthwise conv (group == in_channels, depth 1) by a direct loop (conv_depthwise.cpp).
+void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                    float* y);
+// The AVX-512 packed-GEMM conv (conv_gemm.cpp); false when not built for AVX-512.
+bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                      float* y);
 void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* w,
                             const float* bias, float* y);
 

@@ -21,21 +21,41 @@ void check_same_dtype(const Tensor& a, const Tensor& b) {
                   dtype_name(b.dtype));
 }
 
-// y = f(a, b) elementwise with broadcasting; integer-like inputs (Int64, Bool) read `i`.
+// B's shape for broadcasting. Before opset 7, broadcasting was opt-in (broadcast=1) and
+// aligned B with A's dims starting at `axis` (default: A's trailing dims).
+Shape b_shape(const OpContext& ctx, const Tensor& a, const Tensor& b) {
+  if (ctx.opset >= 7 || ctx.node.attr_int("broadcast", 0) == 0) return b.shape;
+  const std::int64_t ra = a.rank(), rb = b.rank();
+  const std::int64_t axis =
+      ctx.node.has_attr("axis") ? normalize_axis(ctx.node.attr_int("axis", 0), ra) : ra - rb;
+  if (axis < 0 || axis + rb > ra)
+    throw OpError("legacy broadcast of " + shape_str(b.shape) + " to " + shape_str(a.shape) +
+                  " at axis " + std::to_string(axis) + " is out of range");
+  Shape s(static_cast<std::size_t>(ra), 1);
+  std::copy(b.shape.begin(), b.shape.end(), s.begin() + axis);
+  return s;
+}
+
+// y = f(a, b) elementwise, B broadcast with shape `bs`; Int64 and Bool inputs read `i`.
 template <class F>
-void apply_binary(const Tensor& a, const Tensor& b, Tensor& y, DType out_dtype, F f) {
+void apply_binary(const Tensor& a, const Tensor& b, const Shape& bs, Tensor& y, DType out_dtype,
+                  F f) {
   check_same_dtype(a, b);
-  const Shape os = broadcast_shapes(a.shape, b.shape);
+  const Shape os = broadcast_shapes(a.shape, bs);
   y.dtype = out_dtype;
   y.allocate(os);
   if (a.is_float()) {
     if (out_dtype == DType::Float32)
-      broadcast_binary(a.f.data(), a.shape, b.f.data(), b.shape, y.f.data(), os, f);
+      broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.f.data(), os, f);
     else
-      broadcast_binary(a.f.data(), a.shape, b.f.data(), b.shape, y.i.data(), os, f);
+      broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.i.data(), os, f);
   } else {
-    broadcast_binary(a.i.data(), a.shape, b.i.data(), b.shape, y.i.data(), os, f);
+    broadcast_binary(a.i.data(), a.shape, b.i.data(), bs, y.i.data(), os, f);
   }
+}
+template <class F>
+void apply_binary(const Tensor& a, const Tensor& b, Tensor& y, DType out_dtype, F f) {
+  apply_binary(a, b, b.shape, y, out_dtype, f);
 }
 
 void check_no_zero_divisor(const Tensor& b) {
@@ -43,24 +63,32 @@ void check_no_zero_divisor(const Tensor& b) {
     throw OpError("integer division by zero");
 }
 
-struct AddOp { template <class T> T operator()(T x, T y) const { return x + y; } };
-struct SubOp { template <class T> T operator()(T x, T y) const { return x - y; } };
-struct MulOp { template <class T> T operator()(T x, T y) const { return x * y; } };
-struct DivOp { template <class T> T operator()(T x, T y) const { return x / y; } };  // ints truncate
-struct MinOp { template <class T> T operator()(T x, T y) const { return std::min(x, y); } };
-struct MaxOp { template <class T> T operator()(T x, T y) const { return std::max(x, y); } };
+struct MinOp {
+  template <class T>
+  T operator()(T x, T y) const {
+    return std::min(x, y);
+  }
+};
+struct MaxOp {
+  template <class T>
+  T operator()(T x, T y) const {
+    return std::max(x, y);
+  }
+};
 
+// Op is std::plus<> etc.; integer division truncates toward zero as in C.
 template <class Op, bool kIntDivision = false>
-void arith(const OpContext&, In in, Out out) {
+void arith(const OpContext& ctx, In in, Out out) {
   const Tensor& a = require(in, 0, "A");
   const Tensor& b = require(in, 1, "B");
   if (kIntDivision) check_no_zero_divisor(b);
-  apply_binary(a, b, out[0], a.dtype == DType::Bool ? DType::Int64 : a.dtype, Op{});
+  const DType out_dtype = a.dtype == DType::Bool ? DType::Int64 : a.dtype;
+  apply_binary(a, b, b_shape(ctx, a, b), out[0], out_dtype, Op{});
 }
 
-// Variadic Min/Max: folds the inputs pairwise into the output.
+// Variadic Min/Max/Sum: folds the inputs pairwise into the output.
 template <class Op>
-void min_max(const OpContext&, In in, Out out) {
+void fold_inputs(const OpContext&, In in, Out out) {
   Tensor& y = out[0];
   const Tensor& first = require(in, 0, "data_0");
   if (in.size() == 1) {
@@ -75,20 +103,29 @@ void min_max(const OpContext&, In in, Out out) {
   }
 }
 
+void mean_op(const OpContext& ctx, In in, Out out) {
+  if (!require(in, 0, "data_0").is_float()) throw OpError("Mean expects float inputs");
+  fold_inputs<std::plus<>>(ctx, in, out);
+  const float n = static_cast<float>(in.size());
+  for (float& v : out[0].f) v /= n;
+}
+
 template <class Cmp>
-void compare(const OpContext&, In in, Out out) {
-  apply_binary(require(in, 0, "A"), require(in, 1, "B"), out[0], DType::Bool,
+void compare(const OpContext& ctx, In in, Out out) {
+  const Tensor& a = require(in, 0, "A");
+  const Tensor& b = require(in, 1, "B");
+  apply_binary(a, b, b_shape(ctx, a, b), out[0], DType::Bool,
                [](auto x, auto y) -> std::int64_t { return Cmp{}(x, y); });
 }
 
 template <class Logic>
-void logical(const OpContext&, In in, Out out) {
+void logical(const OpContext& ctx, In in, Out out) {
   const Tensor& a = require(in, 0, "A");
   const Tensor& b = require(in, 1, "B");
   if (a.is_float() || b.is_float()) throw OpError("expects bool inputs");
-  apply_binary(a, b, out[0], DType::Bool, [](std::int64_t x, std::int64_t y) -> std::int64_t {
-    return Logic{}(x != 0, y != 0);
-  });
+  apply_binary(
+      a, b, b_shape(ctx, a, b), out[0], DType::Bool,
+      [](std::int64_t x, std::int64_t y) -> std::int64_t { return Logic{}(x != 0, y != 0); });
 }
 
 std::int64_t int_pow(std::int64_t base, std::int64_t e) {
@@ -100,33 +137,33 @@ std::int64_t int_pow(std::int64_t base, std::int64_t e) {
 }
 
 // Output type follows the base; the exponent may be float or integer.
-void pow_op(const OpContext&, In in, Out out) {
+void pow_op(const OpContext& ctx, In in, Out out) {
   const Tensor& a = require(in, 0, "X");
   const Tensor& b = require(in, 1, "Y");
   Tensor& y = out[0];
-  const Shape os = broadcast_shapes(a.shape, b.shape);
+  const Shape bs = b_shape(ctx, a, b);
+  const Shape os = broadcast_shapes(a.shape, bs);
   y.dtype = a.is_float() ? DType::Float32 : DType::Int64;
   y.allocate(os);
   if (a.is_float() && b.is_float()) {
     if (b.size() == 1 && b.f[0] == 2.0f)  // x^2 is common (variance) and exact as x*x
-      return broadcast_binary(a.f.data(), a.shape, b.f.data(), b.shape, y.f.data(), os,
+      return broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.f.data(), os,
                               [](float x, float) { return x * x; });
-    return broadcast_binary(a.f.data(), a.shape, b.f.data(), b.shape, y.f.data(), os,
+    return broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.f.data(), os,
                             [](float x, float e) { return std::pow(x, e); });
   }
   if (a.is_float())
-    return broadcast_binary(a.f.data(), a.shape, b.i.data(), b.shape, y.f.data(), os,
-                            [](float x, std::int64_t e) {
-                              return static_cast<float>(
-                                  std::pow(static_cast<double>(x), static_cast<double>(e)));
-                            });
+    return broadcast_binary(
+        a.f.data(), a.shape, b.i.data(), bs, y.f.data(), os, [](float x, std::int64_t e) {
+          return static_cast<float>(std::pow(static_cast<double>(x), static_cast<double>(e)));
+        });
   if (b.is_float())
-    return broadcast_binary(a.i.data(), a.shape, b.f.data(), b.shape, y.i.data(), os,
+    return broadcast_binary(a.i.data(), a.shape, b.f.data(), bs, y.i.data(), os,
                             [](std::int64_t x, float e) {
                               return static_cast<std::int64_t>(
                                   std::pow(static_cast<double>(x), static_cast<double>(e)));
                             });
-  broadcast_binary(a.i.data(), a.shape, b.i.data(), b.shape, y.i.data(), os, int_pow);
+  broadcast_binary(a.i.data(), a.shape, b.i.data(), bs, y.i.data(), os, int_pow);
 }
 
 // fmod=0: result takes the divisor's sign (Python %); fmod=1: the dividend's (C fmod).
@@ -148,14 +185,19 @@ void mod_op(const OpContext& ctx, In in, Out out) {
   });
 }
 
-// Slope broadcasts unidirectionally to X.
-void prelu(const OpContext&, In in, Out out) {
+// Slope broadcasts unidirectionally to X; before opset 7 a 1-D slope was per channel (axis 1).
+void prelu(const OpContext& ctx, In in, Out out) {
   const Tensor& x = require(in, 0, "X");
   const Tensor& s = require(in, 1, "slope");
-  if (broadcast_shapes(x.shape, s.shape) != x.shape)
+  Shape ss = s.shape;
+  if (ctx.opset < 7 && s.rank() == 1 && x.rank() >= 2 && s.size() == x.shape[1] && s.size() != 1) {
+    ss.assign(static_cast<std::size_t>(x.rank() - 1), 1);
+    ss[0] = s.size();
+  }
+  if (broadcast_shapes(x.shape, ss) != x.shape)
     throw OpError("slope shape " + shape_str(s.shape) + " does not broadcast to X shape " +
                   shape_str(x.shape));
-  apply_binary(x, s, out[0], x.dtype,
+  apply_binary(x, s, ss, out[0], x.dtype,
                [](auto v, auto k) { return v < decltype(v){0} ? v * k : v; });
 }
 
@@ -182,24 +224,17 @@ void where(const OpContext&, In in, Out out) {
     const BroadcastPlan<3> plan(os, shapes);
     const std::int64_t sc = plan.inner_step(0), sa = plan.inner_step(1), sb = plan.inner_step(2);
     parallel_chunks(n, [&](std::int64_t s, std::int64_t e) {
-      plan.for_each_segment(s, e, [&](std::int64_t p, const std::array<std::int64_t, 3>& off,
-                                      std::int64_t len) {
-        for (std::int64_t k = 0; k < len; ++k)
-          po[p + k] = pc[off[0] + k * sc] ? pa[off[1] + k * sa] : pb[off[2] + k * sb];
-      });
+      plan.for_each_segment(
+          s, e, [&](std::int64_t p, const std::array<std::int64_t, 3>& off, std::int64_t len) {
+            for (std::int64_t k = 0; k < len; ++k)
+              po[p + k] = pc[off[0] + k * sc] ? pa[off[1] + k * sa] : pb[off[2] + k * sb];
+          });
     });
   };
   if (a.is_float())
     run(a.f.data(), b.f.data(), y.f.data());
   else
     run(a.i.data(), b.i.data(), y.i.data());
-}
-
-// Opset < 7 broadcast attributes are not implemented.
-std::optional<std::string> validate_legacy_broadcast(const OpNode& n, std::int64_t) {
-  if (n.attr_int("broadcast", 0) != 0 || n.has_attr("axis"))
-    return std::string("legacy (opset < 7) attributes broadcast/axis are not supported");
-  return std::nullopt;
 }
 
 std::optional<std::string> validate_variadic(const OpNode& n, std::int64_t) {
@@ -212,22 +247,24 @@ std::optional<std::string> validate_variadic(const OpNode& n, std::int64_t) {
 }  // namespace
 
 void register_binary_ops(OpTable& t) {
-  t.push_back({"Add", arith<AddOp>, validate_legacy_broadcast});
-  t.push_back({"Sub", arith<SubOp>, validate_legacy_broadcast});
-  t.push_back({"Mul", arith<MulOp>, validate_legacy_broadcast});
-  t.push_back({"Div", arith<DivOp, true>, validate_legacy_broadcast});
-  t.push_back({"Pow", pow_op, validate_legacy_broadcast});
+  t.push_back({"Add", arith<std::plus<>>, nullptr});
+  t.push_back({"Sub", arith<std::minus<>>, nullptr});
+  t.push_back({"Mul", arith<std::multiplies<>>, nullptr});
+  t.push_back({"Div", arith<std::divides<>, true>, nullptr});
+  t.push_back({"Pow", pow_op, nullptr});
   t.push_back({"Mod", mod_op, nullptr});
-  t.push_back({"Min", min_max<MinOp>, validate_variadic});
-  t.push_back({"Max", min_max<MaxOp>, validate_variadic});
-  t.push_back({"Equal", compare<std::equal_to<>>, validate_legacy_broadcast});
-  t.push_back({"Greater", compare<std::greater<>>, validate_legacy_broadcast});
-  t.push_back({"Less", compare<std::less<>>, validate_legacy_broadcast});
+  t.push_back({"Min", fold_inputs<MinOp>, validate_variadic});
+  t.push_back({"Max", fold_inputs<MaxOp>, validate_variadic});
+  t.push_back({"Sum", fold_inputs<std::plus<>>, validate_variadic});
+  t.push_back({"Mean", mean_op, validate_variadic});
+  t.push_back({"Equal", compare<std::equal_to<>>, nullptr});
+  t.push_back({"Greater", compare<std::greater<>>, nullptr});
+  t.push_back({"Less", compare<std::less<>>, nullptr});
   t.push_back({"GreaterOrEqual", compare<std::greater_equal<>>, nullptr});
   t.push_back({"LessOrEqual", compare<std::less_equal<>>, nullptr});
-  t.push_back({"And", logical<std::logical_and<>>, validate_legacy_broadcast});
-  t.push_back({"Or", logical<std::logical_or<>>, validate_legacy_broadcast});
-  t.push_back({"Xor", logical<std::not_equal_to<>>, validate_legacy_broadcast});
+  t.push_back({"And", logical<std::logical_and<>>, nullptr});
+  t.push_back({"Or", logical<std::logical_or<>>, nullptr});
+  t.push_back({"Xor", logical<std::not_equal_to<>>, nullptr});
   t.push_back({"Where", where, nullptr});
   t.push_back({"PRelu", prelu, nullptr});
 }

@@ -1,29 +1,25 @@
 // One-input elementwise ops: activations, math functions, Clip and Cast. Float kernels run
 // Eigen array expressions (vectorized exp/tanh/logistic) over chunks of the flat tensor.
-// GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics when Eigen
-// vectorizes min/max/exp under -march=native (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
+#include <bit>
 #include <cmath>
 #include <limits>
 
 #include "broadcast.hpp"
+#include "eigen_arrays.hpp"
+// Vectorized float erf (a rational approximation accurate to a few ulp).
+#include <unsupported/Eigen/SpecialFunctions>
 #include "elementwise.hpp"
 
 namespace mpq::ops {
 namespace {
 
-using ArrF = Eigen::Array<float, Eigen::Dynamic, 1>;
-using CMapF = Eigen::Map<const ArrF>;
-using MapF = Eigen::Map<ArrF>;
 using In = std::span<const Tensor* const>;
 using Out = std::span<Tensor>;
 
 const Tensor& float_input(In in) {
   const Tensor& x = require(in, 0, "X");
-  if (!x.is_float()) throw OpError(std::string("expects a float input, got ") + dtype_name(x.dtype));
+  if (!x.is_float())
+    throw OpError(std::string("expects a float input, got ") + dtype_name(x.dtype));
   return x;
 }
 
@@ -52,9 +48,9 @@ void map_int(const Tensor& x, Tensor& y, F f) {
 }
 
 // Kernels for ops with no attributes, from an Eigen expression on a float chunk.
-#define MPQ_FLOAT_UNARY(name, expr)                                            \
-  void name(const OpContext&, In in, Out out) {                                \
-    map_float(float_input(in), out[0], [](CMapF x, MapF y) { y = (expr); });   \
+#define MPQ_FLOAT_UNARY(name, expr)                                                 \
+  void name(const OpContext&, In in, Out out) {                                     \
+    map_float(float_input(in), out[0], [](const CMapF& x, MapF y) { y = (expr); }); \
   }
 
 MPQ_FLOAT_UNARY(sigmoid, x.logistic())
@@ -62,7 +58,7 @@ MPQ_FLOAT_UNARY(tanh_op, x.tanh())
 MPQ_FLOAT_UNARY(sqrt_op, x.sqrt())
 MPQ_FLOAT_UNARY(exp_op, x.exp())
 MPQ_FLOAT_UNARY(log_op, x.log())
-MPQ_FLOAT_UNARY(erf_op, x.unaryExpr([](float v) { return std::erf(v); }))
+MPQ_FLOAT_UNARY(erf_op, x.erf())
 MPQ_FLOAT_UNARY(hard_swish, x*((x * (1.0f / 6.0f) + 0.5f).max(0.0f).min(1.0f)))
 MPQ_FLOAT_UNARY(reciprocal, x.inverse())
 MPQ_FLOAT_UNARY(floor_op, x.floor())
@@ -77,26 +73,26 @@ MPQ_FLOAT_UNARY(mish, x*((x.max(0.0f) + (-x.abs()).exp().log1p()).tanh()))
 // Ops defined on both floats and integers.
 void relu(const OpContext&, In in, Out out) {
   const Tensor& x = require(in, 0, "X");
-  if (x.is_float()) return map_float(x, out[0], [](CMapF a, MapF b) { b = a.max(0.0f); });
+  if (x.is_float()) return map_float(x, out[0], [](const CMapF& a, MapF b) { b = a.max(0.0f); });
   map_int(x, out[0], [](std::int64_t v) { return v > 0 ? v : 0; });
 }
 
 void neg(const OpContext&, In in, Out out) {
   const Tensor& x = require(in, 0, "X");
-  if (x.is_float()) return map_float(x, out[0], [](CMapF a, MapF b) { b = -a; });
+  if (x.is_float()) return map_float(x, out[0], [](const CMapF& a, MapF b) { b = -a; });
   map_int(x, out[0], [](std::int64_t v) { return -v; });
 }
 
 void abs_op(const OpContext&, In in, Out out) {
   const Tensor& x = require(in, 0, "X");
-  if (x.is_float()) return map_float(x, out[0], [](CMapF a, MapF b) { b = a.abs(); });
+  if (x.is_float()) return map_float(x, out[0], [](const CMapF& a, MapF b) { b = a.abs(); });
   map_int(x, out[0], [](std::int64_t v) { return v < 0 ? -v : v; });
 }
 
 void sign(const OpContext&, In in, Out out) {
   const Tensor& x = require(in, 0, "X");
   if (x.is_float())
-    return map_float(x, out[0], [](CMapF a, MapF b) {
+    return map_float(x, out[0], [](const CMapF& a, MapF b) {
       b = (a > 0.0f).cast<float>() - (a < 0.0f).cast<float>();
     });
   map_int(x, out[0], [](std::int64_t v) { return std::int64_t{v > 0} - std::int64_t{v < 0}; });
@@ -111,27 +107,26 @@ void not_op(const OpContext&, In in, Out out) {
 void leaky_relu(const OpContext& ctx, In in, Out out) {
   const float alpha = ctx.node.attr_float("alpha", 0.01f);
   map_float(float_input(in), out[0],
-            [=](CMapF x, MapF y) { y = x.max(0.0f) + alpha * x.min(0.0f); });
+            [=](const CMapF& x, MapF y) { y = x.max(0.0f) + alpha * x.min(0.0f); });
 }
 
 void hard_sigmoid(const OpContext& ctx, In in, Out out) {
   const float alpha = ctx.node.attr_float("alpha", 0.2f);
   const float beta = ctx.node.attr_float("beta", 0.5f);
   map_float(float_input(in), out[0],
-            [=](CMapF x, MapF y) { y = (x * alpha + beta).max(0.0f).min(1.0f); });
+            [=](const CMapF& x, MapF y) { y = (x * alpha + beta).max(0.0f).min(1.0f); });
 }
 
 void elu(const OpContext& ctx, In in, Out out) {
   const float alpha = ctx.node.attr_float("alpha", 1.0f);
-  map_float(float_input(in), out[0], [=](CMapF x, MapF y) {
-    y = (x > 0.0f).select(x, alpha * x.min(0.0f).expm1());
-  });
+  map_float(float_input(in), out[0],
+            [=](const CMapF& x, MapF y) { y = (x > 0.0f).select(x, alpha * x.min(0.0f).expm1()); });
 }
 
 void selu(const OpContext& ctx, In in, Out out) {
   const float alpha = ctx.node.attr_float("alpha", 1.67326319217681884765625f);
   const float gamma = ctx.node.attr_float("gamma", 1.05070102214813232421875f);
-  map_float(float_input(in), out[0], [=](CMapF x, MapF y) {
+  map_float(float_input(in), out[0], [=](const CMapF& x, MapF y) {
     y = gamma * (x > 0.0f).select(x, alpha * x.min(0.0f).expm1());
   });
 }
@@ -139,14 +134,12 @@ void selu(const OpContext& ctx, In in, Out out) {
 void gelu(const OpContext& ctx, In in, Out out) {
   if (ctx.node.attr_string("approximate", "none") == "tanh") {
     const float k = 0.7978845608028654f;  // sqrt(2 / pi)
-    return map_float(float_input(in), out[0], [=](CMapF x, MapF y) {
+    return map_float(float_input(in), out[0], [=](const CMapF& x, MapF y) {
       y = 0.5f * x * (1.0f + (k * (x + 0.044715f * x.cube())).tanh());
     });
   }
-  map_float(float_input(in), out[0], [](CMapF x, MapF y) {
-    y = 0.5f * x * (1.0f + (x * 0.70710678118654752f).unaryExpr([](float v) {
-                      return std::erf(v);
-                    }));
+  map_float(float_input(in), out[0], [](const CMapF& x, MapF y) {
+    y = 0.5f * x * (1.0f + (x * 0.70710678118654752f).erf());
   });
 }
 
@@ -176,7 +169,7 @@ void clip(const OpContext& ctx, In in, Out out) {
     }
     if (lo_t) lo = static_cast<float>(lo_t->at_f(0));
     if (hi_t) hi = static_cast<float>(hi_t->at_f(0));
-    return map_float(x, out[0], [=](CMapF a, MapF b) { b = a.max(lo).min(hi); });
+    return map_float(x, out[0], [=](const CMapF& a, MapF b) { b = a.max(lo).min(hi); });
   }
   const std::int64_t lo = lo_t ? lo_t->at_i(0) : std::numeric_limits<std::int64_t>::min();
   const std::int64_t hi = hi_t ? hi_t->at_i(0) : std::numeric_limits<std::int64_t>::max();
@@ -185,29 +178,43 @@ void clip(const OpContext& ctx, In in, Out out) {
 
 // ---- Cast ----
 
+// A float format narrower than float32, whose rounding a Cast to it must reproduce.
+enum class NarrowFloat { None, Half, BFloat16 };
+
 // What a target ONNX element type becomes in mpq's three storage types.
 struct CastTarget {
   DType dtype = DType::Float32;
-  int float_digits = 0;  // significand bits (with the implicit one) when narrower than float
-  int float_min_exp = 0;  // exponent of the smallest subnormal step
-  double float_max = 0;   // largest finite value
-  int int_bits = 64;      // integer width to wrap to
+  NarrowFloat narrow = NarrowFloat::None;
+  int int_bits = 64;  // integer width to wrap to
   bool is_unsigned = false;
 };
 
 std::optional<CastTarget> cast_target(std::int64_t to) {
   CastTarget t;
   switch (to) {
-    case 1: case 11: return t;  // FLOAT, DOUBLE
-    case 10: t.float_digits = 11; t.float_min_exp = -24; t.float_max = 65504.0; return t;
-    case 16:  // BFLOAT16
-      t.float_digits = 8;
-      t.float_min_exp = -133;
-      t.float_max = 3.3895313892515355e38;
+    case 1:
+    case 11:
+      return t;  // FLOAT, DOUBLE
+    case 10:
+      t.narrow = NarrowFloat::Half;
       return t;
-    case 9: t.dtype = DType::Bool; return t;
-    case 2: case 3: case 4: case 5: case 6: case 7: case 12: case 13: break;
-    default: return std::nullopt;
+    case 16:
+      t.narrow = NarrowFloat::BFloat16;
+      return t;
+    case 9:
+      t.dtype = DType::Bool;
+      return t;
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+    case 7:
+    case 12:
+    case 13:
+      break;
+    default:
+      return std::nullopt;
   }
   t.dtype = DType::Int64;
   t.int_bits = to == 2 || to == 3 ? 8 : to == 4 || to == 5 ? 16 : to == 6 || to == 12 ? 32 : 64;
@@ -216,22 +223,25 @@ std::optional<CastTarget> cast_target(std::int64_t to) {
 }
 
 const char* onnx_type_name(std::int64_t to) {
-  static const char* names[] = {"UNDEFINED", "FLOAT",   "UINT8",     "INT8",     "UINT16",
-                                "INT16",     "INT32",   "INT64",     "STRING",   "BOOL",
-                                "FLOAT16",   "DOUBLE",  "UINT32",    "UINT64",   "COMPLEX64",
-                                "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ",
-                                "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4", "INT4"};
+  static const char* names[] = {
+      "UNDEFINED",      "FLOAT",      "UINT8",          "INT8",       "UINT16",   "INT16",
+      "INT32",          "INT64",      "STRING",         "BOOL",       "FLOAT16",  "DOUBLE",
+      "UINT32",         "UINT64",     "COMPLEX64",      "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN",
+      "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4",      "INT4"};
   return to >= 0 && to < static_cast<std::int64_t>(std::size(names)) ? names[to] : "unknown";
 }
 
-// Rounds to a narrower binary float format (nearest, ties to even), kept in a float.
+// The value a narrower float format stores for v, kept in a float.
 float round_to_format(float v, const CastTarget& t) {
-  if (t.float_digits == 0 || v == 0.0f || !std::isfinite(v)) return v;
+  if (t.narrow == NarrowFloat::None || v == 0.0f || !std::isfinite(v)) return v;
+  if (t.narrow == NarrowFloat::BFloat16)  // the upper 16 bits, as ONNX's reference truncates
+    return std::bit_cast<float>(std::bit_cast<std::uint32_t>(v) & 0xFFFF0000u);
+  // IEEE half: 11 significant bits, steps of 2^-24 below 2^-14, nearest with ties to even.
   int e = 0;
   std::frexp(v, &e);
-  const int q = std::max(e - t.float_digits, t.float_min_exp);
+  const int q = std::max(e - 11, -24);
   const double r = std::ldexp(std::nearbyint(std::ldexp(static_cast<double>(v), -q)), q);
-  if (std::fabs(r) > t.float_max) return std::copysign(std::numeric_limits<float>::infinity(), v);
+  if (std::fabs(r) > 65504.0) return std::copysign(std::numeric_limits<float>::infinity(), v);
   return static_cast<float>(r);
 }
 

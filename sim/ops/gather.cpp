@@ -26,6 +26,7 @@ std::int64_t checked_index(std::int64_t v, std::int64_t dim) {
 void run_gather(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "data");
   const Tensor& ind = require(in, 1, "indices");
+  if (x.rank() == 0) throw OpError("data must have rank >= 1");
   const std::int64_t axis = normalize_axis(ctx.node.attr_int("axis", 0), x.rank());
   const auto ax = static_cast<std::size_t>(axis);
   const std::int64_t dim = x.shape[ax];
@@ -59,7 +60,7 @@ void run_gather_elements(const OpContext& ctx, std::span<const Tensor* const> in
   const Tensor& x = require(in, 0, "data");
   const Tensor& ind = require(in, 1, "indices");
   const std::int64_t r = x.rank();
-  if (ind.rank() != r) throw OpError("indices must have the same rank as data");
+  if (ind.rank() != r || r == 0) throw OpError("indices must have the same rank >= 1 as data");
   const auto ax = static_cast<std::size_t>(normalize_axis(ctx.node.attr_int("axis", 0), r));
   for (std::size_t k = 0; k < ind.shape.size(); ++k)
     if (k != ax && ind.shape[k] > x.shape[k])

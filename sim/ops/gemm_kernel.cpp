@@ -91,8 +91,8 @@ void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
 int num_threads() { return tbb::this_task_arena::max_concurrency(); }
 
 float* thread_scratch(std::size_t n, int slot) {
-  thread_local std::vector<float, Eigen::aligned_allocator<float>> bufs[2];
-  auto& b = bufs[slot & 1];
+  thread_local std::vector<float, Eigen::aligned_allocator<float>> bufs[4];
+  auto& b = bufs[slot & 3];
   if (b.size() < n) b.resize(n);
   return b.data();
 }

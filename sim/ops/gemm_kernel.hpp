@@ -32,7 +32,7 @@ void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
 int num_threads();
 
 // A per-thread scratch buffer of at least n floats, grown on demand and reused across calls.
-// Slot 0 and 1 are independent buffers. Only valid until the calling task next enters a TBB
+// Slots 0 to 3 are independent buffers. Only valid until the calling task next enters a TBB
 // parallel algorithm (a waiting thread may run another task that reuses the same buffer).
 float* thread_scratch(std::size_t n, int slot = 0);
 

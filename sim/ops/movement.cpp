@@ -20,25 +20,44 @@ namespace {
 using ops::allocate_for_overwrite;
 using ops::visit_data;
 
-// dst[c] (rows x cols) = transpose of src[c] (cols x rows) for c < batch, in cache-sized tiles.
+// Transpose whose innermost output axis is not contiguous in the input: copies 2-D tiles
+// spanning output axis `j` (input stride 1) and the innermost output axis, so both reads and
+// writes stay within cache lines. dims/st are output dims and their input strides.
 template <class T>
-void batched_transpose(const T* src, T* dst, std::int64_t batch, std::int64_t rows,
-                       std::int64_t cols) {
+void tiled_transpose(const T* src, T* dst, const std::vector<std::int64_t>& dims,
+                     const std::vector<std::int64_t>& st, std::size_t j) {
   constexpr std::int64_t kTile = 32;
+  const std::size_t n = dims.size();
+  const std::vector<std::int64_t> ost = strides_of(dims);
+  std::vector<std::size_t> outer_axes;
+  for (std::size_t k = 0; k + 1 < n; ++k)
+    if (k != j) outer_axes.push_back(k);
+  std::int64_t outer = 1;
+  for (std::size_t k : outer_axes) outer *= dims[k];
+  const std::int64_t rows = dims[j], cols = dims[n - 1];
+  const std::int64_t row_stride = ost[j], col_stride = st[n - 1];
   const std::int64_t row_tiles = (rows + kTile - 1) / kTile;
   const std::int64_t grain = std::max<std::int64_t>(1, ops::kParallelGrain / (kTile * cols));
   ops::parallel_chunks(
-      batch * row_tiles,
+      outer * row_tiles,
       [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t t = begin; t < end; ++t) {
-          const std::int64_t c = t / row_tiles, r0 = (t % row_tiles) * kTile;
-          const std::int64_t r1 = std::min(rows, r0 + kTile);
-          const T* s = src + c * rows * cols;
-          T* d = dst + c * rows * cols;
+          std::int64_t rem = t / row_tiles, sbase = 0, dbase = 0;
+          for (std::size_t q = outer_axes.size(); q-- > 0;) {
+            const std::size_t k = outer_axes[q];
+            const std::int64_t i = rem % dims[k];
+            rem /= dims[k];
+            sbase += i * st[k];
+            dbase += i * ost[k];
+          }
+          const std::int64_t r0 = (t % row_tiles) * kTile, r1 = std::min(rows, r0 + kTile);
           for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
             const std::int64_t c1 = std::min(cols, c0 + kTile);
-            for (std::int64_t r = r0; r < r1; ++r)
-              for (std::int64_t q = c0; q < c1; ++q) d[r * cols + q] = s[q * rows + r];
+            for (std::int64_t r = r0; r < r1; ++r) {
+              const T* s = src + sbase + r;
+              T* d = dst + dbase + r * row_stride;
+              for (std::int64_t c = c0; c < c1; ++c) d[c] = s[c * col_stride];
+            }
           }
         }
       },
@@ -65,7 +84,8 @@ void run_transpose(const OpContext& ctx, std::span<const Tensor* const> in,
   if (x.size() == 0) return;
 
   // Coalesce: drop size-1 dims and merge output-adjacent dims that are also input-adjacent, so
-  // NCHW<->NHWC and friends reduce to a batched 2-D transpose.
+  // NCHW<->NHWC and friends reduce to a batched 2-D transpose. The input's innermost axis
+  // (stride 1) always survives since only size-1 dims follow it.
   const std::vector<std::int64_t> ist = strides_of(x.shape);
   std::vector<std::int64_t> dims, st;
   for (std::size_t k = 0; k < r; ++k) {
@@ -84,10 +104,9 @@ void run_transpose(const OpContext& ctx, std::span<const Tensor* const> in,
     using T = std::remove_const_t<typename decltype(src)::element_type>;
     if (n <= 1) {
       std::copy(src.begin(), src.end(), dst.begin());
-    } else if (n == 2 && st[0] == 1 && st[1] == dims[0]) {
-      batched_transpose<T>(src.data(), dst.data(), 1, dims[0], dims[1]);
-    } else if (n == 3 && st[1] == 1 && st[2] == dims[1] && st[0] == dims[1] * dims[2]) {
-      batched_transpose<T>(src.data(), dst.data(), dims[0], dims[1], dims[2]);
+    } else if (st[n - 1] != 1) {
+      const auto j = static_cast<std::size_t>(std::find(st.begin(), st.end(), 1) - st.begin());
+      tiled_transpose<T>(src.data(), dst.data(), dims, st, j);
     } else {
       std::vector<std::vector<std::int64_t>> tabs(n);
       for (std::size_t k = 0; k < n; ++k) {
@@ -102,6 +121,7 @@ void run_transpose(const OpContext& ctx, std::span<const Tensor* const> in,
 void run_concat(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& first = require(in, 0, "inputs");
   const std::int64_t r = first.rank();
+  if (r == 0) throw OpError("inputs must have rank >= 1");
   const std::int64_t axis = normalize_axis(ctx.node.attr_int("axis", 0), r);
   const auto ax = static_cast<std::size_t>(axis);
   Shape os = first.shape;
@@ -133,6 +153,7 @@ void run_concat(const OpContext& ctx, std::span<const Tensor* const> in, std::sp
 
 void run_split(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "input");
+  if (x.rank() == 0) throw OpError("input must have rank >= 1");
   const std::int64_t axis = normalize_axis(ctx.node.attr_int("axis", 0), x.rank());
   const auto ax = static_cast<std::size_t>(axis);
   const std::int64_t dim = x.shape[ax];

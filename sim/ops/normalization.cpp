@@ -1,22 +1,18 @@
 // Inference BatchNormalization, LayerNormalization, Softmax and LogSoftmax.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-// GCC 12 false positive inside its AVX-512 intrinsics (GCC bug 105593) under -march=native.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
 #include <cmath>
 #include <limits>
 
 #include "broadcast.hpp"
+#include "eigen_arrays.hpp"
 
 namespace mpq {
 namespace {
 
 using In = std::span<const Tensor* const>;
 using Out = std::span<Tensor>;
-using ArrF = Eigen::Array<float, Eigen::Dynamic, 1>;
-using CMapF = Eigen::Map<const ArrF>;
-using MapF = Eigen::Map<ArrF>;
+using ops::ArrF;
+using ops::CMapF;
+using ops::MapF;
 
 const Tensor& float_input(In in, std::size_t k, const char* what) {
   const Tensor& t = require(in, k, what);
@@ -58,7 +54,8 @@ void batch_norm(const OpContext& ctx, In in, Out out) {
       [&](std::int64_t p0, std::int64_t p1) {
         for (std::int64_t p = p0; p < p1; ++p) {
           const auto ch = static_cast<std::size_t>(p % c);
-          MapF(y.f.data() + p * plane, plane) = CMapF(x.f.data() + p * plane, plane) * a[ch] + b[ch];
+          MapF(y.f.data() + p * plane, plane) =
+              CMapF(x.f.data() + p * plane, plane) * a[ch] + b[ch];
         }
       },
       row_grain(plane));
@@ -80,7 +77,7 @@ std::optional<std::string> validate_batch_norm(const OpNode& n, std::int64_t) {
 // Scale/bias expanded to the normalized shape X[axis:], flattened.
 std::vector<float> expand_to(const Tensor& t, const Shape& norm_shape, const char* what) {
   if (!t.is_float()) throw OpError(std::string(what) + " must be float");
-  if (broadcast_shapes(t.shape, norm_shape) != norm_shape)
+  if (ops::broadcast_shapes(t.shape, norm_shape) != norm_shape)
     throw OpError(std::string(what) + " shape " + shape_str(t.shape) +
                   " does not broadcast to the normalized shape " + shape_str(norm_shape));
   std::vector<float> v(static_cast<std::size_t>(numel(norm_shape)));
@@ -143,23 +140,27 @@ void layer_norm(const OpContext& ctx, In in, Out out) {
 // Softmax over n elements spaced `inner` apart, for `cols` adjacent columns starting at p.
 template <bool kLog>
 void softmax_columns(const float* x, float* y, std::int64_t n, std::int64_t inner,
-                     std::int64_t cols, std::vector<float>& mx, std::vector<float>& sum) {
-  mx.assign(static_cast<std::size_t>(cols), -std::numeric_limits<float>::infinity());
-  sum.assign(static_cast<std::size_t>(cols), 0.0f);
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t q = 0; q < cols; ++q) mx[q] = std::max(mx[q], x[j * inner + q]);
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t q = 0; q < cols; ++q) {
-      const float e = std::exp(x[j * inner + q] - mx[q]);
-      sum[q] += e;
-      if (!kLog) y[j * inner + q] = e;
+                     std::int64_t cols, ArrF& mx, ArrF& sum) {
+  const auto xr = [&](std::int64_t j) { return CMapF(x + j * inner, cols); };
+  const auto yr = [&](std::int64_t j) { return MapF(y + j * inner, cols); };
+  mx = xr(0);
+  for (std::int64_t j = 1; j < n; ++j) mx = mx.max(xr(j));
+  sum.setZero(cols);
+  for (std::int64_t j = 0; j < n; ++j) {
+    if (kLog) {
+      sum += (xr(j) - mx).exp();
+    } else {
+      yr(j) = (xr(j) - mx).exp();
+      sum += yr(j);
     }
-  for (std::int64_t q = 0; q < cols; ++q) sum[q] = kLog ? mx[q] + std::log(sum[q]) : 1.0f / sum[q];
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t q = 0; q < cols; ++q) {
-      if (kLog) y[j * inner + q] = x[j * inner + q] - sum[q];
-      else y[j * inner + q] *= sum[q];
-    }
+  }
+  if (kLog) {
+    mx += sum.log();
+    for (std::int64_t j = 0; j < n; ++j) yr(j) = xr(j) - mx;
+  } else {
+    sum = sum.inverse();
+    for (std::int64_t j = 0; j < n; ++j) yr(j) *= sum;
+  }
 }
 
 template <bool kLog>
@@ -184,8 +185,8 @@ void softmax(const OpContext& ctx, In in, Out out) {
   const std::int64_t axis = normalize_axis(ctx.node.attr_int("axis", legacy ? 1 : -1), rank);
   const auto au = static_cast<std::size_t>(axis);
   const std::int64_t outer = numel(std::span(x.shape).first(au));
-  const std::int64_t n = legacy ? numel(std::span(x.shape).subspan(au))
-                                : (rank == 0 ? 1 : x.shape[au]);
+  const std::int64_t n =
+      legacy ? numel(std::span(x.shape).subspan(au)) : (rank == 0 ? 1 : x.shape[au]);
   const std::int64_t inner = legacy ? 1 : numel(std::span(x.shape).subspan(au + 1));
   Tensor& y = out[0];
   y.dtype = DType::Float32;
@@ -207,7 +208,7 @@ void softmax(const OpContext& ctx, In in, Out out) {
   ops::parallel_chunks(
       outer * blocks,
       [&](std::int64_t u0, std::int64_t u1) {
-        std::vector<float> mx, sum;
+        ArrF mx, sum;
         for (std::int64_t u = u0; u < u1; ++u) {
           const std::int64_t o = u / blocks, q0 = (u % blocks) * block;
           const std::int64_t off = o * n * inner + q0;

@@ -8,7 +8,6 @@
 #include <limits>
 #include <vector>
 
-#include <Eigen/Core>
 #include <tbb/parallel_for.h>
 
 #include "sim/op_registry.hpp"
@@ -264,9 +263,17 @@ void global_pool_kernel(const OpContext&, std::span<const Tensor* const> in,
   tbb::parallel_for(tbb::blocked_range<I64>(0, planes, std::max<I64>(1, 16384 / std::max<I64>(1, n))),
                     [&](const tbb::blocked_range<I64>& r) {
                       for (I64 p = r.begin(); p != r.end(); ++p) {
-                        const Eigen::Map<const Eigen::VectorXf> v(x.f.data() + p * n, n);
-                        y.f[static_cast<std::size_t>(p)] =
-                            kMax ? v.maxCoeff() : v.sum() / static_cast<float>(n);
+                        const float* v = x.f.data() + p * n;
+                        float r;
+                        if (kMax) {
+                          r = n > 0 ? v[0] : 0.0f;
+                          for (I64 k = 1; k < n; ++k) r = std::max(r, v[k]);
+                        } else {
+                          double sum = 0.0;
+                          for (I64 k = 0; k < n; ++k) sum += v[k];
+                          r = static_cast<float>(sum / static_cast<double>(n));
+                        }
+                        y.f[static_cast<std::size_t>(p)] = r;
                       }
                     });
 }

@@ -1,16 +1,12 @@
 // Reductions over a set of axes (ReduceSum/Mean/Max/Min and friends) and ArgMax/ArgMin.
 // The input dims are collapsed into alternating runs of kept and reduced dims, so the common
 // cases (mean over H*W, sum over the last axis) become one vectorized inner loop per row.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-// GCC 12 false positive inside its AVX-512 intrinsics (GCC bug 105593) under -march=native.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
 #include "broadcast.hpp"
+#include "eigen_arrays.hpp"
 
 namespace mpq {
 namespace {
@@ -34,8 +30,10 @@ using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
 template <class T>
 T acc_init(Acc a) {
   switch (a) {
-    case Acc::Sum: return T(0);
-    case Acc::Prod: return T(1);
+    case Acc::Sum:
+      return T(0);
+    case Acc::Prod:
+      return T(1);
     case Acc::Max:
       return std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity()
                                          : std::numeric_limits<T>::lowest();
@@ -50,12 +48,15 @@ T acc_init(Acc a) {
 template <class T, class F>
 auto with_pre(Eigen::Map<const Arr<T>> r, Pre pre, F fn) {
   switch (pre) {
-    case Pre::Square: return fn(r.square());
-    case Pre::Abs: return fn(r.abs());
+    case Pre::Square:
+      return fn(r.square());
+    case Pre::Abs:
+      return fn(r.abs());
     case Pre::Exp:
       if constexpr (std::is_floating_point_v<T>) return fn(r.exp());
       throw OpError("exponential reductions need a float input");
-    case Pre::None: break;
+    case Pre::None:
+      break;
   }
   return fn(r);
 }
@@ -67,10 +68,14 @@ T reduce_row(const T* p, std::int64_t n, const ReduceKind& k, T acc) {
   if (n == 0) return acc;
   return with_pre<T>(r, k.pre, [&](const auto& e) -> T {
     switch (k.acc) {
-      case Acc::Sum: return acc + e.sum();
-      case Acc::Prod: return acc * e.prod();
-      case Acc::Max: return std::max(acc, static_cast<T>(e.maxCoeff()));
-      case Acc::Min: return std::min(acc, static_cast<T>(e.minCoeff()));
+      case Acc::Sum:
+        return acc + e.sum();
+      case Acc::Prod:
+        return acc * e.prod();
+      case Acc::Max:
+        return std::max(acc, static_cast<T>(e.maxCoeff()));
+      case Acc::Min:
+        return std::min(acc, static_cast<T>(e.minCoeff()));
     }
     return acc;
   });
@@ -82,10 +87,18 @@ void accumulate_row(const T* p, T* o, std::int64_t n, const ReduceKind& k) {
   Eigen::Map<Arr<T>> out(o, n);
   with_pre<T>(Eigen::Map<const Arr<T>>(p, n), k.pre, [&](const auto& e) {
     switch (k.acc) {
-      case Acc::Sum: out += e; break;
-      case Acc::Prod: out *= e; break;
-      case Acc::Max: out = out.max(e); break;
-      case Acc::Min: out = out.min(e); break;
+      case Acc::Sum:
+        out += e;
+        break;
+      case Acc::Prod:
+        out *= e;
+        break;
+      case Acc::Max:
+        out = out.max(e);
+        break;
+      case Acc::Min:
+        out = out.min(e);
+        break;
     }
     return 0;
   });
@@ -176,15 +189,12 @@ void reduce_typed(const T* x, const Shape& xs, T* o, std::int64_t out_n, const R
     }
   }
   Eigen::Map<Arr<T>> out(o, out_n);
-  switch (k.post) {
-    case Post::Mean: out /= static_cast<T>(count); break;
-    case Post::Sqrt:
-      if constexpr (std::is_floating_point_v<T>) out = out.sqrt();
-      break;
-    case Post::Log:
-      if constexpr (std::is_floating_point_v<T>) out = out.log();
-      break;
-    case Post::None: break;
+  if (k.post == Post::Mean) out /= static_cast<T>(count);
+  if constexpr (std::is_floating_point_v<T>) {
+    if (k.post == Post::Sqrt) out = out.sqrt();
+    if (k.post == Post::Log) out = out.log();
+  } else if (k.post == Post::Sqrt || k.post == Post::Log) {
+    throw OpError("ReduceL2/ReduceLogSum need a float input");
   }
 }
 
@@ -216,8 +226,10 @@ void reduce(const OpContext& ctx, In in, Out out) {
   std::int64_t count = 1;
   for (std::int64_t d = 0; d < rank; ++d) {
     const auto du = static_cast<std::size_t>(d);
-    if (!reduce[du]) ys.push_back(x.shape[du]);
-    else if (keepdims) ys.push_back(1);
+    if (!reduce[du])
+      ys.push_back(x.shape[du]);
+    else if (keepdims)
+      ys.push_back(1);
     if (reduce[du]) count *= x.shape[du];
   }
   const Runs r = collapse(x.shape, reduce);
@@ -244,8 +256,10 @@ void arg_reduce(const OpContext& ctx, In in, Out out) {
   const std::int64_t inner = x.size() / std::max<std::int64_t>(outer * n, 1);
   Shape ys = x.shape;
   if (rank > 0) {
-    if (keepdims) ys[au] = 1;
-    else ys.erase(ys.begin() + axis);
+    if (keepdims)
+      ys[au] = 1;
+    else
+      ys.erase(ys.begin() + axis);
   }
   Tensor& y = out[0];
   y.dtype = DType::Int64;
@@ -270,8 +284,10 @@ void arg_reduce(const OpContext& ctx, In in, Out out) {
         }
     }
   };
-  if (x.is_float()) run(x.f.data());
-  else run(x.i.data());
+  if (x.is_float())
+    run(x.f.data());
+  else
+    run(x.i.data());
 }
 
 }  // namespace

@@ -136,35 +136,44 @@ T from_double(double v) {
     return static_cast<T>(std::llround(v));
 }
 
-// One linear pass along `axis` of a tensor shaped `shape` (row-major) into `dst`.
+// Source taps and weights of one linear pass: out[j] = wa[j] * in[i0[j]] + wb[j] * in[i1[j]].
+struct Pass {
+  std::size_t axis = 0;
+  std::vector<std::int64_t> i0, i1;
+  std::vector<float> wa, wb;
+};
+
+// One linear pass along ps.axis of a tensor shaped `shape` (row-major) into `dst`.
 template <class T>
-void linear_pass(const T* src, T* dst, const Shape& shape, std::size_t axis, std::int64_t out_len,
-                 const std::vector<std::int64_t>& i0, const std::vector<std::int64_t>& i1,
-                 const std::vector<double>& w) {
-  const std::int64_t n = shape[axis];
+void linear_pass(const T* src, T* dst, const Shape& shape, const Pass& ps) {
+  const std::size_t axis = ps.axis;
+  const std::int64_t n = shape[axis], m = static_cast<std::int64_t>(ps.i0.size());
   const std::int64_t outer = numel(std::span<const std::int64_t>(shape.data(), axis));
   const std::int64_t inner =
       numel(std::span<const std::int64_t>(shape.data() + axis + 1, shape.size() - axis - 1));
+  const auto mix = [](float wa, T a, float wb, T b) {
+    if constexpr (std::is_floating_point_v<T>)
+      return wa * a + wb * b;
+    else
+      return from_double<T>(static_cast<double>(wa) * static_cast<double>(a) +
+                            static_cast<double>(wb) * static_cast<double>(b));
+  };
   ops::parallel_chunks(
-      outer * out_len,
+      outer,
       [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t t = begin; t < end; ++t) {
-          const std::int64_t o = t / out_len;
-          const auto j = static_cast<std::size_t>(t % out_len);
-          const T* a = src + (o * n + i0[j]) * inner;
-          const T* b = src + (o * n + i1[j]) * inner;
-          T* d = dst + t * inner;
-          if constexpr (std::is_floating_point_v<T>) {
-            const T wb = static_cast<T>(w[j]), wa = static_cast<T>(1.0 - w[j]);
-            for (std::int64_t k = 0; k < inner; ++k) d[k] = wa * a[k] + wb * b[k];
-          } else {
-            for (std::int64_t k = 0; k < inner; ++k)
-              d[k] = from_double<T>((1.0 - w[j]) * static_cast<double>(a[k]) +
-                                    w[j] * static_cast<double>(b[k]));
+        for (std::int64_t o = begin; o < end; ++o) {
+          const T* s = src + o * n * inner;
+          T* d = dst + o * m * inner;
+          for (std::int64_t j = 0; j < m; ++j) {
+            const auto q = static_cast<std::size_t>(j);
+            const T* a = s + ps.i0[q] * inner;
+            const T* b = s + ps.i1[q] * inner;
+            const float wa = ps.wa[q], wb = ps.wb[q];
+            for (std::int64_t k = 0; k < inner; ++k) d[j * inner + k] = mix(wa, a[k], wb, b[k]);
           }
         }
       },
-      std::max<std::int64_t>(1, ops::kParallelGrain / std::max<std::int64_t>(inner, 1)));
+      std::max<std::int64_t>(1, ops::kParallelGrain / std::max<std::int64_t>(m * inner, 1)));
 }
 
 void run_plan(const Plan& p, const Tensor& x, Tensor& out) {
@@ -191,26 +200,21 @@ void run_plan(const Plan& p, const Tensor& x, Tensor& out) {
     return;
   }
   // N-linear is separable: interpolate one axis at a time, skipping axes mapped identically.
-  struct Pass {
-    std::size_t axis;
-    std::vector<std::int64_t> i0, i1;
-    std::vector<double> w;
-  };
   std::vector<Pass> passes;
   for (std::size_t k = 0; k < r; ++k) {
     const std::int64_t n = x.shape[k], m = p.out_shape[k];
-    Pass ps{k, std::vector<std::int64_t>(static_cast<std::size_t>(m)),
-            std::vector<std::int64_t>(static_cast<std::size_t>(m)),
-            std::vector<double>(static_cast<std::size_t>(m))};
+    const auto mz = static_cast<std::size_t>(m);
+    Pass ps{k, std::vector<std::int64_t>(mz), std::vector<std::int64_t>(mz),
+            std::vector<float>(mz), std::vector<float>(mz)};
     bool identity = m == n;
-    for (std::int64_t o = 0; o < m; ++o) {
-      const double c = source_coord(p, static_cast<double>(o), p.scales[k], n);
+    for (std::size_t j = 0; j < mz; ++j) {
+      const double c = source_coord(p, static_cast<double>(j), p.scales[k], n);
       const double fl = std::floor(c);
-      const auto j = static_cast<std::size_t>(o);
       ps.i0[j] = std::clamp<std::int64_t>(static_cast<std::int64_t>(fl), 0, n - 1);
       ps.i1[j] = std::clamp<std::int64_t>(static_cast<std::int64_t>(fl) + 1, 0, n - 1);
-      ps.w[j] = c - fl;
-      identity = identity && c == static_cast<double>(o);
+      ps.wb[j] = static_cast<float>(c - fl);
+      ps.wa[j] = static_cast<float>(1.0 - (c - fl));
+      identity = identity && c == static_cast<double>(j);
     }
     if (!identity) passes.push_back(std::move(ps));
   }
@@ -228,7 +232,7 @@ void run_plan(const Plan& p, const Tensor& x, Tensor& out) {
     ops::allocate_for_overwrite(dst, x.dtype, s);
     ops::visit_data(*cur, dst, [&](auto src, auto d) {
       using T = std::remove_const_t<typename decltype(src)::element_type>;
-      linear_pass<T>(src.data(), d.data(), cur->shape, ps.axis, s[ps.axis], ps.i0, ps.i1, ps.w);
+      linear_pass<T>(src.data(), d.data(), cur->shape, ps);
     });
     cur = &dst;
   }

@@ -92,7 +92,8 @@ void run_squeeze(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   const Tensor& x = require(in, 0, "data");
   const std::int64_t r = x.rank();
   std::vector<bool> drop(static_cast<std::size_t>(r), false);
-  if (const auto axes = axes_of(ctx, in)) {
+  // An empty axes list counts as absent (as in onnxruntime): squeeze every size-1 dim.
+  if (const auto axes = axes_of(ctx, in); axes && !axes->empty()) {
     for (std::int64_t a : ops::normalize_axes(*axes, r)) {
       if (x.shape[static_cast<std::size_t>(a)] != 1)
         throw OpError("cannot squeeze axis " + std::to_string(a) + " of size " +

@@ -1,0 +1,141 @@
+// FP32 engine throughput on one random batch, reported like tools/ort/ort_bench.js so the two
+// can be compared line by line (bench/run_fp32_vs_onnxruntime.sh does that).
+//
+//   mpq_bench_fp32 --model M.onnx [--batch 32] [--threads 2] [--iters 20] [--warmup 3]
+//                  [--input-shape 3x224x224] [--seed 0]
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <tbb/global_control.h>
+#include <vector>
+
+#include "graph/onnx_import.hpp"
+#include "sim/engine.hpp"
+#include "sim/prepare.hpp"
+
+namespace {
+
+struct Args {
+  std::string model;
+  std::int64_t batch = 1;
+  int threads = 1;
+  int iters = 20;
+  int warmup = 3;
+  std::string input_shape;  // without the batch dim, as in ort_bench.js
+  std::uint32_t seed = 0;
+};
+
+// The same xorshift32 uniform [-1, 1) stream as ort_bench.js, so both engines see one input.
+std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
+  std::uint32_t x = seed ^ 0x9e3779b9u;
+  if (x == 0) x = 1;
+  std::vector<float> out(n);
+  for (auto& v : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    v = static_cast<float>((static_cast<double>(x) / 4294967296.0) * 2.0 - 1.0);
+  }
+  return out;
+}
+
+int fail(const std::string& msg) {
+  std::cerr << "mpq_bench_fp32: error: " << msg << '\n';
+  return 2;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+int bench(const Args& a) {
+  const tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(std::max(1, a.threads)));
+  mpq::ImportOptions opts;
+  if (!a.input_shape.empty()) {
+    auto s = mpq::parse_input_shape(a.input_shape);
+    if (!s) return fail(s.error().message);
+    // Only the single input is fed: the batch dim goes in front of the given shape.
+    mpq::Shape full{a.batch};
+    full.insert(full.end(), s->second.begin(), s->second.end());
+    opts.input_shapes[s->first] = full;
+  }
+  auto model = mpq::load_onnx(a.model, opts);
+  if (!model) return fail(model.error().message);
+  auto net = mpq::prepare_network(std::move(model).value());
+  if (!net) return fail(a.model + ": " + net.error().message);
+  if (net->model.inputs.size() != 1 || net->model.inputs[0].dtype != mpq::DType::Float32)
+    return fail("only single-input float32 models are supported");
+  auto inputs = mpq::make_example_inputs(net->model, a.batch);
+  if (!inputs) return fail(inputs.error().message);
+  mpq::Tensor& x = inputs->at(0);
+  if (!x.shape.empty() && x.shape[0] != a.batch)
+    return fail("the model's batch dimension is fixed at " + std::to_string(x.shape[0]));
+  x.f = random_floats(x.f.size(), a.seed);
+  auto engine = mpq::Engine::create(*net);
+  if (!engine) return fail(engine.error().message);
+
+  for (int k = 0; k < a.warmup; ++k)
+    if (auto r = engine->run(*inputs); !r) return fail(r.error().message);
+  std::vector<double> ms;
+  ms.reserve(static_cast<std::size_t>(a.iters));
+  for (int k = 0; k < a.iters; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = engine->run(*inputs);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!r) return fail(r.error().message);
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+  auto round = [](double v, int digits) {
+    const double p = std::pow(10.0, digits);
+    return std::round(v * p) / p;
+  };
+  const nlohmann::ordered_json out = {  // key order as ort_bench.js
+      {"engine", "mpq"},
+      {"version", MPQ_VERSION},
+      {"model", std::filesystem::path(a.model).filename().string()},
+      {"batch", a.batch},
+      {"threads", a.threads},
+      {"ms_per_batch", round(mean, 4)},
+      {"images_per_s", round(static_cast<double>(a.batch) * 1000.0 / mean, 2)},
+      {"ms_per_batch_median", round(median(ms), 4)},
+      {"ms_per_batch_min", round(*std::min_element(ms.begin(), ms.end()), 4)},
+      {"iters", a.iters},
+      {"warmup", a.warmup},
+      {"input_shape", x.shape}};
+  std::cout << out.dump() << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"FP32 throughput of the mpq engine on one seeded uniform[-1,1) batch; prints one "
+               "JSON line like tools/ort/ort_bench.js (engine \"mpq\")"};
+  Args a;
+  app.add_option("--model", a.model, "ONNX model")->required();
+  app.add_option("--batch", a.batch, "Batch size (default 1)")->check(CLI::PositiveNumber);
+  app.add_option("--threads", a.threads, "Worker threads (default 1)")->check(CLI::PositiveNumber);
+  app.add_option("--iters", a.iters, "Timed runs (default 20)")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", a.warmup, "Untimed runs first (default 3)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--input-shape", a.input_shape,
+                 "Input shape without the batch dim, e.g. 3x224x224 (default: the model's)");
+  app.add_option("--seed", a.seed, "Input seed (default 0)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return bench(a);
+}

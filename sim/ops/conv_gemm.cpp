@@ -1,0 +1,291 @@
+// Dense / grouped Conv as a packed GEMM with AVX-512 register-blocked micro-kernels:
+//   Y_g[m, q] = bias[m] + sum_k W_g[m, k] * col[k, q]
+// where q runs over the output pixels of ALL images back to back, so small feature maps
+// (7x7, 14x14) still fill whole 48-column panels. Per task: im2col of a column block straight
+// into 48-wide panels ([k][48] contiguous, one masked load or gather per zmm), then 8x48 tiles
+// of C accumulate in 24 zmm registers while streaming an 8-row panel of W (repacked k-major
+// when several column panels reuse it) and the B panel. Tasks are (group, column block, row
+// block) tiles sized so their count is a multiple of the thread count.
+#include "sim/ops/conv_common.hpp"
+
+#if defined(__AVX512F__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/gemm_kernel.hpp"
+
+namespace mpq {
+namespace {
+
+using I64 = std::int64_t;
+
+constexpr int kNR = 48;  // panel width: 3 zmm of output pixels
+constexpr int kMR = 8;   // output channels per tile
+
+enum class Init { Bias, Zero, Load };
+
+// C[0..MR) x [0..16*NV) (row stride ldc) <- init + A * B[K x 16NV] (row stride ldb). A is
+// packed k-major (A[k * MR + m]: one pointer, immediate offsets) when kPacked, else read in
+// place from W rows (A[m * lda + k]). Lanes at or past `valid` columns are neither loaded from
+// C nor stored.
+template <int MR, int NV, bool kPacked>
+void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float* bias, Init init,
+           float* C, I64 ldc, int valid) {
+  __m512 acc[MR][NV];
+  __mmask16 mask[NV];
+  for (int v = 0; v < NV; ++v) {
+    const int n = std::clamp(valid - 16 * v, 0, 16);
+    mask[v] = static_cast<__mmask16>((1u << n) - 1u);
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) {
+      if (init == Init::Load)
+        acc[m][v] = _mm512_maskz_loadu_ps(mask[v], C + m * ldc + 16 * v);
+      else
+        acc[m][v] = init == Init::Bias && bias ? _mm512_set1_ps(bias[m]) : _mm512_setzero_ps();
+    }
+  for (I64 k = 0; k < K; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(B + k * ldb + 16 * v);
+    for (int m = 0; m < MR; ++m) {
+      const __m512 a = _mm512_set1_ps(kPacked ? A[k * MR + m] : A[m * lda + k]);
+      for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(C + m * ldc + 16 * v, mask[v], acc[m][v]);
+}
+
+using MicroFn = void (*)(I64, const float*, I64, const float*, I64, const float*, Init, float*,
+                         I64, int);
+using MicroTable = std::array<std::array<MicroFn, 3>, kMR>;  // [mr - 1][nv - 1]
+
+template <int MR, bool kPacked>
+constexpr std::array<MicroFn, 3> row_of() {
+  return {micro<MR, 1, kPacked>, micro<MR, 2, kPacked>, micro<MR, 3, kPacked>};
+}
+template <bool kPacked>
+constexpr MicroTable table_of() {
+  return {row_of<1, kPacked>(), row_of<2, kPacked>(), row_of<3, kPacked>(),
+          row_of<4, kPacked>(), row_of<5, kPacked>(), row_of<6, kPacked>(),
+          row_of<7, kPacked>(), row_of<8, kPacked>()};
+}
+constexpr MicroTable kMicroPacked = table_of<true>();
+constexpr MicroTable kMicroInPlace = table_of<false>();
+
+// im2col geometry of 16 consecutive flat output columns (one zmm of a panel row): per lane
+// the offset of the window origin in x (relative to the block's first image), and the
+// origin's input row / column (a huge negative row marks lanes past the block's end).
+struct alignas(64) LaneVec {
+  __m512i base, ih0, iw0;
+  std::int32_t base0;  // base of lane 0
+  bool contiguous;     // base == base0 + lane: a masked load replaces the gather
+};
+
+std::vector<LaneVec>& lane_vectors(const ConvGeometry& g, I64 q0, I64 nq) {
+  thread_local std::vector<LaneVec> vecs;
+  const I64 N = g.out_pixels(), OW = g.out[2], image = g.in_channels * g.in_pixels();
+  const I64 n_first = q0 / N;
+  vecs.resize(static_cast<std::size_t>((nq + 15) / 16));
+  I64 n = n_first, p = q0 % N, oh = p / OW, ow = p % OW;
+  for (std::size_t v = 0; v < vecs.size(); ++v) {
+    alignas(64) std::int32_t base[16], ih0[16], iw0[16];
+    bool contiguous = true;
+    for (int l = 0; l < 16; ++l) {
+      const I64 j = static_cast<I64>(v) * 16 + l;
+      if (j >= nq) {
+        base[l] = iw0[l] = 0;
+        ih0[l] = -(1 << 30);
+        contiguous = false;
+        continue;
+      }
+      ih0[l] = static_cast<std::int32_t>(oh * g.stride[1] - g.pad_begin[1]);
+      iw0[l] = static_cast<std::int32_t>(ow * g.stride[2] - g.pad_begin[2]);
+      base[l] = static_cast<std::int32_t>((n - n_first) * image + ih0[l] * g.in[2] + iw0[l]);
+      contiguous = contiguous && base[l] == base[0] + l;
+      if (++ow == OW) {
+        ow = 0;
+        if (++oh == g.out[1]) {
+          oh = 0;
+          ++n;
+        }
+      }
+    }
+    vecs[v] = {_mm512_load_si512(base), _mm512_load_si512(ih0), _mm512_load_si512(iw0), base[0],
+               contiguous};
+  }
+  return vecs;
+}
+
+// Packs rows [k0, k1) of the im2col matrix of group `grp` for the block's flat columns into
+// panels: element (k, j) goes to bp[(j / 48) * (k1 - k0) * 48 + (k - k0) * 48 + j % 48].
+// Every zmm is one masked load (contiguous windows) or one masked gather; padding and lanes
+// past the block become zeros.
+void pack_columns(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k1,
+                  const std::vector<LaneVec>& vecs, float* bp) {
+  const I64 cg = g.in_channels / g.group, W = g.in[2], KH = g.kernel[1], KW = g.kernel[2];
+  const I64 kc = k1 - k0, in_pix = g.in_pixels();
+  const __m512i hv = _mm512_set1_epi32(static_cast<int>(g.in[1]));
+  const __m512i wv = _mm512_set1_epi32(static_cast<int>(W));
+  // Row k = (c * KH + kh) * KW + kw, advanced as counters (no divisions per row).
+  I64 kw = k0 % KW, kh = k0 / KW % KH, c = k0 / (KW * KH);
+  for (I64 k = k0; k < k1; ++k) {
+    const I64 dh = kh * g.dilation[1], dw = kw * g.dilation[2];
+    const auto koff = static_cast<int>((grp * cg + c) * in_pix + dh * W + dw);
+    const __m512i dhv = _mm512_set1_epi32(static_cast<int>(dh));
+    const __m512i dwv = _mm512_set1_epi32(static_cast<int>(dw));
+    const __m512i kv = _mm512_set1_epi32(koff);
+    float* row = bp + (k - k0) * kNR;
+    for (std::size_t v = 0; v < vecs.size(); ++v) {
+      const LaneVec& lv = vecs[v];
+      const __mmask16 m =
+          _mm512_cmplt_epu32_mask(_mm512_add_epi32(lv.ih0, dhv), hv) &
+          _mm512_cmplt_epu32_mask(_mm512_add_epi32(lv.iw0, dwv), wv);
+      __m512 val;
+      if (lv.contiguous)
+        val = _mm512_maskz_loadu_ps(m, xb + koff + lv.base0);
+      else
+        val = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lv.base, kv), xb, 4);
+      _mm512_storeu_ps(row + static_cast<I64>(v / 3) * kc * kNR + static_cast<I64>(v % 3) * 16, val);
+    }
+    if (++kw == KW) {
+      kw = 0;
+      if (++kh == KH) {
+        kh = 0;
+        ++c;
+      }
+    }
+  }
+}
+
+struct Plan {
+  I64 kc;       // K block
+  I64 nb;       // flat columns per task (multiple of 48 except the last block)
+  I64 cb;       // column blocks
+  I64 mb;       // row blocks per group
+  I64 mrows;    // rows per row block (multiple of 8 except the last)
+};
+
+Plan make_plan(const ConvGeometry& g, I64 K, I64 Q, I64 mg) {
+  Plan p{};
+  p.kc = K <= 512 ? K : (K + (K + 383) / 384 - 1) / ((K + 383) / 384);
+  // Packed B block around 512 KB so it stays in L2 while every W row block streams over it.
+  const I64 q_panels = (Q + kNR - 1) / kNR;
+  const I64 panels = std::clamp<I64>(512 * 1024 / (p.kc * 4 * kNR), 2, 16);
+  p.cb = (q_panels + panels - 1) / panels;
+  p.mb = 1;
+  const I64 T = gemm::num_threads();
+  if (T > 1 && (g.group * p.cb) % T != 0 && g.group * p.cb < 8 * T) {
+    // Equal tiles must come in multiples of the thread count: split columns further while
+    // blocks keep two or more panels, else split output channels.
+    I64 cb = p.cb;
+    while ((g.group * cb) % T != 0) ++cb;
+    if (q_panels >= 2 * cb) {
+      p.cb = cb;
+    } else {
+      I64 f = 2;
+      while ((g.group * p.cb * f) % T != 0) ++f;
+      if (mg >= kMR * f)
+        p.mb = f;
+      else if (q_panels >= cb)
+        p.cb = cb;
+    }
+  }
+  p.nb = (q_panels + p.cb - 1) / p.cb * kNR;
+  p.cb = (Q + p.nb - 1) / p.nb;
+  p.mrows = ((mg + p.mb - 1) / p.mb + kMR - 1) / kMR * kMR;
+  p.mb = (mg + p.mrows - 1) / p.mrows;
+  return p;
+}
+
+}  // namespace
+
+bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                      float* y) {
+  const I64 G = g.group, mg = g.out_channels / G;
+  const I64 K = g.in_channels / G * g.kernel_pixels(), N = g.out_pixels(), Q = g.batch * N;
+  // Lane offsets are int32 and the loop nest is 2-D: other shapes take the Eigen path.
+  const bool fits = g.batch * g.in_channels * g.in_pixels() < (I64{1} << 31) - 1;
+  if (K == 0 || Q == 0 || mg == 0 || !fits || !g.planar()) return false;
+  const Plan plan = make_plan(g, K, Q, mg);
+  const I64 tasks = G * plan.cb * plan.mb;
+  tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
+    for (I64 t = r.begin(); t != r.end(); ++t) {
+      const I64 mi = t % plan.mb, ci = t / plan.mb % plan.cb, grp = t / (plan.mb * plan.cb);
+      const I64 q0 = ci * plan.nb, nq = std::min(plan.nb, Q - q0);
+      const I64 m0 = mi * plan.mrows, nm = std::min(plan.mrows, mg - m0);
+      const I64 panels = (nq + kNR - 1) / kNR;
+      float* bp = gemm::thread_scratch(static_cast<std::size_t>(panels * plan.kc * kNR));
+      float* tile = gemm::thread_scratch(kMR * kNR, 1);
+      float* ap = gemm::thread_scratch(static_cast<std::size_t>(kMR * plan.kc), 2);
+      const std::vector<LaneVec>& vecs = lane_vectors(g, q0, nq);
+      const float* xb = x + q0 / N * g.in_channels * g.in_pixels();
+      for (I64 k0 = 0; k0 < K; k0 += plan.kc) {
+        const I64 kc = std::min(plan.kc, K - k0);
+        pack_columns(g, xb, grp, k0, k0 + kc, vecs, bp);
+        for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
+          const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
+          // With several column panels, repack this row panel of W k-major once for all of
+          // them; with one or two (tiny images at batch 1) read W in place instead.
+          const bool packed = panels > 2;
+          const float* a = w + m * K + k0;
+          if (packed) {
+            for (I64 i = 0; i < mr; ++i)
+              for (I64 k = 0; k < kc; ++k) ap[k * mr + i] = a[i * K + k];
+            a = ap;
+          }
+          const MicroTable& micro_table = packed ? kMicroPacked : kMicroInPlace;
+          const float* bm = bias ? bias + m : nullptr;
+          for (I64 pj = 0; pj < panels; ++pj) {
+            const I64 q = q0 + pj * kNR, cols = std::min<I64>(kNR, nq - pj * kNR);
+            const MicroFn fn = micro_table[static_cast<std::size_t>(mr - 1)]
+                                     [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+            const float* b = bp + pj * kc * kNR;
+            const I64 n = q / N, p = q % N;
+            float* yq = y + (n * g.out_channels + m) * N + p;
+            if (p + cols <= N) {
+              // Panel inside one image: tiles go straight into Y.
+              fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Load, yq, N,
+                 static_cast<int>(cols));
+              continue;
+            }
+            // Panel spans images: compute into a tile, then add each image's part.
+            fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Zero, tile, kNR,
+               static_cast<int>(cols));
+            for (I64 j = 0; j < cols;) {
+              const I64 qj = q + j, nj = qj / N, pjx = qj % N, len = std::min(cols - j, N - pjx);
+              for (I64 i = 0; i < mr; ++i) {
+                float* dst = y + (nj * g.out_channels + m + i) * N + pjx;
+                const float* src = tile + i * kNR + j;
+                if (k0 == 0)
+                  std::copy(src, src + len, dst);
+                else
+                  for (I64 e = 0; e < len; ++e) dst[e] += src[e];
+              }
+              j += len;
+            }
+          }
+        }
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace mpq
+
+#else  // no AVX-512: conv.cpp falls back to im2col + Eigen
+
+namespace mpq {
+bool conv_packed_gemm(const ConvGeometry&, const float*, const float*, const float*, float*) {
+  return false;
+}
+}  // namespace mpq
+
+#endif
