@@ -7,6 +7,7 @@
 #include <tbb/parallel_for.h>
 
 #include "sim/ops/conv_common.hpp"
+#include "sim/ops/kernel_util.hpp"
 #include "sim/ops/gemm_kernel.hpp"
 
 namespace mpq {
@@ -161,8 +162,7 @@ void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   if (b && b->size() != g.out_channels)
     throw OpError("bias B " + shape_str(b->shape) + " must have " +
                   std::to_string(g.out_channels) + " values");
-  out[0].dtype = DType::Float32;
-  out[0].allocate(g.y_shape());
+  shape_float_output(out[0], g.y_shape());
   conv_forward(g, x.f.data(), w.f.data(), b ? b->f.data() : nullptr, out[0].f.data());
 }
 

@@ -49,23 +49,34 @@ PhaseLayout phase_layout(const ConvGeometry& g) {
   return L;
 }
 
+// Short copies inline (a libc call per 7..28-float row costs more than the copy).
+inline void copy_n(const float* src, I64 n, float* dst) {
+#if defined(__AVX512F__)
+  for (I64 j = 0; j < n; j += 16) {
+    const auto m = static_cast<__mmask16>(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1u);
+    _mm512_mask_storeu_ps(dst + j, m, _mm512_maskz_loadu_ps(m, src + j));
+  }
+#else
+  std::copy(src, src + n, dst);
+#endif
+}
+
 // Phase (a, b) holds padded input pixel (i * sh + a, j * sw + b) at [i * wq + j]. Each input
 // row is first laid out padded in `row` (sw * wq floats), then split into its sw phases.
+// Only input pixels are written: the padding in ph and row must be zero already, and stays so.
 void build_phases(const ConvGeometry& g, const PhaseLayout& L, const float* x, float* ph,
                   float* row) {
   const I64 H = g.in[1], W = g.in[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
   const I64 wp = L.sw * L.wq, cols = std::min(W, wp - pl);
-  std::fill(ph, ph + L.sh * L.sw * L.plane, 0.0f);
-  std::fill(row, row + wp, 0.0f);
   // Padded row r = ih + pt = i * sh + a, stepped without divisions (64-bit idiv is slow).
   I64 a = pt % L.sh, i = pt / L.sh;
   for (I64 ih = 0; ih < H && i < L.hq; ++ih, a = a + 1 == L.sh ? 0 : a + 1, i += a == 0) {
     float* dst = ph + a * L.sw * L.plane + i * L.wq;  // phase (a, 0)
     if (L.sw == 1) {
-      std::copy(x + ih * W, x + ih * W + cols, dst + pl);
+      copy_n(x + ih * W, cols, dst + pl);
       continue;
     }
-    std::copy(x + ih * W, x + ih * W + cols, row + pl);
+    copy_n(x + ih * W, cols, row + pl);
     if (L.sw == 2) {
       float* odd = dst + L.plane;
       for (I64 j = 0; j < L.wq; ++j) {
@@ -120,6 +131,9 @@ void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const
         float* ph = gemm::thread_scratch(static_cast<std::size_t>(L.sh * L.sw * L.plane));
         float* wide = gemm::thread_scratch(static_cast<std::size_t>(L.wide + 16), 1);
         float* row = gemm::thread_scratch(static_cast<std::size_t>(L.sw * L.wq), 2);
+        // Zero the padding once; build_phases rewrites only the input pixels.
+        std::fill(ph, ph + L.sh * L.sw * L.plane, 0.0f);
+        std::fill(row, row + L.sw * L.wq, 0.0f);
         I64 built = -1;  // input plane currently in ph (channel multipliers share it)
         for (I64 pl = r.begin(); pl != r.end(); ++pl) {
           const I64 n = pl / g.out_channels, m = pl % g.out_channels;
@@ -130,8 +144,7 @@ void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const
           }
           taps(L, ph, w + m * kk, bias ? bias[m] : 0.0f, wide);
           float* yp = y + pl * out_pix;
-          for (I64 oh = 0; oh < OH; ++oh)
-            std::copy(wide + oh * L.wq, wide + oh * L.wq + OW, yp + oh * OW);
+          for (I64 oh = 0; oh < OH; ++oh) copy_n(wide + oh * L.wq, OW, yp + oh * OW);
         }
       });
 }

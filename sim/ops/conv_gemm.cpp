@@ -82,10 +82,14 @@ constexpr MicroTable kMicroInPlace = table_of<false>();
 // im2col geometry of 16 consecutive flat output columns (one zmm of a panel row): per lane
 // the offset of the window origin in x (relative to the block's first image), and the
 // origin's input row / column (a huge negative row marks lanes past the block's end).
+// Windows of consecutive pixels are usually consecutive in x (stride 1, "same" width), so most
+// vectors are one or two runs (two when an image ends inside the vector): masked loads then
+// replace the gather.
 struct alignas(64) LaneVec {
   __m512i base, ih0, iw0;
-  std::int32_t base0;  // base of lane 0
-  bool contiguous;     // base == base0 + lane: a masked load replaces the gather
+  std::int32_t base0, base1;  // x offset of lane 0 and of lane `split` (second run)
+  std::int32_t split;         // first lane of the second run (16: single run)
+  bool runs;                  // lanes [0, split) and [split, 16) are each consecutive in x
 };
 
 std::vector<LaneVec>& lane_vectors(const ConvGeometry& g, I64 q0, I64 nq) {
@@ -96,19 +100,22 @@ std::vector<LaneVec>& lane_vectors(const ConvGeometry& g, I64 q0, I64 nq) {
   I64 n = n_first, p = q0 % N, oh = p / OW, ow = p % OW;
   for (std::size_t v = 0; v < vecs.size(); ++v) {
     alignas(64) std::int32_t base[16], ih0[16], iw0[16];
-    bool contiguous = true;
+    int split = 16, breaks = 0;
     for (int l = 0; l < 16; ++l) {
       const I64 j = static_cast<I64>(v) * 16 + l;
-      if (j >= nq) {
-        base[l] = iw0[l] = 0;
+      if (j >= nq) {  // past the block: masked off, any offset continues the run
+        base[l] = l > 0 ? base[l - 1] + 1 : 0;
+        iw0[l] = 0;
         ih0[l] = -(1 << 30);
-        contiguous = false;
         continue;
       }
       ih0[l] = static_cast<std::int32_t>(oh * g.stride[1] - g.pad_begin[1]);
       iw0[l] = static_cast<std::int32_t>(ow * g.stride[2] - g.pad_begin[2]);
       base[l] = static_cast<std::int32_t>((n - n_first) * image + ih0[l] * g.in[2] + iw0[l]);
-      contiguous = contiguous && base[l] == base[0] + l;
+      if (l > 0 && base[l] != base[l - 1] + 1) {
+        ++breaks;
+        split = l;
+      }
       if (++ow == OW) {
         ow = 0;
         if (++oh == g.out[1]) {
@@ -118,21 +125,22 @@ std::vector<LaneVec>& lane_vectors(const ConvGeometry& g, I64 q0, I64 nq) {
       }
     }
     vecs[v] = {_mm512_load_si512(base), _mm512_load_si512(ih0), _mm512_load_si512(iw0), base[0],
-               contiguous};
+               base[split & 15], split, breaks <= 1};
   }
   return vecs;
 }
 
 // Packs rows [k0, k1) of the im2col matrix of group `grp` for the block's flat columns into
 // panels: element (k, j) goes to bp[(j / 48) * (k1 - k0) * 48 + (k - k0) * 48 + j % 48].
-// Every zmm is one masked load (contiguous windows) or one masked gather; padding and lanes
-// past the block become zeros.
+// Padding and lanes past the block become zeros.
 void pack_columns(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k1,
                   const std::vector<LaneVec>& vecs, float* bp) {
   const I64 cg = g.in_channels / g.group, W = g.in[2], KH = g.kernel[1], KW = g.kernel[2];
   const I64 kc = k1 - k0, in_pix = g.in_pixels();
   const __m512i hv = _mm512_set1_epi32(static_cast<int>(g.in[1]));
   const __m512i wv = _mm512_set1_epi32(static_cast<int>(W));
+  const LaneVec* lvs = vecs.data();
+  const std::size_t nv = vecs.size();
   // Row k = (c * KH + kh) * KW + kw, advanced as counters (no divisions per row).
   I64 kw = k0 % KW, kh = k0 / KW % KH, c = k0 / (KW * KH);
   for (I64 k = k0; k < k1; ++k) {
@@ -141,18 +149,24 @@ void pack_columns(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k
     const __m512i dhv = _mm512_set1_epi32(static_cast<int>(dh));
     const __m512i dwv = _mm512_set1_epi32(static_cast<int>(dw));
     const __m512i kv = _mm512_set1_epi32(koff);
+    const float* xk = xb + koff;
     float* row = bp + (k - k0) * kNR;
-    for (std::size_t v = 0; v < vecs.size(); ++v) {
-      const LaneVec& lv = vecs[v];
-      const __mmask16 m =
-          _mm512_cmplt_epu32_mask(_mm512_add_epi32(lv.ih0, dhv), hv) &
-          _mm512_cmplt_epu32_mask(_mm512_add_epi32(lv.iw0, dwv), wv);
+    for (std::size_t v = 0; v < nv; ++v) {
+      const LaneVec& lv = lvs[v];
+      const __mmask16 m = _mm512_cmplt_epu32_mask(_mm512_add_epi32(lv.ih0, dhv), hv) &
+                          _mm512_cmplt_epu32_mask(_mm512_add_epi32(lv.iw0, dwv), wv);
       __m512 val;
-      if (lv.contiguous)
-        val = _mm512_maskz_loadu_ps(m, xb + koff + lv.base0);
-      else
-        val = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lv.base, kv), xb, 4);
-      _mm512_storeu_ps(row + static_cast<I64>(v / 3) * kc * kNR + static_cast<I64>(v % 3) * 16, val);
+      if (lv.runs) {
+        const auto first = static_cast<__mmask16>((1u << lv.split) - 1u);
+        val = _mm512_maskz_loadu_ps(m & first, xk + lv.base0);
+        if (lv.split < 16)
+          val = _mm512_mask_loadu_ps(val, m & ~first, xk + (lv.base1 - lv.split));
+      } else {
+        val = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lv.base, kv), xb,
+                                       4);
+      }
+      _mm512_storeu_ps(row + static_cast<I64>(v / 3) * kc * kNR + static_cast<I64>(v % 3) * 16,
+                       val);
     }
     if (++kw == KW) {
       kw = 0;
@@ -162,6 +176,20 @@ void pack_columns(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k
       }
     }
   }
+}
+
+// W repacked per 8-row panel, k-major: rows [r, r + mr) of group `grp` (r a multiple of 8,
+// mr = min(8, mg - r)) start at (grp * mg + r) * K and hold (k, i) at k * mr + i, so a K block
+// [k0, k0 + kc) of a panel is contiguous at + k0 * mr.
+void pack_weights(const float* w, I64 G, I64 mg, I64 K, float* wp) {
+  const I64 row_panels = (mg + kMR - 1) / kMR;
+  tbb::parallel_for(I64{0}, G * row_panels, [&](I64 t) {
+    const I64 r = t % row_panels * kMR, mr = std::min<I64>(kMR, mg - r);
+    const float* src = w + (t / row_panels * mg + r) * K;
+    float* dst = wp + (t / row_panels * mg + r) * K;
+    for (I64 k = 0; k < K; ++k)
+      for (I64 i = 0; i < mr; ++i) dst[k * mr + i] = src[i * K + k];
+  });
 }
 
 struct Plan {
@@ -215,6 +243,13 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
   if (K == 0 || Q == 0 || mg == 0 || !fits || !g.planar()) return false;
   const Plan plan = make_plan(g, K, Q, mg);
   const I64 tasks = G * plan.cb * plan.mb;
+  // Repacked W streams better (one pointer, immediate offsets) but costs a pass over W:
+  // worth it once every weight meets many columns.
+  std::vector<float> wpacked;
+  if (Q >= 16 * kNR) {
+    wpacked.resize(static_cast<std::size_t>(G * mg * K));
+    pack_weights(w, G, mg, K, wpacked.data());
+  }
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
     for (I64 t = r.begin(); t != r.end(); ++t) {
       const I64 mi = t % plan.mb, ci = t / plan.mb % plan.cb, grp = t / (plan.mb * plan.cb);
@@ -223,7 +258,6 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
       const I64 panels = (nq + kNR - 1) / kNR;
       float* bp = gemm::thread_scratch(static_cast<std::size_t>(panels * plan.kc * kNR));
       float* tile = gemm::thread_scratch(kMR * kNR, 1);
-      float* ap = gemm::thread_scratch(static_cast<std::size_t>(kMR * plan.kc), 2);
       const std::vector<LaneVec>& vecs = lane_vectors(g, q0, nq);
       const float* xb = x + q0 / N * g.in_channels * g.in_pixels();
       for (I64 k0 = 0; k0 < K; k0 += plan.kc) {
@@ -231,15 +265,8 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
         pack_columns(g, xb, grp, k0, k0 + kc, vecs, bp);
         for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
           const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
-          // With several column panels, repack this row panel of W k-major once for all of
-          // them; with one or two (tiny images at batch 1) read W in place instead.
-          const bool packed = panels > 2;
-          const float* a = w + m * K + k0;
-          if (packed) {
-            for (I64 i = 0; i < mr; ++i)
-              for (I64 k = 0; k < kc; ++k) ap[k * mr + i] = a[i * K + k];
-            a = ap;
-          }
+          const bool packed = !wpacked.empty();
+          const float* a = packed ? wpacked.data() + m * K + k0 * mr : w + m * K + k0;
           const MicroTable& micro_table = packed ? kMicroPacked : kMicroInPlace;
           const float* bm = bias ? bias + m : nullptr;
           for (I64 pj = 0; pj < panels; ++pj) {

@@ -6,6 +6,7 @@
 #include <tbb/parallel_for.h>
 
 #include "sim/op_registry.hpp"
+#include "sim/ops/kernel_util.hpp"
 #include "sim/ops/gemm_kernel.hpp"
 
 namespace mpq {
@@ -30,8 +31,7 @@ void gemm_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
     throw OpError("Gemm inner dimensions differ: A " + shape_str(a.shape) + (ta ? "^T" : "") +
                   ", B " + shape_str(b.shape) + (tb ? "^T" : ""));
   Tensor& y = out[0];
-  y.dtype = DType::Float32;
-  y.allocate({M, N});
+  shape_float_output(y, {M, N});
   const bool use_c = c != nullptr && beta != 0.0f;
   if (use_c) {
     // C broadcasts unidirectionally to [M, N]: right-aligned dims of size 1 or equal.
@@ -78,8 +78,7 @@ void matmul_kernel(const OpContext&, std::span<const Tensor* const> in, std::spa
   if (a.rank() > 1) ys.push_back(M);
   if (b.rank() > 1) ys.push_back(N);
   Tensor& y = out[0];
-  y.dtype = DType::Float32;
-  y.allocate(ys);
+  shape_float_output(y, ys);
   const I64 nbatch = numel(batch), a_batch = numel(std::span(as).first(ra)),
             b_batch = numel(std::span(bs).first(rb));
   if (nbatch == 0 || M == 0 || N == 0) return;
@@ -106,23 +105,15 @@ void matmul_kernel(const OpContext&, std::span<const Tensor* const> in, std::spa
     a_off[static_cast<std::size_t>(t)] = ao;
     b_off[static_cast<std::size_t>(t)] = bo;
   }
-  auto one = [&](I64 t, bool parallel) {
-    const auto k = static_cast<std::size_t>(t);
-    const gemm::MatRef A{a.f.data() + a_off[k], K}, B{b.f.data() + b_off[k], N};
-    float* C = y.f.data() + t * M * N;
-    if (parallel)
-      gemm::parallel_sgemm(M, N, K, 1.0f, A, B, 0.0f, C, N);
-    else
-      gemm::sgemm(M, N, K, 1.0f, A, B, 0.0f, C, N);
-  };
-  const double flops = 2.0 * static_cast<double>(M * N) * static_cast<double>(K);
-  if (nbatch >= 2 * gemm::num_threads() || flops < 1e6) {
-    tbb::parallel_for(tbb::blocked_range<I64>(0, nbatch), [&](const tbb::blocked_range<I64>& r) {
-      for (I64 t = r.begin(); t != r.end(); ++t) one(t, false);
-    });
-  } else {
-    for (I64 t = 0; t < nbatch; ++t) one(t, true);
-  }
+  // parallel_sgemm blocks each product the same way whatever the thread count (determinism);
+  // TBB runs its nested loops inside the outer one when the batch already fills the threads.
+  tbb::parallel_for(tbb::blocked_range<I64>(0, nbatch), [&](const tbb::blocked_range<I64>& r) {
+    for (I64 t = r.begin(); t != r.end(); ++t) {
+      const auto k = static_cast<std::size_t>(t);
+      const gemm::MatRef A{a.f.data() + a_off[k], K}, B{b.f.data() + b_off[k], N};
+      gemm::parallel_sgemm(M, N, K, 1.0f, A, B, 0.0f, y.f.data() + t * M * N, N);
+    }
+  });
 }
 
 }  // namespace

@@ -61,24 +61,23 @@ void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A
 
 void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A,
                     MatRef B, float beta, float* C, std::int64_t ldc) {
-  const int T = num_threads();
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   // Split the larger side of C: every block then re-packs only the smaller operand.
   const bool split_cols = N >= M;
   const std::int64_t len = split_cols ? N : M;
-  const std::int64_t chunks = std::min<std::int64_t>(T, len / 16);
-  if (T <= 1 || flops < kMinParallelFlops || chunks <= 1) {
+  // The blocks never depend on the thread count: Eigen's K-blocking depends on the block's
+  // shape, so thread-dependent blocks would give thread-dependent rounding.
+  constexpr std::int64_t kStep = 128;
+  if (flops < kMinParallelFlops || len < 2 * kStep) {
     sgemm(M, N, K, alpha, A, B, beta, C, ldc);
     return;
   }
-  // Equal blocks, rounded to 16 so column blocks start on cache lines.
-  const std::int64_t step = ((len + chunks - 1) / chunks + 15) & ~std::int64_t{15};
-  const std::int64_t n_blocks = (len + step - 1) / step;
+  const std::int64_t n_blocks = (len + kStep - 1) / kStep;
   tbb::parallel_for(
       tbb::blocked_range<std::int64_t>(0, n_blocks, 1),
       [&](const tbb::blocked_range<std::int64_t>& r) {
         for (std::int64_t blk = r.begin(); blk != r.end(); ++blk) {
-          const std::int64_t lo = blk * step, n = std::min(step, len - lo);
+          const std::int64_t lo = blk * kStep, n = std::min(kStep, len - lo);
           if (split_cols)
             sgemm(M, n, K, alpha, A, B.at(0, lo), beta, C + lo, ldc);
           else

@@ -11,6 +11,7 @@
 #include <tbb/parallel_for.h>
 
 #include "sim/op_registry.hpp"
+#include "sim/ops/kernel_util.hpp"
 
 namespace mpq {
 namespace {
@@ -126,18 +127,38 @@ void pool_plane(const PoolGeometry& g, Mode mode, const T* x, T* y, std::vector<
       if (mode == Mode::AvgIncludePad)
         vcount = taps_inside(d0, g.kernel[0], g.dilation[0], -g.pad_begin[0], D + g.pad_end[0]) *
                  taps_inside(h0, g.kernel[1], g.dilation[1], -g.pad_begin[1], H + g.pad_end[1]);
+      // Horizontal pass tap by tap over the whole output row (vectorizes for strides 1, 2).
       T* yr = y + (od * g.out[1] + oh) * OW;
-      for (I64 ow = 0; ow < OW; ++ow) {
-        const T* base = r + ow * sw;
-        T acc = base[0];
-        for (I64 kw = 1; kw < KW; ++kw)
-          acc = is_max ? std::max(acc, base[kw * dw]) : acc + base[kw * dw];
-        if (!is_max) {
-          const I64 n = vcount * hcount[static_cast<std::size_t>(ow)];
-          acc = n > 0 ? acc / static_cast<T>(n) : T(0);
+      for (I64 kw = 0; kw < KW; ++kw) {
+        const T* base = r + kw * dw;
+        if (kw == 0) {
+          if (sw == 1)
+            std::copy(base, base + OW, yr);
+          else if (sw == 2)
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] = base[2 * ow];
+          else
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] = base[ow * sw];
+        } else if (is_max) {
+          if (sw == 1)
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] = std::max(yr[ow], base[ow]);
+          else if (sw == 2)
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] = std::max(yr[ow], base[2 * ow]);
+          else
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] = std::max(yr[ow], base[ow * sw]);
+        } else {
+          if (sw == 1)
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] += base[ow];
+          else if (sw == 2)
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] += base[2 * ow];
+          else
+            for (I64 ow = 0; ow < OW; ++ow) yr[ow] += base[ow * sw];
         }
-        yr[ow] = acc;
       }
+      if (!is_max)
+        for (I64 ow = 0; ow < OW; ++ow) {
+          const I64 n = vcount * hcount[static_cast<std::size_t>(ow)];
+          yr[ow] = n > 0 ? yr[ow] / static_cast<T>(n) : T(0);
+        }
     }
 }
 
@@ -215,9 +236,14 @@ void maxpool_kernel(const OpContext& ctx, std::span<const Tensor* const> in,
   const Tensor& x = require(in, 0, "X");
   const PoolGeometry g = pool_geometry(ctx.node, x.shape);
   Tensor& y = out[0];
-  y.dtype = x.is_float() ? DType::Float32 : DType::Int64;
-  y.allocate(out_shape(x.shape, g));
-  const bool want_idx = out.size() > 1 && ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty();
+  if (x.is_float()) {
+    shape_float_output(y, out_shape(x.shape, g));
+  } else {
+    y.dtype = DType::Int64;
+    y.allocate(out_shape(x.shape, g));
+  }
+  const bool want_idx =
+      out.size() > 1 && ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty();
   if (want_idx) {
     Tensor& idx = out[1];
     idx.dtype = DType::Int64;
@@ -240,8 +266,7 @@ void avgpool_kernel(const OpContext& ctx, std::span<const Tensor* const> in,
   if (!x.is_float()) throw OpError("AveragePool supports float tensors only");
   const PoolGeometry g = pool_geometry(ctx.node, x.shape);
   Tensor& y = out[0];
-  y.dtype = DType::Float32;
-  y.allocate(out_shape(x.shape, g));
+  shape_float_output(y, out_shape(x.shape, g));
   const Mode mode =
       ctx.node.attr_int("count_include_pad", 0) != 0 ? Mode::AvgIncludePad : Mode::AvgExcludePad;
   pool(g, mode, x.f.data(), y.f.data());
@@ -257,8 +282,7 @@ void global_pool_kernel(const OpContext&, std::span<const Tensor* const> in,
   ys[0] = x.shape[0];
   ys[1] = x.shape[1];
   Tensor& y = out[0];
-  y.dtype = DType::Float32;
-  y.allocate(ys);
+  shape_float_output(y, ys);
   const I64 planes = x.shape[0] * x.shape[1], n = x.size() / std::max<I64>(1, planes);
   tbb::parallel_for(tbb::blocked_range<I64>(0, planes, std::max<I64>(1, 16384 / std::max<I64>(1, n))),
                     [&](const tbb::blocked_range<I64>& r) {
