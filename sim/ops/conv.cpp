@@ -1,6 +1,7 @@
 // Conv: depthwise convolutions run a direct loop; everything else is im2col + Eigen SGEMM
 // (1x1 stride-1 convs skip im2col and multiply the input in place).
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -172,12 +173,19 @@ std::optional<std::string> validate_conv(const OpNode& node, std::int64_t) {
 
 }  // namespace
 
+namespace {
+std::atomic<ConvPath> g_conv_path{ConvPath::Auto};
+}  // namespace
+
+void set_conv_path(ConvPath p) { g_conv_path = p; }
+ConvPath conv_path() { return g_conv_path; }
+
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y) {
   if (g.batch == 0 || g.out_channels == 0) return;
   if (is_depthwise(g))
     depthwise_conv(g, x, w, bias, y);
-  else if (!conv_packed_gemm(g, x, w, bias, y))
+  else if (conv_path() == ConvPath::Eigen || !conv_packed_gemm(g, x, w, bias, y))
     gemm_conv(g, x, w, bias, y);
 }
 

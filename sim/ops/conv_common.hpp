@@ -56,6 +56,13 @@ std::optional<std::string> validate_conv_attributes(const OpNode& node);
 // Fast kernels over raw NC(D)HW float buffers; y holds y_shape() elements, bias may be null.
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y);
+// Which GEMM strategy conv_forward uses for dense / grouped convs. Auto picks by a cost
+// estimate; the others force one path where it applies (for tests comparing every path with
+// conv_reference). Depthwise convs always take the direct loop.
+enum class ConvPath { Auto, Packed, Implicit, Eigen };
+void set_conv_path(ConvPath p);
+ConvPath conv_path();
+
 // Depthwise conv (group == in_channels, depth 1) by a direct loop (conv_depthwise.cpp).
 void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                     float* y);

@@ -18,66 +18,13 @@
 
 #include <tbb/parallel_for.h>
 
+#include "sim/ops/conv_micro.hpp"
 #include "sim/ops/gemm_kernel.hpp"
 
 namespace mpq {
 namespace {
 
-using I64 = std::int64_t;
-
-constexpr int kNR = 48;  // panel width: 3 zmm of output pixels
-constexpr int kMR = 8;   // output channels per tile
-
-enum class Init { Bias, Zero, Load };
-
-// C[0..MR) x [0..16*NV) (row stride ldc) <- init + A * B[K x 16NV] (row stride ldb). A is
-// packed k-major (A[k * MR + m]: one pointer, immediate offsets) when kPacked, else read in
-// place from W rows (A[m * lda + k]). Lanes at or past `valid` columns are neither loaded from
-// C nor stored.
-template <int MR, int NV, bool kPacked>
-void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float* bias, Init init,
-           float* C, I64 ldc, int valid) {
-  __m512 acc[MR][NV];
-  __mmask16 mask[NV];
-  for (int v = 0; v < NV; ++v) {
-    const int n = std::clamp(valid - 16 * v, 0, 16);
-    mask[v] = static_cast<__mmask16>((1u << n) - 1u);
-  }
-  for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v) {
-      if (init == Init::Load)
-        acc[m][v] = _mm512_maskz_loadu_ps(mask[v], C + m * ldc + 16 * v);
-      else
-        acc[m][v] = init == Init::Bias && bias ? _mm512_set1_ps(bias[m]) : _mm512_setzero_ps();
-    }
-  for (I64 k = 0; k < K; ++k) {
-    __m512 b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(B + k * ldb + 16 * v);
-    for (int m = 0; m < MR; ++m) {
-      const __m512 a = _mm512_set1_ps(kPacked ? A[k * MR + m] : A[m * lda + k]);
-      for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
-    }
-  }
-  for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(C + m * ldc + 16 * v, mask[v], acc[m][v]);
-}
-
-using MicroFn = void (*)(I64, const float*, I64, const float*, I64, const float*, Init, float*,
-                         I64, int);
-using MicroTable = std::array<std::array<MicroFn, 3>, kMR>;  // [mr - 1][nv - 1]
-
-template <int MR, bool kPacked>
-constexpr std::array<MicroFn, 3> row_of() {
-  return {micro<MR, 1, kPacked>, micro<MR, 2, kPacked>, micro<MR, 3, kPacked>};
-}
-template <bool kPacked>
-constexpr MicroTable table_of() {
-  return {row_of<1, kPacked>(), row_of<2, kPacked>(), row_of<3, kPacked>(),
-          row_of<4, kPacked>(), row_of<5, kPacked>(), row_of<6, kPacked>(),
-          row_of<7, kPacked>(), row_of<8, kPacked>()};
-}
-constexpr MicroTable kMicroPacked = table_of<true>();
-constexpr MicroTable kMicroInPlace = table_of<false>();
+using namespace convk;
 
 // im2col geometry of 16 consecutive flat output columns (one zmm of a panel row): per lane
 // the offset of the window origin in x (relative to the block's first image), and the
@@ -178,20 +125,6 @@ void pack_columns(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k
   }
 }
 
-// W repacked per 8-row panel, k-major: rows [r, r + mr) of group `grp` (r a multiple of 8,
-// mr = min(8, mg - r)) start at (grp * mg + r) * K and hold (k, i) at k * mr + i, so a K block
-// [k0, k0 + kc) of a panel is contiguous at + k0 * mr.
-void pack_weights(const float* w, I64 G, I64 mg, I64 K, float* wp) {
-  const I64 row_panels = (mg + kMR - 1) / kMR;
-  tbb::parallel_for(I64{0}, G * row_panels, [&](I64 t) {
-    const I64 r = t % row_panels * kMR, mr = std::min<I64>(kMR, mg - r);
-    const float* src = w + (t / row_panels * mg + r) * K;
-    float* dst = wp + (t / row_panels * mg + r) * K;
-    for (I64 k = 0; k < K; ++k)
-      for (I64 i = 0; i < mr; ++i) dst[k * mr + i] = src[i * K + k];
-  });
-}
-
 struct Plan {
   I64 kc;       // K block
   I64 nb;       // flat columns per task (multiple of 48 except the last block)
@@ -202,7 +135,7 @@ struct Plan {
 
 Plan make_plan(const ConvGeometry& g, I64 K, I64 Q, I64 mg) {
   Plan p{};
-  p.kc = K <= 512 ? K : (K + (K + 383) / 384 - 1) / ((K + 383) / 384);
+  p.kc = k_block(K);
   // Packed B block around 512 KB so it stays in L2 while every W row block streams over it.
   const I64 q_panels = (Q + kNR - 1) / kNR;
   const I64 panels = std::clamp<I64>(512 * 1024 / (p.kc * 4 * kNR), 2, 16);
@@ -241,6 +174,16 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
   // Lane offsets are int32 and the loop nest is 2-D: other shapes take the Eigen path.
   const bool fits = g.batch * g.in_channels * g.in_pixels() < (I64{1} << 31) - 1;
   if (K == 0 || Q == 0 || mg == 0 || !fits || !g.planar()) return false;
+  // Packing costs about half a cycle per element (gathers for strided convs, about one), the
+  // product mg / 32 cycles per element at two 16-lane FMAs a cycle; the implicit path skips
+  // the packing but computes the junk columns of the padded width.
+  const double pack = g.stride[2] == 1 ? 0.5 : 1.0;
+  const double packed_cost = static_cast<double>(G * Q * K) * (static_cast<double>(mg) / 32.0 + pack);
+  const ConvPath path = conv_path();
+  if (path == ConvPath::Implicit ||
+      (path == ConvPath::Auto && implicit_cost(g) < packed_cost)) {
+    if (conv_implicit(g, x, w, bias, y)) return true;
+  }
   const Plan plan = make_plan(g, K, Q, mg);
   const I64 tasks = G * plan.cb * plan.mb;
   // Repacked W streams better (one pointer, immediate offsets) but costs a pass over W:

@@ -124,7 +124,10 @@ int main(int argc, char** argv) {
   if (!report.empty()) {
     std::ofstream out(report + ".tmp");
     out << table.str() << "\nRejected cases (attribute values or types mpq does not support):\n\n";
-    for (const auto& r : rejections) out << "- " << r.substr(0, r.find('\n')) << '\n';
+    for (std::string r : rejections) {
+      std::replace(r.begin(), r.end(), '\n', ' ');
+      out << "- " << r << '\n';
+    }
     out.close();
     fs::rename(report + ".tmp", report);
   }

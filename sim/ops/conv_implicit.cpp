@@ -1,0 +1,186 @@
+// Implicit-GEMM conv (AVX-512): no im2col. Each (image, group) input is copied once into
+// zero-padded phase planes (conv_phase.hpp); row k = (channel, tap) of the virtual im2col
+// matrix is then that channel's phase plane shifted by a constant, so the micro-kernel reads
+// B rows in place through an offset table. Output columns run over rows of the padded width
+// (a few junk columns per row); stores compress them away. Cheaper than packing panels when
+// there are few output channels to amortize the packing over (see implicit_cost).
+#include "sim/ops/conv_common.hpp"
+
+#if defined(__AVX512F__)
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/conv_micro.hpp"
+#include "sim/ops/conv_phase.hpp"
+#include "sim/ops/gemm_kernel.hpp"
+
+namespace mpq::convk {
+namespace {
+
+struct ImplicitPlan {
+  PhaseLayout L;
+  bool direct = false;  // 1x1, stride 1, no padding: B rows are the input planes themselves
+  I64 cs = 0;           // floats per channel in the B buffer
+  I64 qw = 0;           // computed columns per image: OH rows of wq
+  I64 panels = 0;       // 48-column panels per image
+  I64 kc = 0;           // K block
+  I64 bp = 0, cb = 1;   // panels per column block, column blocks per image
+  I64 mb = 1, mrows = 0;
+};
+
+ImplicitPlan make_plan(const ConvGeometry& g, I64 mg) {
+  ImplicitPlan p;
+  p.L = phase_layout(g);
+  p.direct = g.kernel[1] == 1 && g.kernel[2] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
+             g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.out[1] == g.in[1] &&
+             g.out[2] == g.in[2];
+  if (p.direct) {
+    p.L.wq = g.in[2];
+    p.L.tap_off = {0};
+    p.cs = g.in_pixels();
+  } else {
+    p.cs = p.L.sh * p.L.sw * p.L.plane;
+  }
+  p.qw = g.out[1] * p.L.wq;
+  p.panels = (p.qw + kNR - 1) / kNR;
+  const I64 K = g.in_channels / g.group * g.kernel_pixels();
+  p.kc = k_block(K);
+  p.bp = std::min<I64>(p.panels, 8);
+  p.cb = (p.panels + p.bp - 1) / p.bp;
+  const I64 T = gemm::num_threads(), units = g.batch * g.group;
+  if (T > 1 && (units * p.cb) % T != 0 && units * p.cb < 8 * T) {
+    // Equal tiles in multiples of the thread count (as in conv_gemm.cpp's plan).
+    I64 cb = p.cb;
+    while ((units * cb) % T != 0) ++cb;
+    if (p.panels >= 2 * cb) {
+      p.cb = cb;
+    } else {
+      I64 f = 2;
+      while ((units * p.cb * f) % T != 0) ++f;
+      if (mg >= kMR * f)
+        p.mb = f;
+      else if (p.panels >= cb)
+        p.cb = cb;
+    }
+    p.bp = (p.panels + p.cb - 1) / p.cb;
+    p.cb = (p.panels + p.bp - 1) / p.bp;
+  }
+  p.mrows = ((mg + p.mb - 1) / p.mb + kMR - 1) / kMR * kMR;
+  p.mb = (mg + p.mrows - 1) / p.mrows;
+  return p;
+}
+
+// Load / store masks and output offsets of every panel (the same for every image).
+std::vector<PanelStore> panel_stores(const ConvGeometry& g, const ImplicitPlan& p) {
+  const I64 wq = p.L.wq, OW = g.out[2];
+  std::vector<PanelStore> v(static_cast<std::size_t>(p.panels));
+  for (I64 pj = 0; pj < p.panels; ++pj) {
+    PanelStore& ps = v[static_cast<std::size_t>(pj)];
+    for (int vec = 0; vec < 3; ++vec) {
+      const I64 j0 = pj * kNR + 16 * vec;
+      unsigned b = 0, c = 0;
+      for (int l = 0; l < 16; ++l) {
+        const I64 j = j0 + l;
+        if (j >= p.qw) continue;
+        b |= 1u << l;
+        if (j % wq < OW) c |= 1u << l;
+      }
+      ps.bmask[vec] = static_cast<__mmask16>(b);
+      ps.cmask[vec] = static_cast<__mmask16>(c);
+      ps.smask[vec] = static_cast<__mmask16>((1u << __builtin_popcount(c)) - 1u);
+      ps.yoff[vec] = std::min(j0, p.qw) / wq * OW + std::min(std::min(j0, p.qw) % wq, OW);
+    }
+  }
+  return v;
+}
+
+// Which (call, image, group) the calling thread's B buffer holds, to skip rebuilding it for
+// consecutive tasks of the same image.
+struct BuiltTag {
+  std::uint64_t call = 0;
+  I64 n = -1, grp = -1;
+};
+std::atomic<std::uint64_t> g_calls{0};
+
+}  // namespace
+
+double implicit_cost(const ConvGeometry& g) {
+  if (!g.planar()) return 1e300;
+  const PhaseLayout L = phase_layout(g);
+  const double mg = static_cast<double>(g.out_channels / g.group);
+  const double K = static_cast<double>(g.in_channels / g.group * g.kernel_pixels());
+  const double lanes = static_cast<double>((g.out[1] * L.wq + 15) / 16 * 16);
+  const double copy = static_cast<double>(g.in_channels / g.group * L.sh * L.sw * L.plane);
+  return static_cast<double>(g.batch * g.group) * (lanes * K * mg / 32.0 + 0.2 * copy);
+}
+
+bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                   float* y) {
+  const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
+  const I64 K = cg * g.kernel_pixels(), N = g.out_pixels(), in_pix = g.in_pixels();
+  const ImplicitPlan p = make_plan(g, mg);
+  if (cg * p.cs + 64 >= (I64{1} << 31) || K == 0 || mg == 0) return false;
+  const std::vector<PanelStore> stores = panel_stores(g, p);
+  std::vector<std::int32_t> off(static_cast<std::size_t>(K));
+  const I64 taps = static_cast<I64>(p.L.tap_off.size());
+  for (I64 k = 0; k < K; ++k)
+    off[static_cast<std::size_t>(k)] =
+        static_cast<std::int32_t>(k / taps * p.cs + p.L.tap_off[static_cast<std::size_t>(k % taps)]);
+  std::vector<float> wp(static_cast<std::size_t>(G * mg * K));
+  pack_weights(w, G, mg, K, wp.data());
+  const std::uint64_t call = ++g_calls;
+  const I64 tasks = g.batch * G * p.cb * p.mb;
+  tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
+    thread_local BuiltTag built;
+    for (I64 t = r.begin(); t != r.end(); ++t) {
+      const I64 mi = t % p.mb, ci = t / p.mb % p.cb, grp = t / (p.mb * p.cb) % G,
+                n = t / (p.mb * p.cb * G);
+      const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
+      const float* b = xg;
+      if (!p.direct) {
+        float* buf = gemm::thread_scratch(static_cast<std::size_t>(cg * p.cs + 64));
+        float* row = gemm::thread_scratch(static_cast<std::size_t>(p.L.sw * p.L.wq), 1);
+        if (built.call != call) {
+          // Padding is written once per call; builds rewrite only input pixels.
+          std::fill(buf, buf + cg * p.cs + 64, 0.0f);
+          std::fill(row, row + p.L.sw * p.L.wq, 0.0f);
+          built = {call, -1, -1};
+        }
+        if (built.n != n || built.grp != grp) {
+          for (I64 c = 0; c < cg; ++c) build_phases(g, p.L, xg + c * in_pix, buf + c * p.cs, row);
+          built.n = n;
+          built.grp = grp;
+        }
+        b = buf;
+      }
+      const I64 pj0 = ci * p.bp, pj1 = std::min(p.panels, pj0 + p.bp);
+      const I64 m0 = mi * p.mrows, nm = std::min(p.mrows, mg - m0);
+      for (I64 k0 = 0; k0 < K; k0 += p.kc) {
+        const I64 kc = std::min(p.kc, K - k0);
+        const Init init = k0 == 0 ? Init::Bias : Init::Load;
+        for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
+          const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
+          const float* a = wp.data() + m * K + k0 * mr;
+          const float* bm = bias ? bias + m : nullptr;
+          float* ym = y + (n * g.out_channels + m) * N;
+          for (I64 pj = pj0; pj < pj1; ++pj) {
+            const I64 cols = std::min<I64>(kNR, p.qw - pj * kNR);
+            const ImplicitFn fn = kMicroImplicit[static_cast<std::size_t>(mr - 1)]
+                                                [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+            fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm,
+               init, ym, N);
+          }
+        }
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace mpq::convk
+
+#endif

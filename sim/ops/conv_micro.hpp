@@ -1,0 +1,149 @@
+#pragma once
+// AVX-512 register-blocked micro-kernels and W packing shared by the two GEMM conv paths
+// (conv_gemm.cpp: explicit im2col panels; conv_implicit.cpp: shifted rows of a padded input).
+// Included only when __AVX512F__ is defined.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/conv_common.hpp"
+
+namespace mpq::convk {
+
+using I64 = std::int64_t;
+
+inline constexpr int kNR = 48;  // panel width: 3 zmm of output pixels
+inline constexpr int kMR = 8;   // output channels per tile
+
+enum class Init { Bias, Zero, Load };
+
+// C[0..MR) x [0..16*NV) (row stride ldc) <- init + A * B[K x 16NV] (row stride ldb). A is
+// packed k-major (A[k * MR + m]: one pointer, immediate offsets) when kPacked, else read in
+// place from W rows (A[m * lda + k]). Lanes at or past `valid` columns are neither loaded from
+// C nor stored.
+template <int MR, int NV, bool kPacked>
+void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float* bias, Init init,
+           float* C, I64 ldc, int valid) {
+  __m512 acc[MR][NV];
+  __mmask16 mask[NV];
+  for (int v = 0; v < NV; ++v) {
+    const int n = std::clamp(valid - 16 * v, 0, 16);
+    mask[v] = static_cast<__mmask16>((1u << n) - 1u);
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) {
+      if (init == Init::Load)
+        acc[m][v] = _mm512_maskz_loadu_ps(mask[v], C + m * ldc + 16 * v);
+      else
+        acc[m][v] = init == Init::Bias && bias ? _mm512_set1_ps(bias[m]) : _mm512_setzero_ps();
+    }
+  for (I64 k = 0; k < K; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(B + k * ldb + 16 * v);
+    for (int m = 0; m < MR; ++m) {
+      const __m512 a = _mm512_set1_ps(kPacked ? A[k * MR + m] : A[m * lda + k]);
+      for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(C + m * ldc + 16 * v, mask[v], acc[m][v]);
+}
+
+using MicroFn = void (*)(I64, const float*, I64, const float*, I64, const float*, Init, float*,
+                         I64, int);
+using MicroTable = std::array<std::array<MicroFn, 3>, kMR>;  // [mr - 1][nv - 1]
+
+template <int MR, bool kPacked>
+constexpr std::array<MicroFn, 3> row_of() {
+  return {micro<MR, 1, kPacked>, micro<MR, 2, kPacked>, micro<MR, 3, kPacked>};
+}
+template <bool kPacked>
+constexpr MicroTable table_of() {
+  return {row_of<1, kPacked>(), row_of<2, kPacked>(), row_of<3, kPacked>(),
+          row_of<4, kPacked>(), row_of<5, kPacked>(), row_of<6, kPacked>(),
+          row_of<7, kPacked>(), row_of<8, kPacked>()};
+}
+inline constexpr MicroTable kMicroPacked = table_of<true>();
+inline constexpr MicroTable kMicroInPlace = table_of<false>();
+
+// Implicit-GEMM variant: B row k starts at B + off[k] (a shifted row of the padded input) and
+// only lanes in bmask are read. Output lanes are the cmask lanes of each vector, stored
+// compressed (junk columns of the padded width dropped) at C + m * ldc + yoff[v]; smask has
+// popcount(cmask) low bits. A is packed k-major.
+struct PanelStore {
+  __mmask16 bmask[3], cmask[3], smask[3];
+  I64 yoff[3];
+};
+
+template <int MR, int NV>
+void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* off,
+                    const PanelStore& ps, const float* bias, Init init, float* C, I64 ldc) {
+  __m512 acc[MR][NV];
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) {
+      if (init == Init::Load)
+        acc[m][v] = _mm512_maskz_expand_ps(
+            ps.cmask[v], _mm512_maskz_loadu_ps(ps.smask[v], C + m * ldc + ps.yoff[v]));
+      else
+        acc[m][v] = init == Init::Bias && bias ? _mm512_set1_ps(bias[m]) : _mm512_setzero_ps();
+    }
+  for (I64 k = 0; k < K; ++k) {
+    const float* bk = B + off[k];
+    // B rows are scattered over the padded input: prefetch a few rows ahead.
+    if (k + 8 < K) {
+      const char* pf = reinterpret_cast<const char*>(B + off[k + 8]);
+      for (int v = 0; v <= NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+    }
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_maskz_loadu_ps(ps.bmask[v], bk + 16 * v);
+    for (int m = 0; m < MR; ++m) {
+      const __m512 a = _mm512_set1_ps(A[k * MR + m]);
+      for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(C + m * ldc + ps.yoff[v], ps.smask[v],
+                            _mm512_maskz_compress_ps(ps.cmask[v], acc[m][v]));
+}
+
+using ImplicitFn = void (*)(I64, const float*, const float*, const std::int32_t*,
+                            const PanelStore&, const float*, Init, float*, I64);
+using ImplicitTable = std::array<std::array<ImplicitFn, 3>, kMR>;  // [mr - 1][nv - 1]
+
+template <int MR>
+constexpr std::array<ImplicitFn, 3> implicit_row() {
+  return {micro_implicit<MR, 1>, micro_implicit<MR, 2>, micro_implicit<MR, 3>};
+}
+inline constexpr ImplicitTable kMicroImplicit = {
+    implicit_row<1>(), implicit_row<2>(), implicit_row<3>(), implicit_row<4>(),
+    implicit_row<5>(), implicit_row<6>(), implicit_row<7>(), implicit_row<8>()};
+
+// W repacked per 8-row panel, k-major: rows [r, r + mr) of group `grp` (r a multiple of 8,
+// mr = min(8, mg - r)) start at (grp * mg + r) * K and hold (k, i) at k * mr + i, so a K block
+// [k0, k0 + kc) of a panel is contiguous at + k0 * mr.
+inline void pack_weights(const float* w, I64 G, I64 mg, I64 K, float* wp) {
+  const I64 row_panels = (mg + kMR - 1) / kMR;
+  tbb::parallel_for(I64{0}, G * row_panels, [&](I64 t) {
+    const I64 r = t % row_panels * kMR, mr = std::min<I64>(kMR, mg - r);
+    const float* src = w + (t / row_panels * mg + r) * K;
+    float* dst = wp + (t / row_panels * mg + r) * K;
+    for (I64 k = 0; k < K; ++k)
+      for (I64 i = 0; i < mr; ++i) dst[k * mr + i] = src[i * K + k];
+  });
+}
+
+// K block size: whole K up to 512, else balanced blocks of at most 384.
+inline I64 k_block(I64 K) { return K <= 512 ? K : (K + (K + 383) / 384 - 1) / ((K + 383) / 384); }
+
+// The implicit-GEMM path (conv_implicit.cpp): its estimated cost in the units of
+// conv_gemm.cpp's estimate, and the conv itself (false if the shape does not fit it).
+double implicit_cost(const ConvGeometry& g);
+bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                   float* y);
+
+}  // namespace mpq::convk
