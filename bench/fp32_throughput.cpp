@@ -12,6 +12,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <span>
 #include <tbb/global_control.h>
 #include <vector>
 
@@ -32,17 +33,15 @@ struct Args {
 };
 
 // The same xorshift32 uniform [-1, 1) stream as ort_bench.js, so both engines see one input.
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
+void fill_random(std::span<float> out, std::uint32_t seed) {
   std::uint32_t x = seed ^ 0x9e3779b9u;
   if (x == 0) x = 1;
-  std::vector<float> out(n);
   for (auto& v : out) {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
     v = static_cast<float>((static_cast<double>(x) / 4294967296.0) * 2.0 - 1.0);
   }
-  return out;
 }
 
 int fail(const std::string& msg) {
@@ -79,7 +78,7 @@ int bench(const Args& a) {
   mpq::Tensor& x = inputs->at(0);
   if (!x.shape.empty() && x.shape[0] != a.batch)
     return fail("the model's batch dimension is fixed at " + std::to_string(x.shape[0]));
-  x.f = random_floats(x.f.size(), a.seed);
+  fill_random(x.f, a.seed);
   auto engine = mpq::Engine::create(*net);
   if (!engine) return fail(engine.error().message);
 

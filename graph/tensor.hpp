@@ -1,7 +1,9 @@
 #pragma once
 // A dense row-major tensor. Float data lives in `f`; integer and boolean data in `i`
 // (booleans as 0/1), so every ONNX integer type maps to Int64 and every float type to Float32.
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -12,6 +14,25 @@ enum class DType : std::uint8_t { Float32, Int64, Bool };
 
 using Shape = std::vector<std::int64_t>;
 
+// Float data starts on a 64-byte boundary, so that vectorized reductions split a row the same
+// way in every run: with malloc's 16-byte alignment the summation order (and so the rounding)
+// would depend on where the heap put the buffer.
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor)
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlign); }
+  template <class U>
+  bool operator==(const AlignedAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+using FloatBuffer = std::vector<float, AlignedAllocator<float>>;
+
 std::int64_t numel(std::span<const std::int64_t> shape);
 std::string shape_str(std::span<const std::int64_t> shape);
 const char* dtype_name(DType t);
@@ -19,7 +40,7 @@ const char* dtype_name(DType t);
 struct Tensor {
   DType dtype = DType::Float32;
   Shape shape;
-  std::vector<float> f;
+  FloatBuffer f;
   std::vector<std::int64_t> i;
 
   static Tensor zeros(Shape shape, DType t = DType::Float32);

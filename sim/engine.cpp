@@ -85,6 +85,12 @@ Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
   return result;
 }
 
+std::vector<std::pair<std::string, const Tensor*>> Engine::values() const {
+  std::vector<std::pair<std::string, const Tensor*>> v;
+  for (std::size_t s = 0; s < slots_.size(); ++s) v.emplace_back(slot_names_[s], slots_[s]);
+  return v;
+}
+
 void Engine::record_shapes(Network& net) const {
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     net.shapes[slot_names_[s]] = slots_[s]->shape;

@@ -20,6 +20,8 @@ class Engine {
   Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
   // Shape and dtype of every value computed by the last run (for shape inference).
   void record_shapes(Network& net) const;
+  // Every tensor of the last run in slot order, as (name, value), for inspection and tests.
+  std::vector<std::pair<std::string, const Tensor*>> values() const;
 
  private:
   struct Step {

@@ -100,10 +100,12 @@ bool is_depthwise(const ConvGeometry& g) {
   return g.group > 1 && g.group == g.in_channels && g.out_channels % g.group == 0 && g.planar();
 }
 
-// Dense / grouped conv. Tasks are (image, group, pixel block, row block) tiles of the output;
-// each does im2col of its pixel block into a per-thread buffer sized to stay in L2 and one
-// single-threaded SGEMM, so batch 32 spreads images over threads and batch 1 spreads pixel
-// (or output-channel) blocks of the same image.
+// Dense / grouped conv (portable path: no AVX-512, or 3-D). Tasks are (image, group, pixel
+// block, row block) tiles of the output; each does im2col of its pixel block into a per-thread
+// buffer sized to stay in L2 and one single-threaded SGEMM, so batch 32 spreads images over
+// threads and batch 1 spreads pixel (or output-channel) blocks of the same image. Tile shapes
+// never depend on the thread count: Eigen's blocking follows the product's shape, so they would
+// make the rounding thread-dependent.
 void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                float* y) {
   const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
@@ -111,22 +113,13 @@ void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const floa
   const bool pointwise = is_pointwise(g);
   constexpr I64 kColBytes = 384 * 1024;
   I64 nb = pointwise ? N : std::max<I64>(64, (kColBytes / (4 * K)) & ~I64{15});
-  I64 cb = (N + nb - 1) / std::min(nb, N);
-  I64 mb = 1;
-  const I64 T = gemm::num_threads(), units = g.batch * G;
-  if (T > 1 && units * cb < 4 * T && (units * cb) % T != 0) {
-    // Too few tiles for an even spread: split pixels, or output channels of small images.
-    I64 f = 2;
-    while ((units * cb * f) % T != 0) ++f;
-    if (N / (cb * f) >= 128 || (N / (cb * f) >= 16 && mg < 32 * f))
-      cb *= f;
-    else if (mg >= 8 * f)
-      mb = f;
-  }
-  nb = (N + cb - 1) / cb;
-  cb = (N + nb - 1) / nb;
-  const I64 mrows = (mg + mb - 1) / mb;
-  const I64 tasks = units * cb * mb;
+  // Images of 256+ pixels get at least two pixel blocks, wide layers 64-row blocks, so that
+  // batch 1 still has parallel tiles.
+  if (N >= 256) nb = std::min(nb, (N / 2 + 15) & ~I64{15});
+  nb = std::min(nb, N);
+  const I64 cb = (N + nb - 1) / nb;
+  const I64 mrows = mg >= 128 ? 64 : mg, mb = (mg + mrows - 1) / mrows;
+  const I64 tasks = g.batch * G * cb * mb;
   const std::vector<Range> cols = column_ranges(g);
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
     for (I64 t = r.begin(); t != r.end(); ++t) {

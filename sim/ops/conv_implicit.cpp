@@ -24,6 +24,7 @@ namespace {
 struct ImplicitPlan {
   PhaseLayout L;
   bool direct = false;  // 1x1, stride 1, no padding: B rows are the input planes themselves
+                        // (copied for the last image, whose tail panel reads past x)
   I64 cs = 0;           // floats per channel in the B buffer
   I64 qw = 0;           // computed columns per image: OH rows of wq
   I64 panels = 0;       // 48-column panels per image
@@ -82,14 +83,9 @@ std::vector<PanelStore> panel_stores(const ConvGeometry& g, const ImplicitPlan& 
     PanelStore& ps = v[static_cast<std::size_t>(pj)];
     for (int vec = 0; vec < 3; ++vec) {
       const I64 j0 = pj * kNR + 16 * vec;
-      unsigned b = 0, c = 0;
-      for (int l = 0; l < 16; ++l) {
-        const I64 j = j0 + l;
-        if (j >= p.qw) continue;
-        b |= 1u << l;
-        if (j % wq < OW) c |= 1u << l;
-      }
-      ps.bmask[vec] = static_cast<__mmask16>(b);
+      unsigned c = 0;
+      for (int l = 0; l < 16; ++l)
+        if (j0 + l < p.qw && (j0 + l) % wq < OW) c |= 1u << l;
       ps.cmask[vec] = static_cast<__mmask16>(c);
       ps.smask[vec] = static_cast<__mmask16>((1u << __builtin_popcount(c)) - 1u);
       ps.yoff[vec] = std::min(j0, p.qw) / wq * OW + std::min(std::min(j0, p.qw) % wq, OW);
@@ -114,8 +110,10 @@ double implicit_cost(const ConvGeometry& g) {
   const double mg = static_cast<double>(g.out_channels / g.group);
   const double K = static_cast<double>(g.in_channels / g.group * g.kernel_pixels());
   const double lanes = static_cast<double>((g.out[1] * L.wq + 15) / 16 * 16);
-  const double copy = static_cast<double>(g.in_channels / g.group * L.sh * L.sw * L.plane);
-  return static_cast<double>(g.batch * g.group) * (lanes * K * mg / 32.0 + 0.2 * copy);
+  // Building the phase planes: a plain copy for stride 1, a slower deinterleave otherwise.
+  const double copy = static_cast<double>(g.in_channels / g.group * L.sh * L.sw * L.plane) *
+                      (L.sw == 1 ? 0.2 : 0.6);
+  return static_cast<double>(g.batch * g.group) * (lanes * K * mg / 32.0 + copy);
 }
 
 bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const float* bias,
@@ -141,7 +139,12 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
                 n = t / (p.mb * p.cb * G);
       const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
       const float* b = xg;
-      if (!p.direct) {
+      if (p.direct && n == g.batch - 1 && grp == G - 1) {
+        float* buf = gemm::thread_scratch(static_cast<std::size_t>(cg * in_pix + 64));
+        std::copy(xg, xg + cg * in_pix, buf);
+        built.call = 0;  // the buffer no longer holds phase planes
+        b = buf;
+      } else if (!p.direct) {
         float* buf = gemm::thread_scratch(static_cast<std::size_t>(cg * p.cs + 64));
         float* row = gemm::thread_scratch(static_cast<std::size_t>(p.L.sw * p.L.wq), 1);
         if (built.call != call) {

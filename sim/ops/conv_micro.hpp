@@ -70,36 +70,40 @@ constexpr MicroTable table_of() {
 inline constexpr MicroTable kMicroPacked = table_of<true>();
 inline constexpr MicroTable kMicroInPlace = table_of<false>();
 
-// Implicit-GEMM variant: B row k starts at B + off[k] (a shifted row of the padded input) and
-// only lanes in bmask are read. Output lanes are the cmask lanes of each vector, stored
-// compressed (junk columns of the padded width dropped) at C + m * ldc + yoff[v]; smask has
-// popcount(cmask) low bits. A is packed k-major.
+// Implicit-GEMM variant: B row k starts at B + off[k] (a shifted row of the padded input); all
+// 16 * NV lanes are read, so B needs that much slack past its last row. Output lanes are the
+// cmask lanes of each vector, stored compressed (junk columns of the padded width dropped) at
+// C + m * ldc + yoff[v]; smask has popcount(cmask) low bits. A is packed k-major.
 struct PanelStore {
-  __mmask16 bmask[3], cmask[3], smask[3];
+  __mmask16 cmask[3], smask[3];
   I64 yoff[3];
 };
 
 template <int MR, int NV>
 void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* off,
                     const PanelStore& ps, const float* bias, Init init, float* C, I64 ldc) {
+  // Masks are only used outside the k loop: masked loads inside it make GCC 12 spill the
+  // accumulators.
+  __mmask16 cm[NV], sm[NV];
+  I64 yo[NV];
+  for (int v = 0; v < NV; ++v) {
+    cm[v] = ps.cmask[v];
+    sm[v] = ps.smask[v];
+    yo[v] = ps.yoff[v];
+  }
   __m512 acc[MR][NV];
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v) {
       if (init == Init::Load)
-        acc[m][v] = _mm512_maskz_expand_ps(
-            ps.cmask[v], _mm512_maskz_loadu_ps(ps.smask[v], C + m * ldc + ps.yoff[v]));
+        acc[m][v] =
+            _mm512_maskz_expand_ps(cm[v], _mm512_maskz_loadu_ps(sm[v], C + m * ldc + yo[v]));
       else
         acc[m][v] = init == Init::Bias && bias ? _mm512_set1_ps(bias[m]) : _mm512_setzero_ps();
     }
   for (I64 k = 0; k < K; ++k) {
     const float* bk = B + off[k];
-    // B rows are scattered over the padded input: prefetch a few rows ahead.
-    if (k + 8 < K) {
-      const char* pf = reinterpret_cast<const char*>(B + off[k + 8]);
-      for (int v = 0; v <= NV; ++v) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
-    }
     __m512 b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm512_maskz_loadu_ps(ps.bmask[v], bk + 16 * v);
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(bk + 16 * v);
     for (int m = 0; m < MR; ++m) {
       const __m512 a = _mm512_set1_ps(A[k * MR + m]);
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
@@ -107,8 +111,7 @@ void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* o
   }
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v)
-      _mm512_mask_storeu_ps(C + m * ldc + ps.yoff[v], ps.smask[v],
-                            _mm512_maskz_compress_ps(ps.cmask[v], acc[m][v]));
+      _mm512_mask_storeu_ps(C + m * ldc + yo[v], sm[v], _mm512_maskz_compress_ps(cm[v], acc[m][v]));
 }
 
 using ImplicitFn = void (*)(I64, const float*, const float*, const std::int32_t*,

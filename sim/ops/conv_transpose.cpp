@@ -85,28 +85,21 @@ void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* 
     return std::tuple{x + (n * g.in_channels + grp * cg) * in_pix, w + grp * cg * kc,
                       y + (n * g.out_channels + grp * mg) * out_pix};
   };
-  if (units >= 2 * gemm::num_threads()) {
-    // Enough (image, group) units: one per task, serial inside.
-    tbb::parallel_for(tbb::blocked_range<I64>(0, units, 1), [&](const tbb::blocked_range<I64>& r) {
-      for (I64 u = r.begin(); u != r.end(); ++u) {
-        const auto [xg, wg, yg] = unit_ptrs(u);
-        float* col = gemm::thread_scratch(static_cast<std::size_t>(kc * in_pix));
-        gemm::sgemm(kc, in_pix, cg, 1.0f, {wg, kc, true}, {xg, in_pix}, 0.0f, col, in_pix);
-        col2im(g, col, 0, mg, yg);
-      }
-    });
-    return;
-  }
-  // Few units: parallelize the product and then col2im over output channels.
-  std::vector<float> col(static_cast<std::size_t>(kc * in_pix));
-  for (I64 u = 0; u < units; ++u) {
-    const auto [xg, wg, yg] = unit_ptrs(u);
-    gemm::parallel_sgemm(kc, in_pix, cg, 1.0f, {wg, kc, true}, {xg, in_pix}, 0.0f, col.data(),
-                         in_pix);
-    tbb::parallel_for(tbb::blocked_range<I64>(0, mg), [&](const tbb::blocked_range<I64>& r) {
-      col2im(g, col.data(), r.begin(), r.end(), yg);
-    });
-  }
+  // One (image, group) unit per task. The product is always parallel_sgemm, whose blocking
+  // does not depend on the thread count (bit-identical results for any --threads); TBB runs
+  // the nested loops inline when the units already fill the threads. The col buffer is a plain
+  // vector: a thread-scratch buffer must not be held across nested parallel loops.
+  tbb::parallel_for(tbb::blocked_range<I64>(0, units, 1), [&](const tbb::blocked_range<I64>& r) {
+    std::vector<float> col(static_cast<std::size_t>(kc * in_pix));
+    for (I64 u = r.begin(); u != r.end(); ++u) {
+      const auto [xg, wg, yg] = unit_ptrs(u);
+      gemm::parallel_sgemm(kc, in_pix, cg, 1.0f, {wg, kc, true}, {xg, in_pix}, 0.0f, col.data(),
+                           in_pix);
+      tbb::parallel_for(tbb::blocked_range<I64>(0, mg), [&](const tbb::blocked_range<I64>& cr) {
+        col2im(g, col.data(), cr.begin(), cr.end(), yg);
+      });
+    }
+  });
 }
 
 void register_conv_transpose_op(OpTable& t) {

@@ -6,7 +6,12 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include <tbb/parallel_for.h>
 
@@ -162,6 +167,71 @@ void pool_plane(const PoolGeometry& g, Mode mode, const T* x, T* y, std::vector<
     }
 }
 
+#if defined(__AVX512F__)
+// Float pooling of one plane with AVX-512: the same two passes as pool_plane, but every row
+// operation is a run of (masked) 16-lane ops, since feature-map rows are short (7..56) and
+// scalar remainder loops would dominate. Strides 1 and 2 only (2 deinterleaves with a permute).
+// `r` has room for the padded row plus 48 floats of slack, all margins holding the identity.
+void pool_plane_f32(const PoolGeometry& g, Mode mode, const float* x, float* y, float* r,
+                    const float* hcount) {
+  const bool is_max = mode == Mode::Max;
+  const __m512 ident = _mm512_set1_ps(is_max ? std::numeric_limits<float>::lowest() : 0.0f);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const I64 D = g.in[0], H = g.in[1], W = g.in[2], OW = g.out[2];
+  const I64 pw = g.pad_begin[2], sw = g.stride[2], dw = g.dilation[2], KW = g.kernel[2];
+  const auto tail = [](I64 n) {
+    return static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1u);
+  };
+  // (maskz form: GCC 12's _mm512_max_ps trips -Wmaybe-uninitialized on its undefined source)
+  const auto combine = [&](__m512 a, __m512 b) {
+    return is_max ? _mm512_maskz_max_ps(0xffff, a, b) : _mm512_add_ps(a, b);
+  };
+  float* rp = r + pw;
+  for (I64 od = 0; od < g.out[0]; ++od)
+    for (I64 oh = 0; oh < g.out[1]; ++oh) {
+      const I64 d0 = od * g.stride[0] - g.pad_begin[0], h0 = oh * g.stride[1] - g.pad_begin[1];
+      I64 vcount = 0;
+      for (I64 kd = 0; kd < g.kernel[0]; ++kd) {
+        const I64 id = d0 + kd * g.dilation[0];
+        if (id < 0 || id >= D) continue;
+        for (I64 kh = 0; kh < g.kernel[1]; ++kh) {
+          const I64 ih = h0 + kh * g.dilation[1];
+          if (ih < 0 || ih >= H) continue;
+          const float* src = x + (id * H + ih) * W;
+          for (I64 j = 0; j < W; j += 16) {
+            const __mmask16 m = tail(W - j);
+            const __m512 v = _mm512_maskz_loadu_ps(m, src + j);
+            _mm512_mask_storeu_ps(rp + j, m, vcount ? combine(_mm512_loadu_ps(rp + j), v) : v);
+          }
+          ++vcount;
+        }
+      }
+      if (vcount == 0)
+        for (I64 j = 0; j < W; j += 16) _mm512_mask_storeu_ps(rp + j, tail(W - j), ident);
+      float scale = 1.0f;
+      if (mode == Mode::AvgIncludePad)
+        vcount = taps_inside(d0, g.kernel[0], g.dilation[0], -g.pad_begin[0], D + g.pad_end[0]) *
+                 taps_inside(h0, g.kernel[1], g.dilation[1], -g.pad_begin[1], H + g.pad_end[1]);
+      if (!is_max) scale = vcount > 0 ? 1.0f / static_cast<float>(vcount) : 0.0f;
+      float* yr = y + (od * g.out[1] + oh) * OW;
+      for (I64 ow = 0; ow < OW; ow += 16) {
+        __m512 acc = ident;
+        for (I64 kw = 0; kw < KW; ++kw) {
+          const float* b = r + ow * sw + kw * dw;
+          const __m512 v = sw == 1 ? _mm512_loadu_ps(b)
+                                   : _mm512_permutex2var_ps(_mm512_loadu_ps(b), even,
+                                                            _mm512_loadu_ps(b + 16));
+          acc = kw == 0 ? v : combine(acc, v);
+        }
+        if (!is_max)
+          acc = _mm512_mul_ps(_mm512_div_ps(acc, _mm512_loadu_ps(hcount + ow)),
+                              _mm512_set1_ps(scale));
+        _mm512_mask_storeu_ps(yr + ow, tail(OW - ow), acc);
+      }
+    }
+}
+#endif
+
 template <class T>
 void pool(const PoolGeometry& g, Mode mode, const T* x, T* y) {
   const I64 W = g.in[2], OW = g.out[2], pw = g.pad_begin[2];
@@ -177,6 +247,28 @@ void pool(const PoolGeometry& g, Mode mode, const T* x, T* y) {
   }
   const I64 in_pix = g.in_pixels(), out_pix = g.out_pixels();
   const I64 work = std::max<I64>(1, out_pix * g.kernel[0] * g.kernel[1] * g.kernel[2]);
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.stride[2] <= 2) {
+      // hcount as floats, padded so 16-lane loads past OW stay inside (divisor 1).
+      std::vector<float> hc(static_cast<std::size_t>(OW + 16), 1.0f);
+      for (I64 ow = 0; ow < OW; ++ow) {
+        const I64 c = hcount[static_cast<std::size_t>(ow)];
+        hc[static_cast<std::size_t>(ow)] = c > 0 ? static_cast<float>(c) : 1.0f;
+      }
+      const I64 buf = len + 64;
+      tbb::parallel_for(
+          tbb::blocked_range<I64>(0, g.planes, std::max<I64>(1, 32768 / work)),
+          [&](const tbb::blocked_range<I64>& rg) {
+            std::vector<float> row(static_cast<std::size_t>(buf),
+                                   mode == Mode::Max ? std::numeric_limits<float>::lowest() : 0.0f);
+            for (I64 p = rg.begin(); p != rg.end(); ++p)
+              pool_plane_f32(g, mode, x + p * in_pix, y + p * out_pix, row.data(), hc.data());
+          });
+      return;
+    }
+  }
+#endif
   tbb::parallel_for(tbb::blocked_range<I64>(0, g.planes, std::max<I64>(1, 32768 / work)),
                     [&](const tbb::blocked_range<I64>& rg) {
                       const T ident = mode == Mode::Max ? std::numeric_limits<T>::lowest() : T(0);

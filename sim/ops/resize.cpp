@@ -265,7 +265,7 @@ void run_upsample(const OpContext& ctx, std::span<const Tensor* const> in, std::
     const std::vector<float> sv = ctx.node.attr_floats("scales");
     Tensor st;
     st.shape = {static_cast<std::int64_t>(sv.size())};
-    st.f = sv;
+    st.f.assign(sv.begin(), sv.end());
     set_shape(p, x, &st, nullptr);
   }
   run_plan(p, x, out[0]);

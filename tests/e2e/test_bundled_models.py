@@ -87,6 +87,9 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     mpq, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    if not os.access(mpq, os.X_OK):
+        print(f"FAIL: mpq binary {mpq} does not exist or is not executable", file=sys.stderr)
+        return 1
     models_dir = os.path.join(src, "configs", "models")
     names = sys.argv[3:] or sorted(
         os.path.basename(p)[:-5] for p in glob.glob(os.path.join(models_dir, "*.onnx"))

@@ -15,6 +15,10 @@ fi
 MPQ=$1
 SRC=$2
 PY=/usr/bin/python3
+if [ ! -x "$MPQ" ]; then
+  echo "FAIL: mpq binary $MPQ does not exist or is not executable" >&2
+  exit 1
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mpq_e2e_cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -102,6 +102,9 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     mpq, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    if not os.access(mpq, os.X_OK):
+        print(f"FAIL: mpq binary {mpq} does not exist or is not executable", file=sys.stderr)
+        return 1
     keep = sys.argv[4] if len(sys.argv) >= 5 and sys.argv[3] == "--keep" else None
     if not os.path.isdir(os.path.join(src, "tools", "ort", "node_modules", "onnxruntime-node")):
         print("FAIL: tools/ort/node_modules/onnxruntime-node is missing: run scripts/setup.sh "

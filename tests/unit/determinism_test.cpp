@@ -34,7 +34,8 @@ TEST_P(BundledModel, OutputsIdenticalWithOneTwoAndFourThreads) {
   for (std::int64_t batch : {1, 16}) {
     auto in = make_example_inputs(net->model, batch);
     ASSERT_TRUE(in.ok());
-    (*in)[0].f = test::random_values((*in)[0].f.size(), 42, -2.0f, 2.0f);
+    const auto r = test::random_values((*in)[0].f.size(), 42, -2.0f, 2.0f);
+    (*in)[0].f.assign(r.begin(), r.end());
     const auto one = run_with_threads(*net, *in, 1);
     for (std::size_t t : {2u, 4u}) {
       const auto many = run_with_threads(*net, *in, t);

@@ -72,7 +72,7 @@ TEST(Import, ConstantNodesBecomeInitializers) {
   ASSERT_EQ(m->nodes.size(), 1u);
   EXPECT_EQ(m->nodes[0].op_type, "Mul");
   ASSERT_TRUE(m->is_constant("w"));
-  EXPECT_EQ(m->initializers.at("w").f, (std::vector<float>{1.0f, 2.0f, 3.0f}));
+  EXPECT_EQ(m->initializers.at("w").f, (FloatBuffer{1.0f, 2.0f, 3.0f}));
 }
 
 TEST(Import, DynamicDimsResolvedFromGivenShapeAndMismatchesRejected) {
