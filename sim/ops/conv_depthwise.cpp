@@ -63,16 +63,18 @@ void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const
       tbb::blocked_range<I64>(0, planes, grain), [&](const tbb::blocked_range<I64>& r) {
         float* ph = gemm::thread_scratch(static_cast<std::size_t>(L.sh * L.sw * L.plane));
         float* wide = gemm::thread_scratch(static_cast<std::size_t>(L.wide + 16), 1);
-        float* row = gemm::thread_scratch(static_cast<std::size_t>(L.sw * L.wq), 2);
+        float* row = gemm::thread_scratch(static_cast<std::size_t>(L.sw * L.wq + 32), 2);
         // Zero the padding once; build_phases rewrites only the input pixels.
         std::fill(ph, ph + L.sh * L.sw * L.plane, 0.0f);
-        std::fill(row, row + L.sw * L.wq, 0.0f);
+        std::fill(row, row + L.sw * L.wq + 32, 0.0f);
         I64 built = -1;  // input plane currently in ph (channel multipliers share it)
         for (I64 pl = r.begin(); pl != r.end(); ++pl) {
           const I64 n = pl / g.out_channels, m = pl % g.out_channels;
           const I64 src_plane = n * g.in_channels + m / mult;
           if (src_plane != built) {
-            convk::build_phases(g, L, x + src_plane * in_pix, ph, row);
+            const bool more = src_plane + 1 < g.batch * g.in_channels;
+            convk::build_phases(g, L, x + src_plane * in_pix, ph, row,
+                                more ? x + (src_plane + 1) * in_pix : nullptr);
             built = src_plane;
           }
           taps(L, ph, w + m * kk, bias ? bias[m] : 0.0f, wide);

@@ -221,12 +221,13 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
             float* yq = y + (n * g.out_channels + m) * N + p;
             if (p + cols <= N) {
               // Panel inside one image: tiles go straight into Y.
-              fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Load, yq, N,
+              fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Load, last ? clip : nullptr,
+                 yq, N,
                  static_cast<int>(cols));
               continue;
             }
             // Panel spans images: compute into a tile, then add each image's part.
-            fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Zero, tile, kNR,
+            fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Zero, nullptr, tile, kNR,
                static_cast<int>(cols));
             for (I64 j = 0; j < cols;) {
               const I64 qj = q + j, nj = qj / N, pjx = qj % N, len = std::min(cols - j, N - pjx);

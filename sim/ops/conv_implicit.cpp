@@ -131,6 +131,7 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
   std::vector<float> wp(static_cast<std::size_t>(G * mg * K));
   pack_weights(w, G, mg, K, wp.data());
   const std::uint64_t call = ++g_calls;
+  const float clip_range[2] = {g.act_min, g.act_max};
   const I64 tasks = g.batch * G * p.cb * p.mb;
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
     thread_local BuiltTag built;
@@ -146,15 +147,17 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
         b = buf;
       } else if (!p.direct) {
         float* buf = gemm::thread_scratch(static_cast<std::size_t>(cg * p.cs + 64));
-        float* row = gemm::thread_scratch(static_cast<std::size_t>(p.L.sw * p.L.wq), 1);
+        float* row = gemm::thread_scratch(static_cast<std::size_t>(p.L.sw * p.L.wq + 32), 1);
         if (built.call != call) {
           // Padding is written once per call; builds rewrite only input pixels.
           std::fill(buf, buf + cg * p.cs + 64, 0.0f);
-          std::fill(row, row + p.L.sw * p.L.wq, 0.0f);
+          std::fill(row, row + p.L.sw * p.L.wq + 32, 0.0f);
           built = {call, -1, -1};
         }
         if (built.n != n || built.grp != grp) {
-          for (I64 c = 0; c < cg; ++c) build_phases(g, p.L, xg + c * in_pix, buf + c * p.cs, row);
+          for (I64 c = 0; c < cg; ++c)
+            build_phases(g, p.L, xg + c * in_pix, buf + c * p.cs, row,
+                         c + 1 < cg ? xg + (c + 1) * in_pix : nullptr);
           built.n = n;
           built.grp = grp;
         }
@@ -165,6 +168,7 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
       for (I64 k0 = 0; k0 < K; k0 += p.kc) {
         const I64 kc = std::min(p.kc, K - k0);
         const Init init = k0 == 0 ? Init::Bias : Init::Load;
+        const float* clip = g.has_activation() && k0 + kc == K ? clip_range : nullptr;
         for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
           const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
           const float* a = wp.data() + m * K + k0 * mr;
@@ -175,7 +179,7 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
             const ImplicitFn fn = kMicroImplicit[static_cast<std::size_t>(mr - 1)]
                                                 [static_cast<std::size_t>((cols + 15) / 16 - 1)];
             fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm,
-               init, ym, N);
+               init, clip, ym, N);
           }
         }
       }

@@ -21,13 +21,26 @@ inline constexpr int kMR = 8;   // output channels per tile
 
 enum class Init { Bias, Zero, Load };
 
+// Fused activation: clip[0] <= value <= clip[1]. NaN stays NaN (MAXPS / MINPS return their
+// second operand when either is NaN). maskz forms: GCC 12's plain _mm512_max_ps trips
+// -Wmaybe-uninitialized.
+inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
+  return _mm512_maskz_min_ps(0xffff, hi, _mm512_maskz_max_ps(0xffff, lo, v));
+}
+template <int MR, int NV>
+inline void clamp_tile(__m512 (&acc)[MR][NV], const float* clip) {
+  const __m512 lo = _mm512_set1_ps(clip[0]), hi = _mm512_set1_ps(clip[1]);
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) acc[m][v] = clamp_ps(acc[m][v], lo, hi);
+}
+
 // C[0..MR) x [0..16*NV) (row stride ldc) <- init + A * B[K x 16NV] (row stride ldb). A is
 // packed k-major (A[k * MR + m]: one pointer, immediate offsets) when kPacked, else read in
 // place from W rows (A[m * lda + k]). Lanes at or past `valid` columns are neither loaded from
 // C nor stored.
 template <int MR, int NV, bool kPacked>
 void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float* bias, Init init,
-           float* C, I64 ldc, int valid) {
+           const float* clip, float* C, I64 ldc, int valid) {
   __m512 acc[MR][NV];
   __mmask16 mask[NV];
   for (int v = 0; v < NV; ++v) {
@@ -49,12 +62,13 @@ void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float*
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
     }
   }
+  if (clip) clamp_tile<MR, NV>(acc, clip);
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(C + m * ldc + 16 * v, mask[v], acc[m][v]);
 }
 
-using MicroFn = void (*)(I64, const float*, I64, const float*, I64, const float*, Init, float*,
-                         I64, int);
+using MicroFn = void (*)(I64, const float*, I64, const float*, I64, const float*, Init,
+                         const float*, float*, I64, int);
 using MicroTable = std::array<std::array<MicroFn, 3>, kMR>;  // [mr - 1][nv - 1]
 
 template <int MR, bool kPacked>
@@ -81,7 +95,8 @@ struct PanelStore {
 
 template <int MR, int NV>
 void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* off,
-                    const PanelStore& ps, const float* bias, Init init, float* C, I64 ldc) {
+                    const PanelStore& ps, const float* bias, Init init, const float* clip,
+                    float* C, I64 ldc) {
   // Masks are only used outside the k loop: masked loads inside it make GCC 12 spill the
   // accumulators.
   __mmask16 cm[NV], sm[NV];
@@ -109,13 +124,14 @@ void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* o
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
     }
   }
+  if (clip) clamp_tile<MR, NV>(acc, clip);
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v)
       _mm512_mask_storeu_ps(C + m * ldc + yo[v], sm[v], _mm512_maskz_compress_ps(cm[v], acc[m][v]));
 }
 
 using ImplicitFn = void (*)(I64, const float*, const float*, const std::int32_t*,
-                            const PanelStore&, const float*, Init, float*, I64);
+                            const PanelStore&, const float*, Init, const float*, float*, I64);
 using ImplicitTable = std::array<std::array<ImplicitFn, 3>, kMR>;  // [mr - 1][nv - 1]
 
 template <int MR>

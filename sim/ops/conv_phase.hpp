@@ -61,10 +61,17 @@ inline void copy_n(const float* src, I64 n, float* dst) {
 // Phase (a, b) holds padded input pixel (i * sh + a, j * sw + b) at [i * wq + j]. Each input
 // row is first laid out padded in `row` (sw * wq floats), then split into its sw phases.
 // Only input pixels are written: the padding in ph and row must be zero already, and stays so.
+// `next` (may be null) is the plane to be built after this one: it is prefetched row by row,
+// since planes are read once and are usually not in cache.
 inline void build_phases(const ConvGeometry& g, const PhaseLayout& L, const float* x, float* ph,
-                  float* row) {
+                         float* row, const float* next = nullptr) {
   const I64 H = g.in[1], W = g.in[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
   const I64 wp = L.sw * L.wq, cols = std::min(W, wp - pl);
+#if defined(__AVX512F__)
+  if (next)
+    for (I64 e = 0; e < H * W; e += 16)
+      _mm_prefetch(reinterpret_cast<const char*>(next + e), _MM_HINT_T0);
+#endif
   // Padded row r = ih + pt = i * sh + a, stepped without divisions (64-bit idiv is slow).
   I64 a = pt % L.sh, i = pt / L.sh;
   for (I64 ih = 0; ih < H && i < L.hq; ++ih, a = a + 1 == L.sh ? 0 : a + 1, i += a == 0) {
@@ -73,14 +80,36 @@ inline void build_phases(const ConvGeometry& g, const PhaseLayout& L, const floa
       copy_n(x + ih * W, cols, dst + pl);
       continue;
     }
-    copy_n(x + ih * W, cols, row + pl);
     if (L.sw == 2) {
       float* odd = dst + L.plane;
+#if defined(__AVX512F__)
+      // Straight from the input row: 32 input columns per step (masked to [0, cols)), split
+      // into even / odd phase columns with permutes. No staging row: reloading freshly
+      // masked-stored data would defeat store forwarding.
+      const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      const auto lanes = [](I64 lo, I64 hi) {
+        const auto bits = [](I64 n) { return (1u << std::clamp<I64>(n, 0, 16)) - 1u; };
+        return static_cast<__mmask16>(bits(hi) & ~bits(lo));
+      };
+      const float* xr = x + ih * W;
+      for (I64 j = 0; j < L.wq; j += 16) {
+        const I64 base = 2 * j - pl;  // input column of lane 0
+        const __m512 lo = _mm512_maskz_loadu_ps(lanes(-base, cols - base), xr + base);
+        const __m512 hi = _mm512_maskz_loadu_ps(lanes(-base - 16, cols - base - 16), xr + base + 16);
+        const __mmask16 m = lanes(0, L.wq - j);
+        _mm512_mask_storeu_ps(dst + j, m, _mm512_permutex2var_ps(lo, ev, hi));
+        _mm512_mask_storeu_ps(odd + j, m, _mm512_permutex2var_ps(lo, od, hi));
+      }
+#else
+      copy_n(x + ih * W, cols, row + pl);
       for (I64 j = 0; j < L.wq; ++j) {
         dst[j] = row[2 * j];
         odd[j] = row[2 * j + 1];
       }
+#endif
     } else {
+      copy_n(x + ih * W, cols, row + pl);
       for (I64 b = 0; b < L.sw; ++b)
         for (I64 j = 0; j < L.wq; ++j) dst[b * L.plane + j] = row[j * L.sw + b];
     }
