@@ -142,6 +142,11 @@ void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const floa
           float* row = yt + m * N;
           for (I64 j = 0; j < np; ++j) row[j] += b;
         }
+      if (g.has_activation())
+        for (I64 m = 0; m < nm; ++m) {
+          float* row = yt + m * N;
+          for (I64 j = 0; j < np; ++j) row[j] = std::min(std::max(row[j], g.act_min), g.act_max);
+        }
     }
   });
 }

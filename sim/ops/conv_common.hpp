@@ -3,6 +3,7 @@
 // naive reference loops (conv_reference.hpp) and tests.
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,15 @@ struct ConvGeometry {
   std::array<std::int64_t, 3> dilation{1, 1, 1};
   std::array<std::int64_t, 3> pad_begin{0, 0, 0};
   std::array<std::int64_t, 3> pad_end{0, 0, 0};
+  // Fused activation (Relu, Clip, Relu6 folded into the conv by a graph pass): every output
+  // is clamped to [act_min, act_max] after the bias. Read from the node attributes
+  // "mpq_act_min" / "mpq_act_max" (floats) by conv_geometry; ±infinity when absent.
+  float act_min = -std::numeric_limits<float>::infinity();
+  float act_max = std::numeric_limits<float>::infinity();
+  bool has_activation() const {
+    return act_min != -std::numeric_limits<float>::infinity() ||
+           act_max != std::numeric_limits<float>::infinity();
+  }
 
   std::int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
   std::int64_t out_pixels() const { return out[0] * out[1] * out[2]; }

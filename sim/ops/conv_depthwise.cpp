@@ -23,8 +23,10 @@ using convk::I64;
 using convk::PhaseLayout;
 using convk::copy_n;
 
-// wide[j] = bias + sum_t w[t] * ph[tap_off[t] + j] for j in [0, L.wide).
-void taps(const PhaseLayout& L, const float* ph, const float* w, float bias, float* wide) {
+// wide[j] = bias + sum_t w[t] * ph[tap_off[t] + j] for j in [0, L.wide), clamped to the fused
+// activation range when the conv has one.
+void taps(const ConvGeometry& g, const PhaseLayout& L, const float* ph, const float* w, float bias,
+          float* wide) {
   const I64 T = static_cast<I64>(L.tap_off.size()), n = L.wide;
 #if defined(__AVX512F__)
   if (T <= 25) {
@@ -36,6 +38,8 @@ void taps(const PhaseLayout& L, const float* ph, const float* w, float bias, flo
       __m512 acc = _mm512_set1_ps(bias);
       for (I64 t = 0; t < T; ++t)
         acc = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(m, ph + off[t] + j), acc);
+      if (g.has_activation())
+        acc = convk::clamp_ps(acc, _mm512_set1_ps(g.act_min), _mm512_set1_ps(g.act_max));
       _mm512_mask_storeu_ps(wide + j, m, acc);
     }
     return;
@@ -47,6 +51,8 @@ void taps(const PhaseLayout& L, const float* ph, const float* w, float bias, flo
     const float wt = w[t];
     for (I64 j = 0; j < n; ++j) wide[j] += wt * src[j];
   }
+  if (g.has_activation())
+    for (I64 j = 0; j < n; ++j) wide[j] = std::min(std::max(wide[j], g.act_min), g.act_max);
 }
 
 }  // namespace
@@ -77,7 +83,7 @@ void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const
                                 more ? x + (src_plane + 1) * in_pix : nullptr);
             built = src_plane;
           }
-          taps(L, ph, w + m * kk, bias ? bias[m] : 0.0f, wide);
+          taps(g, L, ph, w + m * kk, bias ? bias[m] : 0.0f, wide);
           float* yp = y + pl * out_pix;
           for (I64 oh = 0; oh < OH; ++oh) copy_n(wide + oh * L.wq, OW, yp + oh * OW);
         }

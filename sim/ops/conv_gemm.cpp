@@ -180,6 +180,8 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
   const double pack = g.stride[2] == 1 ? 0.5 : 1.0;
   const double packed_cost = static_cast<double>(G * Q * K) * (static_cast<double>(mg) / 32.0 + pack);
   const ConvPath path = conv_path();
+  const float clip_range[2] = {g.act_min, g.act_max};
+  const float* clip = g.has_activation() ? clip_range : nullptr;
   if (path == ConvPath::Implicit ||
       (path == ConvPath::Auto && implicit_cost(g) < packed_cost)) {
     if (conv_implicit(g, x, w, bias, y)) return true;
@@ -205,6 +207,7 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
       const float* xb = x + q0 / N * g.in_channels * g.in_pixels();
       for (I64 k0 = 0; k0 < K; k0 += plan.kc) {
         const I64 kc = std::min(plan.kc, K - k0);
+        const bool last = k0 + kc == K;
         pack_columns(g, xb, grp, k0, k0 + kc, vecs, bp);
         for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
           const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
@@ -238,6 +241,8 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
                   std::copy(src, src + len, dst);
                 else
                   for (I64 e = 0; e < len; ++e) dst[e] += src[e];
+                if (last && clip)
+                  for (I64 e = 0; e < len; ++e) dst[e] = std::min(std::max(dst[e], clip[0]), clip[1]);
               }
               j += len;
             }

@@ -11,6 +11,7 @@
 #include <tbb/parallel_for.h>
 
 #include "sim/ops/conv_common.hpp"
+#include "sim/ops/conv_phase.hpp"
 
 namespace mpq::convk {
 
@@ -21,12 +22,6 @@ inline constexpr int kMR = 8;   // output channels per tile
 
 enum class Init { Bias, Zero, Load };
 
-// Fused activation: clip[0] <= value <= clip[1]. NaN stays NaN (MAXPS / MINPS return their
-// second operand when either is NaN). maskz forms: GCC 12's plain _mm512_max_ps trips
-// -Wmaybe-uninitialized.
-inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
-  return _mm512_maskz_min_ps(0xffff, hi, _mm512_maskz_max_ps(0xffff, lo, v));
-}
 template <int MR, int NV>
 inline void clamp_tile(__m512 (&acc)[MR][NV], const float* clip) {
   const __m512 lo = _mm512_set1_ps(clip[0]), hi = _mm512_set1_ps(clip[1]);

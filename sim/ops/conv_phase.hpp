@@ -46,6 +46,15 @@ inline PhaseLayout phase_layout(const ConvGeometry& g) {
   return L;
 }
 
+#if defined(__AVX512F__)
+// Fused activation: lo <= value <= hi. NaN stays NaN (MAXPS / MINPS return their second
+// operand when either is NaN). maskz forms: GCC 12's plain _mm512_max_ps trips
+// -Wmaybe-uninitialized.
+inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
+  return _mm512_maskz_min_ps(0xffff, hi, _mm512_maskz_max_ps(0xffff, lo, v));
+}
+#endif
+
 // Short copies inline (a libc call per 7..28-float row costs more than the copy).
 inline void copy_n(const float* src, I64 n, float* dst) {
 #if defined(__AVX512F__)

@@ -1,13 +1,15 @@
 #pragma once
 // Straightforward Conv / ConvTranspose loops, written for clarity rather than speed: the
 // yardstick the fast kernels in conv.cpp / conv_transpose.cpp are tested against.
+#include <algorithm>
 #include <cstdint>
 
 #include "sim/ops/conv_common.hpp"
 
 namespace mpq {
 
-// y[n, m, o] = bias[m] + sum_{c in group(m), k} x[n, c, o * stride + k * dilation - pad] * w[m, c, k]
+// y[n, m, o] = clamp(bias[m] + sum_{c in group(m), k} x[n, c, o * stride + k * dilation - pad]
+//                   * w[m, c, k], act_min, act_max)
 inline void conv_reference(const ConvGeometry& g, const float* x, const float* w,
                            const float* bias, float* y) {
   const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
@@ -36,7 +38,7 @@ inline void conv_reference(const ConvGeometry& g, const float* x, const float* w
                     acc += static_cast<double>(xv) * wv;
                   }
             y[(((n * g.out_channels + m) * g.out[0] + od) * g.out[1] + oh) * g.out[2] + ow] =
-                static_cast<float>(acc);
+                std::min(std::max(static_cast<float>(acc), g.act_min), g.act_max);
           }
     }
 }
@@ -78,6 +80,8 @@ inline void conv_transpose_reference(const ConvGeometry& g, const float* x, cons
                   }
           }
     }
+  for (std::int64_t k = 0; k < g.batch * g.out_channels * out_pix; ++k)
+    y[k] = std::min(std::max(y[k], g.act_min), g.act_max);
 }
 
 }  // namespace mpq

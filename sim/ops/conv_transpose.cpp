@@ -97,6 +97,9 @@ void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* 
                            in_pix);
       tbb::parallel_for(tbb::blocked_range<I64>(0, mg), [&](const tbb::blocked_range<I64>& cr) {
         col2im(g, col.data(), cr.begin(), cr.end(), yg);
+        if (g.has_activation())
+          for (float* v = yg + cr.begin() * out_pix; v != yg + cr.end() * out_pix; ++v)
+            *v = std::min(std::max(*v, g.act_min), g.act_max);
       });
     }
   });
