@@ -3,6 +3,7 @@
 //
 //   mpq_bench_fp32 --model M.onnx [--batch 32] [--threads 2] [--iters 20] [--warmup 3]
 //                  [--input-shape 3x224x224] [--seed 0]
+#include <tbb/global_control.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -13,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <span>
-#include <tbb/global_control.h>
 #include <vector>
 
 #include "graph/onnx_import.hpp"
@@ -98,7 +98,8 @@ int bench(const Args& a) {
     const double p = std::pow(10.0, digits);
     return std::round(v * p) / p;
   };
-  const nlohmann::ordered_json out = {  // key order as ort_bench.js
+  const nlohmann::ordered_json out = {
+      // key order as ort_bench.js
       {"engine", "mpq"},
       {"version", MPQ_VERSION},
       {"model", std::filesystem::path(a.model).filename().string()},
@@ -118,8 +119,9 @@ int bench(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"FP32 throughput of the mpq engine on one seeded uniform[-1,1) batch; prints one "
-               "JSON line like tools/ort/ort_bench.js (engine \"mpq\")"};
+  CLI::App app{
+      "FP32 throughput of the mpq engine on one seeded uniform[-1,1) batch; prints one "
+      "JSON line like tools/ort/ort_bench.js (engine \"mpq\")"};
   Args a;
   app.add_option("--model", a.model, "ONNX model")->required();
   app.add_option("--batch", a.batch, "Batch size (default 1)")->check(CLI::PositiveNumber);

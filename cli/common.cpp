@@ -45,6 +45,8 @@ int fail(const Error& e) {
   return kExitInputError;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << '\n'; }
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2) << '\n';
+}
 
 }  // namespace mpq::cli

@@ -1,11 +1,11 @@
 #pragma once
 // What every subcommand shares: model loading with --input-shape, --threads, --json, and the
 // one place where errors become messages and exit codes.
+#include <tbb/global_control.h>
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <tbb/global_control.h>
 #include <vector>
 
 #include "graph/network.hpp"

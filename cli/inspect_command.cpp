@@ -15,7 +15,8 @@ struct InspectArgs {
 
 std::string with_commas(std::int64_t v) {
   std::string s = std::to_string(v);
-  for (int k = static_cast<int>(s.size()) - 3; k > 0; k -= 3) s.insert(static_cast<std::size_t>(k), ",");
+  for (int k = static_cast<int>(s.size()) - 3; k > 0; k -= 3)
+    s.insert(static_cast<std::size_t>(k), ",");
   return s;
 }
 
@@ -39,7 +40,8 @@ int run_inspect(const InspectArgs& a) {
   }
   if (a.common.json) {
     nlohmann::json inputs = nlohmann::json::array();
-    for (const auto& in : net->model.inputs) inputs.push_back({{"name", in.name}, {"shape", in.dims}});
+    for (const auto& in : net->model.inputs)
+      inputs.push_back({{"name", in.name}, {"shape", in.dims}});
     print_json({{"model", a.model.model},
                 {"opset", net->model.opset},
                 {"producer", net->model.producer},
@@ -52,8 +54,8 @@ int run_inspect(const InspectArgs& a) {
   }
   std::printf("%s  (opset %lld, %zu ops after BatchNorm and constant folding)\n",
               a.model.model.c_str(), static_cast<long long>(net->model.opset), net->order.size());
-  std::printf("%-4s %-36s %-20s %-18s %12s %14s\n", "#", "name", "op", "output (batch 1)",
-              "params", "MACs");
+  std::printf("%-4s %-36s %-20s %-18s %12s %14s\n", "#", "name", "op", "output (batch 1)", "params",
+              "MACs");
   int idx = 0;
   for (const auto& l : layers) {
     std::string name = l["name"];
@@ -72,8 +74,9 @@ int run_inspect(const InspectArgs& a) {
 
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<InspectArgs>();
-  auto* cmd = app.add_subcommand("inspect", "Print the per-layer table: op, output shape, "
-                                            "parameters and MACs, with totals");
+  auto* cmd = app.add_subcommand("inspect",
+                                 "Print the per-layer table: op, output shape, "
+                                 "parameters and MACs, with totals");
   add_model_args(*cmd, args->model);
   add_common_args(*cmd, args->common);
   cmd->callback([args, &exit_code] { exit_code = run_inspect(*args); });

@@ -46,10 +46,12 @@ int run_on_data(const RunArgs& a, const Network& net, Engine& engine) {
   }
   const bool tty = isatty(STDERR_FILENO) && !a.common.json;
   const auto t0 = std::chrono::steady_clock::now();
-  auto acc = evaluate_accuracy(engine, *set, *pre, batch, [&](std::int64_t done, std::int64_t total) {
-    if (tty) std::fprintf(stderr, "\r%lld / %lld images", static_cast<long long>(done),
-                          static_cast<long long>(total));
-  });
+  auto acc =
+      evaluate_accuracy(engine, *set, *pre, batch, [&](std::int64_t done, std::int64_t total) {
+        if (tty)
+          std::fprintf(stderr, "\r%lld / %lld images", static_cast<long long>(done),
+                       static_cast<long long>(total));
+      });
   if (tty) std::fprintf(stderr, "\n");
   if (!acc) return fail(acc.error());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -87,7 +89,8 @@ int run_on_inputs(const RunArgs& a, const Network& net, Engine& engine) {
                                " inputs: give each as --input NAME=FILE.npy"));
     } else {
       while (k < declared.size() && declared[k].name != name) ++k;
-      if (k == declared.size()) return fail(make_error("the model has no input named '" + name + "'"));
+      if (k == declared.size())
+        return fail(make_error("the model has no input named '" + name + "'"));
     }
     auto t = read_npy(path);
     if (!t) return fail(t.error());
@@ -131,15 +134,15 @@ int run_on_inputs(const RunArgs& a, const Network& net, Engine& engine) {
     for (std::size_t k = 0; k < out->size(); ++k)
       std::printf("output '%s': shape %s\n", net.model.outputs[k].name.c_str(),
                   shape_str((*out)[k].shape).c_str());
-    for (const auto& w : written)
-      std::printf("wrote %s\n", w["file"].get<std::string>().c_str());
+    for (const auto& w : written) std::printf("wrote %s\n", w["file"].get<std::string>().c_str());
   }
   return 0;
 }
 
 int run_run(const RunArgs& a) {
   if (a.data.empty() == a.inputs.empty())
-    return fail(make_error("give either --data SPEC (e.g. fashion-mnist:test) or --input FILE.npy"));
+    return fail(
+        make_error("give either --data SPEC (e.g. fashion-mnist:test) or --input FILE.npy"));
   auto threads = apply_threads(a.common);
   auto net = load_network(a.model);
   if (!net) return fail(net.error());
@@ -162,8 +165,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--input", args->inputs, "Input as [NAME=]FILE.npy (repeatable)");
   cmd->add_option("--output", args->output, "Write the first output to this .npy file");
-  cmd->add_option("--output-dir", args->output_dir,
-                  "Write every output as DIR/<output name>.npy");
+  cmd->add_option("--output-dir", args->output_dir, "Write every output as DIR/<output name>.npy");
   cmd->callback([args, &exit_code] { exit_code = run_run(*args); });
 }
 

@@ -49,8 +49,8 @@ const Tensor* OpNode::attr_tensor(const std::string& key) const {
 }
 
 std::string OpNode::label() const {
-  return op_type + " '" + (name.empty() ? (outputs.empty() ? std::string("?") : outputs[0]) : name) +
-         "'";
+  return op_type + " '" +
+         (name.empty() ? (outputs.empty() ? std::string("?") : outputs[0]) : name) + "'";
 }
 
 const ValueInfo* Model::find_value(const std::string& tensor) const {

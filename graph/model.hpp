@@ -50,8 +50,8 @@ struct Model {
   std::string producer;
   std::vector<ValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
-  std::map<std::string, Tensor> initializers;  // includes folded Constant nodes
-  std::vector<OpNode> nodes;                   // in file order
+  std::map<std::string, Tensor> initializers;   // includes folded Constant nodes
+  std::vector<OpNode> nodes;                    // in file order
   std::map<std::string, ValueInfo> value_info;  // inferred shapes of intermediate tensors
   std::map<std::string, std::string> metadata;
 

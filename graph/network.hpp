@@ -17,8 +17,8 @@ struct OpVertex {
 struct TensorEdge {
   std::string tensor;
 };
-using OpGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, OpVertex,
-                                      TensorEdge>;
+using OpGraph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, OpVertex, TensorEdge>;
 
 struct OpStats {
   std::int64_t macs = 0;    // multiply-accumulates per sample
@@ -28,10 +28,10 @@ struct OpStats {
 struct Network {
   Model model;
   OpGraph graph;
-  std::vector<std::size_t> order;        // node indices, topologically sorted
-  std::map<std::string, Shape> shapes;   // tensor shapes at batch 1 (filled by sim's shape pass)
-  std::map<std::string, DType> dtypes;   // tensor element types (same pass)
-  std::vector<OpStats> stats;            // per node index (filled by compute_op_stats)
+  std::vector<std::size_t> order;       // node indices, topologically sorted
+  std::map<std::string, Shape> shapes;  // tensor shapes at batch 1 (filled by sim's shape pass)
+  std::map<std::string, DType> dtypes;  // tensor element types (same pass)
+  std::vector<OpStats> stats;           // per node index (filled by compute_op_stats)
 
   const OpNode& node(std::size_t k) const { return model.nodes[k]; }
   // Producer node index of a tensor, or -1 for inputs/initializers.

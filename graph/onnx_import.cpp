@@ -16,11 +16,16 @@ namespace {
 Result<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std::string& where) {
   using AP = onnx::AttributeProto;
   switch (a.type()) {
-    case AP::INT: return Attribute{static_cast<std::int64_t>(a.i())};
-    case AP::FLOAT: return Attribute{a.f()};
-    case AP::STRING: return Attribute{a.s()};
-    case AP::INTS: return Attribute{std::vector<std::int64_t>(a.ints().begin(), a.ints().end())};
-    case AP::FLOATS: return Attribute{std::vector<float>(a.floats().begin(), a.floats().end())};
+    case AP::INT:
+      return Attribute{static_cast<std::int64_t>(a.i())};
+    case AP::FLOAT:
+      return Attribute{a.f()};
+    case AP::STRING:
+      return Attribute{a.s()};
+    case AP::INTS:
+      return Attribute{std::vector<std::int64_t>(a.ints().begin(), a.ints().end())};
+    case AP::FLOATS:
+      return Attribute{std::vector<float>(a.floats().begin(), a.floats().end())};
     case AP::STRINGS:
       return Attribute{std::vector<std::string>(a.strings().begin(), a.strings().end())};
     case AP::TENSOR: {
@@ -67,8 +72,9 @@ Result<Tensor> constant_value(const onnx::NodeProto& n, const std::string& where
     if (a.name() == "value_ints")
       return Tensor::from_ints(std::vector<std::int64_t>(a.ints().begin(), a.ints().end()));
   }
-  return make_error(where + ": Constant node without a supported value attribute "
-                            "(sparse_value and strings are not supported)");
+  return make_error(where +
+                    ": Constant node without a supported value attribute "
+                    "(sparse_value and strings are not supported)");
 }
 
 void set_input_shape(onnx::ValueInfoProto& v, const Shape& s) {

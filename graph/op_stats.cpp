@@ -46,7 +46,8 @@ void compute_op_stats(Network& net) {
     s.macs = op_macs(net, n);
     for (const auto& in : n.inputs) {
       auto it = net.model.initializers.find(in);
-      if (it != net.model.initializers.end() && it->second.is_float()) s.params += it->second.size();
+      if (it != net.model.initializers.end() && it->second.is_float())
+        s.params += it->second.size();
     }
   }
 }

@@ -34,6 +34,8 @@ class Result {
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(std::string msg) { return Error{std::move(msg)}; }
+inline Error make_error(std::string msg) {
+  return Error{std::move(msg)};
+}
 
 }  // namespace mpq

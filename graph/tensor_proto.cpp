@@ -35,7 +35,9 @@ float half_to_float(std::uint16_t h) {
   return std::bit_cast<float>(bits);
 }
 
-float bf16_to_float(std::uint16_t h) { return std::bit_cast<float>(std::uint32_t{h} << 16); }
+float bf16_to_float(std::uint16_t h) {
+  return std::bit_cast<float>(std::uint32_t{h} << 16);
+}
 
 template <class T>
 T load_le(const char* p) {
@@ -52,7 +54,9 @@ bool dtype_from_onnx(int t, DType& out) {
     case TP::FLOAT:
     case TP::DOUBLE:
     case TP::FLOAT16:
-    case TP::BFLOAT16: out = DType::Float32; return true;
+    case TP::BFLOAT16:
+      out = DType::Float32;
+      return true;
     case TP::INT8:
     case TP::UINT8:
     case TP::INT16:
@@ -60,9 +64,14 @@ bool dtype_from_onnx(int t, DType& out) {
     case TP::INT32:
     case TP::UINT32:
     case TP::INT64:
-    case TP::UINT64: out = DType::Int64; return true;
-    case TP::BOOL: out = DType::Bool; return true;
-    default: return false;
+    case TP::UINT64:
+      out = DType::Int64;
+      return true;
+    case TP::BOOL:
+      out = DType::Bool;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -101,10 +110,24 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
   if (has_raw) {
     std::size_t esize = 0;
     switch (p.data_type()) {
-      case TP::FLOAT: case TP::INT32: case TP::UINT32: esize = 4; break;
-      case TP::DOUBLE: case TP::INT64: case TP::UINT64: esize = 8; break;
-      case TP::FLOAT16: case TP::BFLOAT16: case TP::INT16: case TP::UINT16: esize = 2; break;
-      default: esize = 1;
+      case TP::FLOAT:
+      case TP::INT32:
+      case TP::UINT32:
+        esize = 4;
+        break;
+      case TP::DOUBLE:
+      case TP::INT64:
+      case TP::UINT64:
+        esize = 8;
+        break;
+      case TP::FLOAT16:
+      case TP::BFLOAT16:
+      case TP::INT16:
+      case TP::UINT16:
+        esize = 2;
+        break;
+      default:
+        esize = 1;
     }
     if (raw.size() != n * esize)
       return make_error(where + ": raw data holds " + std::to_string(raw.size()) +
@@ -114,20 +137,47 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
     for (std::size_t k = 0; k < n; ++k) {
       const char* e = d + k * esize;
       switch (p.data_type()) {
-        case TP::FLOAT: t.f[k] = load_le<float>(e); break;
-        case TP::DOUBLE: t.f[k] = static_cast<float>(load_le<double>(e)); break;
-        case TP::FLOAT16: t.f[k] = half_to_float(load_le<std::uint16_t>(e)); break;
-        case TP::BFLOAT16: t.f[k] = bf16_to_float(load_le<std::uint16_t>(e)); break;
-        case TP::INT8: t.i[k] = load_le<std::int8_t>(e); break;
-        case TP::UINT8: t.i[k] = load_le<std::uint8_t>(e); break;
-        case TP::BOOL: t.i[k] = load_le<std::uint8_t>(e) != 0; break;
-        case TP::INT16: t.i[k] = load_le<std::int16_t>(e); break;
-        case TP::UINT16: t.i[k] = load_le<std::uint16_t>(e); break;
-        case TP::INT32: t.i[k] = load_le<std::int32_t>(e); break;
-        case TP::UINT32: t.i[k] = load_le<std::uint32_t>(e); break;
-        case TP::INT64: t.i[k] = load_le<std::int64_t>(e); break;
-        case TP::UINT64: t.i[k] = static_cast<std::int64_t>(load_le<std::uint64_t>(e)); break;
-        default: break;
+        case TP::FLOAT:
+          t.f[k] = load_le<float>(e);
+          break;
+        case TP::DOUBLE:
+          t.f[k] = static_cast<float>(load_le<double>(e));
+          break;
+        case TP::FLOAT16:
+          t.f[k] = half_to_float(load_le<std::uint16_t>(e));
+          break;
+        case TP::BFLOAT16:
+          t.f[k] = bf16_to_float(load_le<std::uint16_t>(e));
+          break;
+        case TP::INT8:
+          t.i[k] = load_le<std::int8_t>(e);
+          break;
+        case TP::UINT8:
+          t.i[k] = load_le<std::uint8_t>(e);
+          break;
+        case TP::BOOL:
+          t.i[k] = load_le<std::uint8_t>(e) != 0;
+          break;
+        case TP::INT16:
+          t.i[k] = load_le<std::int16_t>(e);
+          break;
+        case TP::UINT16:
+          t.i[k] = load_le<std::uint16_t>(e);
+          break;
+        case TP::INT32:
+          t.i[k] = load_le<std::int32_t>(e);
+          break;
+        case TP::UINT32:
+          t.i[k] = load_le<std::uint32_t>(e);
+          break;
+        case TP::INT64:
+          t.i[k] = load_le<std::int64_t>(e);
+          break;
+        case TP::UINT64:
+          t.i[k] = static_cast<std::int64_t>(load_le<std::uint64_t>(e));
+          break;
+        default:
+          break;
       }
     }
     return t;
@@ -167,8 +217,7 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
         t.i[k] = p.data_type() == TP::BOOL ? (v != 0) : v;
       }
   }
-  if (!ok)
-    return make_error(where + ": element count does not match shape " + shape_str(shape));
+  if (!ok) return make_error(where + ": element count does not match shape " + shape_str(shape));
   return t;
 }
 

@@ -33,8 +33,7 @@ Result<float> metadata_float(const Model& m, const std::string& key, float dflt)
   try {
     return std::stof(it->second);
   } catch (const std::exception&) {
-    return make_error(m.path + ": metadata '" + key + "' = '" + it->second +
-                      "' is not a number");
+    return make_error(m.path + ": metadata '" + key + "' = '" + it->second + "' is not a number");
   }
 }
 
@@ -93,7 +92,8 @@ Result<DataSpec> parse_data_spec(const std::string& spec) {
   if (d.name != "fashion-mnist")
     return make_error("unknown data set '" + d.name + "' in '" + spec +
                       "': use fashion-mnist:test, fashion-mnist:train[:N] or a .npy via --input");
-  if (c1 == std::string::npos) return make_error("data spec '" + spec + "' needs a split: " + d.name + ":test or :train");
+  if (c1 == std::string::npos)
+    return make_error("data spec '" + spec + "' needs a split: " + d.name + ":test or :train");
   const auto c2 = spec.find(':', c1 + 1);
   d.split = spec.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
   if (d.split != "test" && d.split != "train")
@@ -128,10 +128,12 @@ Result<ImageSet> load_dataset(const DataSpec& spec) {
   ImageSet s = std::move(set).value();
   const std::int64_t start = std::min(spec.offset, s.count);
   const std::int64_t n = spec.limit < 0 ? s.count - start : std::min(spec.limit, s.count - start);
-  if (n <= 0) return make_error("data spec selects no images (the split has " + std::to_string(s.count) + ")");
+  if (n <= 0)
+    return make_error("data spec selects no images (the split has " + std::to_string(s.count) +
+                      ")");
   const std::int64_t px = s.rows * s.cols;
-  s.pixels = std::vector<std::uint8_t>(s.pixels.begin() + start * px,
-                                       s.pixels.begin() + (start + n) * px);
+  s.pixels =
+      std::vector<std::uint8_t>(s.pixels.begin() + start * px, s.pixels.begin() + (start + n) * px);
   s.labels = std::vector<std::int64_t>(s.labels.begin() + start, s.labels.begin() + start + n);
   s.count = n;
   return s;

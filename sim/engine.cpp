@@ -47,8 +47,8 @@ Result<Engine> Engine::create(const Network& net) {
 Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
   const auto& model = net_->model;
   if (inputs.size() != input_slots_.size())
-    return make_error("the model has " + std::to_string(input_slots_.size()) +
-                      " inputs, but " + std::to_string(inputs.size()) + " were given");
+    return make_error("the model has " + std::to_string(input_slots_.size()) + " inputs, but " +
+                      std::to_string(inputs.size()) + " were given");
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     const ValueInfo& vi = model.inputs[k];
     if (vi.has_shape) {

@@ -14,9 +14,9 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
   return idx;
 }
 
-Result<Accuracy> evaluate_accuracy(Engine& engine, const ImageSet& set, const Preprocess& pre,
-                                   std::int64_t batch,
-                                   const std::function<void(std::int64_t, std::int64_t)>& progress) {
+Result<Accuracy> evaluate_accuracy(
+    Engine& engine, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
+    const std::function<void(std::int64_t, std::int64_t)>& progress) {
   if (set.labels.empty()) return make_error("accuracy needs labels, and the data set has none");
   Accuracy acc;
   std::vector<Tensor> inputs(1);
@@ -31,7 +31,8 @@ Result<Accuracy> evaluate_accuracy(Engine& engine, const ImageSet& set, const Pr
                         "; accuracy needs [batch, classes] logits");
     const auto pred = argmax_rows(logits);
     for (std::int64_t k = 0; k < n; ++k)
-      acc.correct += pred[static_cast<std::size_t>(k)] == set.labels[static_cast<std::size_t>(start + k)];
+      acc.correct +=
+          pred[static_cast<std::size_t>(k)] == set.labels[static_cast<std::size_t>(start + k)];
     acc.total += n;
     if (progress) progress(acc.total, set.count);
   }

@@ -14,9 +14,9 @@ struct Accuracy {
 };
 
 // `progress(done, total)` is called after each batch when given.
-Result<Accuracy> evaluate_accuracy(Engine& engine, const ImageSet& set, const Preprocess& pre,
-                                   std::int64_t batch,
-                                   const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+Result<Accuracy> evaluate_accuracy(
+    Engine& engine, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
+    const std::function<void(std::int64_t, std::int64_t)>& progress = {});
 
 // Index of the largest value in each row of a [N, C] tensor (first on ties).
 std::vector<std::int64_t> argmax_rows(const Tensor& logits);

@@ -66,21 +66,33 @@ Result<Tensor> read_npy(const std::string& path) {
       return v;
     };
     if (kind == 'f') {
-      if (bytes == 4) t.f[k] = load(float{});
-      else if (bytes == 8) t.f[k] = static_cast<float>(load(double{}));
-      else return make_error("'" + path + "': float" + std::to_string(bytes * 8) + " .npy is not supported");
+      if (bytes == 4)
+        t.f[k] = load(float{});
+      else if (bytes == 8)
+        t.f[k] = static_cast<float>(load(double{}));
+      else
+        return make_error("'" + path + "': float" + std::to_string(bytes * 8) +
+                          " .npy is not supported");
     } else if (kind == 'b') {
       t.i[k] = *p != 0;
     } else if (kind == 'i') {
-      if (bytes == 1) t.i[k] = load(std::int8_t{});
-      else if (bytes == 2) t.i[k] = load(std::int16_t{});
-      else if (bytes == 4) t.i[k] = load(std::int32_t{});
-      else t.i[k] = load(std::int64_t{});
+      if (bytes == 1)
+        t.i[k] = load(std::int8_t{});
+      else if (bytes == 2)
+        t.i[k] = load(std::int16_t{});
+      else if (bytes == 4)
+        t.i[k] = load(std::int32_t{});
+      else
+        t.i[k] = load(std::int64_t{});
     } else {
-      if (bytes == 1) t.i[k] = load(std::uint8_t{});
-      else if (bytes == 2) t.i[k] = load(std::uint16_t{});
-      else if (bytes == 4) t.i[k] = load(std::uint32_t{});
-      else t.i[k] = static_cast<std::int64_t>(load(std::uint64_t{}));
+      if (bytes == 1)
+        t.i[k] = load(std::uint8_t{});
+      else if (bytes == 2)
+        t.i[k] = load(std::uint16_t{});
+      else if (bytes == 4)
+        t.i[k] = load(std::uint32_t{});
+      else
+        t.i[k] = static_cast<std::int64_t>(load(std::uint64_t{}));
     }
   }
   return t;

@@ -58,9 +58,9 @@ bool static_shape(const Model& m, const std::string& tensor, Shape& out) {
 
 // Nodes whose result depends on more than their inputs are never folded.
 bool foldable(const OpNode& n) {
-  static const std::set<std::string> never = {"RandomNormal", "RandomUniform",
+  static const std::set<std::string> never = {"RandomNormal",     "RandomUniform",
                                               "RandomNormalLike", "RandomUniformLike",
-                                              "Multinomial", "Bernoulli"};
+                                              "Multinomial",      "Bernoulli"};
   return !never.count(n.op_type);
 }
 
@@ -84,7 +84,9 @@ Result<int> fold_constants(Model& m) {
         Shape s;
         if (n.inputs.empty() || !static_shape(m, n.inputs[0], s)) continue;
         const auto r = static_cast<std::int64_t>(s.size());
-        auto clamp = [r](std::int64_t v) { return std::clamp(v < 0 ? v + r : v, std::int64_t{0}, r); };
+        auto clamp = [r](std::int64_t v) {
+          return std::clamp(v < 0 ? v + r : v, std::int64_t{0}, r);
+        };
         const std::int64_t start = clamp(n.attr_int("start", 0));
         const std::int64_t end = clamp(n.attr_int("end", r));
         results.push_back(Tensor::from_ints(
@@ -96,7 +98,8 @@ Result<int> fold_constants(Model& m) {
         const OpSpec* spec = find_op(n.op_type);
         if (!spec) continue;
         std::vector<const Tensor*> ins;
-        for (const auto& in : n.inputs) ins.push_back(in.empty() ? nullptr : &m.initializers.at(in));
+        for (const auto& in : n.inputs)
+          ins.push_back(in.empty() ? nullptr : &m.initializers.at(in));
         results.resize(n.outputs.size());
         try {
           spec->run(OpContext{n, m.opset}, ins, results);

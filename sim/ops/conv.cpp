@@ -1,5 +1,8 @@
-// Conv: depthwise convolutions run a direct loop; everything else is im2col + Eigen SGEMM
-// (1x1 stride-1 convs skip im2col and multiply the input in place).
+// Conv op and dispatch. Depthwise convs run a direct loop (conv_depthwise.cpp). Dense and
+// grouped 1-D / 2-D convs run on AVX-512 micro-kernels, either over packed im2col panels
+// (conv_gemm.cpp) or over shifted rows of a padded input (conv_implicit.cpp), whichever a cost
+// estimate favours. The portable path below (no AVX-512, or 3-D) is im2col + Eigen SGEMM, with
+// 1x1 stride-1 convs multiplying the input in place.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -8,8 +11,8 @@
 #include <tbb/parallel_for.h>
 
 #include "sim/ops/conv_common.hpp"
-#include "sim/ops/kernel_util.hpp"
 #include "sim/ops/gemm_kernel.hpp"
+#include "sim/ops/kernel_util.hpp"
 
 namespace mpq {
 namespace {
@@ -17,7 +20,9 @@ namespace {
 using I64 = std::int64_t;
 
 // Ceiling division for a possibly negative numerator and b > 0.
-I64 ceil_div(I64 a, I64 b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+I64 ceil_div(I64 a, I64 b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
 
 // Output positions o in [0, n_out) whose input o * stride + base lies in [0, n_in).
 struct Range {
@@ -41,12 +46,12 @@ std::vector<Range> column_ranges(const ConvGeometry& g) {
 
 // Copies one im2col row segment: dst[j] = src[(ow0 + j) * stride + base], 0 outside the row
 // (`valid` is the in-row range of output columns for this kernel column).
-void gather_row(const float* src, Range valid, I64 ow0, I64 len, I64 stride, I64 base,
-                float* dst) {
+void gather_row(const float* src, Range valid, I64 ow0, I64 len, I64 stride, I64 base, float* dst) {
   const I64 lo = std::clamp(valid.lo, ow0, ow0 + len), hi = std::clamp(valid.hi, lo, ow0 + len);
   std::fill(dst, dst + (lo - ow0), 0.0f);
   if (stride == 1) {
-    std::memcpy(dst + (lo - ow0), src + lo + base, static_cast<std::size_t>(hi - lo) * sizeof(float));
+    std::memcpy(dst + (lo - ow0), src + lo + base,
+                static_cast<std::size_t>(hi - lo) * sizeof(float));
   } else {
     const float* s = src + base;
     float* d = dst - ow0;
@@ -106,8 +111,7 @@ bool is_depthwise(const ConvGeometry& g) {
 // threads and batch 1 spreads pixel (or output-channel) blocks of the same image. Tile shapes
 // never depend on the thread count: Eigen's blocking follows the product's shape, so they would
 // make the rounding thread-dependent.
-void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
-               float* y) {
+void gemm_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
   const I64 K = cg * g.kernel_pixels(), N = g.out_pixels(), in_pix = g.in_pixels();
   const bool pointwise = is_pointwise(g);
@@ -159,8 +163,8 @@ void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
     throw OpError("Conv supports float tensors only");
   const ConvGeometry g = conv_geometry(ctx.node, x.shape, w.shape);
   if (b && b->size() != g.out_channels)
-    throw OpError("bias B " + shape_str(b->shape) + " must have " +
-                  std::to_string(g.out_channels) + " values");
+    throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
+                  " values");
   shape_float_output(out[0], g.y_shape());
   conv_forward(g, x.f.data(), w.f.data(), b ? b->f.data() : nullptr, out[0].f.data());
 }
@@ -175,8 +179,12 @@ namespace {
 std::atomic<ConvPath> g_conv_path{ConvPath::Auto};
 }  // namespace
 
-void set_conv_path(ConvPath p) { g_conv_path = p; }
-ConvPath conv_path() { return g_conv_path; }
+void set_conv_path(ConvPath p) {
+  g_conv_path = p;
+}
+ConvPath conv_path() {
+  return g_conv_path;
+}
 
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y) {

@@ -19,9 +19,9 @@
 namespace mpq {
 namespace {
 
+using convk::copy_n;
 using convk::I64;
 using convk::PhaseLayout;
-using convk::copy_n;
 
 // wide[j] = bias + sum_t w[t] * ph[tap_off[t] + j] for j in [0, L.wide), clamped to the fused
 // activation range when the conv has one.

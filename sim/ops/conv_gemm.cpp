@@ -71,8 +71,13 @@ std::vector<LaneVec>& lane_vectors(const ConvGeometry& g, I64 q0, I64 nq) {
         }
       }
     }
-    vecs[v] = {_mm512_load_si512(base), _mm512_load_si512(ih0), _mm512_load_si512(iw0), base[0],
-               base[split & 15], split, breaks <= 1};
+    vecs[v] = {_mm512_load_si512(base),
+               _mm512_load_si512(ih0),
+               _mm512_load_si512(iw0),
+               base[0],
+               base[split & 15],
+               split,
+               breaks <= 1};
   }
   return vecs;
 }
@@ -106,11 +111,10 @@ void pack_columns(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k
       if (lv.runs) {
         const auto first = static_cast<__mmask16>((1u << lv.split) - 1u);
         val = _mm512_maskz_loadu_ps(m & first, xk + lv.base0);
-        if (lv.split < 16)
-          val = _mm512_mask_loadu_ps(val, m & ~first, xk + (lv.base1 - lv.split));
+        if (lv.split < 16) val = _mm512_mask_loadu_ps(val, m & ~first, xk + (lv.base1 - lv.split));
       } else {
-        val = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lv.base, kv), xb,
-                                       4);
+        val =
+            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lv.base, kv), xb, 4);
       }
       _mm512_storeu_ps(row + static_cast<I64>(v / 3) * kc * kNR + static_cast<I64>(v % 3) * 16,
                        val);
@@ -126,11 +130,11 @@ void pack_columns(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k
 }
 
 struct Plan {
-  I64 kc;       // K block
-  I64 nb;       // flat columns per task (multiple of 48 except the last block)
-  I64 cb;       // column blocks
-  I64 mb;       // row blocks per group
-  I64 mrows;    // rows per row block (multiple of 8 except the last)
+  I64 kc;     // K block
+  I64 nb;     // flat columns per task (multiple of 48 except the last block)
+  I64 cb;     // column blocks
+  I64 mb;     // row blocks per group
+  I64 mrows;  // rows per row block (multiple of 8 except the last)
 };
 
 Plan make_plan(const ConvGeometry& g, I64 K, I64 Q, I64 mg) {
@@ -178,23 +182,21 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
   // product mg / 32 cycles per element at two 16-lane FMAs a cycle; the implicit path skips
   // the packing but computes the junk columns of the padded width.
   const double pack = g.stride[2] == 1 ? 0.5 : 1.0;
-  const double packed_cost = static_cast<double>(G * Q * K) * (static_cast<double>(mg) / 32.0 + pack);
+  const double packed_cost =
+      static_cast<double>(G * Q * K) * (static_cast<double>(mg) / 32.0 + pack);
   const ConvPath path = conv_path();
   const float clip_range[2] = {g.act_min, g.act_max};
   const float* clip = g.has_activation() ? clip_range : nullptr;
-  if (path == ConvPath::Implicit ||
-      (path == ConvPath::Auto && implicit_cost(g) < packed_cost)) {
+  if (path == ConvPath::Implicit || (path == ConvPath::Auto && implicit_cost(g) < packed_cost)) {
     if (conv_implicit(g, x, w, bias, y)) return true;
   }
   const Plan plan = make_plan(g, K, Q, mg);
   const I64 tasks = G * plan.cb * plan.mb;
   // Repacked W streams better (one pointer, immediate offsets) but costs a pass over W:
   // worth it once every weight meets many columns.
-  std::vector<float> wpacked;
-  if (Q >= 16 * kNR) {
-    wpacked.resize(static_cast<std::size_t>(G * mg * K));
-    pack_weights(w, G, mg, K, wpacked.data());
-  }
+  const bool packed = Q >= 16 * kNR;
+  const PackedWeights wpacked(packed ? static_cast<std::size_t>(G * mg * K) : 0);
+  if (packed) pack_weights(w, G, mg, K, wpacked.data());
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
     for (I64 t = r.begin(); t != r.end(); ++t) {
       const I64 mi = t % plan.mb, ci = t / plan.mb % plan.cb, grp = t / (plan.mb * plan.cb);
@@ -211,22 +213,20 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
         pack_columns(g, xb, grp, k0, k0 + kc, vecs, bp);
         for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
           const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
-          const bool packed = !wpacked.empty();
           const float* a = packed ? wpacked.data() + m * K + k0 * mr : w + m * K + k0;
           const MicroTable& micro_table = packed ? kMicroPacked : kMicroInPlace;
           const float* bm = bias ? bias + m : nullptr;
           for (I64 pj = 0; pj < panels; ++pj) {
             const I64 q = q0 + pj * kNR, cols = std::min<I64>(kNR, nq - pj * kNR);
             const MicroFn fn = micro_table[static_cast<std::size_t>(mr - 1)]
-                                     [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+                                          [static_cast<std::size_t>((cols + 15) / 16 - 1)];
             const float* b = bp + pj * kc * kNR;
             const I64 n = q / N, p = q % N;
             float* yq = y + (n * g.out_channels + m) * N + p;
             if (p + cols <= N) {
               // Panel inside one image: tiles go straight into Y.
-              fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Load, last ? clip : nullptr,
-                 yq, N,
-                 static_cast<int>(cols));
+              fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Load, last ? clip : nullptr, yq,
+                 N, static_cast<int>(cols));
               continue;
             }
             // Panel spans images: compute into a tile, then add each image's part.
@@ -242,7 +242,8 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
                 else
                   for (I64 e = 0; e < len; ++e) dst[e] += src[e];
                 if (last && clip)
-                  for (I64 e = 0; e < len; ++e) dst[e] = std::min(std::max(dst[e], clip[0]), clip[1]);
+                  for (I64 e = 0; e < len; ++e)
+                    dst[e] = std::min(std::max(dst[e], clip[0]), clip[1]);
               }
               j += len;
             }

@@ -14,7 +14,9 @@ std::string ints_str(const std::vector<std::int64_t>& v) {
 }
 
 // Floor division (C++ '/' truncates toward zero; split of negative padding must floor).
-std::int64_t floor_div2(std::int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); }
+std::int64_t floor_div2(std::int64_t a) {
+  return a >= 0 ? a / 2 : -((1 - a) / 2);
+}
 
 // Reads an int list attribute of `n` entries (default `dflt` for each when absent).
 std::vector<std::int64_t> attr_list(const OpNode& node, const char* key, std::size_t n,

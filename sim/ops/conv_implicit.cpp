@@ -94,12 +94,18 @@ std::vector<PanelStore> panel_stores(const ConvGeometry& g, const ImplicitPlan& 
   return v;
 }
 
-// Which (call, image, group) the calling thread's B buffer holds, to skip rebuilding it for
-// consecutive tasks of the same image.
-struct BuiltTag {
+// The B buffer of a worker thread: phase planes of one (image, group) of one call, kept across
+// that call's tasks so consecutive tiles of an image skip the rebuild. Used by nothing else, so
+// the tag stays true even when the worker runs other ops' tasks in between.
+struct BBuffer {
+  std::vector<float> buf, row;
   std::uint64_t call = 0;
   I64 n = -1, grp = -1;
 };
+BBuffer& b_buffer() {
+  thread_local BBuffer b;
+  return b;
+}
 std::atomic<std::uint64_t> g_calls{0};
 
 }  // namespace
@@ -113,7 +119,8 @@ double implicit_cost(const ConvGeometry& g) {
   // Building the phase planes: a plain copy for stride 1, a slower deinterleave otherwise.
   const double copy = static_cast<double>(g.in_channels / g.group * L.sh * L.sw * L.plane) *
                       (L.sw == 1 ? 0.2 : 0.6);
-  return static_cast<double>(g.batch * g.group) * (lanes * K * mg / 32.0 + copy);
+  // 1.05: compressed stores and shifted (unaligned) B rows, measured on ResNet layers.
+  return static_cast<double>(g.batch * g.group) * (1.05 * lanes * K * mg / 32.0 + copy);
 }
 
 bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const float* bias,
@@ -126,15 +133,15 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
   std::vector<std::int32_t> off(static_cast<std::size_t>(K));
   const I64 taps = static_cast<I64>(p.L.tap_off.size());
   for (I64 k = 0; k < K; ++k)
-    off[static_cast<std::size_t>(k)] =
-        static_cast<std::int32_t>(k / taps * p.cs + p.L.tap_off[static_cast<std::size_t>(k % taps)]);
-  std::vector<float> wp(static_cast<std::size_t>(G * mg * K));
+    off[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(
+        k / taps * p.cs + p.L.tap_off[static_cast<std::size_t>(k % taps)]);
+  const PackedWeights wp(static_cast<std::size_t>(G * mg * K));
   pack_weights(w, G, mg, K, wp.data());
   const std::uint64_t call = ++g_calls;
   const float clip_range[2] = {g.act_min, g.act_max};
   const I64 tasks = g.batch * G * p.cb * p.mb;
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
-    thread_local BuiltTag built;
+    BBuffer& built = b_buffer();
     for (I64 t = r.begin(); t != r.end(); ++t) {
       const I64 mi = t % p.mb, ci = t / p.mb % p.cb, grp = t / (p.mb * p.cb) % G,
                 n = t / (p.mb * p.cb * G);
@@ -143,16 +150,21 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
       if (p.direct && n == g.batch - 1 && grp == G - 1) {
         float* buf = gemm::thread_scratch(static_cast<std::size_t>(cg * in_pix + 64));
         std::copy(xg, xg + cg * in_pix, buf);
-        built.call = 0;  // the buffer no longer holds phase planes
         b = buf;
       } else if (!p.direct) {
-        float* buf = gemm::thread_scratch(static_cast<std::size_t>(cg * p.cs + 64));
-        float* row = gemm::thread_scratch(static_cast<std::size_t>(p.L.sw * p.L.wq + 32), 1);
+        if (built.call != call) {
+          built.buf.resize(std::max(built.buf.size(), static_cast<std::size_t>(cg * p.cs + 64)));
+          built.row.resize(
+              std::max(built.row.size(), static_cast<std::size_t>(p.L.sw * p.L.wq + 32)));
+        }
+        float* buf = built.buf.data();
+        float* row = built.row.data();
         if (built.call != call) {
           // Padding is written once per call; builds rewrite only input pixels.
           std::fill(buf, buf + cg * p.cs + 64, 0.0f);
           std::fill(row, row + p.L.sw * p.L.wq + 32, 0.0f);
-          built = {call, -1, -1};
+          built.call = call;
+          built.n = built.grp = -1;
         }
         if (built.n != n || built.grp != grp) {
           for (I64 c = 0; c < cg; ++c)
@@ -178,8 +190,8 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
             const I64 cols = std::min<I64>(kNR, p.qw - pj * kNR);
             const ImplicitFn fn = kMicroImplicit[static_cast<std::size_t>(mr - 1)]
                                                 [static_cast<std::size_t>((cols + 15) / 16 - 1)];
-            fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm,
-               init, clip, ym, N);
+            fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm, init,
+               clip, ym, N);
           }
         }
       }

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <tbb/parallel_for.h>
 
@@ -72,9 +74,8 @@ constexpr std::array<MicroFn, 3> row_of() {
 }
 template <bool kPacked>
 constexpr MicroTable table_of() {
-  return {row_of<1, kPacked>(), row_of<2, kPacked>(), row_of<3, kPacked>(),
-          row_of<4, kPacked>(), row_of<5, kPacked>(), row_of<6, kPacked>(),
-          row_of<7, kPacked>(), row_of<8, kPacked>()};
+  return {row_of<1, kPacked>(), row_of<2, kPacked>(), row_of<3, kPacked>(), row_of<4, kPacked>(),
+          row_of<5, kPacked>(), row_of<6, kPacked>(), row_of<7, kPacked>(), row_of<8, kPacked>()};
 }
 inline constexpr MicroTable kMicroPacked = table_of<true>();
 inline constexpr MicroTable kMicroInPlace = table_of<false>();
@@ -90,8 +91,8 @@ struct PanelStore {
 
 template <int MR, int NV>
 void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* off,
-                    const PanelStore& ps, const float* bias, Init init, const float* clip,
-                    float* C, I64 ldc) {
+                    const PanelStore& ps, const float* bias, Init init, const float* clip, float* C,
+                    I64 ldc) {
   // Masks are only used outside the k loop: masked loads inside it make GCC 12 spill the
   // accumulators.
   __mmask16 cm[NV], sm[NV];
@@ -125,8 +126,8 @@ void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* o
       _mm512_mask_storeu_ps(C + m * ldc + yo[v], sm[v], _mm512_maskz_compress_ps(cm[v], acc[m][v]));
 }
 
-using ImplicitFn = void (*)(I64, const float*, const float*, const std::int32_t*,
-                            const PanelStore&, const float*, Init, const float*, float*, I64);
+using ImplicitFn = void (*)(I64, const float*, const float*, const std::int32_t*, const PanelStore&,
+                            const float*, Init, const float*, float*, I64);
 using ImplicitTable = std::array<std::array<ImplicitFn, 3>, kMR>;  // [mr - 1][nv - 1]
 
 template <int MR>
@@ -151,8 +152,47 @@ inline void pack_weights(const float* w, I64 G, I64 mg, I64 K, float* wp) {
   });
 }
 
+// Buffer for one call's repacked W, owned by the calling thread and reused across calls (a
+// fresh multi-MB vector per call costs page faults on every run). A nested call on the same
+// thread (a TBB worker that picks up another conv while waiting) gets its own vector.
+class PackedWeights {
+ public:
+  explicit PackedWeights(std::size_t n) {
+    if (!busy()) {
+      busy() = true;
+      owner_ = true;
+      if (shared().size() < n) shared().resize(n);
+      data_ = shared().data();
+    } else {
+      own_.resize(n);
+      data_ = own_.data();
+    }
+  }
+  ~PackedWeights() {
+    if (owner_) busy() = false;
+  }
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  static std::vector<float>& shared() {
+    thread_local std::vector<float> v;
+    return v;
+  }
+  static bool& busy() {
+    thread_local bool b = false;
+    return b;
+  }
+  std::vector<float> own_;
+  float* data_ = nullptr;
+  bool owner_ = false;
+};
+
 // K block size: whole K up to 512, else balanced blocks of at most 384.
-inline I64 k_block(I64 K) { return K <= 512 ? K : (K + (K + 383) / 384 - 1) / ((K + 383) / 384); }
+inline I64 k_block(I64 K) {
+  return K <= 512 ? K : (K + (K + 383) / 384 - 1) / ((K + 383) / 384);
+}
 
 // The implicit-GEMM path (conv_implicit.cpp): its estimated cost in the units of
 // conv_gemm.cpp's estimate, and the conv itself (false if the shape does not fit it).

@@ -18,10 +18,10 @@ namespace mpq::convk {
 using I64 = std::int64_t;
 
 struct PhaseLayout {
-  I64 sh, sw;    // strides = number of phases per axis
-  I64 hq, wq;    // rows / columns of one phase plane
-  I64 plane;     // floats per phase plane (with slack for the junk columns' reads)
-  I64 wide;      // output elements computed per channel: OH rows of wq columns
+  I64 sh, sw;                // strides = number of phases per axis
+  I64 hq, wq;                // rows / columns of one phase plane
+  I64 plane;                 // floats per phase plane (with slack for the junk columns' reads)
+  I64 wide;                  // output elements computed per channel: OH rows of wq columns
   std::vector<I64> tap_off;  // per tap: phase plane start + shift inside it
 };
 
@@ -30,8 +30,10 @@ inline PhaseLayout phase_layout(const ConvGeometry& g) {
   L.sh = g.stride[1];
   L.sw = g.stride[2];
   const I64 KH = g.kernel[1], KW = g.kernel[2];
-  const I64 hp = std::max(g.in[1] + g.pad_begin[1], (g.out[1] - 1) * L.sh + (KH - 1) * g.dilation[1] + 1);
-  const I64 wp = std::max(g.in[2] + g.pad_begin[2], (g.out[2] - 1) * L.sw + (KW - 1) * g.dilation[2] + 1);
+  const I64 hp =
+      std::max(g.in[1] + g.pad_begin[1], (g.out[1] - 1) * L.sh + (KH - 1) * g.dilation[1] + 1);
+  const I64 wp =
+      std::max(g.in[2] + g.pad_begin[2], (g.out[2] - 1) * L.sw + (KW - 1) * g.dilation[2] + 1);
   L.hq = (hp + L.sh - 1) / L.sh;
   L.wq = (wp + L.sw - 1) / L.sw;
   L.wide = g.out[1] * L.wq;
@@ -95,8 +97,10 @@ inline void build_phases(const ConvGeometry& g, const PhaseLayout& L, const floa
       // Straight from the input row: 32 input columns per step (masked to [0, cols)), split
       // into even / odd phase columns with permutes. No staging row: reloading freshly
       // masked-stored data would defeat store forwarding.
-      const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      const __m512i ev =
+          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i od =
+          _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
       const auto lanes = [](I64 lo, I64 hi) {
         const auto bits = [](I64 n) { return (1u << std::clamp<I64>(n, 0, 16)) - 1u; };
         return static_cast<__mmask16>(bits(hi) & ~bits(lo));
@@ -105,7 +109,8 @@ inline void build_phases(const ConvGeometry& g, const PhaseLayout& L, const floa
       for (I64 j = 0; j < L.wq; j += 16) {
         const I64 base = 2 * j - pl;  // input column of lane 0
         const __m512 lo = _mm512_maskz_loadu_ps(lanes(-base, cols - base), xr + base);
-        const __m512 hi = _mm512_maskz_loadu_ps(lanes(-base - 16, cols - base - 16), xr + base + 16);
+        const __m512 hi =
+            _mm512_maskz_loadu_ps(lanes(-base - 16, cols - base - 16), xr + base + 16);
         const __mmask16 m = lanes(0, L.wq - j);
         _mm512_mask_storeu_ps(dst + j, m, _mm512_permutex2var_ps(lo, ev, hi));
         _mm512_mask_storeu_ps(odd + j, m, _mm512_permutex2var_ps(lo, od, hi));

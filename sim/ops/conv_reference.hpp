@@ -10,8 +10,8 @@ namespace mpq {
 
 // y[n, m, o] = clamp(bias[m] + sum_{c in group(m), k} x[n, c, o * stride + k * dilation - pad]
 //                   * w[m, c, k], act_min, act_max)
-inline void conv_reference(const ConvGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y) {
+inline void conv_reference(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                           float* y) {
   const std::int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   for (std::int64_t n = 0; n < g.batch; ++n)
     for (std::int64_t m = 0; m < g.out_channels; ++m) {
@@ -34,7 +34,8 @@ inline void conv_reference(const ConvGeometry& g, const float* x, const float* w
                         x[(((n * g.in_channels + c0 + c) * g.in[0] + id) * g.in[1] + ih) * g.in[2] +
                           iw];
                     const float wv =
-                        w[(((m * cg + c) * g.kernel[0] + kd) * g.kernel[1] + kh) * g.kernel[2] + kw];
+                        w[(((m * cg + c) * g.kernel[0] + kd) * g.kernel[1] + kh) * g.kernel[2] +
+                          kw];
                     acc += static_cast<double>(xv) * wv;
                   }
             y[(((n * g.out_channels + m) * g.out[0] + od) * g.out[1] + oh) * g.out[2] + ow] =

@@ -6,15 +6,17 @@
 #include <tbb/parallel_for.h>
 
 #include "sim/ops/conv_common.hpp"
-#include "sim/ops/kernel_util.hpp"
 #include "sim/ops/gemm_kernel.hpp"
+#include "sim/ops/kernel_util.hpp"
 
 namespace mpq {
 namespace {
 
 using I64 = std::int64_t;
 
-I64 ceil_div(I64 a, I64 b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+I64 ceil_div(I64 a, I64 b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
 
 // Adds the col rows of output channels [m0, m1) (relative to col) into y (that group's planes,
 // already holding the bias). Channels write disjoint planes, so channel ranges may run in
@@ -62,8 +64,8 @@ void conv_transpose_kernel(const OpContext& ctx, std::span<const Tensor* const> 
     throw OpError("ConvTranspose supports float tensors only");
   const ConvGeometry g = conv_transpose_geometry(ctx.node, x.shape, w.shape);
   if (b && b->size() != g.out_channels)
-    throw OpError("bias B " + shape_str(b->shape) + " must have " +
-                  std::to_string(g.out_channels) + " values");
+    throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
+                  " values");
   shape_float_output(out[0], g.y_shape());
   conv_transpose_forward(g, x.f.data(), w.f.data(), b ? b->f.data() : nullptr, out[0].f.data());
 }

@@ -6,8 +6,8 @@
 #include <tbb/parallel_for.h>
 
 #include "sim/op_registry.hpp"
-#include "sim/ops/kernel_util.hpp"
 #include "sim/ops/gemm_kernel.hpp"
+#include "sim/ops/kernel_util.hpp"
 
 namespace mpq {
 namespace {

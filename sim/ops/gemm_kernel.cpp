@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <vector>
 
-#include <Eigen/Core>
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
+#include <Eigen/Core>
 
 namespace mpq::gemm {
 namespace {
@@ -59,9 +59,10 @@ void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A
     product(a.transpose(), b.transpose(), alpha, beta, c);
 }
 
-void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A,
-                    MatRef B, float beta, float* C, std::int64_t ldc) {
-  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
+                    float beta, float* C, std::int64_t ldc) {
+  const double flops =
+      2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   // Split the larger side of C: every block then re-packs only the smaller operand.
   const bool split_cols = N >= M;
   const std::int64_t len = split_cols ? N : M;
@@ -87,7 +88,9 @@ void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
       tbb::static_partitioner());
 }
 
-int num_threads() { return tbb::this_task_arena::max_concurrency(); }
+int num_threads() {
+  return tbb::this_task_arena::max_concurrency();
+}
 
 float* thread_scratch(std::size_t n, int slot) {
   thread_local std::vector<float, Eigen::aligned_allocator<float>> bufs[4];

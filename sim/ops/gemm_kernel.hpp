@@ -25,8 +25,8 @@ void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A
 
 // The same product split over TBB threads by row or column blocks of C when it is large enough
 // to pay for the fork; each block is one single-threaded sgemm.
-void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A,
-                    MatRef B, float beta, float* C, std::int64_t ldc);
+void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
+                    float beta, float* C, std::int64_t ldc);
 
 // Worker threads of the current TBB arena.
 int num_threads();

@@ -179,9 +179,7 @@ void pool_plane_f32(const PoolGeometry& g, Mode mode, const float* x, float* y, 
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const I64 D = g.in[0], H = g.in[1], W = g.in[2], OW = g.out[2];
   const I64 pw = g.pad_begin[2], sw = g.stride[2], dw = g.dilation[2], KW = g.kernel[2];
-  const auto tail = [](I64 n) {
-    return static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1u);
-  };
+  const auto tail = [](I64 n) { return static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1u); };
   // (maskz form: GCC 12's _mm512_max_ps trips -Wmaybe-uninitialized on its undefined source)
   const auto combine = [&](__m512 a, __m512 b) {
     return is_max ? _mm512_maskz_max_ps(0xffff, a, b) : _mm512_add_ps(a, b);
@@ -218,9 +216,9 @@ void pool_plane_f32(const PoolGeometry& g, Mode mode, const float* x, float* y, 
         __m512 acc = ident;
         for (I64 kw = 0; kw < KW; ++kw) {
           const float* b = r + ow * sw + kw * dw;
-          const __m512 v = sw == 1 ? _mm512_loadu_ps(b)
-                                   : _mm512_permutex2var_ps(_mm512_loadu_ps(b), even,
-                                                            _mm512_loadu_ps(b + 16));
+          const __m512 v =
+              sw == 1 ? _mm512_loadu_ps(b)
+                      : _mm512_permutex2var_ps(_mm512_loadu_ps(b), even, _mm512_loadu_ps(b + 16));
           acc = kw == 0 ? v : combine(acc, v);
         }
         if (!is_max)
@@ -229,6 +227,38 @@ void pool_plane_f32(const PoolGeometry& g, Mode mode, const float* x, float* y, 
         _mm512_mask_storeu_ps(yr + ow, tail(OW - ow), acc);
       }
     }
+}
+
+// The ubiquitous 2x2 / stride 2 / no padding max pool (small CNNs): two input rows, a vertical
+// max, then even / odd lanes of 32 columns folded with a permute. No per-row bookkeeping.
+bool is_max2x2(const PoolGeometry& g, Mode mode) {
+  return mode == Mode::Max && g.spatial == 2 && g.kernel[1] == 2 && g.kernel[2] == 2 &&
+         g.stride[1] == 2 && g.stride[2] == 2 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+         g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.out[1] * 2 <= g.in[1] &&
+         g.out[2] * 2 <= g.in[2];
+}
+
+void max2x2_plane(const PoolGeometry& g, const float* x, float* y) {
+  const I64 W = g.in[2], OW = g.out[2];
+  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const auto mx = [](__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); };
+  for (I64 oh = 0; oh < g.out[1]; ++oh) {
+    const float* r0 = x + 2 * oh * W;
+    const float* r1 = r0 + W;
+    float* yr = y + oh * OW;
+    for (I64 ow = 0; ow < OW; ow += 16) {
+      const I64 n = std::min<I64>(16, OW - ow);  // outputs; inputs 2n
+      const auto m_lo = static_cast<__mmask16>(n >= 8 ? 0xffff : (1u << (2 * n)) - 1u);
+      const auto m_hi = static_cast<__mmask16>(n <= 8 ? 0 : (1u << (2 * n - 16)) - 1u);
+      const __m512 a =
+          mx(_mm512_maskz_loadu_ps(m_lo, r0 + 2 * ow), _mm512_maskz_loadu_ps(m_lo, r1 + 2 * ow));
+      const __m512 b = mx(_mm512_maskz_loadu_ps(m_hi, r0 + 2 * ow + 16),
+                          _mm512_maskz_loadu_ps(m_hi, r1 + 2 * ow + 16));
+      const __m512 v = mx(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
+      _mm512_mask_storeu_ps(yr + ow, static_cast<__mmask16>((1u << n) - 1u), v);
+    }
+  }
 }
 #endif
 
@@ -249,6 +279,14 @@ void pool(const PoolGeometry& g, Mode mode, const T* x, T* y) {
   const I64 work = std::max<I64>(1, out_pix * g.kernel[0] * g.kernel[1] * g.kernel[2]);
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
+    if (is_max2x2(g, mode)) {
+      tbb::parallel_for(tbb::blocked_range<I64>(0, g.planes, std::max<I64>(1, 32768 / work)),
+                        [&](const tbb::blocked_range<I64>& rg) {
+                          for (I64 p = rg.begin(); p != rg.end(); ++p)
+                            max2x2_plane(g, x + p * in_pix, y + p * out_pix);
+                        });
+      return;
+    }
     if (g.stride[2] <= 2) {
       // hcount as floats, padded so 16-lane loads past OW stay inside (divisor 1).
       std::vector<float> hc(static_cast<std::size_t>(OW + 16), 1.0f);
@@ -376,22 +414,23 @@ void global_pool_kernel(const OpContext&, std::span<const Tensor* const> in,
   Tensor& y = out[0];
   shape_float_output(y, ys);
   const I64 planes = x.shape[0] * x.shape[1], n = x.size() / std::max<I64>(1, planes);
-  tbb::parallel_for(tbb::blocked_range<I64>(0, planes, std::max<I64>(1, 16384 / std::max<I64>(1, n))),
-                    [&](const tbb::blocked_range<I64>& r) {
-                      for (I64 p = r.begin(); p != r.end(); ++p) {
-                        const float* v = x.f.data() + p * n;
-                        float r;
-                        if (kMax) {
-                          r = n > 0 ? v[0] : 0.0f;
-                          for (I64 k = 1; k < n; ++k) r = std::max(r, v[k]);
-                        } else {
-                          double sum = 0.0;
-                          for (I64 k = 0; k < n; ++k) sum += v[k];
-                          r = static_cast<float>(sum / static_cast<double>(n));
-                        }
-                        y.f[static_cast<std::size_t>(p)] = r;
-                      }
-                    });
+  tbb::parallel_for(
+      tbb::blocked_range<I64>(0, planes, std::max<I64>(1, 16384 / std::max<I64>(1, n))),
+      [&](const tbb::blocked_range<I64>& r) {
+        for (I64 p = r.begin(); p != r.end(); ++p) {
+          const float* v = x.f.data() + p * n;
+          float r;
+          if (kMax) {
+            r = n > 0 ? v[0] : 0.0f;
+            for (I64 k = 1; k < n; ++k) r = std::max(r, v[k]);
+          } else {
+            double sum = 0.0;
+            for (I64 k = 0; k < n; ++k) sum += v[k];
+            r = static_cast<float>(sum / static_cast<double>(n));
+          }
+          y.f[static_cast<std::size_t>(p)] = r;
+        }
+      });
 }
 
 std::optional<std::string> validate_pool(const OpNode& node, std::int64_t) {

@@ -34,8 +34,7 @@ std::string compare(const Tensor& got, const Tensor& want, const Tolerance& tol)
   if (got.shape != want.shape)
     return "shape " + shape_str(got.shape) + " != expected " + shape_str(want.shape);
   if (got.is_float() != want.is_float())
-    return std::string("dtype ") + dtype_name(got.dtype) + " != expected " +
-           dtype_name(want.dtype);
+    return std::string("dtype ") + dtype_name(got.dtype) + " != expected " + dtype_name(want.dtype);
   for (std::int64_t k = 0; k < want.size(); ++k) {
     const double a = got.at_f(k), b = want.at_f(k);
     if (std::isnan(b) && std::isnan(a)) continue;
@@ -69,8 +68,7 @@ CaseResult run_case(const std::string& dir, const Tolerance& tol) {
   if (!engine) return {Outcome::Fail, engine.error().message};
   int sets = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (!e.is_directory() || e.path().filename().string().rfind("test_data_set_", 0) != 0)
-      continue;
+    if (!e.is_directory() || e.path().filename().string().rfind("test_data_set_", 0) != 0) continue;
     ++sets;
     std::vector<Tensor> inputs;
     for (const auto& p : sorted_files(e.path(), "input_")) {

@@ -1,12 +1,12 @@
 // Runs every ONNX backend test case from Debian's libonnx-testdata whose ops mpq supports and
 // compares with the stored outputs. The list is discovered from the installed data.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <regex>
 #include <sstream>
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -63,10 +63,14 @@ int main(int argc, char** argv) {
   bool verbose = false;
   for (int k = 1; k < argc; ++k) {
     const std::string a = argv[k];
-    if (a == "--filter" && k + 1 < argc) filter = argv[++k];
-    else if (a == "--root" && k + 1 < argc) root = argv[++k];
-    else if (a == "--report" && k + 1 < argc) report = argv[++k];
-    else if (a == "--verbose" || a == "-v") verbose = true;
+    if (a == "--filter" && k + 1 < argc)
+      filter = argv[++k];
+    else if (a == "--root" && k + 1 < argc)
+      root = argv[++k];
+    else if (a == "--report" && k + 1 < argc)
+      report = argv[++k];
+    else if (a == "--verbose" || a == "-v")
+      verbose = true;
     else {
       std::cout << "usage: mpq_conformance [--root DIR] [--filter REGEX] [--report FILE.md] "
                    "[--verbose]\n"
@@ -86,7 +90,8 @@ int main(int argc, char** argv) {
     any_suite = true;
     std::vector<fs::path> cases;
     for (const auto& e : fs::directory_iterator(dir))
-      if (fs::exists(e.path() / "model.onnx") && std::regex_search(e.path().filename().string(), re))
+      if (fs::exists(e.path() / "model.onnx") &&
+          std::regex_search(e.path().filename().string(), re))
         cases.push_back(e.path());
     std::sort(cases.begin(), cases.end());
     for (const auto& c : cases) {
@@ -131,8 +136,8 @@ int main(int argc, char** argv) {
     out.close();
     fs::rename(report + ".tmp", report);
   }
-  std::cout << "conformance: " << pass << " passed, " << fail << " failed, " << rej
-            << " rejected, " << skip << " skipped, of " << (pass + fail + rej) << " runnable\n";
+  std::cout << "conformance: " << pass << " passed, " << fail << " failed, " << rej << " rejected, "
+            << skip << " skipped, of " << (pass + fail + rej) << " runnable\n";
   std::cout << pass << " passed, " << fail << " failed\n";
   return fail == 0 ? 0 : 1;
 }

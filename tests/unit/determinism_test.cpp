@@ -41,8 +41,8 @@ TEST_P(BundledModel, OutputsIdenticalWithOneTwoAndFourThreads) {
       const auto many = run_with_threads(*net, *in, t);
       ASSERT_EQ(one.size(), many.size());
       for (std::size_t k = 0; k < one.size(); ++k)
-        EXPECT_EQ(one[k].f, many[k].f) << GetParam() << " batch " << batch << ", " << t
-                                       << " threads";
+        EXPECT_EQ(one[k].f, many[k].f)
+            << GetParam() << " batch " << batch << ", " << t << " threads";
     }
   }
 }
