@@ -143,13 +143,7 @@ int fold_batchnorm(Model& m) {
       changed = true;
     }
   }
-  // Drop initializers nobody reads any more (the BN statistics, replaced weights).
-  std::map<std::string, int> uses;
-  for (const auto& n : m.nodes)
-    for (const auto& in : n.inputs) ++uses[in];
-  for (const auto& o : m.outputs) ++uses[o.name];
-  for (auto it = m.initializers.begin(); it != m.initializers.end();)
-    it = uses.count(it->first) ? std::next(it) : m.initializers.erase(it);
+  m.drop_unused_initializers();  // the BN statistics and replaced weights
   return folded;
 }
 

@@ -1,5 +1,7 @@
 #include "model.hpp"
 
+#include <set>
+
 namespace mpq {
 
 std::int64_t OpNode::attr_int(const std::string& key, std::int64_t dflt) const {
@@ -51,6 +53,14 @@ const Tensor* OpNode::attr_tensor(const std::string& key) const {
 std::string OpNode::label() const {
   return op_type + " '" +
          (name.empty() ? (outputs.empty() ? std::string("?") : outputs[0]) : name) + "'";
+}
+
+void Model::drop_unused_initializers() {
+  std::set<std::string> used;
+  for (const auto& n : nodes) used.insert(n.inputs.begin(), n.inputs.end());
+  for (const auto& o : outputs) used.insert(o.name);
+  for (auto it = initializers.begin(); it != initializers.end();)
+    it = used.count(it->first) ? std::next(it) : initializers.erase(it);
 }
 
 const ValueInfo* Model::find_value(const std::string& tensor) const {

@@ -56,6 +56,8 @@ struct Model {
   std::map<std::string, std::string> metadata;
 
   bool is_constant(const std::string& tensor) const { return initializers.count(tensor) != 0; }
+  // Removes initializers that no node reads and no graph output names (after folding passes).
+  void drop_unused_initializers();
   const ValueInfo* find_value(const std::string& tensor) const;
 };
 

@@ -5,11 +5,6 @@
 
 namespace mpq {
 
-std::int64_t Network::producer(const std::string& tensor) const {
-  auto it = producer_of.find(tensor);
-  return it == producer_of.end() ? -1 : static_cast<std::int64_t>(it->second);
-}
-
 Result<Network> build_network(Model model) {
   Network net;
   net.model = std::move(model);

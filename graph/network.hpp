@@ -34,9 +34,8 @@ struct Network {
   std::vector<OpStats> stats;           // per node index (filled by compute_op_stats)
 
   const OpNode& node(std::size_t k) const { return model.nodes[k]; }
-  // Producer node index of a tensor, or -1 for inputs/initializers.
-  std::int64_t producer(const std::string& tensor) const;
-  std::map<std::string, std::size_t> producer_of;
+  std::map<std::string, std::size_t> producer_of;  // tensor -> node index; none for inputs
+                                                   // and initializers
 };
 
 // Builds the graph and a topological order. Errors: a tensor used but never defined, a tensor

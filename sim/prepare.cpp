@@ -115,11 +115,7 @@ Result<int> fold_constants(Model& m) {
       break;
     }
   }
-  // Constants no longer read by any node are dropped (e.g. folded chains' intermediates).
-  std::set<std::string> used(outputs);
-  for (const auto& n : m.nodes) used.insert(n.inputs.begin(), n.inputs.end());
-  for (auto it = m.initializers.begin(); it != m.initializers.end();)
-    it = used.count(it->first) ? std::next(it) : m.initializers.erase(it);
+  m.drop_unused_initializers();  // e.g. the intermediates of folded chains
   return removed;
 }
 
