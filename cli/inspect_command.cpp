@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "graph/quantizer_placement.hpp"
 
 namespace mpq::cli {
 namespace {
@@ -11,7 +12,56 @@ namespace {
 struct InspectArgs {
   ModelArgs model;
   CommonArgs common;
+  bool quantizers = false;
 };
+
+nlohmann::json quantizer_table(const Network& net) {
+  const QuantizerPlacement p = place_quantizers(net);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& q : p.quantizers) {
+    const bool weight = q.kind == QuantizerKind::Weight;
+    const std::string at = q.node == Quantizer::kNoNode ? "model input" : net.node(q.node).label();
+    nlohmann::json r = {{"name", q.name}, {"kind", weight ? "weight" : "activation"}, {"op", at}};
+    if (weight) r["channel_axis"] = q.channel_axis;
+    if (!weight) r["non_negative"] = q.non_negative;
+    if (q.model_output) r["model_output"] = true;
+    // Tensors that carry this quantizer's format through data-movement ops.
+    nlohmann::json carried = nlohmann::json::array();
+    for (const auto& [t, src] : p.format_source)
+      if (&p.quantizers[src] == &q && t != q.name) carried.push_back(t);
+    if (!weight) r["carried_by"] = carried;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+int print_quantizers(const InspectArgs& a, const Network& net) {
+  const nlohmann::json rows = quantizer_table(net);
+  if (a.common.json) {
+    print_json({{"model", a.model.model}, {"quantizers", rows}});
+    return 0;
+  }
+  std::printf("%-4s %-36s %-10s %-40s %s\n", "#", "quantizer", "kind", "at", "notes");
+  int idx = 0;
+  for (const auto& r : rows) {
+    std::string notes;
+    if (r["kind"] == "weight")
+      notes = "per-channel axis " + std::to_string(r["channel_axis"].get<int>());
+    if (r.value("non_negative", false)) notes += "non-negative";
+    if (r.value("model_output", false)) notes += notes.empty() ? "model output" : ", model output";
+    if (r.contains("carried_by") && !r["carried_by"].empty())
+      notes += (notes.empty() ? "" : ", ") + std::string("passes through ") +
+               std::to_string(r["carried_by"].size()) + " tensor(s)";
+    std::string name = r["name"];
+    if (name.size() > 36) name = "..." + name.substr(name.size() - 33);
+    std::string at = r["op"];
+    if (at.size() > 40) at = at.substr(0, 37) + "...";
+    std::printf("%-4d %-36s %-10s %-40s %s\n", idx++, name.c_str(),
+                r["kind"].get<std::string>().c_str(), at.c_str(), notes.c_str());
+  }
+  std::printf("%zu quantizers\n", rows.size());
+  return 0;
+}
 
 std::string with_commas(std::int64_t v) {
   std::string s = std::to_string(v);
@@ -24,6 +74,7 @@ int run_inspect(const InspectArgs& a) {
   auto threads = apply_threads(a.common);
   auto net = load_network(a.model);
   if (!net) return fail(net.error());
+  if (a.quantizers) return print_quantizers(a, *net);
   nlohmann::json layers = nlohmann::json::array();
   std::int64_t total_macs = 0, total_params = 0;
   for (std::size_t k : net->order) {
@@ -79,6 +130,9 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
                                  "parameters and MACs, with totals");
   add_model_args(*cmd, args->model);
   add_common_args(*cmd, args->common);
+  cmd->add_flag("--quantizers", args->quantizers,
+                "List the quantizers instead: where each sits, its kind and the tensors "
+                "that carry its format");
   cmd->callback([args, &exit_code] { exit_code = run_inspect(*args); });
 }
 

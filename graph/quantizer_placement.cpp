@@ -1,0 +1,158 @@
+#include "quantizer_placement.hpp"
+
+#include <cassert>
+#include <set>
+
+namespace mpq {
+namespace {
+
+bool is_float(const Network& net, const std::string& t) {
+  if (t.empty()) return false;
+  auto it = net.dtypes.find(t);
+  if (it != net.dtypes.end()) return it->second == DType::Float32;
+  auto c = net.model.initializers.find(t);
+  return c != net.model.initializers.end() && c->second.is_float();
+}
+
+bool is_resize_nearest(const OpNode& n) {
+  return (n.op_type == "Resize" || n.op_type == "Upsample") &&
+         n.attr_string("mode", "nearest") == "nearest";
+}
+
+// The lower bound of Clip, when it is a known constant.
+bool clip_min_non_negative(const Network& net, const OpNode& n) {
+  if (n.has_attr("min")) return n.attr_float("min", -1.0f) >= 0.0f;
+  if (!n.has_input(1)) return false;
+  auto it = net.model.initializers.find(n.inputs[1]);
+  return it != net.model.initializers.end() && it->second.is_float() && it->second.size() == 1 &&
+         it->second.f[0] >= 0.0f;
+}
+
+bool fuses_into_producer(const OpNode& n) {
+  return n.op_type == "Relu" || n.op_type == "Clip";
+}
+
+}  // namespace
+
+bool is_data_movement_op(const std::string& op) {
+  static const std::set<std::string> kOps = {
+      "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice",  "Gather", "Concat",
+      "MaxPool", "Pad",     "Identity",  "Split",   "Dropout",   "Expand", "Tile"};
+  return kOps.count(op) != 0;
+}
+
+bool has_weight_quantizer(const std::string& op) {
+  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
+}
+
+int weight_channel_axis(const OpNode& n, const Shape& w) {
+  if (n.op_type == "Conv") return 0;
+  if (n.op_type == "ConvTranspose") return 1;  // W is [Cin, Cout/group, k...]
+  if (n.op_type == "Gemm") return n.attr_int("transB", 0) ? 0 : 1;
+  return w.empty() ? -1 : static_cast<int>(w.size()) - 1;  // MatMul: [..., K, N]
+}
+
+const Quantizer* QuantizerPlacement::find(const std::string& name) const {
+  auto it = by_name.find(name);
+  return it == by_name.end() ? nullptr : &quantizers[it->second];
+}
+
+const Quantizer* QuantizerPlacement::input_quantizer(const Network& net, std::size_t node,
+                                                     std::size_t k) const {
+  const OpNode& n = net.node(node);
+  if (!n.has_input(k)) return nullptr;
+  const std::string& t = n.inputs[k];
+  if (const Quantizer* q = find(t); q && q->kind == QuantizerKind::Weight) return q;
+  auto it = format_source.find(t);
+  return it == format_source.end() ? nullptr : &quantizers[it->second];
+}
+
+QuantizerPlacement place_quantizers(const Network& net) {
+  const Model& m = net.model;
+  std::map<std::string, std::vector<std::size_t>> consumers;
+  for (std::size_t k : net.order)
+    for (const auto& in : m.nodes[k].inputs)
+      if (!in.empty()) consumers[in].push_back(k);
+  std::set<std::string> outputs;
+  for (const auto& o : m.outputs) outputs.insert(o.name);
+
+  QuantizerPlacement p;
+  std::map<std::string, bool> non_negative;  // per float activation tensor
+  auto add_activation = [&](const std::string& t, std::size_t node, bool nonneg) {
+    Quantizer q;
+    q.name = t;
+    q.kind = QuantizerKind::Activation;
+    q.node = node;
+    q.non_negative = nonneg;
+    q.model_output = outputs.count(t) != 0;
+    p.by_name[t] = p.quantizers.size();
+    p.format_source[t] = p.quantizers.size();
+    p.quantizers.push_back(q);
+  };
+
+  for (const auto& in : m.inputs)
+    if (in.dtype == DType::Float32) {
+      add_activation(in.name, Quantizer::kNoNode, false);
+      non_negative[in.name] = false;
+    }
+
+  for (std::size_t k : net.order) {
+    const OpNode& n = m.nodes[k];
+    // First float input that carries a format, and whether all float inputs are >= 0.
+    const std::string* source = nullptr;
+    bool all_inputs_nonneg = true, any_float_input = false;
+    for (const auto& in : n.inputs) {
+      if (!is_float(net, in) || m.is_constant(in)) continue;
+      any_float_input = true;
+      auto nn = non_negative.find(in);
+      all_inputs_nonneg = all_inputs_nonneg && nn != non_negative.end() && nn->second;
+      if (!source && p.format_source.count(in)) source = &in;
+    }
+    const bool passes_through =
+        (is_data_movement_op(n.op_type) || is_resize_nearest(n)) && source != nullptr;
+    bool nonneg = false;
+    if (n.op_type == "Relu" || n.op_type == "Sigmoid" || n.op_type == "HardSigmoid" ||
+        n.op_type == "Softmax" || n.op_type == "Abs" || n.op_type == "Exp")
+      nonneg = true;
+    else if (n.op_type == "Clip")
+      nonneg = clip_min_non_negative(net, n);
+    else if (passes_through || n.op_type == "AveragePool" || n.op_type == "GlobalAveragePool" ||
+             n.op_type == "Concat" || n.op_type == "Max")
+      nonneg = any_float_input && all_inputs_nonneg;
+
+    for (const auto& out : n.outputs) {
+      if (!is_float(net, out)) continue;
+      non_negative[out] = nonneg;
+      if (passes_through) {
+        p.format_source[out] = p.format_source.at(*source);
+        if (outputs.count(out)) p.quantizers[p.format_source[out]].model_output = true;
+        continue;
+      }
+      // Fused with a sole Relu/Clip consumer: the quantizer goes on that consumer's output.
+      auto c = consumers.find(out);
+      const bool fused = n.outputs.size() == 1 && !outputs.count(out) && c != consumers.end() &&
+                         c->second.size() == 1 && fuses_into_producer(m.nodes[c->second[0]]) &&
+                         !fuses_into_producer(n);
+      if (fused) continue;
+      add_activation(out, k, nonneg);
+    }
+  }
+
+  for (std::size_t k : net.order) {
+    const OpNode& n = m.nodes[k];
+    if (!has_weight_quantizer(n.op_type) || !n.has_input(1)) continue;
+    const std::string& w = n.inputs[1];
+    auto it = m.initializers.find(w);
+    if (it == m.initializers.end() || !it->second.is_float() || p.by_name.count(w)) continue;
+    Quantizer q;
+    q.name = w;
+    q.kind = QuantizerKind::Weight;
+    q.node = k;
+    q.channel_axis = weight_channel_axis(n, it->second.shape);
+    p.by_name[w] = p.quantizers.size();
+    p.quantizers.push_back(q);
+  }
+  return p;
+}
+
+}  // namespace mpq
