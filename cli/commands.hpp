@@ -6,5 +6,6 @@ namespace mpq::cli {
 // Each subcommand registers itself and stores its exit code in `exit_code` when it runs.
 void add_inspect_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
+void add_quantize_command(CLI::App& app, int& exit_code);
 
 }  // namespace mpq::cli

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   mpq::cli::add_inspect_command(app, exit_code);
   mpq::cli::add_run_command(app, exit_code);
+  mpq::cli::add_quantize_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #include "sim/engine.hpp"
 #include "sim/evaluate.hpp"
 #include "sim/npy.hpp"
+#include "sim/quantized_engine.hpp"
 
 namespace mpq::cli {
 namespace {
@@ -23,6 +24,7 @@ struct RunArgs {
   std::vector<std::string> inputs;
   std::string output, output_dir;
   std::int64_t batch = 0;
+  std::string config;
 };
 
 int run_on_data(const RunArgs& a, const Network& net, Engine& engine) {
@@ -148,6 +150,17 @@ int run_run(const RunArgs& a) {
   if (!net) return fail(net.error());
   auto engine = Engine::create(*net);
   if (!engine) return fail(engine.error());
+  // With --config the engine runs fake-quantized; the configuration must outlive the runs.
+  QuantConfig cfg;
+  QuantizedConstants constants;
+  if (!a.config.empty()) {
+    const QuantizerPlacement placement = place_quantizers(*net);
+    auto read = read_config(a.config, *net, placement);
+    if (!read) return fail(read.error());
+    cfg = std::move(read).value();
+    constants = quantize_constants(*net, cfg);
+    if (auto st = attach_config(*engine, cfg, constants); !st) return fail(st.error());
+  }
   return a.data.empty() ? run_on_inputs(a, *net, *engine) : run_on_data(a, *net, *engine);
 }
 
@@ -156,7 +169,8 @@ int run_run(const RunArgs& a) {
 void add_run_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
-      "run", "Run the FP32 model: top-1 accuracy on a data set, or outputs for given inputs");
+      "run", "Run the model (FP32, or fake-quantized with --config): top-1 accuracy on a data set, "
+      "or outputs for given inputs");
   add_model_args(*cmd, args->model);
   add_common_args(*cmd, args->common);
   cmd->add_option("--data", args->data,
@@ -166,6 +180,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--input", args->inputs, "Input as [NAME=]FILE.npy (repeatable)");
   cmd->add_option("--output", args->output, "Write the first output to this .npy file");
   cmd->add_option("--output-dir", args->output_dir, "Write every output as DIR/<output name>.npy");
+  cmd->add_option("--config", args->config,
+                  "Run fake-quantized with this configuration (written by `mpq quantize -o`)");
   cmd->callback([args, &exit_code] { exit_code = run_run(*args); });
 }
 

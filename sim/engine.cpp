@@ -39,6 +39,8 @@ Result<Engine> Engine::create(const Network& net) {
     e.output_slots_.push_back(it->second);
   }
   e.owned_.resize(e.slots_.size());
+  e.hooks_.resize(e.slots_.size());
+  e.slot_of_ = std::move(slot);
   for (std::size_t s = 0; s < e.slots_.size(); ++s)
     if (!e.slots_[s]) e.slots_[s] = &e.owned_[s];
   return e;
@@ -59,7 +61,9 @@ Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
         return make_error("input '" + vi.name + "' has shape " + shape_str(inputs[k].shape) +
                           ", but the model expects " + shape_str(vi.dims));
     }
-    owned_[static_cast<std::size_t>(input_slots_[k])] = inputs[k];
+    const auto s = static_cast<std::size_t>(input_slots_[k]);
+    owned_[s] = inputs[k];
+    if (hooks_[s]) hooks_[s](owned_[s]);
   }
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor> outs;
@@ -77,12 +81,35 @@ Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
     } catch (const std::exception& err) {
       return make_error(n.label() + ": " + err.what());
     }
-    for (std::size_t k = 0; k < st.out.size(); ++k)
-      if (st.out[k] >= 0) owned_[static_cast<std::size_t>(st.out[k])] = std::move(outs[k]);
+    for (std::size_t k = 0; k < st.out.size(); ++k) {
+      if (st.out[k] < 0) continue;
+      const auto s = static_cast<std::size_t>(st.out[k]);
+      owned_[s] = std::move(outs[k]);
+      if (hooks_[s]) hooks_[s](owned_[s]);
+    }
   }
   std::vector<Tensor> result;
   for (int s : output_slots_) result.push_back(*slots_[static_cast<std::size_t>(s)]);
   return result;
+}
+
+Status Engine::set_hook(const std::string& tensor, TensorHook hook) {
+  auto it = slot_of_.find(tensor);
+  if (it == slot_of_.end() || net_->model.is_constant(tensor))
+    return make_error("no computed tensor '" + tensor + "' in the network");
+  hooks_[static_cast<std::size_t>(it->second)] = std::move(hook);
+  return Ok{};
+}
+
+void Engine::clear_hooks() {
+  for (auto& h : hooks_) h = nullptr;
+}
+
+Status Engine::set_constant(const std::string& name, const Tensor* t) {
+  auto it = net_->model.initializers.find(name);
+  if (it == net_->model.initializers.end()) return make_error("no constant '" + name + "'");
+  slots_[static_cast<std::size_t>(slot_of_.at(name))] = t ? t : &it->second;
+  return Ok{};
 }
 
 std::vector<std::pair<std::string, const Tensor*>> Engine::values() const {

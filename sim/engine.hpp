@@ -1,6 +1,8 @@
 #pragma once
 // Executes a prepared Network on float batches: a fixed plan of kernel calls in topological
 // order over numbered value slots. Not thread-safe: use one Engine per thread.
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,6 +20,15 @@ class Engine {
 
   // Inputs in the order of net.model.inputs; returns the outputs in net.model.outputs order.
   Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
+  // Called on a tensor right after it is computed (or given, for a model input): activation
+  // quantizers and calibration observers attach here. One hook per tensor; empty clears it.
+  using TensorHook = std::function<void(Tensor&)>;
+  Status set_hook(const std::string& tensor, TensorHook hook);
+  void clear_hooks();
+  // Makes a constant read `t` instead (a fake-quantized weight); nullptr restores the model's.
+  // `t` must outlive every later run.
+  Status set_constant(const std::string& name, const Tensor* t);
+
   // Shape and dtype of every value computed by the last run (for shape inference).
   void record_shapes(Network& net) const;
   // Every tensor of the last run in slot order, as (name, value), for inspection and tests.
@@ -36,6 +47,8 @@ class Engine {
   std::vector<const Tensor*> slots_;  // constants point into the model, others into owned_
   std::vector<Tensor> owned_;
   std::vector<int> input_slots_, output_slots_;
+  std::vector<TensorHook> hooks_;  // per slot
+  std::map<std::string, int> slot_of_;
 };
 
 }  // namespace mpq

@@ -1,0 +1,197 @@
+// `mpq quantize`: calibrate a configuration (one candidate for every quantizer, or the formats
+// of a given configuration), measure it against the float model, and write it as JSON.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "sim/calibration.hpp"
+#include "sim/quant_metrics.hpp"
+#include "sim/quantized_engine.hpp"
+
+namespace mpq::cli {
+namespace {
+
+struct QuantizeArgs {
+  ModelArgs model;
+  CommonArgs common;
+  std::string candidate, config, calib = "fashion-mnist:train:512", data, output;
+  std::string act_range = "mse", weight_range = "mse", act_scheme = "asymmetric",
+              weight_scheme = "symmetric", bias = "int32";
+  float percentile = 99.99f;
+  bool per_tensor = false;
+  std::int64_t batch = 32;
+};
+
+Result<QuantScheme> parse_scheme(const std::string& s, const char* flag) {
+  if (s == "symmetric") return QuantScheme::Symmetric;
+  if (s == "asymmetric") return QuantScheme::Asymmetric;
+  return make_error(std::string(flag) + " must be symmetric or asymmetric, not '" + s + "'");
+}
+
+Result<RangeSettings> range_settings(const QuantizeArgs& a) {
+  RangeSettings r;
+  auto am = parse_range_method(a.act_range);
+  if (!am) return make_error("--act-range: " + am.error().message);
+  auto wm = parse_range_method(a.weight_range);
+  if (!wm) return make_error("--weight-range: " + wm.error().message);
+  auto as = parse_scheme(a.act_scheme, "--act-scheme");
+  if (!as) return as.error();
+  auto ws = parse_scheme(a.weight_scheme, "--weight-scheme");
+  if (!ws) return ws.error();
+  if (a.bias != "int32" && a.bias != "float")
+    return make_error("--bias must be int32 or float, not '" + a.bias + "'");
+  if (!(a.percentile > 50.0f && a.percentile <= 100.0f))
+    return make_error("--percentile must be in (50, 100]");
+  r.activation_method = *am;
+  r.weight_method = *wm;
+  r.activation_scheme = *as;
+  r.weight_scheme = *ws;
+  r.percentile = a.percentile;
+  r.per_channel_weights = !a.per_tensor;
+  r.bias = a.bias == "int32" ? BiasMode::Int32 : BiasMode::Float;
+  return r;
+}
+
+Progress stderr_progress(bool enabled, const char* what) {
+  if (!enabled) return {};
+  return [what](std::int64_t done, std::int64_t total) {
+    std::fprintf(stderr, "\r%s: %lld / %lld", what, static_cast<long long>(done),
+                 static_cast<long long>(total));
+    if (done == total) std::fprintf(stderr, "\n");
+  };
+}
+
+nlohmann::json metrics_json(const QuantMetrics& m) {
+  nlohmann::json j = {{"samples", m.samples},
+                      {"sqnr_db", m.sqnr_db},
+                      {"top1_agreement", m.agreement},
+                      {"kl_divergence", m.kl},
+                      {"mse", m.mse}};
+  if (m.accuracy) {
+    j["top1_accuracy"] = *m.accuracy;
+    j["float_top1_accuracy"] = *m.float_accuracy;
+  }
+  return j;
+}
+
+int run_quantize(const QuantizeArgs& a) {
+  if (a.candidate.empty() == a.config.empty())
+    return fail(make_error("give either --candidate (e.g. W8A8) or --config cfg.json"));
+  auto settings = range_settings(a);
+  if (!settings) return fail(settings.error());
+  auto threads = apply_threads(a.common);
+  auto net = load_network(a.model);
+  if (!net) return fail(net.error());
+  const QuantizerPlacement placement = place_quantizers(*net);
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const std::int64_t batch = batch_size_for(*net, a.batch);
+
+  std::map<std::string, NumberFormat> formats;
+  std::string label;
+  if (!a.candidate.empty()) {
+    auto c = parse_candidate(a.candidate);
+    if (!c) return fail(c.error());
+    formats = uniform_formats(placement, *c);
+    label = c->name();
+  } else {
+    auto given = read_config(a.config, *net, placement);
+    if (!given) return fail(given.error());
+    for (const auto& [name, s] : given->quantizers) formats[name] = s.params.format;
+    label = a.config;
+  }
+  auto calib = open_samples(a.calib, *net);
+  if (!calib) return fail(make_error("--calib: " + calib.error().message));
+  auto stats = collect_activation_stats(*net, placement, *calib, batch, -1,
+                                        stderr_progress(tty, "calibrating"));
+  if (!stats) return fail(stats.error());
+  auto cfg = calibrate_config(*net, placement, formats, *stats, *settings);
+  if (!cfg) return fail(cfg.error());
+  cfg->notes["configuration"] = label;
+  cfg->notes["calibration_data"] = a.calib;
+
+  const std::string eval_spec = a.data.empty() ? a.calib : a.data;
+  auto eval = open_samples(eval_spec, *net);
+  if (!eval) return fail(make_error("--data: " + eval.error().message));
+  auto fp = Engine::create(*net);
+  if (!fp) return fail(fp.error());
+  auto q = Engine::create(*net);
+  if (!q) return fail(q.error());
+  const QuantizedConstants constants = quantize_constants(*net, *cfg);
+  if (auto st = attach_config(*q, *cfg, constants); !st) return fail(st.error());
+  auto m = compare_with_float(*fp, *q, *eval, batch, -1, stderr_progress(tty, "evaluating"));
+  if (!m) return fail(m.error());
+
+  if (!a.output.empty())
+    if (auto st = write_config(a.output, *cfg); !st) return fail(st.error());
+  if (a.common.json) {
+    print_json({{"model", a.model.model},
+                {"configuration", label},
+                {"calibration_data", a.calib},
+                {"evaluation_data", eval_spec},
+                {"activation_range", a.act_range},
+                {"weight_range", a.weight_range},
+                {"quantizers", cfg->quantizers.size()},
+                {"metrics", metrics_json(*m)},
+                {"written", a.output}});
+    return 0;
+  }
+  std::printf("%s, %s: %zu quantizers calibrated on %s (activations %s, weights %s)\n",
+              a.model.model.c_str(), label.c_str(), cfg->quantizers.size(), a.calib.c_str(),
+              a.act_range.c_str(), a.weight_range.c_str());
+  std::printf("metrics on %s (%lld samples):\n", eval_spec.c_str(),
+              static_cast<long long>(m->samples));
+  if (m->accuracy)
+    std::printf("  top-1 accuracy     %7.2f %%  (float %.2f %%)\n", *m->accuracy,
+                *m->float_accuracy);
+  std::printf("  output SQNR        %7.2f dB\n", m->sqnr_db);
+  std::printf("  top-1 agreement    %7.2f %%\n", m->agreement);
+  std::printf("  KL(float || quant) %9.5f nats\n", m->kl);
+  std::printf("  output MSE         %11.3e\n", m->mse);
+  if (!a.output.empty()) std::printf("wrote %s\n", a.output.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<QuantizeArgs>();
+  auto* cmd = app.add_subcommand(
+      "quantize",
+      "Calibrate a quantization configuration, print its metrics against the float model "
+      "and write it as JSON");
+  add_model_args(*cmd, args->model);
+  add_common_args(*cmd, args->common);
+  cmd->add_option("--candidate", args->candidate,
+                  "One candidate for every quantizer: W<w>A<a> (W8A8, W4A8, W8A16, ...) or a "
+                  "float format (fp16, bf16, fp8e4m3, fp8e5m2)");
+  cmd->add_option("--config", args->config,
+                  "Take the formats of this configuration and recalibrate its ranges");
+  cmd->add_option("--calib", args->calib,
+                  "Calibration samples: a data spec or an .npy array [N, ...]")
+      ->capture_default_str();
+  cmd->add_option("--data", args->data,
+                  "Evaluation samples (default: the calibration samples); labels give accuracy");
+  cmd->add_option("-o,--output", args->output, "Write the configuration to this JSON file");
+  cmd->add_option("--act-range", args->act_range, "Activation ranges: mse, minmax or percentile")
+      ->capture_default_str();
+  cmd->add_option("--weight-range", args->weight_range, "Weight ranges: mse, minmax or percentile")
+      ->capture_default_str();
+  cmd->add_option("--percentile", args->percentile, "Percentile for the percentile method")
+      ->capture_default_str();
+  cmd->add_option("--act-scheme", args->act_scheme, "Integer activations: asymmetric or symmetric")
+      ->capture_default_str();
+  cmd->add_option("--weight-scheme", args->weight_scheme, "Integer weights: symmetric or asymmetric")
+      ->capture_default_str();
+  cmd->add_flag("--per-tensor", args->per_tensor,
+                "One weight scale per tensor instead of one per output channel");
+  cmd->add_option("--bias", args->bias, "Biases: int32 (scale s_w x s_a) or float")
+      ->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Batch size")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->callback([args, &exit_code] { exit_code = run_quantize(*args); });
+}
+
+}  // namespace mpq::cli

@@ -1,0 +1,56 @@
+#pragma once
+// Fake quantization: round a float tensor to a quantizer's grid and map it back to float, so
+// the float engine computes what the integer (or low-precision float) hardware computes.
+// Integer formats follow the affine convention of PyTorch's fake_quantize_* exactly:
+//   q = clamp(nearbyint(x * (1/scale)) + zero_point, qmin, qmax),  y = (q - zero_point) * scale
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "graph/tensor.hpp"
+#include "number_format.hpp"
+
+namespace mpq {
+
+enum class QuantScheme : std::uint8_t {
+  Symmetric,   // signed, zero_point 0; unsigned with zero_point 0 on non-negative tensors
+  Asymmetric,  // unsigned with a zero_point
+};
+
+// Everything needed to apply one quantizer; one scale (and zero point) per channel when
+// `axis` >= 0, else one for the whole tensor.
+struct QuantParams {
+  NumberFormat format;
+  int axis = -1;
+  std::vector<float> scale;             // empty for unscaled float formats
+  std::vector<std::int32_t> zero_point;  // integer formats
+  std::int32_t qmin = 0, qmax = 0;      // integer formats
+
+  bool per_channel() const { return axis >= 0; }
+};
+
+// The integer grid of `bits` under `scheme` on a tensor that is (or not) non-negative.
+struct IntGrid {
+  std::int32_t qmin, qmax;
+};
+IntGrid int_grid(int bits, QuantScheme scheme, bool non_negative);
+
+// Scale and zero point that map [lo, hi] onto the grid (the range is widened to include 0).
+// Symmetric signed: scale = max(|lo|, |hi|) / qmax; asymmetric: scale = (hi - lo) / (qmax -
+// qmin), zero_point = qmin - round(lo / scale) clamped to the grid.
+struct ScaleZero {
+  float scale;
+  std::int32_t zero_point;
+};
+ScaleZero scale_from_range(float lo, float hi, IntGrid grid, QuantScheme scheme);
+
+// In place over the whole tensor; parallel over large tensors, same result for any thread count.
+void fake_quantize(Tensor& t, const QuantParams& p);
+// `src` into `dst` (dst resized), for weights kept in a cache next to the float original.
+void fake_quantize(const Tensor& src, Tensor& dst, const QuantParams& p);
+
+// Element by element, for the tests and as the reference of the fast paths above.
+float fake_quantize_int_reference(float x, float scale, std::int32_t zero_point, std::int32_t qmin,
+                                  std::int32_t qmax);
+
+}  // namespace mpq

@@ -1,0 +1,203 @@
+#include "quant_config.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "atomic_file.hpp"
+
+namespace mpq {
+namespace {
+
+using nlohmann::json;
+
+const char* kind_name(QuantizerKind k) {
+  return k == QuantizerKind::Weight ? "weight" : "activation";
+}
+const char* scheme_name(QuantScheme s) {
+  return s == QuantScheme::Symmetric ? "symmetric" : "asymmetric";
+}
+
+// Number of channels of a quantizer along `axis`, from the weight's shape.
+std::int64_t channels_of(const Network& net, const Quantizer& q, int axis) {
+  if (axis < 0) return 1;
+  const auto& w = net.model.initializers.at(q.name);
+  return axis < w.rank() ? w.shape[static_cast<std::size_t>(axis)] : -1;
+}
+
+}  // namespace
+
+QuantParams params_from_range(NumberFormat format, QuantScheme scheme, bool non_negative, int axis,
+                              const std::vector<float>& lo, const std::vector<float>& hi) {
+  QuantParams p;
+  p.format = format;
+  p.axis = axis;
+  if (format.is_int()) {
+    const IntGrid g = int_grid(format.bits, scheme, non_negative);
+    p.qmin = g.qmin;
+    p.qmax = g.qmax;
+    for (std::size_t c = 0; c < lo.size(); ++c) {
+      const ScaleZero sz = scale_from_range(lo[c], hi[c], g, scheme);
+      p.scale.push_back(sz.scale);
+      p.zero_point.push_back(sz.zero_point);
+    }
+  } else if (format.float_traits().scaled) {
+    for (std::size_t c = 0; c < lo.size(); ++c) {
+      const float amax = std::max(std::fabs(lo[c]), std::fabs(hi[c]));
+      p.scale.push_back(amax > 0 ? amax / format.float_traits().max_finite : 1.0f);
+    }
+  }
+  return p;
+}
+
+void derive_biases(const Network& net, const QuantizerPlacement& placement, QuantConfig& cfg) {
+  cfg.biases.clear();
+  if (cfg.bias_mode != BiasMode::Int32) return;
+  for (std::size_t k : net.order) {
+    const OpNode& n = net.node(k);
+    if (!has_weight_quantizer(n.op_type) || !n.has_input(2) || !net.model.is_constant(n.inputs[2]))
+      continue;
+    const Quantizer* wq = placement.input_quantizer(net, k, 1);
+    const Quantizer* aq = placement.input_quantizer(net, k, 0);
+    if (!wq || !aq) continue;
+    auto w = cfg.quantizers.find(wq->name);
+    auto a = cfg.quantizers.find(aq->name);
+    if (w == cfg.quantizers.end() || a == cfg.quantizers.end()) continue;
+    const QuantParams& pw = w->second.params;
+    const QuantParams& pa = a->second.params;
+    if (!pw.format.is_int() || !pa.format.is_int()) continue;
+    BiasSetting b;
+    const std::int64_t channels = net.model.initializers.at(n.inputs[2]).size();
+    for (std::int64_t c = 0; c < channels; ++c)
+      b.scale.push_back(pw.scale[pw.scale.size() == 1 ? 0 : static_cast<std::size_t>(c)] *
+                        pa.scale[0]);
+    cfg.biases[n.inputs[2]] = std::move(b);
+  }
+}
+
+json config_to_json(const QuantConfig& cfg) {
+  json qs = json::object();
+  for (const auto& [name, s] : cfg.quantizers) {
+    const QuantParams& p = s.params;
+    json q = {{"kind", kind_name(s.kind)}, {"format", p.format.name()}};
+    if (p.format.is_identity()) {
+      qs[name] = q;
+      continue;
+    }
+    if (p.format.is_int()) q["scheme"] = scheme_name(s.scheme);
+    q["granularity"] = p.per_channel() ? "per_channel" : "per_tensor";
+    if (p.per_channel()) q["axis"] = p.axis;
+    q["min"] = s.range_min;
+    q["max"] = s.range_max;
+    if (!p.scale.empty()) q["scale"] = p.scale;
+    if (p.format.is_int()) {
+      q["zero_point"] = p.zero_point;
+      q["qmin"] = p.qmin;
+      q["qmax"] = p.qmax;
+    }
+    qs[name] = q;
+  }
+  json biases = json::object();
+  for (const auto& [name, b] : cfg.biases) biases[name] = {{"format", "int32"}, {"scale", b.scale}};
+  return {{"format", "mpq-quant-config"},
+          {"version", 1},
+          {"model", cfg.model},
+          {"bias", cfg.bias_mode == BiasMode::Int32 ? "int32" : "float"},
+          {"notes", cfg.notes},
+          {"quantizers", qs},
+          {"biases", biases}};
+}
+
+Result<QuantConfig> config_from_json(const json& j, const Network& net,
+                                     const QuantizerPlacement& placement,
+                                     const std::string& source) {
+  const auto bad = [&](const std::string& what) { return make_error(source + ": " + what); };
+  try {
+    if (!j.is_object() || j.value("format", "") != "mpq-quant-config")
+      return bad("not an mpq quantization configuration (\"format\": \"mpq-quant-config\" missing)");
+    if (j.value("version", 0) != 1)
+      return bad("configuration version " + j.value("version", json(0)).dump() +
+                 " is not supported (this mpq reads version 1)");
+    QuantConfig cfg;
+    cfg.model = j.value("model", "");
+    const std::string bias = j.value("bias", "int32");
+    if (bias != "int32" && bias != "float") return bad("\"bias\" must be \"int32\" or \"float\"");
+    cfg.bias_mode = bias == "int32" ? BiasMode::Int32 : BiasMode::Float;
+    if (j.contains("notes")) cfg.notes = j.at("notes").get<std::map<std::string, std::string>>();
+    for (const auto& [name, q] : j.at("quantizers").items()) {
+      const std::string where = "quantizer '" + name + "'";
+      const Quantizer* mq = placement.find(name);
+      if (!mq)
+        return bad(where + " does not exist in the model (`mpq inspect --quantizers` lists them)");
+      QuantizerSetting s;
+      s.kind = mq->kind;
+      const std::string kind = q.value("kind", kind_name(mq->kind));
+      if (kind != kind_name(mq->kind))
+        return bad(where + " is a " + kind_name(mq->kind) + " quantizer, not " + kind);
+      auto fmt = parse_format(q.at("format").get<std::string>());
+      if (!fmt) return bad(where + ": " + fmt.error().message);
+      s.params.format = *fmt;
+      if (fmt->is_identity()) {
+        cfg.quantizers[name] = s;
+        continue;
+      }
+      const std::string scheme = q.value("scheme", "symmetric");
+      if (scheme != "symmetric" && scheme != "asymmetric")
+        return bad(where + ": scheme must be symmetric or asymmetric, not '" + scheme + "'");
+      s.scheme = scheme == "symmetric" ? QuantScheme::Symmetric : QuantScheme::Asymmetric;
+      const int axis = q.value("axis", -1);
+      if (axis >= 0 && mq->kind != QuantizerKind::Weight)
+        return bad(where + ": per-channel quantization is only for weights");
+      const std::int64_t channels = channels_of(net, *mq, axis);
+      if (channels < 0) return bad(where + ": axis " + std::to_string(axis) + " is out of range");
+      s.range_min = q.at("min").get<std::vector<float>>();
+      s.range_max = q.at("max").get<std::vector<float>>();
+      if (static_cast<std::int64_t>(s.range_min.size()) != channels ||
+          s.range_max.size() != s.range_min.size())
+        return bad(where + ": \"min\" and \"max\" need " + std::to_string(channels) +
+                   " value(s), one per channel");
+      s.params = params_from_range(*fmt, s.scheme, mq->non_negative, axis, s.range_min,
+                                   s.range_max);
+      // Stored parameters win over re-derived ones: they are what other engines were given.
+      if (q.contains("scale")) s.params.scale = q.at("scale").get<std::vector<float>>();
+      if (q.contains("zero_point"))
+        s.params.zero_point = q.at("zero_point").get<std::vector<std::int32_t>>();
+      s.params.qmin = q.value("qmin", s.params.qmin);
+      s.params.qmax = q.value("qmax", s.params.qmax);
+      const auto n = static_cast<std::size_t>(channels);
+      if ((!s.params.scale.empty() && s.params.scale.size() != n) ||
+          (fmt->is_int() && s.params.zero_point.size() != n))
+        return bad(where + ": \"scale\"/\"zero_point\" need " + std::to_string(channels) +
+                   " value(s)");
+      for (float sc : s.params.scale)
+        if (!(sc > 0) || !std::isfinite(sc)) return bad(where + ": scales must be positive");
+      if (fmt->is_int() && (s.params.qmin >= s.params.qmax ||
+                            s.params.qmax - s.params.qmin > (1 << fmt->bits) - 1))
+        return bad(where + ": qmin/qmax do not fit " + fmt->name());
+      cfg.quantizers[name] = std::move(s);
+    }
+    derive_biases(net, placement, cfg);
+    return cfg;
+  } catch (const json::exception& e) {
+    return bad(std::string("malformed configuration: ") + e.what());
+  }
+}
+
+Result<QuantConfig> read_config(const std::string& path, const Network& net,
+                                const QuantizerPlacement& placement) {
+  std::ifstream in(path);
+  if (!in) return make_error("cannot read configuration '" + path + "'");
+  json j;
+  try {
+    in >> j;
+  } catch (const json::exception& e) {
+    return make_error(path + ": not valid JSON: " + e.what());
+  }
+  return config_from_json(j, net, placement, path);
+}
+
+Status write_config(const std::string& path, const QuantConfig& cfg) {
+  return write_file_atomically(path, config_to_json(cfg).dump(1) + "\n");
+}
+
+}  // namespace mpq

@@ -1,0 +1,59 @@
+#pragma once
+// A quantization configuration as a value: for each quantizer its format and calibrated range,
+// and the parameters derived from them. Written to and read from JSON, so an experiment can be
+// repeated and its quantized outputs reproduced by other engines.
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "fake_quant.hpp"
+#include "graph/quantizer_placement.hpp"
+#include "graph/result.hpp"
+
+namespace mpq {
+
+enum class BiasMode : std::uint8_t { Int32, Float };
+
+struct QuantizerSetting {
+  QuantizerKind kind = QuantizerKind::Activation;
+  QuantScheme scheme = QuantScheme::Asymmetric;
+  std::vector<float> range_min, range_max;  // calibrated range, per channel when params.axis >= 0
+  QuantParams params;                       // format, scale, zero point, grid
+};
+
+// The int32 bias of a Conv/Gemm whose weight and input are integer: scale = s_w x s_a per
+// output channel; q = nearbyint(b / scale), y = q x scale.
+struct BiasSetting {
+  std::vector<float> scale;
+};
+
+struct QuantConfig {
+  std::string model;  // informational: the model the configuration was made for
+  BiasMode bias_mode = BiasMode::Int32;
+  std::map<std::string, QuantizerSetting> quantizers;  // absent: left in float
+  std::map<std::string, BiasSetting> biases;           // filled by derive_biases
+  std::map<std::string, std::string> notes;            // how it was made (candidate, methods)
+};
+
+// Quantizer parameters (scale, zero point, grid) for a range per channel (or one range).
+QuantParams params_from_range(NumberFormat format, QuantScheme scheme, bool non_negative, int axis,
+                              const std::vector<float>& lo, const std::vector<float>& hi);
+
+// Bias scales from the weight and input-activation scales (bias_mode Int32); clears biases
+// whose weight or input is not integer-quantized.
+void derive_biases(const Network& net, const QuantizerPlacement& placement, QuantConfig& cfg);
+
+nlohmann::json config_to_json(const QuantConfig& cfg);
+// Validates against the model: every named quantizer must exist there with the same kind, and
+// every array must have the length the tensor's channels imply.
+Result<QuantConfig> config_from_json(const nlohmann::json& j, const Network& net,
+                                     const QuantizerPlacement& placement,
+                                     const std::string& source);
+
+Result<QuantConfig> read_config(const std::string& path, const Network& net,
+                                const QuantizerPlacement& placement);
+// Writes to a temporary file and renames it, so a crash never leaves a partial configuration.
+Status write_config(const std::string& path, const QuantConfig& cfg);
+
+}  // namespace mpq

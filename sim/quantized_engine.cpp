@@ -1,0 +1,45 @@
+#include "quantized_engine.hpp"
+
+#include <cassert>
+#include <cmath>
+
+namespace mpq {
+
+void quantize_bias(const Tensor& b, const BiasSetting& s, Tensor& out) {
+  assert(b.is_float() && static_cast<std::int64_t>(s.scale.size()) == b.size());
+  out = b;
+  for (std::size_t c = 0; c < out.f.size(); ++c) {
+    const double q = std::nearbyint(b.f[c] / s.scale[c]);
+    const double clamped = std::min(std::max(q, -2147483648.0), 2147483647.0);
+    out.f[c] = static_cast<float>(clamped) * s.scale[c];
+  }
+}
+
+QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg) {
+  QuantizedConstants qc;
+  for (const auto& [name, s] : cfg.quantizers) {
+    if (s.kind != QuantizerKind::Weight || s.params.format.is_identity()) continue;
+    fake_quantize(net.model.initializers.at(name), qc.tensors[name], s.params);
+  }
+  for (const auto& [name, b] : cfg.biases) {
+    const Tensor& bias = net.model.initializers.at(name);
+    // A bias whose channel count does not match its weight's scales stays float.
+    if (static_cast<std::int64_t>(b.scale.size()) == bias.size())
+      quantize_bias(bias, b, qc.tensors[name]);
+  }
+  return qc;
+}
+
+Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedConstants& constants) {
+  engine.clear_hooks();
+  for (const auto& [name, t] : constants.tensors)
+    if (auto st = engine.set_constant(name, &t); !st) return st;
+  for (const auto& [name, s] : cfg.quantizers) {
+    if (s.kind != QuantizerKind::Activation || s.params.format.is_identity()) continue;
+    auto st = engine.set_hook(name, [p = s.params](Tensor& t) { fake_quantize(t, p); });
+    if (!st) return st;
+  }
+  return Ok{};
+}
+
+}  // namespace mpq

@@ -1,0 +1,26 @@
+#pragma once
+// Fake-quantized execution: an Engine whose weights read fake-quantized copies and whose
+// activation quantizers run as hooks right after the tensors are produced.
+#include <map>
+#include <string>
+
+#include "engine.hpp"
+#include "quant_config.hpp"
+
+namespace mpq {
+
+// The fake-quantized weights and int32-scaled biases of a configuration, computed once and
+// shared (read-only) by any number of engines.
+struct QuantizedConstants {
+  std::map<std::string, Tensor> tensors;
+};
+QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg);
+
+// Bias rounding of BiasMode::Int32: y = nearbyint(b / scale) * scale, per output channel.
+void quantize_bias(const Tensor& b, const BiasSetting& s, Tensor& out);
+
+// Points `engine`'s weights at `constants` and attaches the activation quantizers of `cfg`.
+// Both must outlive the engine's runs.
+Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedConstants& constants);
+
+}  // namespace mpq

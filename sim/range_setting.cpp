@@ -1,0 +1,188 @@
+#include "range_setting.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace mpq {
+namespace {
+
+// Clipping ranges tried by the MSE search: fractions of the observed extremes.
+constexpr int kSteps1d = 100;  // one free end (symmetric, or non-negative)
+constexpr int kSteps2d = 25;   // both ends free (asymmetric on a signed tensor)
+
+// The representable interval of the quantizer that [lo, hi] defines, and its step.
+struct Grid {
+  double rmin, rmax, step;
+};
+Grid grid_for(float lo, float hi, const RangeRequest& r) {
+  const IntGrid g = int_grid(r.format.bits, r.scheme, r.non_negative);
+  const ScaleZero sz = scale_from_range(lo, hi, g, r.scheme);
+  return {static_cast<double>(g.qmin - sz.zero_point) * sz.scale,
+          static_cast<double>(g.qmax - sz.zero_point) * sz.scale, sz.scale};
+}
+
+// Minimises err(lo, hi) over the candidate ranges; ties keep the wider range.
+Range search_range(float lo, float hi, const RangeRequest& r,
+                   const std::function<double(float, float)>& err) {
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  Range best{lo, hi};
+  double best_err = std::numeric_limits<double>::infinity();
+  const bool one_sided = r.non_negative || lo == 0.0f;
+  if (r.scheme == QuantScheme::Symmetric || one_sided) {
+    const float amax = one_sided ? hi : std::max(-lo, hi);
+    for (int i = kSteps1d; i >= 1; --i) {
+      const float c = amax * static_cast<float>(i) / kSteps1d;
+      const Range cand = one_sided ? Range{0.0f, c} : Range{-c, c};
+      const double e = err(cand.lo, cand.hi);
+      if (e < best_err) best_err = e, best = cand;
+    }
+    return best;
+  }
+  for (int a = kSteps2d; a >= 1; --a)
+    for (int b = kSteps2d; b >= 1; --b) {
+      const Range cand{lo * static_cast<float>(a) / kSteps2d, hi * static_cast<float>(b) / kSteps2d};
+      const double e = err(cand.lo, cand.hi);
+      if (e < best_err) best_err = e, best = cand;
+    }
+  return best;
+}
+
+}  // namespace
+
+Result<RangeMethod> parse_range_method(const std::string& text) {
+  if (text == "minmax") return RangeMethod::MinMax;
+  if (text == "percentile") return RangeMethod::Percentile;
+  if (text == "mse") return RangeMethod::Mse;
+  return make_error("unknown range-setting method '" + text +
+                    "' (expected minmax, percentile or mse)");
+}
+
+const char* range_method_name(RangeMethod m) {
+  switch (m) {
+    case RangeMethod::MinMax: return "minmax";
+    case RangeMethod::Percentile: return "percentile";
+    case RangeMethod::Mse: return "mse";
+  }
+  return "?";
+}
+
+Histogram::Histogram(float lo_, float hi_) : lo(lo_), hi(hi_), counts(kBins, 0.0) {}
+
+void Histogram::add(std::span<const float> values) {
+  const double width = static_cast<double>(hi) - lo;
+  const double per = width > 0 ? kBins / width : 0.0;
+  for (float v : values) {
+    if (v == 0.0f) {
+      zeros += 1;
+      continue;
+    }
+    const auto k = static_cast<int>((static_cast<double>(v) - lo) * per);
+    counts[static_cast<std::size_t>(std::clamp(k, 0, kBins - 1))] += 1;
+  }
+}
+
+double Histogram::total() const {
+  double t = zeros;
+  for (double c : counts) t += c;
+  return t;
+}
+
+double Histogram::bin_center(int k) const {
+  return lo + (k + 0.5) * ((static_cast<double>(hi) - lo) / kBins);
+}
+
+Range activation_range(const Histogram& h, const RangeRequest& r) {
+  if (r.format.is_float() || r.method == RangeMethod::MinMax || h.counts.empty())
+    return {h.lo, h.hi};
+  if (r.method == RangeMethod::Percentile) {
+    const double total = h.total();
+    const double lo_target = total * (100.0 - r.percentile) / 100.0;
+    const double hi_target = total * r.percentile / 100.0;
+    double cum = 0;
+    float plo = h.lo, phi = h.hi;
+    bool have_lo = false;
+    const double zero_pos = -h.lo / (static_cast<double>(h.hi) - h.lo) * Histogram::kBins;
+    for (int k = 0; k < Histogram::kBins; ++k) {
+      cum += h.counts[static_cast<std::size_t>(k)];
+      if (k == static_cast<int>(zero_pos)) cum += h.zeros;
+      if (!have_lo && cum >= lo_target) plo = static_cast<float>(h.bin_center(k)), have_lo = true;
+      if (cum >= hi_target) {
+        phi = static_cast<float>(h.bin_center(k));
+        break;
+      }
+    }
+    return {plo, phi};
+  }
+  const auto err = [&](float lo, float hi) {
+    const Grid g = grid_for(lo, hi, r);
+    const double rounding = g.step * g.step / 12.0;
+    double e = 0;
+    for (int k = 0; k < Histogram::kBins; ++k) {
+      const double n = h.counts[static_cast<std::size_t>(k)];
+      if (n == 0) continue;
+      const double x = h.bin_center(k);
+      if (x < g.rmin)
+        e += n * (x - g.rmin) * (x - g.rmin);
+      else if (x > g.rmax)
+        e += n * (x - g.rmax) * (x - g.rmax);
+      else
+        e += n * rounding;
+    }
+    return e;
+  };
+  return search_range(h.lo, h.hi, r, err);
+}
+
+std::vector<Range> weight_ranges(std::span<const float> w, std::span<const std::int64_t> shape,
+                                 int axis, const RangeRequest& r) {
+  std::int64_t channels = 1, inner = static_cast<std::int64_t>(w.size());
+  if (axis >= 0) {
+    channels = shape[static_cast<std::size_t>(axis)];
+    inner = 1;
+    for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  }
+  const std::int64_t outer = (channels * inner) != 0 ? static_cast<std::int64_t>(w.size()) / (channels * inner) : 0;
+  std::vector<Range> out;
+  std::vector<float> values;
+  for (std::int64_t c = 0; c < channels; ++c) {
+    values.clear();
+    for (std::int64_t o = 0; o < outer; ++o) {
+      const float* p = w.data() + (o * channels + c) * inner;
+      values.insert(values.end(), p, p + inner);
+    }
+    const auto [mn, mx] = std::minmax_element(values.begin(), values.end());
+    const float lo = values.empty() ? 0.0f : *mn, hi = values.empty() ? 0.0f : *mx;
+    if (r.format.is_float() || r.method == RangeMethod::MinMax || values.empty()) {
+      out.push_back({lo, hi});
+      continue;
+    }
+    if (r.method == RangeMethod::Percentile) {
+      std::vector<float> sorted = values;
+      std::sort(sorted.begin(), sorted.end());
+      const auto at = [&](double q) {
+        const auto k = static_cast<std::size_t>(q / 100.0 * static_cast<double>(sorted.size() - 1));
+        return sorted[k];
+      };
+      out.push_back({at(100.0 - r.percentile), at(r.percentile)});
+      continue;
+    }
+    const auto err = [&](float clo, float chi) {
+      const IntGrid g = int_grid(r.format.bits, r.scheme, r.non_negative);
+      const ScaleZero sz = scale_from_range(clo, chi, g, r.scheme);
+      double e = 0;
+      for (float v : values) {
+        const double d = v - fake_quantize_int_reference(v, sz.scale, sz.zero_point, g.qmin, g.qmax);
+        e += d * d;
+      }
+      return e;
+    };
+    out.push_back(search_range(lo, hi, r, err));
+  }
+  return out;
+}
+
+}  // namespace mpq

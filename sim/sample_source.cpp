@@ -1,0 +1,74 @@
+#include "sample_source.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "npy.hpp"
+
+namespace mpq {
+namespace {
+
+Status check_sample_shape(const std::string& source, const Shape& sample, const Network& net) {
+  const ValueInfo& in = net.model.inputs[0];
+  if (!in.has_shape) return Ok{};
+  bool match = in.dims.size() == sample.size() + 1;
+  for (std::size_t d = 1; match && d < in.dims.size(); ++d)
+    match = in.dims[d] < 0 || in.dims[d] == sample[d - 1];
+  if (match) return Ok{};
+  Shape want(in.dims.begin() + (in.dims.empty() ? 0 : 1), in.dims.end());
+  return make_error(source + ": samples have shape " + shape_str(sample) + ", but the model input '" +
+                    in.name + "' takes samples of shape " + shape_str(want));
+}
+
+}  // namespace
+
+std::int64_t batch_size_for(const Network& net, std::int64_t wanted) {
+  const auto& dims = net.model.inputs.at(0).dims;
+  return !dims.empty() && dims[0] > 0 ? dims[0] : wanted;
+}
+
+Result<SampleSource> open_samples(const std::string& spec, const Network& net) {
+  if (net.model.inputs.size() != 1)
+    return make_error("calibration and evaluation data feed one input, but the model has " +
+                      std::to_string(net.model.inputs.size()));
+  SampleSource src;
+  src.description = spec;
+  if (spec.size() > 4 && spec.substr(spec.size() - 4) == ".npy") {
+    auto t = read_npy(spec);
+    if (!t) return t.error();
+    if (!t->is_float() || t->rank() < 1)
+      return make_error(spec + ": expected a float array whose first dimension counts samples");
+    const Shape sample(t->shape.begin() + 1, t->shape.end());
+    if (auto st = check_sample_shape(spec, sample, net); !st) return st.error();
+    src.count = t->shape[0];
+    auto data = std::make_shared<Tensor>(std::move(t).value());
+    src.batch = [data, sample](std::int64_t start, std::int64_t n) {
+      Shape s = sample;
+      s.insert(s.begin(), n);
+      Tensor b = Tensor::zeros(s);
+      const std::int64_t per = numel(sample);
+      std::memcpy(b.f.data(), data->f.data() + start * per,
+                  static_cast<std::size_t>(n * per) * sizeof(float));
+      return b;
+    };
+    return src;
+  }
+  auto ds = parse_data_spec(spec);
+  if (!ds) return ds.error();
+  auto set = load_dataset(*ds);
+  if (!set) return set.error();
+  auto pre = preprocess_from_metadata(net.model);
+  if (!pre) return pre.error();
+  const Shape sample = pre->layout == "NHWC" ? Shape{set->rows, set->cols, 1}
+                                             : Shape{1, set->rows, set->cols};
+  if (auto st = check_sample_shape(spec, sample, net); !st) return st.error();
+  src.count = set->count;
+  src.labels = set->labels;
+  auto images = std::make_shared<ImageSet>(std::move(set).value());
+  src.batch = [images, p = *pre](std::int64_t start, std::int64_t n) {
+    return make_batch(*images, start, n, p);
+  };
+  return src;
+}
+
+}  // namespace mpq

@@ -1,0 +1,31 @@
+#pragma once
+// Input samples for calibration and evaluation, handed out batch by batch so that memory stays
+// bounded by one batch: an image set with its preprocessing, or an array from a .npy file.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataset.hpp"
+#include "graph/network.hpp"
+#include "graph/result.hpp"
+
+namespace mpq {
+
+struct SampleSource {
+  std::string description;  // "fashion-mnist:train:512", "calib.npy"
+  std::int64_t count = 0;
+  std::vector<std::int64_t> labels;  // empty when unlabeled
+  // The model's single input for samples [start, start + n).
+  std::function<Tensor(std::int64_t start, std::int64_t n)> batch;
+};
+
+// "fashion-mnist:..." data specs (with the model's preprocessing) or a path to a .npy array
+// whose first dimension counts samples. The sample shape is checked against the model input.
+Result<SampleSource> open_samples(const std::string& spec, const Network& net);
+
+// The batch size to run: the model's fixed batch dimension if it has one, else `wanted`.
+std::int64_t batch_size_for(const Network& net, std::int64_t wanted);
+
+}  // namespace mpq
