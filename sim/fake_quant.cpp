@@ -113,7 +113,14 @@ void fake_quantize(const Tensor& src, Tensor& dst, const QuantParams& p) {
 float fake_quantize_int_reference(float x, float scale, std::int32_t zero_point, std::int32_t qmin,
                                   std::int32_t qmax) {
   const float inv = 1.0f / scale;
-  const auto q = static_cast<std::int64_t>(static_cast<float>(zero_point) + std::nearbyint(x * inv));
+  const float qf = static_cast<float>(zero_point) + std::nearbyint(x * inv);
+  // PyTorch converts qf to int64 unchecked: for NaN, +-inf and |qf| >= 2^63 that conversion is
+  // undefined (x86 gives INT64_MIN, i.e. qmin even for +inf). mpq defines those cases as the
+  // fast path computes them: NaN stays NaN, beyond the grid saturates to qmin / qmax.
+  if (std::isnan(qf)) return (qf - static_cast<float>(zero_point)) * scale;
+  constexpr float kBig = 4611686018427387904.0f;  // 2^62: safely inside int64
+  const auto q = qf >= kBig ? std::int64_t{qmax} : qf <= -kBig ? std::int64_t{qmin}
+                                                                : static_cast<std::int64_t>(qf);
   const std::int64_t c = std::min<std::int64_t>(std::max<std::int64_t>(q, qmin), qmax);
   return static_cast<float>(static_cast<double>(c - zero_point) * static_cast<double>(scale));
 }
