@@ -158,10 +158,41 @@ expect_error "missing data file" "/nonexistent" - -- \
 expect_error "unknown data set name" "unknown data set.*imagenet-9000" - -- \
   "$MPQ" run "$MODEL" --data imagenet-9000:test
 
+# ---------------------------------------------------------------- quantization (issue 3)
+CFG="$TMP/cfg.json"
+expect_error "unknown format name" "unknown number format 'fp7'" "$CFG" -- \
+  "$MPQ" quantize "$MODEL" --candidate Wfp7A8 --calib fashion-mnist:train:32 -o "$CFG"
+expect_error "bit-width outside 2..16" "bit-width 17 is outside 2..16" "$CFG" -- \
+  "$MPQ" quantize "$MODEL" --candidate W17A8 --calib fashion-mnist:train:32 -o "$CFG"
+expect_error "calibration data of the wrong shape" "x3x3.npy.*shape" "$CFG" -- \
+  "$MPQ" quantize "$MODEL" --candidate W8A8 --calib "$TMP/x3x3.npy" -o "$CFG"
+expect_error "unknown range method" "unknown range-setting method 'median'" "$CFG" -- \
+  "$MPQ" quantize "$MODEL" --candidate W8A8 --act-range median -o "$CFG"
+# A valid configuration, then one naming a quantizer the model does not have.
+if "$MPQ" quantize "$MODEL" --candidate W8A8 --calib fashion-mnist:train:32 \
+     --data fashion-mnist:test:32 -o "$CFG" >/dev/null 2>&1; then
+  "$PY" - "$CFG" "$TMP/cfg_bad.json" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+q = cfg["quantizers"]
+q["not_in_this_model"] = next(iter(q.values()))
+json.dump(cfg, open(sys.argv[2], "w"))
+PYEOF
+  expect_error "configuration naming an absent quantizer" "quantizer 'not_in_this_model' does not exist" "$OUT" -- \
+    "$MPQ" run "$MODEL" --config "$TMP/cfg_bad.json" --input "$TMP/x.npy" --output "$OUT"
+  expect_error "quantize --config naming an absent quantizer" "not_in_this_model" "$TMP/cfg2.json" -- \
+    "$MPQ" quantize "$MODEL" --config "$TMP/cfg_bad.json" --calib fashion-mnist:train:32 -o "$TMP/cfg2.json"
+  expect_error "configuration that is not JSON" "not valid JSON" "$OUT" -- \
+    "$MPQ" run "$MODEL" --config "$TMP/x.npy" --input "$TMP/x.npy" --output "$OUT"
+else
+  fails=$((fails + 1)); echo "FAIL could not write a valid W8A8 configuration"
+fi
+
 # ---------------------------------------------------------------- help
 expect_ok "mpq --help" "$MPQ" --help
 expect_ok "mpq run --help" "$MPQ" run --help
 expect_ok "mpq inspect --help" "$MPQ" inspect --help
+expect_ok "mpq quantize --help" "$MPQ" quantize --help
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

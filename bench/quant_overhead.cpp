@@ -1,0 +1,98 @@
+// Fake-quantized (W8A8) inference throughput against mpq's own FP32 throughput, measured in the
+// same process, interleaved run by run so that machine load affects both alike.
+// Target (issue 3): quantized throughput >= 0.8x FP32.
+//
+//   mpq_bench_quant [--models a.onnx b.onnx ...] [--candidate W8A8] [--batch 32] [--threads 2]
+//                   [--iters 20]
+#include <tbb/global_control.h>
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "graph/onnx_import.hpp"
+#include "sim/calibration.hpp"
+#include "sim/prepare.hpp"
+#include "sim/quantized_engine.hpp"
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+template <class F>
+double time_ms(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int bench_model(const std::string& path, const std::string& candidate, std::int64_t batch,
+                int threads, int iters) {
+  auto model = mpq::load_onnx(path);
+  if (!model) return std::cerr << model.error().message << '\n', 2;
+  auto net = mpq::prepare_network(std::move(model).value());
+  if (!net) return std::cerr << net.error().message << '\n', 2;
+  const auto placement = mpq::place_quantizers(*net);
+  auto calib = mpq::open_samples("fashion-mnist:train:128", *net);
+  auto data = mpq::open_samples("fashion-mnist:test", *net);
+  auto cand = mpq::parse_candidate(candidate);
+  if (!calib || !data || !cand) return std::cerr << "cannot open data or candidate\n", 2;
+  auto stats = mpq::collect_activation_stats(*net, placement, *calib, 32);
+  if (!stats) return std::cerr << stats.error().message << '\n', 2;
+  auto cfg = mpq::calibrate_config(*net, placement, mpq::uniform_formats(placement, *cand),
+                                   *stats, {});
+  if (!cfg) return std::cerr << cfg.error().message << '\n', 2;
+  const auto constants = mpq::quantize_constants(*net, *cfg);
+  auto fp = mpq::Engine::create(*net);
+  auto q = mpq::Engine::create(*net);
+  if (!fp || !q || !mpq::attach_config(*q, *cfg, constants)) return 2;
+  const std::vector<mpq::Tensor> in{data->batch(0, batch)};
+  std::vector<double> fp_ms, q_ms;
+  for (int k = 0; k < iters + 3; ++k) {
+    const double a = time_ms([&] { (void)fp->run(in); });
+    const double b = time_ms([&] { (void)q->run(in); });
+    if (k < 3) continue;  // warm-up
+    fp_ms.push_back(a);
+    q_ms.push_back(b);
+  }
+  const double f = median(fp_ms), qq = median(q_ms);
+  const nlohmann::ordered_json out = {{"model", path.substr(path.find_last_of('/') + 1)},
+                                      {"candidate", candidate},
+                                      {"batch", batch},
+                                      {"threads", threads},
+                                      {"fp32_ms_median", f},
+                                      {"quantized_ms_median", qq},
+                                      {"quantized_over_fp32_throughput", f / qq},
+                                      {"target", 0.8}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Fake-quantized vs FP32 throughput of mpq's engine"};
+  std::vector<std::string> models = {MPQ_SOURCE_DIR "/configs/models/cnn.onnx",
+                                     MPQ_SOURCE_DIR "/configs/models/mobilenet.onnx",
+                                     MPQ_SOURCE_DIR "/configs/models/resnet.onnx",
+                                     MPQ_SOURCE_DIR "/configs/models/vit.onnx"};
+  std::string candidate = "W8A8";
+  std::int64_t batch = 32;
+  int threads = 2, iters = 20;
+  app.add_option("--models", models, "ONNX models")->capture_default_str();
+  app.add_option("--candidate", candidate, "Candidate for every quantizer")->capture_default_str();
+  app.add_option("--batch", batch, "Batch size")->capture_default_str();
+  app.add_option("--threads", threads, "Threads")->capture_default_str();
+  app.add_option("--iters", iters, "Timed iterations")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  const tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(std::max(1, threads)));
+  int rc = 0;
+  for (const auto& m : models) rc = std::max(rc, bench_model(m, candidate, batch, threads, iters));
+  return rc;
+}
