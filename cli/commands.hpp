@@ -7,5 +7,8 @@ namespace mpq::cli {
 void add_inspect_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
+void add_groups_command(CLI::App& app, int& exit_code);
+void add_cost_command(CLI::App& app, int& exit_code);
+void add_sensitivity_command(CLI::App& app, int& exit_code);
 
 }  // namespace mpq::cli

@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   mpq::cli::add_inspect_command(app, exit_code);
   mpq::cli::add_run_command(app, exit_code);
   mpq::cli::add_quantize_command(app, exit_code);
+  mpq::cli::add_groups_command(app, exit_code);
+  mpq::cli::add_cost_command(app, exit_code);
+  mpq::cli::add_sensitivity_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 DEB_PACKAGES=(
   build-essential cmake pkg-config
   libeigen3-dev libboost-graph-dev libyaml-cpp-dev libtbb-dev
-  libgnuplot-iostream-dev gnuplot-nox
+  libgnuplot-iostream-dev gnuplot-nox libboost-iostreams-dev libboost-filesystem-dev
+  libboost-system-dev
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev
   libcli11-dev nlohmann-json3-dev libglpk-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -46,7 +46,7 @@ Result<Engine> Engine::create(const Network& net) {
   return e;
 }
 
-Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
+Status Engine::set_inputs(std::span<const Tensor> inputs) {
   const auto& model = net_->model;
   if (inputs.size() != input_slots_.size())
     return make_error("the model has " + std::to_string(input_slots_.size()) + " inputs, but " +
@@ -65,9 +65,14 @@ Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
     owned_[s] = inputs[k];
     if (hooks_[s]) hooks_[s](owned_[s]);
   }
+  return Ok{};
+}
+
+Status Engine::run_steps(std::size_t begin, std::size_t end) {
   std::vector<const Tensor*> in_ptrs;
   std::vector<Tensor> outs;
-  for (const Step& st : steps_) {
+  for (std::size_t i = begin; i < end && i < steps_.size(); ++i) {
+    const Step& st = steps_[i];
     const OpNode& n = net_->node(st.node);
     in_ptrs.clear();
     for (int s : st.in) in_ptrs.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
@@ -75,7 +80,7 @@ Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
     for (std::size_t k = 0; k < st.out.size(); ++k)
       outs[k] = st.out[k] < 0 ? Tensor{} : std::move(owned_[static_cast<std::size_t>(st.out[k])]);
     try {
-      st.spec->run(OpContext{n, model.opset}, in_ptrs, outs);
+      st.spec->run(OpContext{n, net_->model.opset}, in_ptrs, outs);
     } catch (const OpError& err) {
       return make_error(n.label() + ": " + err.what());
     } catch (const std::exception& err) {
@@ -88,9 +93,35 @@ Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
       if (hooks_[s]) hooks_[s](owned_[s]);
     }
   }
+  return Ok{};
+}
+
+std::vector<Tensor> Engine::outputs() const {
   std::vector<Tensor> result;
   for (int s : output_slots_) result.push_back(*slots_[static_cast<std::size_t>(s)]);
   return result;
+}
+
+Result<std::vector<Tensor>> Engine::run(std::span<const Tensor> inputs) {
+  if (auto st = set_inputs(inputs); !st) return st.error();
+  if (auto st = run_steps(0, steps_.size()); !st) return st.error();
+  return outputs();
+}
+
+std::size_t Engine::producer_step(const std::string& tensor) const {
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].out)
+      if (s >= 0 && slot_names_[static_cast<std::size_t>(s)] == tensor) return i;
+  return 0;
+}
+
+std::size_t Engine::first_reader_step(const std::string& tensor) const {
+  auto it = slot_of_.find(tensor);
+  if (it == slot_of_.end()) return steps_.size();
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].in)
+      if (s == it->second) return i;
+  return steps_.size();
 }
 
 Status Engine::set_hook(const std::string& tensor, TensorHook hook) {
@@ -110,6 +141,11 @@ Status Engine::set_constant(const std::string& name, const Tensor* t) {
   if (it == net_->model.initializers.end()) return make_error("no constant '" + name + "'");
   slots_[static_cast<std::size_t>(slot_of_.at(name))] = t ? t : &it->second;
   return Ok{};
+}
+
+void Engine::reset_constants() {
+  for (const auto& [name, t] : net_->model.initializers)
+    slots_[static_cast<std::size_t>(slot_of_.at(name))] = &t;
 }
 
 std::vector<std::pair<std::string, const Tensor*>> Engine::values() const {

@@ -20,6 +20,19 @@ class Engine {
 
   // Inputs in the order of net.model.inputs; returns the outputs in net.model.outputs order.
   Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
+
+  // run() in pieces, for sweeps that share a prefix of the network between many variants:
+  // set the inputs (input hooks run here), run steps [begin, end), read the outputs. A step
+  // only writes its own outputs, so rerunning [k, n) after changing hooks or constants that
+  // steps before k do not touch gives the same result as a full run.
+  Status set_inputs(std::span<const Tensor> inputs);
+  Status run_steps(std::size_t begin, std::size_t end);
+  std::vector<Tensor> outputs() const;
+  std::size_t num_steps() const { return steps_.size(); }
+  // The step that computes `tensor`; 0 for a model input (its hook runs in set_inputs).
+  std::size_t producer_step(const std::string& tensor) const;
+  // The first step that reads `tensor`; num_steps() when none does.
+  std::size_t first_reader_step(const std::string& tensor) const;
   // Called on a tensor right after it is computed (or given, for a model input): activation
   // quantizers and calibration observers attach here. One hook per tensor; empty clears it.
   using TensorHook = std::function<void(Tensor&)>;
@@ -28,6 +41,8 @@ class Engine {
   // Makes a constant read `t` instead (a fake-quantized weight); nullptr restores the model's.
   // `t` must outlive every later run.
   Status set_constant(const std::string& name, const Tensor* t);
+  // Every constant reads the model's value again.
+  void reset_constants();
 
   // Shape and dtype of every value computed by the last run (for shape inference).
   void record_shapes(Network& net) const;

@@ -19,7 +19,8 @@ Integer formats, 2, 4, 6, 8 and 16 bits, each:
   (-32768..32767 and 0..65535) in both functions, so no substitute formula is needed.
   The tensors (8 x 6 x 4200, big enough for mpq's parallel path) hold, per element with its
   channel's scale s: uniform values over the grid and 3 steps beyond, exact ties (k + 0.5) * s
-  and the floats on either side of them, exact grid points, values far outside the range (up
+  and the floats 1 to 4 ulps either side of them (where x * (1/s), PyTorch's arithmetic, and
+  x / s round differently: a few hundred such elements per non-power-of-two scale), exact grid points, values far outside the range (up
   to 1e18 * s), 0 and -0, tiny values (down to the smallest subnormal) and large values.
   Not compared with PyTorch: NaN, +-inf and |x / s| >= 2^63. PyTorch converts
   zero_point + nearbyint(x / s) to int64 unchecked, which is undefined for them (on x86 it
@@ -104,8 +105,13 @@ def int_values(rng, s, zp, qmin, qmax):
     x = (u * s64).astype(np.float32)
     tie = ((k + 0.5) * s64).astype(np.float32)
     x = np.where(kind == 1, tie, x)  # exact ties when s is a power of two
-    x = np.where(kind == 2, np.nextafter(tie, np.float32(np.inf)), x)
-    x = np.where(kind == 3, np.nextafter(tie, np.float32(-np.inf)), x)
+    # 1 to 4 floats above / below a tie: where x * (1/s) and x / s round differently
+    up, down, steps = tie.copy(), tie.copy(), rng.integers(1, 5, n)
+    for k_ulp in range(1, 5):
+        up = np.where(steps >= k_ulp, np.nextafter(up, np.float32(np.inf)), up)
+        down = np.where(steps >= k_ulp, np.nextafter(down, np.float32(-np.inf)), down)
+    x = np.where(kind == 2, up, x)
+    x = np.where(kind == 3, down, x)
     x = np.where(kind == 4, (k * s64).astype(np.float32), x)  # grid points
     sign = np.where(rng.integers(0, 2, n) == 0, -1.0, 1.0)
     far = sign * 10.0 ** rng.uniform(1, 18, n) * (hi_u - lo_u + 1)  # far outside, < 2^63 steps
@@ -129,7 +135,7 @@ def channel_scales(rng, n):
 def check_int(tool, tmp, rng, bits, scheme, qmin, qmax, zp_of, gran, results):
     tag = f"int{bits}-{scheme}-{gran}"
     if gran.startswith("per-tensor"):
-        scale = np.array([2.0 ** -5 if gran == "per-tensor-pow2" else 0.0173], np.float32)
+        scale = np.array([2.0 ** -5 if gran == "per-tensor-pow2" else 0.1], np.float32)
         zp = zp_of(1)
         axis = -1
         s_full = np.full(SHAPE, scale[0], np.float32)

@@ -1,0 +1,30 @@
+#include "hardware_args.hpp"
+
+#include <cmath>
+
+#include "hw/accelerator_loader.hpp"
+
+namespace mpq::cli {
+
+void add_hw_option(CLI::App& cmd, std::string& path) {
+  cmd.add_option("--hw", path,
+                 "Accelerator description (YAML; bundled ones in configs/hw/, schema in "
+                 "configs/hw/README.md)")
+      ->required();
+}
+
+Result<hw::Accelerator> load_hardware(const std::string& path) {
+  auto acc = hw::load_accelerator(path);
+  if (!acc) return make_error(acc.error().message);
+  return std::move(acc).value();
+}
+
+std::string thousands(double v) {
+  std::string s = std::to_string(static_cast<long long>(std::llround(v)));
+  const int first = s[0] == '-' ? 1 : 0;
+  for (int k = static_cast<int>(s.size()) - 3; k > first; k -= 3)
+    s.insert(static_cast<std::size_t>(k), ",");
+  return s;
+}
+
+}  // namespace mpq::cli

@@ -1,0 +1,170 @@
+// `mpq sensitivity`: phase 1, the per-group sensitivity sweep, from an experiment YAML or flags.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "search/phase1.hpp"
+
+namespace mpq::cli {
+namespace {
+
+struct SensitivityArgs {
+  CommonArgs common;
+  std::string experiment, model, calib, data, candidates, metric, mode, output, compare_calib;
+  std::string act_range, weight_range;
+  std::vector<std::string> hw, input_shapes;
+  std::int64_t samples = 0, batch = 0;
+  bool no_plots = false, quiet = false;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// The experiment from the YAML (if given) with every flag given on top of it.
+Result<ExperimentSpec> experiment_of(const SensitivityArgs& a) {
+  ExperimentSpec x;
+  if (!a.experiment.empty()) {
+    auto loaded = load_experiment(a.experiment);
+    if (!loaded) return loaded.error();
+    x = std::move(loaded).value();
+  } else if (a.model.empty()) {
+    return make_error("give an experiment YAML or --model (see mpq sensitivity --help)");
+  }
+  if (!a.model.empty()) x.model = a.model;
+  if (!a.input_shapes.empty()) x.input_shapes = a.input_shapes;
+  if (!a.calib.empty()) x.calibration = a.calib;
+  if (!a.data.empty()) x.sensitivity_data = a.data;
+  if (!a.hw.empty()) x.accelerators = a.hw;
+  if (!a.candidates.empty()) x.candidates = split_list(a.candidates);
+  if (!a.metric.empty()) x.metric = a.metric;
+  if (!a.mode.empty()) x.mode = a.mode;
+  if (!a.act_range.empty()) x.act_range = a.act_range;
+  if (!a.weight_range.empty()) x.weight_range = a.weight_range;
+  if (a.samples > 0) x.samples = a.samples;
+  if (a.batch > 0) x.batch = a.batch;
+  if (!a.output.empty()) x.output = a.output;
+  if (x.output.empty())
+    x.output = "results/sensitivity/" + std::filesystem::path(x.model).stem().string();
+  if (x.mode != "float" && x.mode != "baseline")
+    return make_error("--mode must be float or baseline, not '" + x.mode + "'");
+  if (!std::filesystem::exists(x.model)) return make_error("model '" + x.model + "' not found");
+  return x;
+}
+
+std::string fmt(double v, const char* f = "%.2f") {
+  if (std::isnan(v)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void print_table(const Phase1Context& ctx, const Phase1Result& r) {
+  std::printf("%-5s %-44s %-12s %-9s %9s %9s %10s %14s\n", "rank", "group", "candidate",
+              "baseline", "SQNR dB", "top-1 %", "agree %", "BOPs saved");
+  int rank = 0;
+  for (const auto& e : r.list.entries) {
+    const SweepGroup& g = ctx.groups[e.result.group];
+    std::string name = g.name;
+    if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
+    const auto& m = e.result.metrics;
+    std::printf("%-5d %-44s %-12s %-9s %9s %9s %10s %14.4g\n", ++rank, name.c_str(),
+                e.result.candidate.c_str(), g.baseline.name().c_str(), fmt(m.sqnr_db).c_str(),
+                m.accuracy ? fmt(*m.accuracy).c_str() : "-", fmt(m.agreement).c_str(),
+                e.bops_reduction);
+  }
+}
+
+int run_sensitivity(const SensitivityArgs& a) {
+  auto spec = experiment_of(a);
+  if (!spec) return fail(spec.error());
+  auto threads = apply_threads(a.common);
+  const bool progress = !a.quiet;
+  auto ctx = prepare_phase1(*spec, progress);
+  if (!ctx) return fail(ctx.error());
+  auto r = run_phase1(**ctx, spec->output, progress);
+  if (!r) return fail(r.error());
+  if (!r->notice.empty()) std::fprintf(stderr, "mpq: note: %s\n", r->notice.c_str());
+  std::optional<double> stability;
+  if (!a.compare_calib.empty()) {
+    auto tau = calibration_stability(**ctx, r->list, a.compare_calib);
+    if (!tau) return fail(tau.error());
+    stability = *tau;
+  }
+  if (auto st = write_phase1_outputs(**ctx, *r, spec->output, !a.no_plots); !st)
+    return fail(st.error());
+  std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.1f s\n",
+               static_cast<long long>(r->computed), static_cast<long long>(r->resumed),
+               r->seconds);
+  if (a.common.json) {
+    // Only what the inputs determine: identical whatever --threads is.
+    nlohmann::json j = sensitivity_json(r->list, (*ctx)->groups);
+    if (r->tau_sqnr_vs_accuracy) j["kendall_tau_sqnr_vs_accuracy"] = *r->tau_sqnr_vs_accuracy;
+    if (stability) j["kendall_tau_calibration_subsets"] = *stability;
+    print_json(j);
+    return 0;
+  }
+  print_table(**ctx, *r);
+  if (r->tau_sqnr_vs_accuracy)
+    std::printf("Kendall tau, SQNR ranking vs accuracy ranking: %.3f\n", *r->tau_sqnr_vs_accuracy);
+  if (stability)
+    std::printf("Kendall tau, %s vs %s rankings (%s): %.3f\n", spec->calibration.c_str(),
+                a.compare_calib.c_str(), metric_name(r->list.metric), *stability);
+  std::printf("wrote %s/sensitivity.{csv,json%s}\n", spec->output.c_str(),
+              a.no_plots ? "" : ",png,svg");
+  return 0;
+}
+
+}  // namespace
+
+void add_sensitivity_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<SensitivityArgs>();
+  auto* cmd = app.add_subcommand(
+      "sensitivity",
+      "Phase 1: score every (quantizer group, candidate) with only that group quantized; "
+      "cached in OUTPUT/phase1.journal and resumable");
+  cmd->add_option("experiment", args->experiment,
+                  "Experiment YAML (configs/experiments/README.md); flags override its values");
+  cmd->add_option("--model", args->model, "ONNX model (when no experiment YAML is given)");
+  cmd->add_option("--input-shape", args->input_shapes, "NAME:D1xD2... for dynamic inputs");
+  cmd->add_option("--calib", args->calib,
+                  "Calibration samples (default fashion-mnist:train:256): ranges come from here");
+  cmd->add_option("--data", args->data,
+                  "Samples to score on (default: the calibration samples); labels give accuracy");
+  cmd->add_option("--hw", args->hw,
+                  "Accelerator YAML (repeatable): groups, candidates and baseline come from the "
+                  "first; every one prices the tasks");
+  cmd->add_option("--candidates", args->candidates,
+                  "Comma-separated candidates, e.g. W8A8,W4A8,W4A4 (default: all the hardware "
+                  "supports)");
+  cmd->add_option("--metric", args->metric,
+                  "Sort by sqnr (default), accuracy, agreement, kl, mse or eagl");
+  cmd->add_option("--mode", args->mode,
+                  "Other groups: float (default, as the reference tool) or baseline");
+  cmd->add_option("--samples", args->samples, "Samples used (default 256)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", args->batch, "Batch size (default 64)")->check(CLI::PositiveNumber);
+  cmd->add_option("--act-range", args->act_range, "Activation ranges: mse, minmax, percentile");
+  cmd->add_option("--weight-range", args->weight_range, "Weight ranges: mse, minmax, percentile");
+  cmd->add_option("-o,--output", args->output,
+                  "Results directory (default: the experiment's, else results/sensitivity/MODEL)");
+  cmd->add_option("--compare-calib", args->compare_calib,
+                  "Also sweep on these calibration samples and print the Kendall tau between "
+                  "the two rankings (e.g. fashion-mnist:train:256+256)");
+  cmd->add_flag("--no-plots", args->no_plots, "Skip the gnuplot charts");
+  cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
+  add_common_args(*cmd, args->common);
+  cmd->callback([args, &exit_code] { exit_code = run_sensitivity(*args); });
+}
+
+}  // namespace mpq::cli

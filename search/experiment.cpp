@@ -1,0 +1,149 @@
+#include "experiment.hpp"
+
+#include <filesystem>
+
+#include "hw/strict_yaml.hpp"
+
+namespace mpq {
+namespace {
+
+using hw::Bound;
+using hw::StrictMap;
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+// A data spec is either a named data set ("fashion-mnist:...") or a file path.
+std::string resolve_data(const std::string& base_dir, const std::string& spec) {
+  return spec.find(':') != std::string::npos && spec.find('/') == std::string::npos
+             ? spec
+             : resolve(base_dir, spec);
+}
+
+void read_choice(StrictMap& m, const std::string& key, std::string& out,
+                 std::initializer_list<const char*> allowed, hw::YamlIssues& issues) {
+  auto v = m.string(key, false);
+  if (!v) return;
+  for (const char* a : allowed)
+    if (*v == a) {
+      out = *v;
+      return;
+    }
+  std::string list;
+  for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  issues.add(m.node()[key].Mark(), m.path_of(key), "expected one of " + list + ", got '" + *v + "'");
+}
+
+}  // namespace
+
+Result<ExperimentSpec> load_experiment(const std::string& path) {
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return make_error("cannot read experiment file '" + path + "'");
+  } catch (const YAML::Exception& e) {
+    return make_error(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  hw::YamlIssues issues(path);
+  ExperimentSpec x;
+  x.source = path;
+  StrictMap root(doc, "", issues);
+  if (!root.is_map()) return make_error(issues.joined());
+  x.model = resolve(dir, root.string("model", true).value_or(""));
+  if (!x.model.empty() && !std::filesystem::exists(x.model))
+    issues.add(root.node()["model"].Mark(), "model", "file '" + x.model + "' does not exist");
+  if (root.has("input_shapes"))
+    x.input_shapes = hw::read_string_list(root.get("input_shapes", false), "input_shapes", issues)
+                         .value_or(std::vector<std::string>{});
+  if (YAML::Node d = root.get("data", true); d.IsDefined()) {
+    StrictMap m(d, "data", issues);
+    x.calibration = resolve_data(dir, m.string("calibration", true).value_or(""));
+    x.sensitivity_data = resolve_data(dir, m.string("sensitivity", false).value_or(""));
+    x.evaluation = resolve_data(dir, m.string("evaluation", false).value_or(""));
+    m.finish();
+  }
+  if (root.has("accelerators")) {
+    auto list = hw::read_string_list(root.get("accelerators", false), "accelerators", issues);
+    for (const auto& a : list.value_or(std::vector<std::string>{})) {
+      x.accelerators.push_back(resolve(dir, a));
+      if (!std::filesystem::exists(x.accelerators.back()))
+        issues.add(root.node()["accelerators"].Mark(), "accelerators",
+                   "file '" + x.accelerators.back() + "' does not exist");
+    }
+  }
+  if (root.has("candidates"))
+    x.candidates = hw::read_string_list(root.get("candidates", false), "candidates", issues)
+                       .value_or(std::vector<std::string>{});
+  if (YAML::Node s = root.get("sensitivity", false); s.IsDefined()) {
+    StrictMap m(s, "sensitivity", issues);
+    read_choice(m, "metric", x.metric, {"sqnr", "accuracy", "agreement", "kl", "mse", "eagl"},
+                issues);
+    read_choice(m, "mode", x.mode, {"float", "baseline"}, issues);
+    x.samples = m.integer("samples", false, Bound::Positive).value_or(256);
+    x.batch = m.integer("batch", false, Bound::Positive).value_or(64);
+    m.finish();
+  }
+  if (YAML::Node r = root.get("ranges", false); r.IsDefined()) {
+    StrictMap m(r, "ranges", issues);
+    read_choice(m, "activations", x.act_range, {"mse", "minmax", "percentile"}, issues);
+    read_choice(m, "weights", x.weight_range, {"mse", "minmax", "percentile"}, issues);
+    read_choice(m, "bias", x.bias, {"int32", "float"}, issues);
+    x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
+    if (m.has("per_channel")) {
+      YAML::Node pc = m.get("per_channel", false);
+      if (pc.as<std::string>() == "true" || pc.as<std::string>() == "false")
+        x.per_channel = pc.as<std::string>() == "true";
+      else
+        issues.add(pc.Mark(), "ranges.per_channel", "expected true or false");
+    }
+    m.finish();
+  }
+  if (YAML::Node s = root.get("search", false); s.IsDefined()) {
+    StrictMap m(s, "search", issues);
+    read_choice(m, "phase2_metric", x.phase2_metric, {"accuracy", "sqnr"}, issues);
+    if (m.has("accuracy_drop"))
+      x.accuracy_drop = m.number("accuracy_drop", false, Bound::NonNegative);
+    if (YAML::Node b = m.get("budgets", false); b.IsDefined()) {
+      StrictMap bm(b, "search.budgets", issues);
+      BudgetSweep sweep;
+      read_choice(bm, "metric", sweep.metric, {"bops", "memory", "latency", "energy"}, issues);
+      sweep.accelerator = bm.string("accelerator", false).value_or("");
+      if (bm.has("fractions")) {
+        YAML::Node f = bm.get("fractions", false);
+        if (!f.IsSequence() || f.size() == 0)
+          issues.add(f.Mark(), "search.budgets.fractions", "expected a non-empty list of numbers");
+        else
+          for (std::size_t k = 0; k < f.size(); ++k)
+            if (auto v = hw::read_number(f[k], "search.budgets.fractions", Bound::Positive, issues))
+              sweep.fractions.push_back(*v);
+      } else if (YAML::Node r = bm.get("range", false); r.IsDefined()) {
+        StrictMap rm(r, "search.budgets.range", issues);
+        const double from = rm.number("from", true, Bound::Positive).value_or(1);
+        const double to = rm.number("to", true, Bound::Positive).value_or(1);
+        const double step = rm.number("step", true, Bound::Positive).value_or(1);
+        rm.finish();
+        for (double v = from; v <= to + 1e-9 && sweep.fractions.size() < 1000; v += step)
+          sweep.fractions.push_back(v);
+      } else {
+        issues.add(b.Mark(), "search.budgets", "give fractions: [...] or range: {from, to, step}");
+      }
+      bm.finish();
+      x.budgets = sweep;
+    }
+    if (m.has("homogeneous"))
+      x.homogeneous = hw::read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
+                          .value_or(std::vector<std::string>{});
+    if (m.has("exhaustive")) x.exhaustive = m.get("exhaustive", false).as<std::string>() == "true";
+    m.finish();
+  }
+  x.output = resolve(dir, root.string("output", false).value_or(""));
+  root.finish();
+  if (!issues.empty()) return make_error(issues.joined());
+  return x;
+}
+
+}  // namespace mpq

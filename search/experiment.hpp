@@ -1,0 +1,49 @@
+#pragma once
+// An experiment: model, data, accelerators, candidates, phase-1 and phase-2 settings and the
+// output directory, read strictly from YAML (schema with a commented example:
+// configs/experiments/README.md). Relative paths are relative to the YAML file.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graph/result.hpp"
+
+namespace mpq {
+
+struct BudgetSweep {
+  std::string metric = "bops";  // bops | memory | latency | energy
+  std::string accelerator;      // name of one of the experiment's accelerators ("" = first)
+  std::vector<double> fractions;  // of the baseline's cost
+};
+
+struct ExperimentSpec {
+  std::string source;  // the YAML file
+  std::string model;
+  std::vector<std::string> input_shapes;
+  std::string calibration = "fashion-mnist:train:256";
+  std::string sensitivity_data;  // phase-1 scoring samples; "" = the calibration samples
+  std::string evaluation;        // phase-2 evaluation samples; "" = none
+  std::vector<std::string> accelerators;
+  std::vector<std::string> candidates;  // "" = every candidate the hardware supports
+  // Phase 1.
+  std::string metric = "sqnr";
+  std::string mode = "float";  // float | baseline
+  std::int64_t samples = 256;
+  std::int64_t batch = 64;
+  // Range setting.
+  std::string act_range = "mse", weight_range = "mse", bias = "int32";
+  double percentile = 99.99;
+  bool per_channel = true;
+  // Phase 2.
+  std::string phase2_metric = "accuracy";  // accuracy | sqnr
+  std::optional<double> accuracy_drop = 1.0;
+  std::optional<BudgetSweep> budgets;
+  std::vector<std::string> homogeneous;  // candidates marked on the plots
+  bool exhaustive = false;
+  std::string output;
+};
+
+Result<ExperimentSpec> load_experiment(const std::string& path);
+
+}  // namespace mpq

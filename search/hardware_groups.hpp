@@ -1,0 +1,36 @@
+#pragma once
+// Quantizer groups on an accelerator: its grouping rules applied to the graph, the candidates
+// each group can run at, and the baseline configuration.
+#include <string>
+#include <vector>
+
+#include "graph/quantizer_groups.hpp"
+#include "graph/result.hpp"
+#include "hw/accelerator.hpp"
+
+namespace mpq {
+
+// A configuration: one candidate index (into Accelerator::candidates) per group.
+using GroupConfig = std::vector<int>;
+
+GroupingRules grouping_rules_of(const hw::Accelerator& acc);
+
+// Per group, the candidate indices every one of its ops accepts (the intersection over its ops
+// of what the accelerator supports for their class; ops without weights only constrain the
+// activation format). An empty intersection is an error naming the group's ops and what each
+// accepts.
+Result<std::vector<std::vector<int>>> group_candidates(const Network& net,
+                                                       const QuantizerPlacement& p,
+                                                       const QuantizerGroups& groups,
+                                                       const hw::Accelerator& acc);
+
+// The highest of `candidates` by hw::higher_precision (most bit operations per MAC, then most
+// activation bits, then name). `candidates` must not be empty.
+int highest_candidate(const hw::Accelerator& acc, const std::vector<int>& candidates);
+
+// The baseline: the highest candidate every group supports, for every group. When no single
+// candidate is common to all groups (pinned ops), each group takes its own highest.
+GroupConfig baseline_config(const hw::Accelerator& acc,
+                            const std::vector<std::vector<int>>& supported);
+
+}  // namespace mpq

@@ -1,0 +1,91 @@
+#include "network_workloads.hpp"
+
+#include <algorithm>
+
+#include "graph/op_class.hpp"
+
+namespace mpq {
+namespace {
+
+Shape shape_of(const Network& net, const std::string& t) {
+  if (auto s = net.shapes.find(t); s != net.shapes.end()) return s->second;
+  if (auto c = net.model.initializers.find(t); c != net.model.initializers.end())
+    return c->second.shape;
+  return {};
+}
+
+std::int64_t product(const Shape& s, std::size_t from, std::size_t to) {
+  std::int64_t p = 1;
+  for (std::size_t k = from; k < to && k < s.size(); ++k) p *= s[k];
+  return p;
+}
+
+// Sets the GEMM view; falls back to a flat M x 1 x 1 view when the shapes do not multiply out to
+// the op's MAC count (an op whose shapes were unknown), so totals stay right.
+void set_gemm(hw::LayerWorkload& w, std::int64_t count, std::int64_t m, std::int64_t n,
+              std::int64_t k) {
+  if (count > 0 && m > 0 && n > 0 && k > 0 && count * m * n * k == w.macs) {
+    w.gemm_count = count, w.gemm_m = m, w.gemm_n = n, w.gemm_k = k;
+    return;
+  }
+  w.gemm_count = 1, w.gemm_m = w.macs, w.gemm_n = 1, w.gemm_k = 1;
+}
+
+}  // namespace
+
+hw::LayerWorkload workload_of(const Network& net, std::size_t node) {
+  const OpNode& n = net.node(node);
+  hw::LayerWorkload w;
+  w.name = n.name.empty() ? n.outputs.at(0) : n.name;
+  w.op_class = op_class_name(classify_op(net, node));
+  w.macs = net.stats[node].macs;
+  const Shape x = shape_of(net, n.inputs.at(0));
+  const Shape wt = n.has_input(1) ? shape_of(net, n.inputs[1]) : Shape{};
+  const Shape y = shape_of(net, n.outputs.at(0));
+  w.input_elements = numel(x);
+  w.output_elements = numel(y);
+  w.weight_elements = numel(wt);
+  w.weight_is_activation = n.has_input(1) && !net.model.is_constant(n.inputs[1]);
+  const std::int64_t group = n.attr_int("group", 1);
+  if (n.op_type == "Conv" && wt.size() >= 2 && y.size() >= 2) {
+    set_gemm(w, group, product(y, 2, y.size()) * y[0], y[1] / group, product(wt, 1, wt.size()));
+  } else if (n.op_type == "ConvTranspose" && wt.size() >= 2 && x.size() >= 2) {
+    set_gemm(w, group, product(x, 2, x.size()) * x[0], product(wt, 1, wt.size()), x[1] / group);
+  } else if (!y.empty() && !x.empty()) {  // Gemm, MatMul: Y [..., M, N], K from MACs
+    const std::int64_t cols = y.back();
+    const std::int64_t rows = y.size() >= 2 ? y[y.size() - 2] : 1;
+    const std::int64_t k = cols > 0 && numel(y) > 0 ? w.macs / numel(y) : 0;
+    const bool batched_operands = w.op_class == "matmul";
+    const std::int64_t count =
+        batched_operands ? numel(y) / std::max<std::int64_t>(1, rows * cols) : 1;
+    set_gemm(w, count, batched_operands ? rows : numel(y) / std::max<std::int64_t>(1, cols), cols,
+             k);
+  } else {
+    set_gemm(w, 0, 0, 0, 0);
+  }
+  return w;
+}
+
+std::vector<NetworkLayer> network_layers(const Network& net, const QuantizerPlacement& p,
+                                         const QuantizerGroups& groups) {
+  auto group_of = [&](const Quantizer* q) {
+    return q ? static_cast<int>(groups.group_of[static_cast<std::size_t>(q - p.quantizers.data())])
+             : -1;
+  };
+  std::vector<NetworkLayer> layers;
+  for (std::size_t k : net.order) {
+    if (!is_mac_class(classify_op(net, k)) || net.stats[k].macs <= 0) continue;
+    NetworkLayer l;
+    l.node = k;
+    l.workload = workload_of(net, k);
+    l.groups.mac = group_of(p.input_quantizer(net, k, 0));
+    if (l.groups.mac < 0) l.groups.mac = group_of(p.input_quantizer(net, k, 1));  // weight's group
+    if (l.groups.mac < 0) continue;  // nothing quantized: no candidate decides its cost
+    if (l.workload.weight_is_activation) l.groups.operand = group_of(p.input_quantizer(net, k, 1));
+    if (auto q = output_quantizer(net, p, k)) l.groups.output = group_of(&p.quantizers[*q]);
+    layers.push_back(std::move(l));
+  }
+  return layers;
+}
+
+}  // namespace mpq

@@ -1,0 +1,399 @@
+#include "phase1.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <map>
+
+#include "content_hash.hpp"
+#include "graph/onnx_import.hpp"
+#include "hw/accelerator_loader.hpp"
+#include "plot.hpp"
+#include "progress_meter.hpp"
+#include "rank_correlation.hpp"
+#include "sim/atomic_file.hpp"
+#include "sim/prepare.hpp"
+#include "sweep_journal.hpp"
+
+namespace mpq {
+namespace {
+
+std::string group_id(const QuantizerPlacement& p, const std::string& name,
+                     const std::vector<std::size_t>& quantizers) {
+  ContentHash h;
+  for (std::size_t q : quantizers) h.add(p.quantizers[q].name);
+  return name + "@" + h.hex().substr(0, 8);
+}
+
+std::string file_hash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ContentHash h;
+  h.add(bytes);
+  return h.hex();
+}
+
+std::string samples_hash(const SampleSource& s, std::int64_t limit, std::int64_t batch) {
+  ContentHash h;
+  h.add(s.description);
+  const std::int64_t count = std::min(limit, s.count);
+  for (std::int64_t start = 0; start < count; start += batch) {
+    const Tensor t = s.batch(start, std::min(batch, count - start));
+    h.add_values(std::span<const float>(t.f.data(), t.f.size()));
+  }
+  h.add_values(std::span<const std::int64_t>(s.labels.data(),
+                                             std::min<std::size_t>(s.labels.size(),
+                                                                   static_cast<std::size_t>(count))));
+  return h.hex();
+}
+
+SweepKey sweep_key(const Phase1Context& ctx) {
+  const ExperimentSpec& x = ctx.spec;
+  SweepKey k;
+  ContentHash model;
+  model.add(file_hash(x.model));
+  for (const auto& s : x.input_shapes) model.add(s);
+  k.parts["model"] = model.hex();
+  k.parts["calibration data"] = samples_hash(ctx.calibration, x.samples, x.batch);
+  k.parts["scoring data"] = samples_hash(ctx.scoring, x.samples, x.batch);
+  ContentHash placement;
+  for (const auto& q : ctx.placement.quantizers) {
+    placement.add(q.name);
+    placement.add(std::to_string(static_cast<int>(q.kind)) + "/" + std::to_string(q.channel_axis) +
+                  "/" + std::to_string(q.non_negative));
+  }
+  k.parts["quantizer placement"] = placement.hex();
+  ContentHash settings;
+  for (const auto& s : {x.mode, x.act_range, x.weight_range, x.bias, std::to_string(x.percentile),
+                        std::to_string(x.per_channel), std::to_string(x.samples),
+                        std::to_string(x.batch)})
+    settings.add(s);
+  if (ctx.mode == SweepMode::OthersBaseline)
+    for (const auto& g : ctx.groups) settings.add(g.id + "=" + g.baseline.name());
+  k.parts["sweep settings"] = settings.hex();
+  return k;
+}
+
+std::string metric_axis_label(SensitivityMetric m) {
+  switch (m) {
+    case SensitivityMetric::Sqnr: return "output SQNR (dB), higher = more robust";
+    case SensitivityMetric::Accuracy: return "top-1 accuracy (%)";
+    case SensitivityMetric::Agreement: return "top-1 agreement with FP32 (%)";
+    case SensitivityMetric::Kl: return "KL(FP32 || quantized) (nats), lower = more robust";
+    case SensitivityMetric::Mse: return "output MSE, lower = more robust";
+    case SensitivityMetric::Eagl: return "EAGL score (bits - entropy), higher = more robust";
+  }
+  return "";
+}
+
+double raw_metric(const TaskResult& r, SensitivityMetric m) {
+  if (m == SensitivityMetric::Kl) return r.metrics.kl;
+  if (m == SensitivityMetric::Mse) return r.metrics.mse;
+  return robustness(r, m);
+}
+
+}  // namespace
+
+Result<Network> load_experiment_network(const ExperimentSpec& spec) {
+  ImportOptions opts;
+  for (const auto& s : spec.input_shapes) {
+    auto parsed = parse_input_shape(s);
+    if (!parsed) return parsed.error();
+    opts.input_shapes[parsed->first] = parsed->second;
+  }
+  auto model = load_onnx(spec.model, opts);
+  if (!model) return model.error();
+  auto net = prepare_network(std::move(model).value());
+  if (!net) return make_error(spec.model + ": " + net.error().message);
+  return net;
+}
+
+Result<RangeSettings> range_settings_of(const ExperimentSpec& x) {
+  RangeSettings r;
+  auto a = parse_range_method(x.act_range);
+  if (!a) return a.error();
+  auto w = parse_range_method(x.weight_range);
+  if (!w) return w.error();
+  r.activation_method = *a;
+  r.weight_method = *w;
+  r.percentile = static_cast<float>(x.percentile);
+  r.per_channel_weights = x.per_channel;
+  r.bias = x.bias == "float" ? BiasMode::Float : BiasMode::Int32;
+  return r;
+}
+
+Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec, bool progress) {
+  auto ctx = std::make_unique<Phase1Context>();
+  ctx->spec = spec;
+  auto net = load_experiment_network(spec);
+  if (!net) return net.error();
+  ctx->net = std::move(net).value();
+  ctx->placement = place_quantizers(ctx->net);
+  auto ranges = range_settings_of(spec);
+  if (!ranges) return ranges.error();
+  ctx->ranges = *ranges;
+  ctx->mode = spec.mode == "baseline" ? SweepMode::OthersBaseline : SweepMode::OthersFloat;
+  auto metric = parse_sensitivity_metric(spec.metric);
+  if (!metric) return metric.error();
+  ctx->metric = *metric;
+
+  for (const auto& path : spec.accelerators) {
+    auto acc = hw::load_accelerator(path);
+    if (!acc) return make_error(acc.error().message);
+    auto priced = price_network(ctx->net, *acc);
+    if (!priced) return make_error(acc->name + ": " + priced.error().message);
+    ctx->accelerators.push_back({std::move(acc).value(), std::move(priced).value()});
+  }
+  std::vector<Candidate> wanted;
+  for (const auto& name : spec.candidates) {
+    auto c = parse_candidate(name);
+    if (!c) return make_error("candidates: " + c.error().message);
+    wanted.push_back(*c);
+  }
+  const auto is_wanted = [&](const Candidate& c) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), c) != wanted.end();
+  };
+  if (!ctx->accelerators.empty()) {
+    const AcceleratorView& first = ctx->accelerators.front();
+    for (const auto& w : wanted)
+      if (!first.acc.candidate_index(w.name()))
+        return make_error("candidate " + w.name() + " is not declared by accelerator '" +
+                          first.acc.name + "' (" + first.acc.source_file + ")");
+    const auto& groups = first.priced.groups.groups;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      SweepGroup sg;
+      sg.name = groups[g].name;
+      sg.quantizers = groups[g].quantizers;
+      sg.id = group_id(ctx->placement, sg.name, sg.quantizers);
+      const auto& cands = first.acc.candidates;
+      auto base = parse_candidate(cands[static_cast<std::size_t>(first.priced.baseline[g])].name);
+      if (!base) return base.error();
+      sg.baseline = *base;
+      for (int c : first.priced.supported[g]) {
+        auto cand = parse_candidate(cands[static_cast<std::size_t>(c)].name);
+        if (!cand) return cand.error();
+        if (!(*cand == sg.baseline) && is_wanted(*cand)) sg.candidates.push_back(*cand);
+      }
+      ctx->groups.push_back(std::move(sg));
+    }
+  } else {
+    if (wanted.empty())
+      return make_error("no accelerators and no candidates: give --hw or --candidates");
+    const Candidate* best = &wanted.front();
+    for (const auto& c : wanted) {
+      const auto a = hw::parse_candidate_name(c.name()), b = hw::parse_candidate_name(best->name());
+      if (a && b && hw::higher_precision(*a, *b)) best = &c;
+    }
+    const QuantizerGroups basic = build_quantizer_groups(ctx->net, ctx->placement, {});
+    for (const auto& grp : basic.groups) {
+      SweepGroup sg;
+      sg.name = grp.name;
+      sg.quantizers = grp.quantizers;
+      sg.id = group_id(ctx->placement, sg.name, sg.quantizers);
+      sg.baseline = *best;
+      for (const auto& c : wanted)
+        if (!(c == *best)) sg.candidates.push_back(c);
+      ctx->groups.push_back(std::move(sg));
+    }
+  }
+
+  auto calib = open_samples(spec.calibration, ctx->net);
+  if (!calib) return make_error("calibration data: " + calib.error().message);
+  ctx->calibration = std::move(calib).value();
+  if (spec.sensitivity_data.empty()) {
+    ctx->scoring = ctx->calibration;
+  } else {
+    auto s = open_samples(spec.sensitivity_data, ctx->net);
+    if (!s) return make_error("sensitivity data: " + s.error().message);
+    ctx->scoring = std::move(s).value();
+  }
+  if (needs_labels(ctx->metric) && ctx->scoring.labels.empty())
+    return make_error("the sensitivity metric '" + spec.metric + "' needs labels, but " +
+                      ctx->scoring.description + " has none (use sqnr, agreement, kl, mse or eagl)");
+  ProgressMeter meter("calibrating", 2 * std::min(spec.samples, ctx->calibration.count), progress);
+  auto stats = collect_activation_stats(
+      ctx->net, ctx->placement, ctx->calibration, spec.batch, spec.samples,
+      [&](std::int64_t done, std::int64_t) { meter.update(done); });
+  meter.finish();
+  if (!stats) return stats.error();
+  ctx->stats = std::move(stats).value();
+  return ctx;
+}
+
+namespace {
+
+SensitivityList build_list(const Phase1Context& ctx, std::vector<TaskResult> results) {
+  SensitivityList list;
+  list.metric = ctx.metric;
+  for (const auto& a : ctx.accelerators) list.accelerators.push_back(a.acc.name);
+  for (auto& r : results) {
+    SensitivityEntry e;
+    const SweepGroup& g = ctx.groups[r.group];
+    const Candidate c = *parse_candidate(r.candidate);
+    e.bops_reduction = bops_reduction(ctx.net, ctx.placement, g, c);
+    for (const auto& a : ctx.accelerators) {
+      const auto& pg = a.priced.groups.groups;
+      // Only an accelerator that groups the quantizers the same way prices this task.
+      const bool same = r.group < pg.size() && pg[r.group].quantizers == g.quantizers;
+      const auto ci = a.acc.candidate_index(r.candidate);
+      if (!same || !ci) {
+        e.latency_reduction_s.push_back(std::numeric_limits<double>::quiet_NaN());
+        e.energy_reduction_j.push_back(std::numeric_limits<double>::quiet_NaN());
+        continue;
+      }
+      const CostMetrics d = a.priced.table.delta(a.priced.baseline, r.group, *ci);
+      e.latency_reduction_s.push_back(-d.latency_s);
+      e.energy_reduction_j.push_back(-d.energy_j);
+    }
+    e.result = std::move(r);
+    list.entries.push_back(std::move(e));
+  }
+  sort_sensitivity(list);
+  return list;
+}
+
+}  // namespace
+
+Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out_dir,
+                                bool progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return make_error("cannot create '" + out_dir + "': " + ec.message());
+  const std::string path = out_dir + "/phase1.journal";
+  const SweepKey key = sweep_key(ctx);
+  auto loaded = load_journal(path, key, ctx.groups);
+  if (!loaded) return loaded.error();
+  Phase1Result out;
+  out.notice = loaded->notice;
+  // Keep the cached tasks this run asks for; the others stay in the journal for later runs.
+  std::vector<TaskResult> results;
+  TaskKeys done;
+  for (const auto& r : loaded->results) {
+    const auto& cands = ctx.groups[r.group].candidates;
+    const bool wanted = std::any_of(cands.begin(), cands.end(),
+                                    [&](const Candidate& c) { return c.name() == r.candidate; });
+    if (wanted && done.insert({r.group, r.candidate}).second) results.push_back(r);
+  }
+  out.resumed = static_cast<std::int64_t>(results.size());
+  auto writer = JournalWriter::start(path, key, *loaded, ctx.groups);
+  if (!writer) return writer.error();
+
+  SweepInputs in;
+  in.net = &ctx.net;
+  in.placement = &ctx.placement;
+  in.groups = ctx.groups;
+  in.mode = ctx.mode;
+  in.ranges = ctx.ranges;
+  in.samples = &ctx.scoring;
+  in.limit = ctx.spec.samples;
+  in.batch = ctx.spec.batch;
+  in.stats = &ctx.stats;
+  const std::int64_t total = count_tasks(ctx.groups);
+  ProgressMeter meter("phase 1: tasks", total, progress);
+  meter.set_already(out.resumed);
+  std::int64_t finished = out.resumed;
+  meter.update(finished);
+  std::string journal_error;
+  SweepCallbacks cb;
+  cb.task_done = [&](const TaskResult& r) {
+    if (auto st = writer->append(r, ctx.groups); !st && journal_error.empty())
+      journal_error = st.error().message;
+    meter.update(++finished);
+  };
+  auto fresh = run_sweep(in, done, cb);
+  meter.finish();
+  if (!fresh) return fresh.error();
+  if (!journal_error.empty()) return make_error(journal_error);
+  out.computed = static_cast<std::int64_t>(fresh->size());
+  for (auto& r : *fresh) results.push_back(std::move(r));
+  out.list = build_list(ctx, std::move(results));
+  if (!ctx.scoring.labels.empty() && out.list.entries.size() >= 2) {
+    std::vector<double> sqnr, acc;
+    for (const auto& e : out.list.entries) {
+      sqnr.push_back(e.result.metrics.sqnr_db);
+      acc.push_back(e.result.metrics.accuracy.value_or(0.0));
+    }
+    out.tau_sqnr_vs_accuracy = kendall_tau_b(sqnr, acc);
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+Result<double> calibration_stability(const Phase1Context& ctx, const SensitivityList& list,
+                                     const std::string& other_calibration) {
+  auto other = open_samples(other_calibration, ctx.net);
+  if (!other) return make_error("--compare-calib: " + other.error().message);
+  auto stats = collect_activation_stats(ctx.net, ctx.placement, *other, ctx.spec.batch,
+                                        ctx.spec.samples);
+  if (!stats) return stats.error();
+  SweepInputs in;
+  in.net = &ctx.net;
+  in.placement = &ctx.placement;
+  in.groups = ctx.groups;
+  in.mode = ctx.mode;
+  in.ranges = ctx.ranges;
+  in.samples = &*other;
+  in.limit = ctx.spec.samples;
+  in.batch = ctx.spec.batch;
+  in.stats = &*stats;
+  auto results = run_sweep(in, {}, {});
+  if (!results) return results.error();
+  std::map<std::pair<std::size_t, std::string>, double> score;
+  for (const auto& r : *results) score[{r.group, r.candidate}] = robustness(r, list.metric);
+  std::vector<double> a, b;
+  for (const auto& e : list.entries) {
+    a.push_back(e.score);
+    b.push_back(score.at({e.result.group, e.result.candidate}));
+  }
+  return kendall_tau_b(a, b);
+}
+
+Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
+                            const std::string& out_dir, bool plots) {
+  if (auto st = write_file_atomically(out_dir + "/sensitivity.csv",
+                                      sensitivity_csv(r.list, ctx.groups));
+      !st)
+    return st;
+  nlohmann::json j = sensitivity_json(r.list, ctx.groups);
+  j["model"] = ctx.spec.model;
+  j["calibration"] = ctx.spec.calibration;
+  j["samples"] = ctx.spec.samples;
+  j["mode"] = ctx.spec.mode;
+  if (r.tau_sqnr_vs_accuracy) j["kendall_tau_sqnr_vs_accuracy"] = *r.tau_sqnr_vs_accuracy;
+  if (auto st = write_file_atomically(out_dir + "/sensitivity.json", j.dump(1) + "\n"); !st)
+    return st;
+  if (!plots) return Ok{};
+  PlotSpec p;
+  p.title = "Phase-1 sensitivity per quantizer group: " +
+            std::filesystem::path(ctx.spec.model).filename().string();
+  p.xlabel = "quantizer group (network order)";
+  p.ylabel = metric_axis_label(r.list.metric);
+  std::map<std::string, PlotSeries> by_candidate;
+  for (const auto& e : r.list.entries) {
+    PlotSeries& s = by_candidate[e.result.candidate];
+    s.title = e.result.candidate;
+    s.style = "linespoints pointsize 1.2";
+    s.x.push_back(static_cast<double>(e.result.group));
+    s.y.push_back(raw_metric(e.result, r.list.metric));
+  }
+  for (auto& [name, s] : by_candidate) {
+    // Lines join groups in network order.
+    std::vector<std::size_t> idx(s.x.size());
+    for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
+    std::sort(idx.begin(), idx.end(), [&](auto a, auto b) { return s.x[a] < s.x[b]; });
+    PlotSeries sorted = s;
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      sorted.x[k] = s.x[idx[k]];
+      sorted.y[k] = s.y[idx[k]];
+    }
+    p.series.push_back(std::move(sorted));
+  }
+  for (const auto& g : ctx.groups) p.xtic_labels.push_back(g.name);
+  return render_plot(p, out_dir + "/sensitivity");
+}
+
+}  // namespace mpq

@@ -1,0 +1,65 @@
+#pragma once
+// Phase 1 end to end, shared by `mpq sensitivity` and `mpq explore`: load the model and the
+// accelerators, set up the groups and candidates, calibrate, run the sweep with its journal,
+// and produce the sorted sensitivity list with each task's cost reduction on every accelerator.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiment.hpp"
+#include "hw/accelerator.hpp"
+#include "priced_network.hpp"
+#include "sensitivity_list.hpp"
+#include "sensitivity_sweep.hpp"
+
+namespace mpq {
+
+struct AcceleratorView {
+  hw::Accelerator acc;
+  PricedNetwork priced;
+};
+
+// Everything phase 1 and phase 2 read. Not copyable: SampleSources hold shared data and the
+// sweep points into `net`.
+struct Phase1Context {
+  ExperimentSpec spec;
+  Network net;
+  QuantizerPlacement placement;
+  std::vector<AcceleratorView> accelerators;
+  std::vector<SweepGroup> groups;  // the first accelerator's groups (or the basic groups)
+  RangeSettings ranges;
+  SweepMode mode = SweepMode::OthersFloat;
+  SensitivityMetric metric = SensitivityMetric::Sqnr;
+  SampleSource calibration, scoring;
+  ActivationStats stats;
+};
+
+Result<Network> load_experiment_network(const ExperimentSpec& spec);
+Result<RangeSettings> range_settings_of(const ExperimentSpec& spec);
+
+// Loads and calibrates; `progress` shows the calibration passes.
+Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec, bool progress);
+
+struct Phase1Result {
+  SensitivityList list;
+  std::int64_t resumed = 0, computed = 0;
+  std::optional<double> tau_sqnr_vs_accuracy;  // over all tasks, when the scoring data is labeled
+  double seconds = 0;
+  std::string notice;  // e.g. why cached results were set aside
+};
+
+// Runs the sweep (resuming from `out_dir`/phase1.journal) and sorts the list.
+Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out_dir,
+                                bool progress);
+
+// The same sweep on other calibration samples, without a journal: Kendall tau between its
+// ranking and `list`'s, by the list's metric.
+Result<double> calibration_stability(const Phase1Context& ctx, const SensitivityList& list,
+                                     const std::string& other_calibration);
+
+// sensitivity.csv, sensitivity.json and the chart sensitivity.{png,svg} in `out_dir`.
+Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
+                            const std::string& out_dir, bool plots);
+
+}  // namespace mpq

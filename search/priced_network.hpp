@@ -1,0 +1,27 @@
+#pragma once
+// A network seen by one accelerator: its quantizer groups under the accelerator's grouping rules,
+// each group's supported candidates, the baseline configuration and the cost table.
+#include <vector>
+
+#include "cost_table.hpp"
+#include "graph/quantizer_groups.hpp"
+#include "graph/result.hpp"
+#include "hardware_groups.hpp"
+#include "hw/accelerator.hpp"
+#include "network_workloads.hpp"
+
+namespace mpq {
+
+struct PricedNetwork {
+  QuantizerPlacement placement;
+  QuantizerGroups groups;
+  std::vector<std::vector<int>> supported;  // per group: candidate indices
+  GroupConfig baseline;
+  std::vector<NetworkLayer> layers;
+  CostTable table;  // layer l of the table is layers[l]
+};
+
+// Errors: a group whose ops have no candidate in common.
+Result<PricedNetwork> price_network(const Network& net, const hw::Accelerator& acc);
+
+}  // namespace mpq

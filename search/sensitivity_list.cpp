@@ -1,0 +1,136 @@
+#include "sensitivity_list.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "sweep_journal.hpp"
+
+namespace mpq {
+namespace {
+
+double effective_bits(const NumberFormat& f) {
+  return f.is_int() ? f.bits : f.bits * std::sqrt(1.5);
+}
+
+std::string num(double v) {
+  if (std::isnan(v)) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+Result<SensitivityMetric> parse_sensitivity_metric(const std::string& t) {
+  if (t == "sqnr") return SensitivityMetric::Sqnr;
+  if (t == "accuracy") return SensitivityMetric::Accuracy;
+  if (t == "agreement") return SensitivityMetric::Agreement;
+  if (t == "kl") return SensitivityMetric::Kl;
+  if (t == "mse") return SensitivityMetric::Mse;
+  if (t == "eagl") return SensitivityMetric::Eagl;
+  return make_error("unknown sensitivity metric '" + t +
+                    "' (expected sqnr, accuracy, agreement, kl, mse or eagl)");
+}
+
+const char* metric_name(SensitivityMetric m) {
+  switch (m) {
+    case SensitivityMetric::Sqnr: return "sqnr";
+    case SensitivityMetric::Accuracy: return "accuracy";
+    case SensitivityMetric::Agreement: return "agreement";
+    case SensitivityMetric::Kl: return "kl";
+    case SensitivityMetric::Mse: return "mse";
+    case SensitivityMetric::Eagl: return "eagl";
+  }
+  return "?";
+}
+
+bool needs_labels(SensitivityMetric m) { return m == SensitivityMetric::Accuracy; }
+
+double robustness(const TaskResult& r, SensitivityMetric m) {
+  switch (m) {
+    case SensitivityMetric::Sqnr: return r.metrics.sqnr_db;
+    case SensitivityMetric::Accuracy: return r.metrics.accuracy.value_or(0.0);
+    case SensitivityMetric::Agreement: return r.metrics.agreement;
+    case SensitivityMetric::Kl: return -r.metrics.kl;
+    case SensitivityMetric::Mse: return -r.metrics.mse;
+    // A group without integer weights has no EAGL score: it sorts as the most robust, since
+    // EAGL sees nothing of it to lose.
+    case SensitivityMetric::Eagl:
+      return std::isnan(r.eagl) ? std::numeric_limits<double>::infinity() : r.eagl;
+  }
+  return 0;
+}
+
+double bops_reduction(const Network& net, const QuantizerPlacement& p, const SweepGroup& g,
+                      const Candidate& c) {
+  // The MAC ops whose first input carries the group's activation format.
+  std::int64_t macs = 0;
+  for (std::size_t k : net.order) {
+    const Quantizer* q = p.input_quantizer(net, k, 0);
+    if (!q || net.stats[k].macs == 0) continue;
+    const auto qi = static_cast<std::size_t>(q - p.quantizers.data());
+    if (std::find(g.quantizers.begin(), g.quantizers.end(), qi) != g.quantizers.end())
+      macs += net.stats[k].macs;
+  }
+  const double before = effective_bits(g.baseline.weight) * effective_bits(g.baseline.activation);
+  const double after = effective_bits(c.weight) * effective_bits(c.activation);
+  return static_cast<double>(macs) * (before - after);
+}
+
+void sort_sensitivity(SensitivityList& list) {
+  for (auto& e : list.entries) e.score = robustness(e.result, list.metric);
+  std::sort(list.entries.begin(), list.entries.end(), [](const auto& a, const auto& b) {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.bops_reduction != b.bops_reduction) return a.bops_reduction > b.bops_reduction;
+    if (a.result.group != b.result.group) return a.result.group < b.result.group;
+    return a.result.candidate < b.result.candidate;
+  });
+}
+
+std::string sensitivity_csv(const SensitivityList& list, const std::vector<SweepGroup>& groups) {
+  std::string s = "rank,group,candidate,baseline,score_" + std::string(metric_name(list.metric)) +
+                  ",sqnr_db,top1_accuracy,top1_agreement,kl_divergence,mse,eagl,bops_reduction";
+  for (const auto& a : list.accelerators)
+    s += "," + a + "_latency_reduction_s," + a + "_energy_reduction_j";
+  s += "\n";
+  int rank = 0;
+  for (const auto& e : list.entries) {
+    const auto& m = e.result.metrics;
+    const SweepGroup& g = groups[e.result.group];
+    s += std::to_string(++rank) + "," + g.name + "," + e.result.candidate + "," +
+         g.baseline.name() + "," + num(e.score) + "," + num(m.sqnr_db) + "," +
+         (m.accuracy ? num(*m.accuracy) : "") + "," + num(m.agreement) + "," + num(m.kl) + "," +
+         num(m.mse) + "," + num(e.result.eagl) + "," + num(e.bops_reduction);
+    for (std::size_t a = 0; a < list.accelerators.size(); ++a)
+      s += "," + num(e.latency_reduction_s.at(a)) + "," + num(e.energy_reduction_j.at(a));
+    s += "\n";
+  }
+  return s;
+}
+
+nlohmann::json sensitivity_json(const SensitivityList& list,
+                                const std::vector<SweepGroup>& groups) {
+  nlohmann::json entries = nlohmann::json::array();
+  int rank = 0;
+  for (const auto& e : list.entries) {
+    const SweepGroup& g = groups[e.result.group];
+    nlohmann::json j = {{"rank", ++rank},
+                        {"group", g.name},
+                        {"candidate", e.result.candidate},
+                        {"baseline", g.baseline.name()},
+                        {"score", number_to_json(e.score)},
+                        {"metrics", metrics_to_json(e.result.metrics)},
+                        {"eagl", number_to_json(e.result.eagl)},
+                        {"bops_reduction", e.bops_reduction}};
+    nlohmann::json hw = nlohmann::json::object();
+    for (std::size_t a = 0; a < list.accelerators.size(); ++a)
+      hw[list.accelerators[a]] = {{"latency_reduction_s", e.latency_reduction_s.at(a)},
+                                  {"energy_reduction_j", e.energy_reduction_j.at(a)}};
+    if (!list.accelerators.empty()) j["accelerators"] = hw;
+    entries.push_back(j);
+  }
+  return {{"metric", metric_name(list.metric)}, {"entries", entries}};
+}
+
+}  // namespace mpq

@@ -1,0 +1,75 @@
+#pragma once
+// Phase 1 (Pandey et al.): for every quantizer group and every candidate other than the
+// baseline, quantize only that group at that candidate (everything else float, or at the
+// baseline), calibrate its ranges and score the network against its float output.
+//
+// Work that does not change is done once: the float reference outputs; the activation
+// histograms (ranges come from the float network, as the reference tools calibrate); the
+// baseline configuration; and, per group, the network prefix that runs before the group's
+// first quantizer: it is computed once per batch and shared by all the group's candidates.
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/calibration.hpp"
+#include "sim/number_format.hpp"
+#include "sim/quant_metrics.hpp"
+
+namespace mpq {
+
+enum class SweepMode : std::uint8_t {
+  OthersFloat,     // the reference tool's default
+  OthersBaseline,  // everything else at the baseline candidate
+};
+
+struct SweepGroup {
+  std::string name;
+  std::string id;  // name@hash of its quantizer names: a group merged differently differs
+  std::vector<std::size_t> quantizers;  // indices into QuantizerPlacement::quantizers
+  Candidate baseline;
+  std::vector<Candidate> candidates;    // to sweep: the supported ones other than the baseline
+};
+
+struct SweepInputs {
+  const Network* net = nullptr;
+  const QuantizerPlacement* placement = nullptr;
+  std::vector<SweepGroup> groups;
+  SweepMode mode = SweepMode::OthersFloat;
+  RangeSettings ranges;
+  const SampleSource* samples = nullptr;
+  std::int64_t limit = 256;  // samples used
+  std::int64_t batch = 64;
+  const ActivationStats* stats = nullptr;  // histograms over the same samples
+};
+
+struct TaskResult {
+  std::size_t group = 0;
+  std::string candidate;
+  QuantMetrics metrics;
+  double eagl = 0;  // bits - entropy of the group's quantized weights; NaN without int weights
+};
+
+// (group index, candidate name) of tasks already done (from the journal).
+using TaskKeys = std::set<std::pair<std::size_t, std::string>>;
+
+struct SweepCallbacks {
+  // Called once per finished task, never concurrently: journal it here.
+  std::function<void(const TaskResult&)> task_done;
+};
+
+// Runs the tasks not in `done`, in parallel over groups (TBB); kernels run in parallel inside.
+// Each task's result depends only on its inputs, never on the thread count or order.
+Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys& done,
+                                          const SweepCallbacks& cb);
+
+std::int64_t count_tasks(const std::vector<SweepGroup>& groups);
+
+// EAGL (Bablani et al.): entropy in bits of the histogram of integer codes of the weights at
+// `format`; score = bits - H. NaN for float formats or groups without weights.
+double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGroup& g,
+                  const Candidate& c, const RangeSettings& r, const ActivationStats& stats);
+
+}  // namespace mpq

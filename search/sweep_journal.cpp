@@ -1,0 +1,174 @@
+#include "sweep_journal.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+
+namespace mpq {
+namespace {
+
+using nlohmann::json;
+
+json key_line(const SweepKey& key) {
+  return {{"mpq_phase1_journal", kJournalVersion}, {"inputs", key.parts}};
+}
+
+json task_line(const TaskResult& r, const std::vector<SweepGroup>& groups) {
+  return {{"group", groups[r.group].id},
+          {"candidate", r.candidate},
+          {"metrics", metrics_to_json(r.metrics)},
+          {"eagl", number_to_json(r.eagl)}};
+}
+
+Status write_all(int fd, const std::string& text, const std::string& path) {
+  std::size_t off = 0;
+  while (off < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0) return make_error("cannot write the journal '" + path + "'");
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return make_error("cannot flush the journal '" + path + "' to disk");
+  return Ok{};
+}
+
+}  // namespace
+
+json number_to_json(double v) {
+  if (std::isnan(v)) return nullptr;
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return v;
+}
+
+double number_from_json(const json& j) {
+  if (j.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (j.is_string())
+    return (j.get<std::string>() == "inf" ? 1 : -1) * std::numeric_limits<double>::infinity();
+  return j.get<double>();
+}
+
+json metrics_to_json(const QuantMetrics& m) {
+  json j = {{"samples", m.samples},
+            {"sqnr_db", number_to_json(m.sqnr_db)},
+            {"top1_agreement", m.agreement},
+            {"kl_divergence", m.kl},
+            {"mse", m.mse}};
+  if (m.accuracy) {
+    j["top1_accuracy"] = *m.accuracy;
+    j["float_top1_accuracy"] = *m.float_accuracy;
+  }
+  return j;
+}
+
+QuantMetrics metrics_from_json(const json& j) {
+  QuantMetrics m;
+  m.samples = j.at("samples").get<std::int64_t>();
+  m.sqnr_db = number_from_json(j.at("sqnr_db"));
+  m.agreement = j.at("top1_agreement").get<double>();
+  m.kl = j.at("kl_divergence").get<double>();
+  m.mse = j.at("mse").get<double>();
+  if (j.contains("top1_accuracy")) {
+    m.accuracy = j.at("top1_accuracy").get<double>();
+    m.float_accuracy = j.at("float_top1_accuracy").get<double>();
+  }
+  return m;
+}
+
+Result<LoadedJournal> load_journal(const std::string& path, const SweepKey& key,
+                                   const std::vector<SweepGroup>& groups) {
+  LoadedJournal out;
+  std::ifstream in(path);
+  if (!in) return out;  // no journal yet
+  std::string line;
+  if (!std::getline(in, line)) return out;
+  json head;
+  try {
+    head = json::parse(line);
+  } catch (const json::exception&) {
+    return make_error(path + " is not an mpq phase-1 journal (its first line is not JSON); "
+                      "remove it or choose another output directory");
+  }
+  if (!head.is_object() || !head.contains("mpq_phase1_journal"))
+    return make_error(path + " is not an mpq phase-1 journal; remove it or choose another "
+                      "output directory");
+  if (head["mpq_phase1_journal"] != kJournalVersion)
+    return make_error(path + " was written by an incompatible mpq (journal version " +
+                      head["mpq_phase1_journal"].dump() + ", this mpq reads version " +
+                      std::to_string(kJournalVersion) +
+                      "); nothing was changed: remove it or choose another output directory");
+  const auto old = head.value("inputs", std::map<std::string, std::string>{});
+  if (old != key.parts) {
+    std::string changed;
+    for (const auto& [part, hash] : key.parts) {
+      auto it = old.find(part);
+      if (it == old.end() || it->second != hash) changed += (changed.empty() ? "" : ", ") + part;
+    }
+    in.close();
+    std::error_code ec;
+    std::filesystem::rename(path, path + ".stale", ec);
+    out.notice = "the cached phase-1 results in " + path + " were made from other inputs (" +
+                 (changed.empty() ? std::string("settings") : changed) +
+                 " changed); starting afresh (the old journal is kept as " + path + ".stale)";
+    return out;
+  }
+  std::map<std::string, std::size_t> group_index;
+  for (std::size_t g = 0; g < groups.size(); ++g) group_index[groups[g].id] = g;
+  std::set<std::pair<std::size_t, std::string>> seen;
+  while (std::getline(in, line)) {
+    // A line cut short by a crash is simply not there: that task runs again. Lines of groups
+    // this run does not have (another accelerator's grouping) are kept out of this run only.
+    try {
+      const json j = json::parse(line);
+      auto g = group_index.find(j.at("group").get<std::string>());
+      if (g == group_index.end()) {
+        out.other_lines.push_back(line);
+        continue;
+      }
+      TaskResult r;
+      r.group = g->second;
+      r.candidate = j.at("candidate").get<std::string>();
+      r.metrics = metrics_from_json(j.at("metrics"));
+      r.eagl = number_from_json(j.at("eagl"));
+      if (seen.insert({r.group, r.candidate}).second) out.results.push_back(std::move(r));
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  return out;
+}
+
+Result<JournalWriter> JournalWriter::start(const std::string& path, const SweepKey& key,
+                                           const LoadedJournal& kept,
+                                           const std::vector<SweepGroup>& groups) {
+  std::string text = key_line(key).dump() + "\n";
+  for (const auto& l : kept.other_lines) text += l + "\n";
+  for (const auto& r : kept.results) text += task_line(r, groups).dump() + "\n";
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  const int tfd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (tfd < 0) return make_error("cannot create the journal '" + path + "'");
+  const Status st = write_all(tfd, text, path);
+  ::close(tfd);
+  if (!st) return st.error();
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return make_error("cannot create the journal '" + path + "': " + ec.message());
+  JournalWriter w;
+  w.path_ = path;
+  w.fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND);
+  if (w.fd_ < 0) return make_error("cannot open the journal '" + path + "' for appending");
+  return w;
+}
+
+JournalWriter::~JournalWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status JournalWriter::append(const TaskResult& r, const std::vector<SweepGroup>& groups) {
+  return write_all(fd_, task_line(r, groups).dump() + "\n", path_);
+}
+
+}  // namespace mpq
