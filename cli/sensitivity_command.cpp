@@ -16,7 +16,7 @@ namespace {
 struct SensitivityArgs {
   CommonArgs common;
   std::string experiment, model, calib, data, candidates, metric, mode, output, compare_calib;
-  std::string act_range, weight_range;
+  std::string act_range, weight_range, dump_tasks;
   std::vector<std::string> hw, input_shapes;
   std::int64_t samples = 0, batch = 0;
   bool no_plots = false, quiet = false;
@@ -103,6 +103,8 @@ int run_sensitivity(const SensitivityArgs& a) {
   }
   if (auto st = write_phase1_outputs(**ctx, *r, spec->output, !a.no_plots); !st)
     return fail(st.error());
+  if (!a.dump_tasks.empty())
+    if (auto st = write_task_configs(**ctx, a.dump_tasks); !st) return fail(st.error());
   std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.1f s\n",
                static_cast<long long>(r->computed), static_cast<long long>(r->resumed),
                r->seconds);
@@ -133,17 +135,21 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
       "sensitivity",
       "Phase 1: score every (quantizer group, candidate) with only that group quantized; "
       "cached in OUTPUT/phase1.journal and resumable");
+  // A flag given twice takes its last value (scripts append overrides).
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("experiment", args->experiment,
                   "Experiment YAML (configs/experiments/README.md); flags override its values");
   cmd->add_option("--model", args->model, "ONNX model (when no experiment YAML is given)");
-  cmd->add_option("--input-shape", args->input_shapes, "NAME:D1xD2... for dynamic inputs");
+  cmd->add_option("--input-shape", args->input_shapes, "NAME:D1xD2... for dynamic inputs")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--calib", args->calib,
                   "Calibration samples (default fashion-mnist:train:256): ranges come from here");
   cmd->add_option("--data", args->data,
                   "Samples to score on (default: the calibration samples); labels give accuracy");
   cmd->add_option("--hw", args->hw,
                   "Accelerator YAML (repeatable): groups, candidates and baseline come from the "
-                  "first; every one prices the tasks");
+                  "first; every one prices the tasks")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--candidates", args->candidates,
                   "Comma-separated candidates, e.g. W8A8,W4A8,W4A4 (default: all the hardware "
                   "supports)");
@@ -162,6 +168,9 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
                   "Also sweep on these calibration samples and print the Kendall tau between "
                   "the two rankings (e.g. fashion-mnist:train:256+256)");
   cmd->add_flag("--no-plots", args->no_plots, "Skip the gnuplot charts");
+  cmd->add_option("--dump-tasks", args->dump_tasks,
+                  "Write every task's quantization configuration to this JSON file (for "
+                  "replaying the sweep elsewhere, e.g. bench/phase1_torch.py)");
   cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
   add_common_args(*cmd, args->common);
   cmd->callback([args, &exit_code] { exit_code = run_sensitivity(*args); });

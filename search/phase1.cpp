@@ -200,6 +200,14 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
     }
   }
 
+  if (count_tasks(ctx->groups) == 0) {
+    std::string bases;
+    for (const auto& g : ctx->groups)
+      if (bases.find(g.baseline.name()) == std::string::npos)
+        bases += (bases.empty() ? "" : ", ") + g.baseline.name();
+    return make_error("nothing to sweep: no group has a candidate other than its baseline (" +
+                      bases + "); give more candidates");
+  }
   auto calib = open_samples(spec.calibration, ctx->net);
   if (!calib) return make_error("calibration data: " + calib.error().message);
   ctx->calibration = std::move(calib).value();
@@ -245,8 +253,8 @@ SensitivityList build_list(const Phase1Context& ctx, std::vector<TaskResult> res
         continue;
       }
       const CostMetrics d = a.priced.table.delta(a.priced.baseline, r.group, *ci);
-      e.latency_reduction_s.push_back(-d.latency_s);
-      e.energy_reduction_j.push_back(-d.energy_j);
+      e.latency_reduction_s.push_back(0.0 - d.latency_s);  // 0.0 - x: no "-0" in the CSV
+      e.energy_reduction_j.push_back(0.0 - d.energy_j);
     }
     e.result = std::move(r);
     list.entries.push_back(std::move(e));
@@ -350,6 +358,32 @@ Result<double> calibration_stability(const Phase1Context& ctx, const Sensitivity
     b.push_back(score.at({e.result.group, e.result.candidate}));
   }
   return kendall_tau_b(a, b);
+}
+
+Status write_task_configs(const Phase1Context& ctx, const std::string& path) {
+  if (ctx.mode != SweepMode::OthersFloat)
+    return make_error("task configurations are written for --mode float only");
+  SweepInputs in;
+  in.net = &ctx.net;
+  in.placement = &ctx.placement;
+  in.ranges = ctx.ranges;
+  in.stats = &ctx.stats;
+  QuantConfig none;
+  none.bias_mode = ctx.ranges.bias;
+  nlohmann::json tasks = nlohmann::json::object();
+  for (const auto& g : ctx.groups)
+    for (const auto& c : g.candidates) {
+      nlohmann::json t = config_to_json(sweep_task_config(in, none, g, c));
+      t["group"] = g.name;
+      t["candidate"] = c.name();
+      tasks[g.id + "|" + c.name()] = t;
+    }
+  return write_file_atomically(path, nlohmann::json{{"model", ctx.spec.model},
+                                                    {"calibration", ctx.spec.calibration},
+                                                    {"samples", ctx.spec.samples},
+                                                    {"tasks", tasks}}
+                                         .dump() +
+                                         "\n");
 }
 
 Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,

@@ -58,6 +58,10 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
 Result<double> calibration_stability(const Phase1Context& ctx, const SensitivityList& list,
                                      const std::string& other_calibration);
 
+// Every task's configuration (the simulator's JSON format) keyed "group id|candidate", so that
+// another implementation can replay the sweep with the same ranges. OthersFloat mode only.
+Status write_task_configs(const Phase1Context& ctx, const std::string& path);
+
 // sensitivity.csv, sensitivity.json and the chart sensitivity.{png,svg} in `out_dir`.
 Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
                             const std::string& out_dir, bool plots);

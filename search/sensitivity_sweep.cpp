@@ -13,8 +13,10 @@
 namespace mpq {
 namespace {
 
+}  // namespace
+
 // The configuration of one task: the others (float, or baseline) plus group g at c.
-QuantConfig task_config(const SweepInputs& in, const QuantConfig& others, const SweepGroup& g,
+QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others, const SweepGroup& g,
                         const Candidate& c) {
   QuantConfig cfg = others;
   for (std::size_t qi : g.quantizers) {
@@ -28,6 +30,8 @@ QuantConfig task_config(const SweepInputs& in, const QuantConfig& others, const 
   derive_biases(*in.net, *in.placement, cfg);
   return cfg;
 }
+
+namespace {
 
 // The constants a task changes relative to `others`: the group's weights, and every bias
 // (cheap, and a bias depends on its input activation's scale too).
@@ -178,7 +182,7 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
     std::vector<QuantConfig> cfgs;
     std::vector<QuantizedConstants> consts;
     for (const Candidate* c : todo) {
-      cfgs.push_back(task_config(in, others, g, *c));
+      cfgs.push_back(sweep_task_config(in, others, g, *c));
       consts.push_back(task_constants(in, cfgs.back(), g, others));
     }
     bool input_group = false;

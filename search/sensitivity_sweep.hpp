@@ -65,6 +65,11 @@ struct SweepCallbacks {
 Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys& done,
                                           const SweepCallbacks& cb);
 
+// The configuration one task runs: `others` (empty in OthersFloat mode) with group g at c,
+// calibrated from `in.stats`. Exposed so reference implementations can replay a task.
+QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others,
+                              const SweepGroup& g, const Candidate& c);
+
 std::int64_t count_tasks(const std::vector<SweepGroup>& groups);
 
 // EAGL (Bablani et al.): entropy in bits of the histogram of integer codes of the weights at
