@@ -145,7 +145,7 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
     if (!acc) return make_error(acc.error().message);
     auto priced = price_network(ctx->net, *acc);
     if (!priced) return make_error(acc->name + ": " + priced.error().message);
-    ctx->accelerators.push_back({std::move(acc).value(), std::move(priced).value()});
+    ctx->accelerators.push_back({std::move(acc).value(), std::move(priced).value(), {}});
   }
   std::vector<Candidate> wanted;
   for (const auto& name : spec.candidates) {
@@ -157,27 +157,46 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
     return wanted.empty() || std::find(wanted.begin(), wanted.end(), c) != wanted.end();
   };
   if (!ctx->accelerators.empty()) {
-    const AcceleratorView& first = ctx->accelerators.front();
-    for (const auto& w : wanted)
-      if (!first.acc.candidate_index(w.name()))
-        return make_error("candidate " + w.name() + " is not declared by accelerator '" +
-                          first.acc.name + "' (" + first.acc.source_file + ")");
-    const auto& groups = first.priced.groups.groups;
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-      SweepGroup sg;
-      sg.name = groups[g].name;
-      sg.quantizers = groups[g].quantizers;
-      sg.id = group_id(ctx->placement, sg.name, sg.quantizers);
-      const auto& cands = first.acc.candidates;
-      auto base = parse_candidate(cands[static_cast<std::size_t>(first.priced.baseline[g])].name);
-      if (!base) return base.error();
-      sg.baseline = *base;
-      for (int c : first.priced.supported[g]) {
-        auto cand = parse_candidate(cands[static_cast<std::size_t>(c)].name);
-        if (!cand) return cand.error();
-        if (!(*cand == sg.baseline) && is_wanted(*cand)) sg.candidates.push_back(*cand);
+    // The union of every accelerator's groups: one phase 1 serves them all (a group two
+    // accelerators form alike is swept once); each accelerator maps its groups into it.
+    std::map<std::string, std::size_t> by_id;
+    for (auto& view : ctx->accelerators) {
+      const hw::Accelerator& acc = view.acc;
+      for (const auto& w : wanted)
+        if (!acc.candidate_index(w.name()))
+          return make_error("candidate " + w.name() + " is not declared by accelerator '" +
+                            acc.name + "' (" + acc.source_file + ")");
+      const auto& groups = view.priced.groups.groups;
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        const std::string id = group_id(ctx->placement, groups[g].name, groups[g].quantizers);
+        auto [it, added] = by_id.try_emplace(id, ctx->groups.size());
+        auto base = parse_candidate(
+            acc.candidates[static_cast<std::size_t>(view.priced.baseline[g])].name);
+        if (!base) return base.error();
+        if (added) {
+          SweepGroup sg;
+          sg.name = groups[g].name;
+          sg.quantizers = groups[g].quantizers;
+          sg.id = id;
+          sg.baseline = *base;
+          ctx->groups.push_back(std::move(sg));
+        } else if (ctx->mode == SweepMode::OthersBaseline &&
+                   !(ctx->groups[it->second].baseline == *base)) {
+          return make_error("--mode baseline needs one baseline per group, but group '" +
+                            groups[g].name + "' has baseline " + base->name() + " on '" +
+                            acc.name + "' and " + ctx->groups[it->second].baseline.name() +
+                            " on another accelerator: sweep them separately");
+        }
+        view.group_map.push_back(it->second);
+        SweepGroup& sg = ctx->groups[it->second];
+        for (int c : view.priced.supported[g]) {
+          auto cand = parse_candidate(acc.candidates[static_cast<std::size_t>(c)].name);
+          if (!cand) return cand.error();
+          const bool known =
+              std::find(sg.candidates.begin(), sg.candidates.end(), *cand) != sg.candidates.end();
+          if (!(*cand == *base) && is_wanted(*cand) && !known) sg.candidates.push_back(*cand);
+        }
       }
-      ctx->groups.push_back(std::move(sg));
     }
   } else {
     if (wanted.empty())
@@ -243,16 +262,16 @@ SensitivityList build_list(const Phase1Context& ctx, std::vector<TaskResult> res
     const Candidate c = *parse_candidate(r.candidate);
     e.bops_reduction = bops_reduction(ctx.net, ctx.placement, g, c);
     for (const auto& a : ctx.accelerators) {
-      const auto& pg = a.priced.groups.groups;
-      // Only an accelerator that groups the quantizers the same way prices this task.
-      const bool same = r.group < pg.size() && pg[r.group].quantizers == g.quantizers;
+      // Only an accelerator that has this group (groups its quantizers alike) prices the task.
+      const auto ga = std::find(a.group_map.begin(), a.group_map.end(), r.group);
       const auto ci = a.acc.candidate_index(r.candidate);
-      if (!same || !ci) {
+      if (ga == a.group_map.end() || !ci) {
         e.latency_reduction_s.push_back(std::numeric_limits<double>::quiet_NaN());
         e.energy_reduction_j.push_back(std::numeric_limits<double>::quiet_NaN());
         continue;
       }
-      const CostMetrics d = a.priced.table.delta(a.priced.baseline, r.group, *ci);
+      const auto gi = static_cast<std::size_t>(ga - a.group_map.begin());
+      const CostMetrics d = a.priced.table.delta(a.priced.baseline, gi, *ci);
       e.latency_reduction_s.push_back(0.0 - d.latency_s);  // 0.0 - x: no "-0" in the CSV
       e.energy_reduction_j.push_back(0.0 - d.energy_j);
     }

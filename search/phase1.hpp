@@ -18,6 +18,7 @@ namespace mpq {
 struct AcceleratorView {
   hw::Accelerator acc;
   PricedNetwork priced;
+  std::vector<std::size_t> group_map;  // its group index -> index into Phase1Context::groups
 };
 
 // Everything phase 1 and phase 2 read. Not copyable: SampleSources hold shared data and the
@@ -27,7 +28,9 @@ struct Phase1Context {
   Network net;
   QuantizerPlacement placement;
   std::vector<AcceleratorView> accelerators;
-  std::vector<SweepGroup> groups;  // the first accelerator's groups (or the basic groups)
+  // The union of the accelerators' groups (or the basic groups without accelerators); a
+  // group's baseline is the first accelerator's.
+  std::vector<SweepGroup> groups;
   RangeSettings ranges;
   SweepMode mode = SweepMode::OthersFloat;
   SensitivityMetric metric = SensitivityMetric::Sqnr;
