@@ -10,5 +10,7 @@ void add_quantize_command(CLI::App& app, int& exit_code);
 void add_groups_command(CLI::App& app, int& exit_code);
 void add_cost_command(CLI::App& app, int& exit_code);
 void add_sensitivity_command(CLI::App& app, int& exit_code);
+void add_explore_command(CLI::App& app, int& exit_code);
+void add_export_command(CLI::App& app, int& exit_code);
 
 }  // namespace mpq::cli

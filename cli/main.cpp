@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   mpq::cli::add_groups_command(app, exit_code);
   mpq::cli::add_cost_command(app, exit_code);
   mpq::cli::add_sensitivity_command(app, exit_code);
+  mpq::cli::add_explore_command(app, exit_code);
+  mpq::cli::add_export_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
