@@ -360,18 +360,22 @@ def constant_value(node):
 
 
 def to_torch(arr):
-    arr = np.asarray(arr)
+    arr = np.asarray(arr)  # copied below: onnx's arrays may be read-only views
     if arr.dtype.kind == "f":
-        return torch.from_numpy(np.ascontiguousarray(arr, np.float32))
+        return torch.from_numpy(np.array(arr, np.float32, order="C"))
     if arr.dtype.kind == "b":
-        return torch.from_numpy(np.ascontiguousarray(arr))
-    return torch.from_numpy(np.ascontiguousarray(arr, np.int64))
+        return torch.from_numpy(np.array(arr, order="C"))
+    return torch.from_numpy(np.array(arr, np.int64, order="C"))
 
 
 # ---------------------------------------------------------------- driver
 
-def run(model_path, cfg, x, fold_bn=True, verbose=False, all_values=False):
-    """The first model output (float32 numpy); with all_values, also every tensor by name."""
+def run(model_path, cfg, x, fold_bn=True, verbose=False, all_values=False, observe=None):
+    """The first model output (float32 numpy); with all_values, also every tensor by name.
+
+    observe(name, before, after), if given, is called for every tensor as it is produced
+    (before / after its quantizer or bias rounding) and returns the tensor to continue with:
+    the tests use it to feed mpq's own quantized activations back in (teacher forcing)."""
     model = onnx.load(model_path)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=17)
     inits = {i.name: to_torch(numpy_helper.to_array(i)) for i in model.graph.initializer}
@@ -400,6 +404,7 @@ def run(model_path, cfg, x, fold_bn=True, verbose=False, all_values=False):
     done = set()
 
     def produced(name, t):
+        before = t
         if name in biases and name not in done:
             t = round_bias(t, biases[name]["scale"], name)
             applied["bias"] += 1
@@ -407,7 +412,7 @@ def run(model_path, cfg, x, fold_bn=True, verbose=False, all_values=False):
             t = fake_quantize(t, quantizers[name], name)
             applied[quantizers[name].get("kind", "activation")] += 1
         done.add(name)
-        return t
+        return observe(name, before, t) if observe else t
 
     values = {}
     for name, t in inits.items():

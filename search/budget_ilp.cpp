@@ -7,58 +7,51 @@
 #include <memory>
 #include <string>
 
+#include "mckp_reduction.hpp"
+
 namespace mpq {
 namespace {
-
-// Per group, the options no other option of the group dominates (costs no more and loses no
-// more, strictly better in one, or identical with a lower index).
-std::vector<std::vector<int>> undominated_options(const MpProblem& p) {
-  std::vector<std::vector<int>> kept(p.groups.size());
-  for (std::size_t g = 0; g < p.groups.size(); ++g) {
-    const auto& options = p.groups[g];
-    for (std::size_t o = 0; o < options.size(); ++o) {
-      bool dominated = false;
-      for (std::size_t q = 0; q < options.size() && !dominated; ++q) {
-        const MpOption &a = options[q], &b = options[o];
-        const bool no_worse = a.cost_delta <= b.cost_delta && a.loss <= b.loss;
-        const bool identical = a.cost_delta == b.cost_delta && a.loss == b.loss;
-        dominated = q != o && no_worse && (!identical || q < o);
-      }
-      if (!dominated) kept[g].push_back(static_cast<int>(o));
-    }
-  }
-  return kept;
-}
 
 struct GlpkDeleter {
   void operator()(glp_prob* lp) const { glp_delete_prob(lp); }
 };
 
-// Builds and solves the ILP with the budget row's right-hand side `rhs` (scaled units); returns
-// the chosen option per group, or an error naming GLPK's status.
+// Builds and solves the ILP over the groups with more than one kept option (the others are
+// fixed) with the budget row's right-hand side `rhs` (scaled units); returns the chosen option
+// per group, or an error naming GLPK's status.
 Result<MpConfig> solve_scaled(const MpProblem& p, const std::vector<std::vector<int>>& kept,
                               double cost_scale, double loss_scale, double rhs) {
+  MpConfig config(p.groups.size(), -1);
+  std::vector<std::size_t> free_groups;
+  for (std::size_t g = 0; g < kept.size(); ++g) {
+    if (kept[g].size() > 1) {
+      free_groups.push_back(g);
+      continue;
+    }
+    config[g] = kept[g][0];
+    rhs -= p.groups[g][static_cast<std::size_t>(config[g])].cost_delta / cost_scale;
+  }
+  if (free_groups.empty()) return config;
+
   std::unique_ptr<glp_prob, GlpkDeleter> lp(glp_create_prob());
   glp_set_obj_dir(lp.get(), GLP_MIN);
-  const int num_groups = static_cast<int>(p.groups.size());
-  glp_add_rows(lp.get(), num_groups + 1);
-  for (int g = 1; g <= num_groups; ++g) glp_set_row_bnds(lp.get(), g, GLP_FX, 1.0, 1.0);
-  const int budget_row = num_groups + 1;
+  const int budget_row = static_cast<int>(free_groups.size()) + 1;
+  glp_add_rows(lp.get(), budget_row);
+  for (int row = 1; row < budget_row; ++row) glp_set_row_bnds(lp.get(), row, GLP_FX, 1.0, 1.0);
   glp_set_row_bnds(lp.get(), budget_row, GLP_UP, 0.0, rhs);
-
   std::size_t num_cols = 0;
-  for (const auto& k : kept) num_cols += k.size();
+  for (std::size_t g : free_groups) num_cols += kept[g].size();
   glp_add_cols(lp.get(), static_cast<int>(num_cols));
   std::vector<int> ia{0}, ja{0};  // GLPK arrays are 1-based
   std::vector<double> ar{0};
   int col = 0;
-  for (std::size_t g = 0; g < kept.size(); ++g)
-    for (int o : kept[g]) {
-      const MpOption& opt = p.groups[g][static_cast<std::size_t>(o)];
+  for (std::size_t row = 1; row < static_cast<std::size_t>(budget_row); ++row)
+    for (int o : kept[free_groups[row - 1]]) {
+      const MpOption& opt = p.groups[free_groups[row - 1]][static_cast<std::size_t>(o)];
       ++col;
       glp_set_col_kind(lp.get(), col, GLP_BV);
       glp_set_obj_coef(lp.get(), col, opt.loss / loss_scale);
-      ia.push_back(static_cast<int>(g) + 1), ja.push_back(col), ar.push_back(1.0);
+      ia.push_back(static_cast<int>(row)), ja.push_back(col), ar.push_back(1.0);
       if (opt.cost_delta != 0)
         ia.push_back(budget_row), ja.push_back(col), ar.push_back(opt.cost_delta / cost_scale);
     }
@@ -73,9 +66,8 @@ Result<MpConfig> solve_scaled(const MpProblem& p, const std::vector<std::vector<
   if (ret != 0 || status != GLP_OPT)
     return make_error("budget ILP: GLPK did not find the optimum (glp_intopt returned " +
                       std::to_string(ret) + ", MIP status " + std::to_string(status) + ")");
-  MpConfig config(p.groups.size(), -1);
   col = 0;
-  for (std::size_t g = 0; g < kept.size(); ++g)
+  for (std::size_t g : free_groups)
     for (int o : kept[g])
       if (glp_mip_col_val(lp.get(), ++col) > 0.5) config[g] = o;
   if (std::find(config.begin(), config.end(), -1) != config.end())
@@ -88,11 +80,13 @@ Result<MpConfig> solve_scaled(const MpProblem& p, const std::vector<std::vector<
 Result<PricedConfig> solve_budget_ilp(const MpProblem& p, double budget) {
   if (auto s = validate_problem(p); !s) return s.error();
   if (auto s = check_budget(p, budget); !s) return s.error();
-  const auto kept = undominated_options(p);
+  const MckpReduction reduction = reduce_mckp(p, budget);
+  const auto& kept = reduction.kept;
   double cost_scale = 0, loss_scale = 0;
   for (std::size_t g = 0; g < kept.size(); ++g)
     for (int o : kept[g]) {
-      cost_scale = std::max(cost_scale, std::abs(p.groups[g][static_cast<std::size_t>(o)].cost_delta));
+      cost_scale =
+          std::max(cost_scale, std::abs(p.groups[g][static_cast<std::size_t>(o)].cost_delta));
       loss_scale = std::max(loss_scale, p.groups[g][static_cast<std::size_t>(o)].loss);
     }
   if (cost_scale == 0) cost_scale = 1;
@@ -104,7 +98,9 @@ Result<PricedConfig> solve_budget_ilp(const MpProblem& p, double budget) {
     auto config = solve_scaled(p, kept, cost_scale, loss_scale, rhs);
     if (!config) return config.error();
     PricedConfig chosen = priced(p, std::move(config).value());
-    if (chosen.cost <= budget) return chosen;
+    // GLPK stops within its optimality tolerance; the incumbent may be (slightly) better.
+    if (chosen.cost <= budget)
+      return reduction.incumbent.loss < chosen.loss ? reduction.incumbent : chosen;
     rhs -= 2 * (chosen.cost - budget) / cost_scale;
   }
   return make_error("budget ILP: no solution within the budget " + std::to_string(budget) +

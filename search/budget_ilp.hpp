@@ -4,10 +4,12 @@
 // solved exactly as an integer linear program with GLPK: binary x[g][o], sum_o x[g][o] = 1 per
 // group, minimise sum loss x, subject to sum cost_delta x <= budget - base_cost.
 //
-// Options dominated within their group (another option costs no more and loses no more) are
-// dropped before solving, which keeps an optimum. GLPK is single-threaded and deterministic, so
-// the same problem gives the same configuration. The chosen configuration's cost is checked in
-// exact (double) arithmetic against the budget, never only within GLPK's tolerances.
+// Before solving, reduce_mckp (mckp_reduction.hpp) drops the options that cannot be optimal
+// (dominated, or ruled out by the LP relaxation's Lagrangian bound), which keeps an optimum and
+// leaves GLPK only the groups in doubt: thousands of groups solve in well under a second. GLPK is
+// single-threaded and deterministic, so the same problem gives the same configuration. The chosen
+// configuration's cost is checked in exact (double) arithmetic against the budget, never only
+// within GLPK's tolerances.
 #include "graph/result.hpp"
 #include "mp_problem.hpp"
 

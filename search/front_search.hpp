@@ -28,8 +28,8 @@ namespace mpq {
 struct BoundSearchResult {
   bool met = false;
   std::size_t point = 0;
-  double accuracy = 0;           // evaluated accuracy of `point`
-  std::size_t evaluations = 0;   // distinct points this search asked for
+  double accuracy = 0;          // evaluated accuracy of `point`
+  std::size_t evaluations = 0;  // distinct points this search asked for
 };
 
 // The searches over indices 0..n-1 (n >= 1); `accuracy_of(i)` evaluates point i.

@@ -19,7 +19,7 @@ class MemoizedEvaluator {
 
   double operator()(const MpConfig& config);
   std::size_t evaluations() const { return cache_.size(); }  // real calls to the evaluator
-  std::size_t lookups() const { return lookups_; }            // calls to operator()
+  std::size_t lookups() const { return lookups_; }           // calls to operator()
 
  private:
   ConfigEvaluator evaluate_;

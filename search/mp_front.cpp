@@ -28,7 +28,8 @@ MpFront walk_front(const MpProblem& p, MpConfig start, const std::vector<OptionC
   MpConfig config = front.start;
   double cost = config_cost(p, config), loss = config_loss(p, config);
   std::uint64_t hash = 0;
-  for (std::size_t g = 0; g < config.size(); ++g) hash ^= option_hash(static_cast<int>(g), config[g]);
+  for (std::size_t g = 0; g < config.size(); ++g)
+    hash ^= option_hash(static_cast<int>(g), config[g]);
   std::unordered_map<std::uint64_t, std::vector<std::size_t>> points_by_hash;
   front.points.push_back({0, 0, cost, loss});
   points_by_hash[hash].push_back(0);

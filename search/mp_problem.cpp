@@ -3,10 +3,10 @@
 #include <cassert>
 #include <cmath>
 #include <iomanip>
-#include <sstream>
-#include <utility>
 #include <limits>
+#include <sstream>
 #include <string>
+#include <utility>
 
 namespace mpq {
 

@@ -14,17 +14,17 @@ namespace mpq {
 
 struct Lowering {
   int group = 0;
-  int option = 0;            // the option the group is lowered to
-  double sensitivity = 0;    // larger = more sensitive (e.g. the MpOption's loss)
+  int option = 0;          // the option the group is lowered to
+  double sensitivity = 0;  // larger = more sensitive (e.g. the MpOption's loss)
 };
 
 struct BisectionResult {
-  bool met = false;              // false: even the baseline misses the bound (config = baseline)
-  std::size_t lowered = 0;       // length of the prefix of `order` that is lowered
-  std::vector<Lowering> order;   // least sensitive first (ties: lower group index)
+  bool met = false;             // false: even the baseline misses the bound (config = baseline)
+  std::size_t lowered = 0;      // length of the prefix of `order` that is lowered
+  std::vector<Lowering> order;  // least sensitive first (ties: lower group index)
   MpConfig config;
-  double accuracy = 0;           // evaluated accuracy of `config`
-  std::size_t evaluations = 0;   // distinct prefixes evaluated
+  double accuracy = 0;          // evaluated accuracy of `config`
+  std::size_t evaluations = 0;  // distinct prefixes evaluated
 };
 
 // Errors: an invalid problem or lowering, a group lowered twice, a non-finite sensitivity.

@@ -15,7 +15,8 @@ Status validate_list(const MpProblem& p, const std::vector<OptionChange>& list) 
 
 }  // namespace
 
-Result<MpFront> sensitivity_front(const MpProblem& p, const std::vector<OptionChange>& sorted_list) {
+Result<MpFront> sensitivity_front(const MpProblem& p,
+                                  const std::vector<OptionChange>& sorted_list) {
   if (auto s = validate_list(p, sorted_list); !s) return s.error();
   return walk_front(p, baseline_config(p), sorted_list);
 }

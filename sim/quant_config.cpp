@@ -67,6 +67,7 @@ void derive_biases(const Network& net, const QuantizerPlacement& placement, Quan
     const QuantParams& pa = a->second.params;
     if (!pw.format.is_int() || !pa.format.is_int()) continue;
     BiasSetting b;
+    b.bits = pw.format.bits <= 8 && pa.format.bits <= 8 ? 32 : 64;
     const std::int64_t channels = net.model.initializers.at(n.inputs[2]).size();
     for (std::int64_t c = 0; c < channels; ++c)
       b.scale.push_back(pw.scale[pw.scale.size() == 1 ? 0 : static_cast<std::size_t>(c)] *
@@ -98,7 +99,8 @@ json config_to_json(const QuantConfig& cfg) {
     qs[name] = q;
   }
   json biases = json::object();
-  for (const auto& [name, b] : cfg.biases) biases[name] = {{"format", "int32"}, {"scale", b.scale}};
+  for (const auto& [name, b] : cfg.biases)
+    biases[name] = {{"format", "int" + std::to_string(b.bits)}, {"scale", b.scale}};
   return {{"format", "mpq-quant-config"},
           {"version", 1},
           {"model", cfg.model},

@@ -22,10 +22,13 @@ struct QuantizerSetting {
   QuantParams params;                       // format, scale, zero point, grid
 };
 
-// The int32 bias of a Conv/Gemm whose weight and input are integer: scale = s_w x s_a per
-// output channel; q = nearbyint(b / scale), y = q x scale.
+// The integer bias of a Conv/Gemm whose weight and input are integer: scale = s_w x s_a per
+// output channel; q = nearbyint(b / scale) saturated to `bits`, y = q x scale. The bias lives in
+// the accumulator: 32 bits when both operands have at most 8 bits; (ours) 64 bits beyond, since
+// 16-bit MACs accumulate wider (s_w x s_a is then so small that int32 would saturate).
 struct BiasSetting {
   std::vector<float> scale;
+  int bits = 32;
 };
 
 struct QuantConfig {

@@ -7,10 +7,11 @@ namespace mpq {
 
 void quantize_bias(const Tensor& b, const BiasSetting& s, Tensor& out) {
   assert(b.is_float() && static_cast<std::int64_t>(s.scale.size()) == b.size());
+  const double limit = std::ldexp(1.0, s.bits - 1);
   out = b;
   for (std::size_t c = 0; c < out.f.size(); ++c) {
     const double q = std::nearbyint(b.f[c] / s.scale[c]);
-    const double clamped = std::min(std::max(q, -2147483648.0), 2147483647.0);
+    const double clamped = std::min(std::max(q, -limit), limit - 1);
     out.f[c] = static_cast<float>(clamped) * s.scale[c];
   }
 }

@@ -9,7 +9,7 @@
 
 namespace mpq {
 
-// The fake-quantized weights and int32-scaled biases of a configuration, computed once and
+// The fake-quantized weights and integer-scaled biases of a configuration, computed once and
 // shared (read-only) by any number of engines.
 struct QuantizedConstants {
   std::map<std::string, Tensor> tensors;
