@@ -13,15 +13,15 @@ HW=$SRC/configs/hw/edge_npu.yaml
 echo "| model | tasks | tau SQNR vs accuracy (1,000 test images) | tau between calibration subsets (2 x 256) |"
 echo "|---|---:|---:|---:|"
 for m in cnn mobilenet resnet vit; do
-  a=$("$MPQ" sensitivity --model "$SRC/configs/models/$m.onnx" --hw "$HW" --samples 1000 \
+  "$MPQ" sensitivity --model "$SRC/configs/models/$m.onnx" --hw "$HW" --samples 1000 \
     --calib fashion-mnist:train:1000 --data fashion-mnist:test:1000 -o "$OUT/$m-accuracy" \
-    --no-plots --quiet --json)
-  b=$("$MPQ" sensitivity --model "$SRC/configs/models/$m.onnx" --hw "$HW" \
+    --no-plots --quiet --json >"$OUT/$m-accuracy.json"
+  "$MPQ" sensitivity --model "$SRC/configs/models/$m.onnx" --hw "$HW" \
     --calib fashion-mnist:train:256 --compare-calib fashion-mnist:train:256+256 \
-    -o "$OUT/$m-subsets" --no-plots --quiet --json)
-  /usr/bin/python3 - "$m" "$a" "$b" <<'PYEOF'
+    -o "$OUT/$m-subsets" --no-plots --quiet --json >"$OUT/$m-subsets.json"
+  /usr/bin/python3 - "$m" "$OUT/$m-accuracy.json" "$OUT/$m-subsets.json" <<'PYEOF'
 import json, sys
-m, a, b = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+m, a, b = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
 print(f"| {m} | {len(a['entries'])} | {a['kendall_tau_sqnr_vs_accuracy']:.3f} | "
       f"{b['kendall_tau_calibration_subsets']:.3f} |")
 PYEOF
