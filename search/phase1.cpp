@@ -53,6 +53,8 @@ std::string samples_hash(const SampleSource& s, std::int64_t limit, std::int64_t
 SweepKey sweep_key(const Phase1Context& ctx) {
   const ExperimentSpec& x = ctx.spec;
   SweepKey k;
+  // Bumped whenever the simulator's numerics change, so results of an older mpq are not reused.
+  k.parts["mpq numerics"] = "2";
   ContentHash model;
   model.add(file_hash(x.model));
   for (const auto& s : x.input_shapes) model.add(s);
