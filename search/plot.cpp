@@ -27,7 +27,7 @@ std::string script(const PlotSpec& p, const std::string& terminal, const std::st
   s << "set title " << quoted(p.title) << "\n";
   s << "set xlabel " << quoted(p.xlabel) << "\nset ylabel " << quoted(p.ylabel) << "\n";
   s << "set grid\nset key " << p.key_position << "\n";
-  if (p.logscale_x) s << "set logscale x\n";
+  if (p.logscale_x) s << "set logscale x\nset format x \"%.0e\"\n";
   if (!p.xtic_labels.empty()) {
     s << "set xtics rotate by -45 font \",8\" (";
     for (std::size_t k = 0; k < p.xtic_labels.size(); ++k)
