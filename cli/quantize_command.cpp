@@ -9,6 +9,7 @@
 #include "common.hpp"
 #include "sim/calibration.hpp"
 #include "sim/quant_metrics.hpp"
+#include "search/sweep_journal.hpp"
 #include "sim/quantized_engine.hpp"
 
 namespace mpq::cli {
@@ -62,19 +63,6 @@ Progress stderr_progress(bool enabled, const char* what) {
                  static_cast<long long>(total));
     if (done == total) std::fprintf(stderr, "\n");
   };
-}
-
-nlohmann::json metrics_json(const QuantMetrics& m) {
-  nlohmann::json j = {{"samples", m.samples},
-                      {"sqnr_db", m.sqnr_db},
-                      {"top1_agreement", m.agreement},
-                      {"kl_divergence", m.kl},
-                      {"mse", m.mse}};
-  if (m.accuracy) {
-    j["top1_accuracy"] = *m.accuracy;
-    j["float_top1_accuracy"] = *m.float_accuracy;
-  }
-  return j;
 }
 
 int run_quantize(const QuantizeArgs& a) {
@@ -134,7 +122,7 @@ int run_quantize(const QuantizeArgs& a) {
                 {"activation_range", a.act_range},
                 {"weight_range", a.weight_range},
                 {"quantizers", cfg->quantizers.size()},
-                {"metrics", metrics_json(*m)},
+                {"metrics", metrics_to_json(*m)},
                 {"written", a.output}});
     return 0;
   }

@@ -254,6 +254,21 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
 
 namespace {
 
+SweepInputs sweep_inputs(const Phase1Context& ctx, const SampleSource& samples,
+                         const ActivationStats& stats) {
+  SweepInputs in;
+  in.net = &ctx.net;
+  in.placement = &ctx.placement;
+  in.groups = ctx.groups;
+  in.mode = ctx.mode;
+  in.ranges = ctx.ranges;
+  in.samples = &samples;
+  in.limit = ctx.spec.samples;
+  in.batch = ctx.spec.batch;
+  in.stats = &stats;
+  return in;
+}
+
 SensitivityList build_list(const Phase1Context& ctx, std::vector<TaskResult> results) {
   SensitivityList list;
   list.metric = ctx.metric;
@@ -311,16 +326,7 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   auto writer = JournalWriter::start(path, key, *loaded, ctx.groups);
   if (!writer) return writer.error();
 
-  SweepInputs in;
-  in.net = &ctx.net;
-  in.placement = &ctx.placement;
-  in.groups = ctx.groups;
-  in.mode = ctx.mode;
-  in.ranges = ctx.ranges;
-  in.samples = &ctx.scoring;
-  in.limit = ctx.spec.samples;
-  in.batch = ctx.spec.batch;
-  in.stats = &ctx.stats;
+  const SweepInputs in = sweep_inputs(ctx, ctx.scoring, ctx.stats);
   const std::int64_t total = count_tasks(ctx.groups);
   ProgressMeter meter("phase 1: tasks", total, progress);
   meter.set_already(out.resumed);
@@ -359,16 +365,7 @@ Result<double> calibration_stability(const Phase1Context& ctx, const Sensitivity
   auto stats = collect_activation_stats(ctx.net, ctx.placement, *other, ctx.spec.batch,
                                         ctx.spec.samples);
   if (!stats) return stats.error();
-  SweepInputs in;
-  in.net = &ctx.net;
-  in.placement = &ctx.placement;
-  in.groups = ctx.groups;
-  in.mode = ctx.mode;
-  in.ranges = ctx.ranges;
-  in.samples = &*other;
-  in.limit = ctx.spec.samples;
-  in.batch = ctx.spec.batch;
-  in.stats = &*stats;
+  const SweepInputs in = sweep_inputs(ctx, *other, *stats);
   auto results = run_sweep(in, {}, {});
   if (!results) return results.error();
   std::map<std::pair<std::size_t, std::string>, double> score;
@@ -384,11 +381,7 @@ Result<double> calibration_stability(const Phase1Context& ctx, const Sensitivity
 Status write_task_configs(const Phase1Context& ctx, const std::string& path) {
   if (ctx.mode != SweepMode::OthersFloat)
     return make_error("task configurations are written for --mode float only");
-  SweepInputs in;
-  in.net = &ctx.net;
-  in.placement = &ctx.placement;
-  in.ranges = ctx.ranges;
-  in.stats = &ctx.stats;
+  const SweepInputs in = sweep_inputs(ctx, ctx.scoring, ctx.stats);
   QuantConfig none;
   none.bias_mode = ctx.ranges.bias;
   nlohmann::json tasks = nlohmann::json::object();
