@@ -5,11 +5,11 @@
         [--threads 2] [--candidates W8A8,W4A8,W4A4,W2A8] [--rounds 1] [--workdir DIR]
 
 For every model (configs/models/<name>.onnx), model by model so both sides see similar load:
-  1. `mpq sensitivity ... --dump-tasks` once, untimed: every task's quantization configuration
-     (the exact ranges mpq calibrated) and mpq's per-task SQNR.
-  2. mpq, timed: `mpq sensitivity` in a fresh output directory (no journal to resume from), wall
+  1.-2. mpq, timed: `mpq sensitivity` in a fresh output directory (no journal to resume from), wall
      clock of the whole process (model loading + calibration + phase 1 + writing the list,
-     without the gnuplot charts: --no-plots), and the phase-1 time mpq prints on stderr.
+     without the gnuplot charts: --no-plots), and the phase-1 time mpq prints on stderr. The
+     first run also writes --dump-tasks: every task's quantization configuration (the exact
+     ranges mpq calibrated) for the torch side; mpq's per-task SQNRs come from its --json.
   3. PyTorch, timed: phase 1 the way the Python tools do it. The model is loaded once (ONNX parsed,
      BatchNorm folded as mpq does, untimed), then (timed) the float outputs of the calibration
      images are computed once, and for every task (group, candidate): that task's fake quantizers
@@ -22,8 +22,10 @@ Same model, same first 256 images of the Fashion-MNIST training set (the model's
 preprocessing), same thread count (torch.set_num_threads), same ranges, same batch size.
 
 Prints one table row per model: mpq wall and phase-1 seconds, torch seconds, ratio =
-torch / mpq (wall and phase 1), max |SQNR difference| over all tasks and over the tasks with
-SQNR <= 60 dB, and GFLOP/s. With --rounds R > 1 each side runs R times (order alternating) and
+torch / mpq (wall and phase 1), CPU seconds (user + sys, all threads; mpq's is the whole
+process) and their ratio, max |SQNR difference| over all tasks and over the tasks with
+SQNR <= 60 dB, and GFLOP/s (nominal phase-1 FLOPs / mpq's phase-1 time: "effective", since
+prefix reuse makes mpq do fewer; torch does the nominal count plus the float pass). With --rounds R > 1 each side runs R times (order alternating) and
 the medians are reported. --json FILE writes every number (including per-task SQNRs).
 """
 
@@ -33,6 +35,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -143,13 +146,20 @@ class TorchModel:
         return values[self.output]
 
 
+def cpu_seconds(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
 def torch_phase1(model, x, tasks, batch):
-    """{task key: SQNR dB}, seconds. Timed: float outputs once + every task's full pass."""
+    """{task key: SQNR dB}, wall s, CPU s. Timed: float outputs once + every task's full pass."""
     xs = [torch.from_numpy(x[i:i + batch]) for i in range(0, len(x), batch)]
     with torch.no_grad():
+        c0 = cpu_seconds(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         ys = [model.forward(xb, model.inits, {}) for xb in xs]
         signal = sum(float(torch.sum(y.double() ** 2)) for y in ys)
+        float_s = time.perf_counter() - t0
         out = {}
         for key, cfg in tasks.items():
             consts = model.quantized_constants(cfg)
@@ -159,22 +169,25 @@ def torch_phase1(model, x, tasks, batch):
                 yq = model.forward(xb, consts, act_q)
                 noise += float(torch.sum((y.double() - yq.double()) ** 2))
             out[key] = 10.0 * math.log10(signal / noise) if noise > 0 else math.inf
-        return out, time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        return out, wall, cpu_seconds(resource.RUSAGE_SELF) - c0, float_s
 
 
 # ---------------------------------------------------------------- mpq
 
-def mpq_cmd(args, model_path, out_dir):
-    return [args.mpq, "sensitivity", "--model", model_path, "--candidates", args.candidates,
+def mpq_cmd(args, candidates, model_path, out_dir):
+    return [args.mpq, "sensitivity", "--model", model_path, "--candidates", candidates,
             "--calib", f"fashion-mnist:train:{args.samples}", "--samples", str(args.samples),
             "--batch", str(args.batch), "--threads", str(args.threads), "-o", out_dir,
             "--json", "--quiet", "--no-plots"]
 
 
 def run_mpq(cmd):
+    c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - c0
     if p.returncode != 0:
         sys.exit(f"phase1_vs_torch: {' '.join(cmd)} exited {p.returncode}:\n{p.stderr}")
     m = re.search(r"phase 1: (\d+) tasks computed, (\d+) resumed from the journal, ([0-9.]+) s",
@@ -185,7 +198,7 @@ def run_mpq(cmd):
         sys.exit("phase1_vs_torch: mpq resumed from a journal: the output directory was not fresh")
     sqnr = {(e["group"], e["candidate"]): e["metrics"]["sqnr_db"]
             for e in json.loads(p.stdout)["entries"]}
-    return sqnr, wall, float(m.group(3)), int(m.group(1))
+    return sqnr, wall, float(m.group(3)), cpu
 
 
 def total_macs(mpq, model_path):
@@ -212,53 +225,71 @@ def fp32_peak(cores):
 
 # ---------------------------------------------------------------- driver
 
-def bench_model(args, name):
-    model_path = os.path.join("configs", "models", f"{name}.onnx")
-    tag = os.path.join(args.workdir, name)
-    # 1. untimed: the tasks' configurations and mpq's SQNRs.
-    prep_dir, tasks_path = tag + "-prep", tag + "-tasks.json"
-    shutil.rmtree(prep_dir, ignore_errors=True)
-    sqnr_prep, _, _, _ = run_mpq(mpq_cmd(args, model_path, prep_dir) +
-                                 ["--dump-tasks", tasks_path])
-    with open(tasks_path) as f:
-        dump = json.load(f)
-    tasks = dump["tasks"]
+def load_tasks(path, tmodel, sqnr_mpq, name, max_tasks):
+    with open(path) as f:
+        tasks = json.load(f)["tasks"]
     by_pair = {}
     for key, cfg in tasks.items():
         pair = (cfg["group"], cfg["candidate"])
         if pair in by_pair:
             sys.exit(f"phase1_vs_torch: {name}: two tasks for {pair}")
         by_pair[pair] = key
-    if set(by_pair) != set(sqnr_prep):
-        sys.exit(f"phase1_vs_torch: {name}: dumped tasks and mpq's list differ")
-
-    tmodel = TorchModel(model_path)
-    for key, cfg in tasks.items():
         tmodel.check(cfg, key)
+    if set(by_pair) != set(sqnr_mpq):
+        sys.exit(f"phase1_vs_torch: {name}: dumped tasks and mpq's list differ")
+    keys = sorted(tasks)
+    if max_tasks and len(keys) > max_tasks:  # evenly spaced over groups and candidates
+        keys = [keys[(k * len(keys)) // max_tasks] for k in range(max_tasks)]
+    return tasks, {k: tasks[k] for k in keys}, by_pair
+
+
+def bench_model(args, name):
+    model_path = os.path.join("configs", "models", f"{name}.onnx")
+    tag = os.path.join(args.workdir, name)
+    cands = args.per_model.get(name, args.candidates)
+    tasks_path = tag + "-tasks.json"
+    tmodel = TorchModel(model_path)  # untimed: loading is not phase 1
     x = load_calibration(model_path, args.samples)
 
-    mpq_wall, mpq_p1, torch_s, loads = [], [], [], [loadavg()]
-    sqnr_torch = None
+    mpq_wall, mpq_p1, mpq_cpu, torch_s, torch_cpu, loads = [], [], [], [], [], [loadavg()]
+    sqnr_mpq = sqnr_torch = tasks = subset = by_pair = None
+    torch_float_s = torch_task_s = None
     for r in range(args.rounds):
+        # Round 1 runs mpq first: its run also dumps the tasks' configurations (after phase 1,
+        # inside the wall time: a few hundred KB of JSON) for the torch side.
         order = ("mpq", "torch") if r % 2 == 0 else ("torch", "mpq")
         for side in order:
             if side == "mpq":
                 run_dir = tag + "-run"
                 shutil.rmtree(run_dir, ignore_errors=True)  # fresh: no journal to resume
-                sqnr_mpq, wall, p1, computed = run_mpq(mpq_cmd(args, model_path, run_dir))
-                if sqnr_mpq != sqnr_prep:
+                cmd = mpq_cmd(args, cands, model_path, run_dir)
+                if r == 0:
+                    cmd += ["--dump-tasks", tasks_path]
+                sqnr, wall, p1, cpu = run_mpq(cmd)
+                if sqnr_mpq is not None and sqnr != sqnr_mpq:
                     sys.exit(f"phase1_vs_torch: {name}: mpq's SQNRs changed between runs")
+                sqnr_mpq = sqnr
                 mpq_wall.append(wall)
                 mpq_p1.append(p1)
+                mpq_cpu.append(cpu)
+                if tasks is None:
+                    tasks, subset, by_pair = load_tasks(tasks_path, tmodel, sqnr_mpq, name,
+                                                        args.torch_max_tasks)
             else:
-                sqnr_torch, secs = torch_phase1(tmodel, x, tasks, args.batch)
-                torch_s.append(secs)
+                sqnr_torch, secs, cpu, fl = torch_phase1(tmodel, x, subset, args.batch)
+                # Every task costs torch the same (a full pass): a subset is extrapolated.
+                scale = (len(tasks) / len(subset))
+                torch_float_s, torch_task_s = fl, (secs - fl) / len(subset)
+                torch_s.append(fl + (secs - fl) * scale)
+                torch_cpu.append(cpu * scale)  # (the float pass is a small part)
             loads.append(loadavg())
             print(f"  {name} round {r + 1}: {side} done, load {loads[-1]:.2f}", file=sys.stderr)
 
     diffs = []
     for pair, key in by_pair.items():
-        a, b = sqnr_prep[pair], sqnr_torch[key]
+        if key not in sqnr_torch:
+            continue
+        a, b = sqnr_mpq[pair], sqnr_torch[key]
         d = abs(a - b) if math.isfinite(a) and math.isfinite(b) else (0.0 if a == b else math.inf)
         diffs.append((d, a, b, pair))
     low = [d for d in diffs if d[1] <= HIGH_SQNR_DB]
@@ -267,7 +298,12 @@ def bench_model(args, name):
     nominal_flop = n * args.samples * 2.0 * macs
     med = statistics.median
     res = {
-        "model": name, "tasks": n, "macs_per_image": macs,
+        "model": name, "candidates": cands, "tasks": n, "macs_per_image": macs,
+        "torch_tasks_run": len(subset), "torch_float_pass_s": torch_float_s,
+        "torch_s_per_task": torch_task_s,
+        "mpq_cpu_s": med(mpq_cpu), "torch_cpu_s": med(torch_cpu),
+        "ratio_cpu": med(torch_cpu) / med(mpq_cpu),
+        "mpq_cpu_runs": mpq_cpu, "torch_cpu_runs": torch_cpu,
         "mpq_wall_s": med(mpq_wall), "mpq_phase1_s": med(mpq_p1), "torch_s": med(torch_s),
         "mpq_wall_runs": mpq_wall, "mpq_phase1_runs": mpq_p1, "torch_runs": torch_s,
         "ratio_wall": med(torch_s) / med(mpq_wall), "ratio_phase1": med(torch_s) / med(mpq_p1),
@@ -296,12 +332,19 @@ def main():
     ap.add_argument("--models", default="cnn,mobilenet,resnet,vit")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--candidates", default="W8A8,W4A8,W4A4,W2A8")
+    ap.add_argument("--model-candidates", action="append", default=[], metavar="MODEL=C1,C2",
+                    help="candidates for one model (repeatable), e.g. vit=W8A8,W4A4")
+    ap.add_argument("--torch-max-tasks", type=int, default=0, metavar="N",
+                    help="torch runs only N evenly spaced tasks of a model with more and its "
+                         "time is extrapolated to all (every task is one full pass); "
+                         "SQNRs are compared on those N (default 0: all tasks)")
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--workdir", default="/tmp/mpq-phase1-vs-torch")
     ap.add_argument("--json", help="write every number here")
     args = ap.parse_args()
+    args.per_model = dict(m.split("=", 1) for m in args.model_candidates)
     os.chdir(ROOT)
     args.mpq = os.path.abspath(args.mpq)
     os.makedirs(args.workdir, exist_ok=True)
@@ -314,19 +357,24 @@ def main():
     print(f"FP32 peak (nominal): {args.threads} cores x 2 FMA x 16 lanes x 2 flops x "
           f"{mhz:.0f} MHz = {peak:.0f} GFLOP/s; measured Eigen SGEMM 2048^2 on 2 threads "
           f"~129 GFLOP/s (../shared/NOTES.md)")
-    hdr = ("| model | tasks | mpq wall s | mpq phase 1 s | torch s | ratio wall | ratio phase 1 "
-           "| max dSQNR dB | max dSQNR dB (SQNR<=60) | mpq GFLOP/s eff. | % peak | torch GFLOP/s |")
+    hdr = ("| model | candidates | tasks | mpq wall s | mpq phase 1 s | torch s | ratio wall "
+           "| ratio phase 1 | mpq CPU s | torch CPU s | ratio CPU | max dSQNR dB "
+           "| max dSQNR dB (SQNR<=60) | mpq GFLOP/s eff. | % peak | torch GFLOP/s |")
     print(hdr)
-    print("|" + "|".join(["---"] * 12) + "|")
+    print("|" + "|".join(["---"] * (hdr.count("|") - 1)) + "|")
     results = []
     for name in args.models.split(","):
         r = bench_model(args, name.strip())
         results.append(r)
-        print(f"| {r['model']} | {r['tasks']} | {r['mpq_wall_s']:.2f} | {r['mpq_phase1_s']:.2f} | "
-              f"{r['torch_s']:.2f} | {r['ratio_wall']:.1f} | {r['ratio_phase1']:.1f} | "
-              f"{r['max_sqnr_diff_db']:.4f} | {r['max_sqnr_diff_db_le60']:.4f} | "
-              f"{r['mpq_gflops_effective']:.1f} | {100 * r['mpq_gflops_effective'] / peak:.1f} | "
-              f"{r['torch_gflops']:.1f} |", flush=True)
+        nt = str(r["tasks"]) + ("" if r["torch_tasks_run"] == r["tasks"]
+                                else f" ({r['torch_tasks_run']} in torch)")
+        print(f"| {r['model']} | {r['candidates']} | {nt} | {r['mpq_wall_s']:.2f} | "
+              f"{r['mpq_phase1_s']:.2f} | {r['torch_s']:.2f} | {r['ratio_wall']:.1f} | "
+              f"{r['ratio_phase1']:.1f} | {r['mpq_cpu_s']:.1f} | {r['torch_cpu_s']:.1f} | "
+              f"{r['ratio_cpu']:.1f} | {r['max_sqnr_diff_db']:.4f} | "
+              f"{r['max_sqnr_diff_db_le60']:.4f} | {r['mpq_gflops_effective']:.1f} | "
+              f"{100 * r['mpq_gflops_effective'] / peak:.1f} | {r['torch_gflops']:.1f} |",
+              flush=True)
     for r in results:
         print(f"{r['model']}: SQNR {r['min_sqnr_db']:.2f}..{r['max_sqnr_db']:.2f} dB, worst task "
               f"{r['worst_task']} mpq {r['worst_task_sqnr'][0]:.4f} torch "

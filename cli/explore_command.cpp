@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "search/explore_report.hpp"
+#include "sim/qdq/qdq_export.hpp"
 
 namespace mpq::cli {
 namespace {
@@ -13,8 +14,28 @@ namespace {
 struct ExploreArgs {
   CommonArgs common;
   std::string experiment, output;
-  bool no_plots = false, quiet = false;
+  bool no_plots = false, quiet = false, export_models = false;
+  int opset = kDefaultExportOpset;
 };
+
+// Every chosen configuration as a QDQ model with its encodings, in DIR/export/.
+Status export_configs(const Phase1Context& ctx, const Exploration& x, const std::string& dir,
+                      int opset) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir + "/export", ec);
+  if (ec) return make_error("cannot create '" + dir + "/export': " + ec.message());
+  for (const auto& [stem, cfg] : x.configs) {
+    QdqExportOptions opts;
+    opts.opset = opset;
+    opts.config_source = dir + "/configs/" + stem + ".json";
+    auto e = export_qdq(ctx.net, cfg, opts);
+    if (!e) return make_error(stem + ": " + e.error().message);
+    const std::string base = dir + "/export/" + stem;
+    if (auto st = write_qdq_export(*e, base + ".qdq.onnx", base + ".encodings.json"); !st)
+      return st;
+  }
+  return Ok{};
+}
 
 int run_explore(const ExploreArgs& a) {
   auto spec = load_experiment(a.experiment);
@@ -44,6 +65,10 @@ int run_explore(const ExploreArgs& a) {
   out.plots = !a.no_plots;
   out.command = "mpq explore " + a.experiment + " --output " + spec->output;
   if (a.no_plots) out.command += " --no-plots";
+  if (a.export_models) {
+    out.command += " --export";
+    if (auto st = export_configs(**ctx, *x, spec->output, a.opset); !st) return fail(st.error());
+  }
   if (auto st = write_exploration(**ctx, *p1, *x, out); !st) return fail(st.error());
   if (a.common.json) {
     print_json(exploration_json(**ctx, *x));
@@ -87,6 +112,11 @@ void add_explore_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-o,--output", args->output, "Results directory (overrides the YAML's output)");
   cmd->add_flag("--no-plots", args->no_plots, "Skip the gnuplot charts");
   cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
+  cmd->add_flag("--export", args->export_models,
+                "Also export every chosen configuration as an ONNX QDQ model with its encodings "
+                "(OUTPUT/export/*.qdq.onnx, *.encodings.json), as `mpq export` does");
+  cmd->add_option("--opset", args->opset, "Opset of the exported models (13-21)")
+      ->capture_default_str();
   add_common_args(*cmd, args->common);
   cmd->callback([args, &exit_code] { exit_code = run_explore(*args); });
 }

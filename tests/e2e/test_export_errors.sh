@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End-to-end: `mpq export` refuses bad input with exit code 2, a message that starts with
+# "mpq: error:" and names the problem, and writes neither the model nor the encodings; a good
+# export writes both, with the element types the target opset defines.
+#
+#   tests/e2e/test_export_errors.sh MPQ_BINARY SOURCE_DIR
+#
+# Needs /usr/bin/python3 with onnx (to edit configurations and read the exported model).
+set -uo pipefail
+
+if [ $# -lt 2 ]; then
+  echo "usage: $0 MPQ_BINARY SOURCE_DIR" >&2
+  exit 2
+fi
+MPQ=$1
+SRC=$2
+PY=/usr/bin/python3
+CNN=$SRC/configs/models/cnn.onnx
+RESNET=$SRC/configs/models/resnet.onnx
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mpq_e2e_export.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+passes=0
+
+ok() { passes=$((passes + 1)); echo "ok   $1"; }
+bad() { fails=$((fails + 1)); echo "FAIL $1"; }
+
+# expect_error NAME PATTERN -- CMD... (CMD writes $TMP/out.onnx and $TMP/enc.json)
+expect_error() {
+  local name=$1 pattern=$2
+  shift 3
+  rm -f "$TMP/out.onnx" "$TMP/enc.json"
+  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
+  local rc=$? problems=()
+  [ "$rc" -eq 2 ] || problems+=("exit code $rc, expected 2")
+  head -c 12 "$TMP/stderr" | grep -q '^mpq: error:' || problems+=("no 'mpq: error:' prefix")
+  grep -Eqi -- "$pattern" "$TMP/stderr" || problems+=("stderr does not match /$pattern/")
+  [ -e "$TMP/out.onnx" ] && problems+=("the model was written")
+  [ -e "$TMP/enc.json" ] && problems+=("the encodings were written")
+  ls "$TMP" | grep -q '\.tmp' && problems+=("a temporary file was left behind")
+  if [ ${#problems[@]} -eq 0 ]; then
+    ok "$name"
+  else
+    bad "$name: $(IFS=';'; echo "${problems[*]}")"
+    sed 's/^/     stderr: /' "$TMP/stderr" | head -n 5
+  fi
+}
+
+if ! "$MPQ" quantize "$CNN" --candidate W8A8 --calib fashion-mnist:train:64 -o "$TMP/cnn.json" \
+  >/dev/null 2>"$TMP/stderr"; then
+  bad "mpq quantize W8A8 for the fixtures"; cat "$TMP/stderr"; exit 1
+fi
+# Formats set on one activation and one weight; the format's parameters are re-derived from
+# the calibrated range when the configuration is read.
+"$PY" - "$TMP" <<'PYEOF'
+import json, sys
+tmp = sys.argv[1]
+base = json.load(open(f"{tmp}/cnn.json"))
+for tag, act, weight in [("int16", "int16", "int8"), ("fp8", "int8", "fp8e4m3"),
+                         ("int4", "int4", "int4"), ("int6", "int6", "int3")]:
+    cfg = json.loads(json.dumps(base))
+    for name, fmt in (("/Relu_output_0", act), ("fc1.weight", weight)):
+        q = cfg["quantizers"][name]
+        for k in ("scale", "zero_point", "qmin", "qmax"):
+            q.pop(k, None)
+        q["format"] = fmt
+    json.dump(cfg, open(f"{tmp}/cnn_{tag}.json", "w"))
+PYEOF
+
+E=(-o "$TMP/out.onnx" --encodings "$TMP/enc.json")
+expect_error "configuration of another model" "does not exist in the model" -- \
+  "$MPQ" export "$RESNET" --config "$TMP/cnn.json" "${E[@]}"
+expect_error "int16 at opset 17" "int16.*opset 17 cannot represent" -- \
+  "$MPQ" export "$CNN" --config "$TMP/cnn_int16.json" --opset 17 "${E[@]}"
+expect_error "fp8 at opset 18" "fp8e4m3.*opset 18 cannot represent" -- \
+  "$MPQ" export "$CNN" --config "$TMP/cnn_fp8.json" --opset 18 "${E[@]}"
+expect_error "opset below the model's" "cannot lower it to opset 13" -- \
+  "$MPQ" export "$CNN" --config "$TMP/cnn.json" --opset 13 "${E[@]}"
+expect_error "opset out of range" "opset 22 is not supported" -- \
+  "$MPQ" export "$CNN" --config "$TMP/cnn.json" --opset 22 "${E[@]}"
+expect_error "missing configuration file" "cannot read configuration" -- \
+  "$MPQ" export "$CNN" --config "$TMP/none.json" "${E[@]}"
+expect_error "unwritable output" "cannot write" -- \
+  "$MPQ" export "$CNN" --config "$TMP/cnn.json" -o "$TMP/no/such/dir/out.onnx"
+
+# Good exports: element types per opset, carriers in metadata_props and encodings.
+check_export() {  # NAME CONFIG OPSET PYTHON-ASSERTIONS
+  local name=$1 cfg=$2 opset=$3 code=$4
+  rm -f "$TMP/out.onnx" "$TMP/enc.json"
+  if ! "$MPQ" export "$CNN" --config "$cfg" --opset "$opset" "${E[@]}" >/dev/null 2>"$TMP/stderr"; then
+    bad "$name: export failed: $(head -n 2 "$TMP/stderr")"
+    return
+  fi
+  if "$PY" - "$TMP" <<PYEOF 2>"$TMP/pyerr"; then ok "$name"; else bad "$name: $(tail -n 1 "$TMP/pyerr")"; fi
+import json, sys, onnx
+tmp = sys.argv[1]
+m = onnx.load(f"{tmp}/out.onnx")
+enc = json.load(open(f"{tmp}/enc.json"))
+types = {t.name: t.data_type for t in m.graph.initializer}
+meta = {p.key: p.value for p in m.metadata_props}
+carriers = json.loads(meta["mpq.qdq.carriers"])
+ops = [n.op_type for n in m.graph.node]
+opset = [o.version for o in m.opset_import if o.domain == ""][0]
+$code
+PYEOF
+}
+check_export "W8A8 at opset 21: int8 weights, uint8 activations, int32 biases, IR 10" \
+  "$TMP/cnn.json" 21 '
+assert opset == 21 and m.ir_version == 10, (opset, m.ir_version)
+assert types["fc1.weight_quantized"] == 3 and types["input_dq_zero_point"] == 2, types
+assert types["fc1.bias_quantized"] == 6, types
+assert carriers == {} and "Clip" not in ops[:ops.index("Conv")], carriers
+assert enc["param_encodings"]["fc1.weight"]["enc_type"] == "PER_CHANNEL"
+'
+check_export "int4 at opset 21: native int4/uint4" "$TMP/cnn_int4.json" 21 '
+assert types["fc1.weight_quantized"] == 22 and types["/Relu_output_0_zero_point"] == 21, types
+assert carriers == {}, carriers
+'
+check_export "int4 at opset 17: on an 8-bit carrier, clipped, recorded" "$TMP/cnn_int4.json" 17 '
+assert opset == 17 and m.ir_version == 8
+assert types["fc1.weight_quantized"] == 3 and types["/Relu_output_0_zero_point"] == 2, types
+assert carriers["/Relu_output_0"]["carrier"] == "uint8" and carriers["fc1.weight"]["carrier"] == "int8"
+assert enc["activation_encodings"]["/Relu_output_0"]["carrier"] == "uint8"
+assert enc["activation_encodings"]["/Relu_output_0"]["clipped_to_grid"] is True
+assert ops.count("Clip") == 1, ops
+'
+check_export "int6 / int3 at opset 21: 8-bit carrier" "$TMP/cnn_int6.json" 21 '
+assert types["fc1.weight_quantized"] == 3 and carriers["fc1.weight"]["qmax"] == 3, carriers
+assert carriers["/Relu_output_0"] == {"format": "int6", "carrier": "uint8", "qmin": 0, "qmax": 63}
+'
+check_export "int16 at opset 21: native uint16" "$TMP/cnn_int16.json" 21 '
+assert types["/Relu_output_0_zero_point"] == 4, types
+'
+check_export "fp8 at opset 19: float8e4m3fn weight" "$TMP/cnn_fp8.json" 19 '
+assert types["fc1.weight_quantized"] == 17 and m.ir_version == 9, types
+'
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
