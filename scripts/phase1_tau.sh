@@ -4,7 +4,7 @@
 # calibration and 1,000 labeled test images), and (2) Kendall tau between the SQNR rankings
 # from two disjoint calibration subsets of 256 training images each.
 #
-#   scripts/phase1_tau.sh [MPQ_BINARY] [OUT_DIR]
+#   [MODELS="cnn resnet"] scripts/phase1_tau.sh [MPQ_BINARY] [OUT_DIR]
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 MPQ=${1:-$SRC/build/cli/mpq}
@@ -12,7 +12,7 @@ OUT=${2:-$SRC/results/phase1_tau}
 HW=$SRC/configs/hw/edge_npu.yaml
 echo "| model | tasks | tau SQNR vs accuracy (1,000 test images) | tau between calibration subsets (2 x 256) |"
 echo "|---|---:|---:|---:|"
-for m in cnn mobilenet resnet vit; do
+for m in ${MODELS:-cnn mobilenet resnet vit}; do
   "$MPQ" sensitivity --model "$SRC/configs/models/$m.onnx" --hw "$HW" --samples 1000 \
     --calib fashion-mnist:train:1000 --data fashion-mnist:test:1000 -o "$OUT/$m-accuracy" \
     --no-plots --quiet --json >"$OUT/$m-accuracy.json"
