@@ -10,6 +10,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 MPQ=${1:-$SRC/build/cli/mpq}
 OUT=${2:-$SRC/results/phase1_tau}
 HW=$SRC/configs/hw/edge_npu.yaml
+mkdir -p "$OUT"
 echo "| model | tasks | tau SQNR vs accuracy (1,000 test images) | tau between calibration subsets (2 x 256) |"
 echo "|---|---:|---:|---:|"
 for m in ${MODELS:-cnn mobilenet resnet vit}; do
