@@ -137,7 +137,6 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
     if (m.has("homogeneous"))
       x.homogeneous = hw::read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
                           .value_or(std::vector<std::string>{});
-    if (m.has("exhaustive")) x.exhaustive = m.get("exhaustive", false).as<std::string>() == "true";
     m.finish();
   }
   x.output = resolve(dir, root.string("output", false).value_or(""));

@@ -40,7 +40,6 @@ struct ExperimentSpec {
   std::optional<double> accuracy_drop = 1.0;
   std::optional<BudgetSweep> budgets;
   std::vector<std::string> homogeneous;  // candidates marked on the plots
-  bool exhaustive = false;
   std::string output;
 };
 
