@@ -2,7 +2,6 @@
 
 #include <iostream>
 
-#include "graph/onnx_import.hpp"
 #include "sim/prepare.hpp"
 
 namespace mpq::cli {
@@ -27,17 +26,7 @@ std::unique_ptr<tbb::global_control> apply_threads(const CommonArgs& a) {
 }
 
 Result<Network> load_network(const ModelArgs& a) {
-  ImportOptions opts;
-  for (const auto& spec : a.input_shapes) {
-    auto s = parse_input_shape(spec);
-    if (!s) return s.error();
-    opts.input_shapes[s->first] = s->second;
-  }
-  auto model = load_onnx(a.model, opts);
-  if (!model) return model.error();
-  auto net = prepare_network(std::move(model).value());
-  if (!net) return make_error(a.model + ": " + net.error().message);
-  return net;
+  return mpq::load_network(a.model, a.input_shapes);
 }
 
 int fail(const Error& e) {

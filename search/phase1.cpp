@@ -9,7 +9,6 @@
 #include <map>
 
 #include "content_hash.hpp"
-#include "graph/onnx_import.hpp"
 #include "hw/accelerator_loader.hpp"
 #include "plot.hpp"
 #include "progress_meter.hpp"
@@ -44,9 +43,8 @@ std::string samples_hash(const SampleSource& s, std::int64_t limit, std::int64_t
     const Tensor t = s.batch(start, std::min(batch, count - start));
     h.add_values(std::span<const float>(t.f.data(), t.f.size()));
   }
-  h.add_values(std::span<const std::int64_t>(s.labels.data(),
-                                             std::min<std::size_t>(s.labels.size(),
-                                                                   static_cast<std::size_t>(count))));
+  h.add_values(std::span<const std::int64_t>(
+      s.labels.data(), std::min<std::size_t>(s.labels.size(), static_cast<std::size_t>(count))));
   return h.hex();
 }
 
@@ -69,9 +67,9 @@ SweepKey sweep_key(const Phase1Context& ctx) {
   }
   k.parts["quantizer placement"] = placement.hex();
   ContentHash settings;
-  for (const auto& s : {x.mode, x.act_range, x.weight_range, x.bias, std::to_string(x.percentile),
-                        std::to_string(x.per_channel), std::to_string(x.samples),
-                        std::to_string(x.batch)})
+  for (const auto& s :
+       {x.mode, x.act_range, x.weight_range, x.bias, std::to_string(x.percentile),
+        std::to_string(x.per_channel), std::to_string(x.samples), std::to_string(x.batch)})
     settings.add(s);
   if (ctx.mode == SweepMode::OthersBaseline)
     for (const auto& g : ctx.groups) settings.add(g.id + "=" + g.baseline.name());
@@ -81,12 +79,18 @@ SweepKey sweep_key(const Phase1Context& ctx) {
 
 std::string metric_axis_label(SensitivityMetric m) {
   switch (m) {
-    case SensitivityMetric::Sqnr: return "output SQNR (dB), higher = more robust";
-    case SensitivityMetric::Accuracy: return "top-1 accuracy (%)";
-    case SensitivityMetric::Agreement: return "top-1 agreement with FP32 (%)";
-    case SensitivityMetric::Kl: return "KL(FP32 || quantized) (nats), lower = more robust";
-    case SensitivityMetric::Mse: return "output MSE, lower = more robust";
-    case SensitivityMetric::Eagl: return "EAGL score (bits - entropy), higher = more robust";
+    case SensitivityMetric::Sqnr:
+      return "output SQNR (dB), higher = more robust";
+    case SensitivityMetric::Accuracy:
+      return "top-1 accuracy (%)";
+    case SensitivityMetric::Agreement:
+      return "top-1 agreement with FP32 (%)";
+    case SensitivityMetric::Kl:
+      return "KL(FP32 || quantized) (nats), lower = more robust";
+    case SensitivityMetric::Mse:
+      return "output MSE, lower = more robust";
+    case SensitivityMetric::Eagl:
+      return "EAGL score (bits - entropy), higher = more robust";
   }
   return "";
 }
@@ -98,20 +102,6 @@ double raw_metric(const TaskResult& r, SensitivityMetric m) {
 }
 
 }  // namespace
-
-Result<Network> load_experiment_network(const ExperimentSpec& spec) {
-  ImportOptions opts;
-  for (const auto& s : spec.input_shapes) {
-    auto parsed = parse_input_shape(s);
-    if (!parsed) return parsed.error();
-    opts.input_shapes[parsed->first] = parsed->second;
-  }
-  auto model = load_onnx(spec.model, opts);
-  if (!model) return model.error();
-  auto net = prepare_network(std::move(model).value());
-  if (!net) return make_error(spec.model + ": " + net.error().message);
-  return net;
-}
 
 Result<RangeSettings> range_settings_of(const ExperimentSpec& x) {
   RangeSettings r;
@@ -130,7 +120,7 @@ Result<RangeSettings> range_settings_of(const ExperimentSpec& x) {
 Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec, bool progress) {
   auto ctx = std::make_unique<Phase1Context>();
   ctx->spec = spec;
-  auto net = load_experiment_network(spec);
+  auto net = load_network(spec.model, spec.input_shapes);
   if (!net) return net.error();
   ctx->net = std::move(net).value();
   ctx->placement = place_quantizers(ctx->net);
@@ -172,8 +162,8 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
       for (std::size_t g = 0; g < groups.size(); ++g) {
         const std::string id = group_id(ctx->placement, groups[g].name, groups[g].quantizers);
         auto [it, added] = by_id.try_emplace(id, ctx->groups.size());
-        auto base = parse_candidate(
-            acc.candidates[static_cast<std::size_t>(view.priced.baseline[g])].name);
+        auto base =
+            parse_candidate(acc.candidates[static_cast<std::size_t>(view.priced.baseline[g])].name);
         if (!base) return base.error();
         if (added) {
           SweepGroup sg;
@@ -185,8 +175,8 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
         } else if (ctx->mode == SweepMode::OthersBaseline &&
                    !(ctx->groups[it->second].baseline == *base)) {
           return make_error("--mode baseline needs one baseline per group, but group '" +
-                            groups[g].name + "' has baseline " + base->name() + " on '" +
-                            acc.name + "' and " + ctx->groups[it->second].baseline.name() +
+                            groups[g].name + "' has baseline " + base->name() + " on '" + acc.name +
+                            "' and " + ctx->groups[it->second].baseline.name() +
                             " on another accelerator: sweep them separately");
         }
         view.group_map.push_back(it->second);
@@ -241,11 +231,12 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
   }
   if (needs_labels(ctx->metric) && ctx->scoring.labels.empty())
     return make_error("the sensitivity metric '" + spec.metric + "' needs labels, but " +
-                      ctx->scoring.description + " has none (use sqnr, agreement, kl, mse or eagl)");
+                      ctx->scoring.description +
+                      " has none (use sqnr, agreement, kl, mse or eagl)");
   ProgressMeter meter("calibrating", 2 * std::min(spec.samples, ctx->calibration.count), progress);
-  auto stats = collect_activation_stats(
-      ctx->net, ctx->placement, ctx->calibration, spec.batch, spec.samples,
-      [&](std::int64_t done, std::int64_t) { meter.update(done); });
+  auto stats =
+      collect_activation_stats(ctx->net, ctx->placement, ctx->calibration, spec.batch, spec.samples,
+                               [&](std::int64_t done, std::int64_t) { meter.update(done); });
   meter.finish();
   if (!stats) return stats.error();
   ctx->stats = std::move(stats).value();
@@ -362,8 +353,8 @@ Result<double> calibration_stability(const Phase1Context& ctx, const Sensitivity
                                      const std::string& other_calibration) {
   auto other = open_samples(other_calibration, ctx.net);
   if (!other) return make_error("--compare-calib: " + other.error().message);
-  auto stats = collect_activation_stats(ctx.net, ctx.placement, *other, ctx.spec.batch,
-                                        ctx.spec.samples);
+  auto stats =
+      collect_activation_stats(ctx.net, ctx.placement, *other, ctx.spec.batch, ctx.spec.samples);
   if (!stats) return stats.error();
   const SweepInputs in = sweep_inputs(ctx, *other, *stats);
   auto results = run_sweep(in, {}, {});
@@ -396,14 +387,14 @@ Status write_task_configs(const Phase1Context& ctx, const std::string& path) {
                                                     {"calibration", ctx.spec.calibration},
                                                     {"samples", ctx.spec.samples},
                                                     {"tasks", tasks}}
-                                         .dump() +
+                                             .dump() +
                                          "\n");
 }
 
 Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
                             const std::string& out_dir, bool plots) {
-  if (auto st = write_file_atomically(out_dir + "/sensitivity.csv",
-                                      sensitivity_csv(r.list, ctx.groups));
+  if (auto st =
+          write_file_atomically(out_dir + "/sensitivity.csv", sensitivity_csv(r.list, ctx.groups));
       !st)
     return st;
   nlohmann::json j = sensitivity_json(r.list, ctx.groups);

@@ -38,7 +38,6 @@ struct Phase1Context {
   ActivationStats stats;
 };
 
-Result<Network> load_experiment_network(const ExperimentSpec& spec);
 Result<RangeSettings> range_settings_of(const ExperimentSpec& spec);
 
 // Loads and calibrates; `progress` shows the calibration passes.

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "engine.hpp"
+#include "graph/onnx_import.hpp"
 #include "op_registry.hpp"
 
 namespace mpq {
@@ -161,6 +162,21 @@ Result<Network> prepare_network(Model model, const PrepareOptions& opts) {
     engine->record_shapes(*net);
   }
   compute_op_stats(*net);
+  return net;
+}
+
+Result<Network> load_network(const std::string& path,
+                             const std::vector<std::string>& input_shapes) {
+  ImportOptions opts;
+  for (const auto& spec : input_shapes) {
+    auto s = parse_input_shape(spec);
+    if (!s) return s.error();
+    opts.input_shapes[s->first] = s->second;
+  }
+  auto model = load_onnx(path, opts);
+  if (!model) return model.error();
+  auto net = prepare_network(std::move(model).value());
+  if (!net) return make_error(path + ": " + net.error().message);
   return net;
 }
 

@@ -2,6 +2,9 @@
 // From an imported Model to a Network ready to run: reject unsupported ops (all at once),
 // fold constant subgraphs and BatchNorm, build the graph, infer every shape by a dry run at
 // batch 1, and count MACs and parameters.
+#include <string>
+#include <vector>
+
 #include "graph/network.hpp"
 #include "graph/result.hpp"
 
@@ -22,6 +25,10 @@ Status check_supported(const Model& model);
 Result<int> fold_constants(Model& model);
 
 Result<Network> prepare_network(Model model, const PrepareOptions& opts = {});
+
+// load_onnx with `input_shapes` ("NAME:D1xD2..." each) and then prepare_network: what every
+// command that starts from an ONNX file does.
+Result<Network> load_network(const std::string& path, const std::vector<std::string>& input_shapes);
 
 // Zero-filled inputs at batch `batch` (dynamic leading dims), for dry runs and benchmarks.
 Result<std::vector<Tensor>> make_example_inputs(const Model& model, std::int64_t batch);
