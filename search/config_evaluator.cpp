@@ -18,9 +18,9 @@ std::string assignment_key(const FormatAssignment& formats) {
 }
 
 AssignmentEvaluator::AssignmentEvaluator(const Network& net, const QuantizerPlacement& placement,
-                                 const ActivationStats& stats, RangeSettings ranges,
-                                 const SampleSource& samples, std::int64_t batch,
-                                 std::int64_t limit)
+                                         const ActivationStats& stats, RangeSettings ranges,
+                                         const SampleSource& samples, std::int64_t batch,
+                                         std::int64_t limit)
     : net_(net),
       placement_(placement),
       stats_(stats),
@@ -29,7 +29,7 @@ AssignmentEvaluator::AssignmentEvaluator(const Network& net, const QuantizerPlac
       batch_(batch),
       count_(limit < 0 ? samples.count : std::min(limit, samples.count)) {}
 
-Status AssignmentEvaluator::ensure_reference() {
+Status AssignmentEvaluator::prepare_reference() {
   if (!reference_.empty()) return Ok{};
   auto e = Engine::create(net_);
   if (!e) return e.error();
@@ -76,7 +76,7 @@ QuantConfig AssignmentEvaluator::config_of(const FormatAssignment& formats) {
 Result<QuantMetrics> AssignmentEvaluator::evaluate(const FormatAssignment& formats) {
   const std::string key = assignment_key(formats);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  if (auto st = ensure_reference(); !st) return st.error();
+  if (auto st = prepare_reference(); !st) return st.error();
   const QuantConfig cfg = config_of(formats);
   const QuantizedConstants constants = quantize_constants(net_, cfg);
   auto engine = Engine::create(net_);

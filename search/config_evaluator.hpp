@@ -20,19 +20,22 @@ class AssignmentEvaluator {
  public:
   // `samples` are evaluated in batches of `batch`, the first `limit` of them (all when < 0).
   AssignmentEvaluator(const Network& net, const QuantizerPlacement& placement,
-                  const ActivationStats& stats, RangeSettings ranges, const SampleSource& samples,
-                  std::int64_t batch, std::int64_t limit);
+                      const ActivationStats& stats, RangeSettings ranges,
+                      const SampleSource& samples, std::int64_t batch, std::int64_t limit);
 
   QuantConfig config_of(const FormatAssignment& formats);
   // Metrics of the assignment; cached.
   Result<QuantMetrics> evaluate(const FormatAssignment& formats);
   std::size_t evaluations() const { return cache_.size(); }
-  // Accuracy of the float model on the evaluation samples (NaN when unlabeled).
+  // Runs the float model over the evaluation samples once (later calls do nothing): the
+  // reference outputs every evaluation compares with, and float_accuracy().
+  Status prepare_reference();
+  // Accuracy of the float model on the evaluation samples (NaN when unlabeled); valid after
+  // prepare_reference() or the first evaluate().
   double float_accuracy() const { return float_accuracy_; }
   bool labeled() const { return !samples_.labels.empty(); }
 
  private:
-  Status ensure_reference();
   const Network& net_;
   const QuantizerPlacement& placement_;
   const ActivationStats& stats_;

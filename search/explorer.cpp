@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 
@@ -21,12 +21,14 @@ namespace {
 // One accelerator as phase 2 sees it.
 struct AccSetup {
   const AcceleratorView* view = nullptr;
-  std::vector<Candidate> cands;             // the accelerator's candidates as formats
-  std::vector<std::vector<int>> options;    // per group: candidate indices, [0] = baseline
+  std::vector<Candidate> cands;           // the accelerator's candidates as formats
+  std::vector<std::vector<int>> options;  // per group: candidate indices, [0] = baseline
   std::map<std::size_t, std::size_t> group_of_union;
 };
 
-const ExperimentSpec& spec_of(const Phase1Context& c) { return c.spec; }
+const ExperimentSpec& spec_of(const Phase1Context& c) {
+  return c.spec;
+}
 
 std::string budget_accelerator(const Phase1Context& ctx) {
   const auto& b = spec_of(ctx).budgets;
@@ -45,9 +47,12 @@ double loss_of(const TaskResult& r, SensitivityMetric m, const Candidate& c) {
       return std::isinf(r.metrics.sqnr_db) ? 0.0 : std::pow(10.0, -r.metrics.sqnr_db / 10.0);
     case SensitivityMetric::Accuracy:
       return std::max(0.0, r.metrics.float_accuracy.value_or(0) - r.metrics.accuracy.value_or(0));
-    case SensitivityMetric::Agreement: return (100.0 - r.metrics.agreement) / 100.0;
-    case SensitivityMetric::Kl: return std::max(0.0, r.metrics.kl);
-    case SensitivityMetric::Mse: return std::max(0.0, r.metrics.mse);
+    case SensitivityMetric::Agreement:
+      return (100.0 - r.metrics.agreement) / 100.0;
+    case SensitivityMetric::Kl:
+      return std::max(0.0, r.metrics.kl);
+    case SensitivityMetric::Mse:
+      return std::max(0.0, r.metrics.mse);
     case SensitivityMetric::Eagl:
       // (ours) the entropy of the weight codes: bits - EAGL score; groups EAGL cannot see cost 0.
       return std::isnan(r.eagl) ? 0.0 : std::max(0.0, c.weight.bits - r.eagl);
@@ -55,9 +60,9 @@ double loss_of(const TaskResult& r, SensitivityMetric m, const Candidate& c) {
   return 0;
 }
 
-Result<AccSetup> setup_accelerator(const AcceleratorView& view,
-                                   const std::map<std::pair<std::size_t, std::string>,
-                                                  const TaskResult*>& tasks) {
+Result<AccSetup> setup_accelerator(
+    const AcceleratorView& view,
+    const std::map<std::pair<std::size_t, std::string>, const TaskResult*>& tasks) {
   AccSetup s;
   s.view = &view;
   for (const auto& c : view.acc.candidates) {
@@ -69,7 +74,8 @@ Result<AccSetup> setup_accelerator(const AcceleratorView& view,
     s.group_of_union[view.group_map[g]] = g;
     std::vector<int> opts{view.priced.baseline[g]};
     for (int c : view.priced.supported[g])
-      if (c != opts[0] && tasks.count({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)].name}))
+      if (c != opts[0] &&
+          tasks.count({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)].name}))
         opts.push_back(c);
     s.options.push_back(std::move(opts));
   }
@@ -139,8 +145,10 @@ Status check_exploration(const Phase1Context& ctx) {
   if (x.phase2_metric == "accuracy") {
     const std::string data = x.evaluation.empty() ? x.calibration : x.evaluation;
     if (x.evaluation.empty() && ctx.scoring.labels.empty())
-      return make_error("phase-2 metric accuracy needs labeled evaluation data (data.evaluation), "
-                        "and " + data + " has no labels");
+      return make_error(
+          "phase-2 metric accuracy needs labeled evaluation data (data.evaluation), "
+          "and " +
+          data + " has no labels");
   }
   if (!x.budgets) return Ok{};
   const std::string acc = budget_accelerator(ctx);
@@ -165,8 +173,7 @@ Status check_exploration(const Phase1Context& ctx) {
       return make_error("search.budgets: budget " + std::to_string(f) + " x baseline = " +
                         std::to_string(f * base) + " " + cost_unit(x.budgets->metric) +
                         " is below the cheapest configuration on " + acc + ", which costs " +
-                        std::to_string(low) + " (" + std::to_string(low / base) +
-                        " x baseline)");
+                        std::to_string(low) + " (" + std::to_string(low / base) + " x baseline)");
   return Ok{};
 }
 
@@ -184,8 +191,8 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
     eval_samples = std::move(s).value();
     eval_limit = -1;
   }
-  AssignmentEvaluator evaluator(ctx.net, ctx.placement, ctx.stats, ctx.ranges, eval_samples, x.batch,
-                            eval_limit);
+  AssignmentEvaluator evaluator(ctx.net, ctx.placement, ctx.stats, ctx.ranges, eval_samples,
+                                x.batch, eval_limit);
   const bool by_accuracy = x.phase2_metric == "accuracy";
   Exploration out;
   out.score_name = x.phase2_metric;
@@ -215,9 +222,10 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
     p.config = cfg;
     p.formats = assignment_of(ctx, s, cfg);
     for (std::size_t g = 0; g < cfg.size(); ++g)
-      p.candidates.push_back(s.view->acc.candidates[static_cast<std::size_t>(
-                                                        s.options[g][static_cast<std::size_t>(cfg[g])])]
-                                 .name);
+      p.candidates.push_back(
+          s.view->acc
+              .candidates[static_cast<std::size_t>(s.options[g][static_cast<std::size_t>(cfg[g])])]
+              .name);
     p.metrics = evaluate(p.formats);
     p.predicted_loss = loss;
     for (const auto& other : setups) {
@@ -231,10 +239,9 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
   };
 
   // The float model's score and the bound.
-  if (auto st = evaluator.evaluate(FormatAssignment(ctx.placement.quantizers.size())); !st)
-    return st.error();
-  out.float_score = by_accuracy ? evaluator.float_accuracy()
-                                : std::numeric_limits<double>::infinity();
+  if (auto st = evaluator.prepare_reference(); !st) return st.error();
+  out.float_score =
+      by_accuracy ? evaluator.float_accuracy() : std::numeric_limits<double>::infinity();
   if (by_accuracy && x.accuracy_drop) out.bound = out.float_score - *x.accuracy_drop;
 
   for (std::size_t ai = 0; ai < setups.size(); ++ai) {
@@ -254,9 +261,11 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
         MpOption op;
         if (o > 0) {
           const int c = s.options[g][o];
-          const TaskResult* r = tasks.at({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)].name});
+          const TaskResult* r =
+              tasks.at({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)].name});
           op.loss = loss_of(*r, phase1.list.metric, s.cands[static_cast<std::size_t>(c)]);
-          op.cost_delta = cost_of(view.priced.table.delta(view.priced.baseline, g, c), ax.cost_metric);
+          op.cost_delta =
+              cost_of(view.priced.table.delta(view.priced.baseline, g, c), ax.cost_metric);
         }
         opts.push_back(op);
       }
@@ -274,13 +283,18 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
     }
     auto front = sensitivity_front(ax.problem, list);
     if (!front) return front.error();
-    ProgressMeter meter("phase 2 (" + ax.name + "): front points", static_cast<std::int64_t>(front->points.size()), progress);
+    ProgressMeter meter("phase 2 (" + ax.name + "): front points",
+                        static_cast<std::int64_t>(front->points.size()), progress);
     for (std::size_t k = 0; k < front->points.size(); ++k) {
       const std::string label =
-          k == 0 ? "baseline (" + view.acc.candidates[static_cast<std::size_t>(view.priced.baseline.empty() ? 0 : view.priced.baseline[0])].name + ")"
+          k == 0 ? "baseline (" +
+                       view.acc
+                           .candidates[static_cast<std::size_t>(
+                               view.priced.baseline.empty() ? 0 : view.priced.baseline[0])]
+                           .name +
+                       ")"
                  : "front " + std::to_string(k);
-      ax.front.push_back(report_point(s, label, front_config(*front, k),
-                                      front->points[k].loss));
+      ax.front.push_back(report_point(s, label, front_config(*front, k), front->points[k].loss));
       meter.update(static_cast<std::int64_t>(k + 1));
     }
     meter.finish();
@@ -309,7 +323,8 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
     if (out.bound) {
       const double bound = *out.bound;
       auto run = [&](const std::string& method, auto&& search, const MpFront& f) {
-        MemoizedEvaluator me([&](const MpConfig& c) { return score(evaluate(assignment_of(ctx, s, c))); });
+        MemoizedEvaluator me(
+            [&](const MpConfig& c) { return score(evaluate(assignment_of(ctx, s, c))); });
         const BoundSearchResult r = search(f, me, bound);
         SearchReport rep{method, r.met, r.point, r.accuracy, r.evaluations, std::nullopt};
         rep.result = report_point(s, method, front_config(f, r.point), f.points[r.point].loss);
@@ -331,11 +346,16 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
           if (opts[o].cost_delta < opts[best].cost_delta) best = o;
         lowerings.push_back({static_cast<int>(g), static_cast<int>(best), opts[best].loss});
       }
-      MemoizedEvaluator me([&](const MpConfig& c) { return score(evaluate(assignment_of(ctx, s, c))); });
+      MemoizedEvaluator me(
+          [&](const MpConfig& c) { return score(evaluate(assignment_of(ctx, s, c))); });
       auto bis = sensitivity_bisection(ax.problem, lowerings, me, bound);
       if (!bis) return bis.error();
-      SearchReport rep{"sensitivity-guided bisection", bis->met, bis->lowered, bis->accuracy,
-                       bis->evaluations, std::nullopt};
+      SearchReport rep{"sensitivity-guided bisection",
+                       bis->met,
+                       bis->lowered,
+                       bis->accuracy,
+                       bis->evaluations,
+                       std::nullopt};
       rep.result = report_point(s, rep.method, bis->config, config_loss(ax.problem, bis->config));
       ax.searches.push_back(std::move(rep));
       const SearchReport& brute = ax.searches[2];
@@ -354,8 +374,10 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
         if (!ilp) return make_error("budget " + std::to_string(f) + ": " + ilp.error().message);
         b.ilp = report_point(s, "ILP budget " + std::to_string(f), ilp->config, ilp->loss);
         auto greedy = greedy_budget(ax.problem, b.budget);
-        if (!greedy) return make_error("budget " + std::to_string(f) + ": " + greedy.error().message);
-        b.greedy = report_point(s, "greedy budget " + std::to_string(f), greedy->config, greedy->loss);
+        if (!greedy)
+          return make_error("budget " + std::to_string(f) + ": " + greedy.error().message);
+        b.greedy =
+            report_point(s, "greedy budget " + std::to_string(f), greedy->config, greedy->loss);
         ax.budgets.push_back(std::move(b));
       }
     }
@@ -365,7 +387,8 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
         if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-') ch = '_';
       return ax.name + "_" + t;
     };
-    if (ax.chosen) out.configs.emplace_back(stem("chosen"), evaluator.config_of(ax.chosen->formats));
+    if (ax.chosen)
+      out.configs.emplace_back(stem("chosen"), evaluator.config_of(ax.chosen->formats));
     for (const auto& b : ax.budgets) {
       char f[32];
       std::snprintf(f, sizeof f, "%g", b.fraction);
