@@ -11,13 +11,11 @@
 #include "sim/quantized_engine.hpp"
 
 namespace mpq {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 // The configuration of one task: the others (float, or baseline) plus group g at c.
 QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others, const SweepGroup& g,
-                        const Candidate& c) {
+                              const Candidate& c) {
   QuantConfig cfg = others;
   for (std::size_t qi : g.quantizers) {
     const Quantizer& q = in.placement->quantizers[qi];
@@ -92,16 +90,15 @@ std::int64_t count_tasks(const std::vector<SweepGroup>& groups) {
 }
 
 double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGroup& g,
-                  const Candidate& c, const RangeSettings& r, const ActivationStats& stats) {
+                  const Candidate& c, const QuantConfig& cfg) {
   if (!c.weight.is_int()) return std::numeric_limits<double>::quiet_NaN();
   std::map<std::int64_t, double> counts;
   double total = 0;
   for (std::size_t qi : g.quantizers) {
     const Quantizer& q = p.quantizers[qi];
     if (q.kind != QuantizerKind::Weight) continue;
-    const QuantizerSetting s = calibrate_quantizer(net, q, c.weight, stats, r);
     const Tensor& w = net.model.initializers.at(q.name);
-    const QuantParams& qp = s.params;
+    const QuantParams& qp = cfg.quantizers.at(q.name).params;
     std::int64_t inner = w.size(), channels = 1;
     if (qp.per_channel()) {
       channels = w.shape[static_cast<std::size_t>(qp.axis)];
@@ -129,8 +126,8 @@ double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGr
 Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys& done,
                                           const SweepCallbacks& cb) {
   const Network& net = *in.net;
-  const std::int64_t count = std::min(in.limit < 0 ? in.samples->count : in.limit,
-                                      in.samples->count);
+  const std::int64_t count =
+      std::min(in.limit < 0 ? in.samples->count : in.limit, in.samples->count);
   if (count <= 0) return make_error(in.samples->description + ": no samples");
 
   // The others' configuration (and its constants), shared read-only by every task.
@@ -141,7 +138,8 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
     for (const auto& g : in.groups)
       for (std::size_t qi : g.quantizers) {
         const Quantizer& q = in.placement->quantizers[qi];
-        formats[q.name] = q.kind == QuantizerKind::Weight ? g.baseline.weight : g.baseline.activation;
+        formats[q.name] =
+            q.kind == QuantizerKind::Weight ? g.baseline.weight : g.baseline.activation;
       }
     auto cfg = calibrate_config(net, *in.placement, formats, *in.stats, in.ranges);
     if (!cfg) return cfg.error();
@@ -151,7 +149,8 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
 
   // Float reference outputs, once.
   std::vector<Tensor> reference;
-  std::vector<Tensor> inputs_of_batch;  // kept: re-reading samples costs little, but this is simpler
+  std::vector<Tensor>
+      inputs_of_batch;  // kept: re-reading samples costs little, but this is simpler
   {
     auto e = Engine::create(net);
     if (!e) return e.error();
@@ -222,7 +221,7 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
       r.group = gi;
       r.candidate = todo[t]->name();
       r.metrics = sums[t].finish(!all_labels.empty());
-      r.eagl = eagl_score(net, *in.placement, g, *todo[t], in.ranges, *in.stats);
+      r.eagl = eagl_score(net, *in.placement, g, *todo[t], cfgs[t]);
       std::lock_guard lock(report);
       if (cb.task_done) cb.task_done(r);
       per_group[gi].push_back(std::move(r));

@@ -30,7 +30,7 @@ struct SweepGroup {
   std::string id;  // name@hash of its quantizer names: a group merged differently differs
   std::vector<std::size_t> quantizers;  // indices into QuantizerPlacement::quantizers
   Candidate baseline;
-  std::vector<Candidate> candidates;    // to sweep: the supported ones other than the baseline
+  std::vector<Candidate> candidates;  // to sweep: the supported ones other than the baseline
 };
 
 struct SweepInputs {
@@ -67,14 +67,15 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
 
 // The configuration one task runs: `others` (empty in OthersFloat mode) with group g at c,
 // calibrated from `in.stats`. Exposed so reference implementations can replay a task.
-QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others,
-                              const SweepGroup& g, const Candidate& c);
+QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others, const SweepGroup& g,
+                              const Candidate& c);
 
 std::int64_t count_tasks(const std::vector<SweepGroup>& groups);
 
-// EAGL (Bablani et al.): entropy in bits of the histogram of integer codes of the weights at
-// `format`; score = bits - H. NaN for float formats or groups without weights.
+// EAGL (Bablani et al.): entropy in bits of the histogram of integer codes of the group's
+// weights under `cfg` (the task's configuration, whose ranges are already calibrated);
+// score = bits - H. NaN for float formats or groups without weights.
 double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGroup& g,
-                  const Candidate& c, const RangeSettings& r, const ActivationStats& stats);
+                  const Candidate& c, const QuantConfig& cfg);
 
 }  // namespace mpq

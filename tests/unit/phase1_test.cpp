@@ -74,12 +74,19 @@ TEST(Eagl, EntropyOfTheWeightCodes) {
   auto ctx = prepare_phase1(x, false);
   ASSERT_TRUE(ctx.ok()) << ctx.error().message;
   const Phase1Context& c = **ctx;
+  SweepInputs in;
+  in.net = &c.net;
+  in.placement = &c.placement;
+  in.ranges = c.ranges;
+  in.stats = &c.stats;
+  const QuantConfig none;
   for (const auto& g : c.groups) {
     bool has_weights = false;
     for (std::size_t q : g.quantizers)
       has_weights |= c.placement.quantizers[q].kind == QuantizerKind::Weight;
     for (const char* cand : {"W4A8", "W2A8"}) {
-      const double e = eagl_score(c.net, c.placement, g, *parse_candidate(cand), c.ranges, c.stats);
+      const Candidate cc = *parse_candidate(cand);
+      const double e = eagl_score(c.net, c.placement, g, cc, sweep_task_config(in, none, g, cc));
       if (!has_weights) {
         EXPECT_TRUE(std::isnan(e)) << g.name;
         continue;
