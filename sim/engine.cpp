@@ -1,6 +1,9 @@
 #include "engine.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <tuple>
 
 namespace mpq {
 
@@ -40,6 +43,8 @@ Result<Engine> Engine::create(const Network& net) {
   }
   e.owned_.resize(e.slots_.size());
   e.hooks_.resize(e.slots_.size());
+  e.stale_.assign(e.slots_.size(), 0);
+  e.find_fusable_pairs();
   e.slot_of_ = std::move(slot);
   for (std::size_t s = 0; s < e.slots_.size(); ++s)
     if (!e.slots_[s]) e.slots_[s] = &e.owned_[s];
@@ -68,30 +73,107 @@ Status Engine::set_inputs(std::span<const Tensor> inputs) {
   return Ok{};
 }
 
+void Engine::find_fusable_pairs() {
+  std::vector<int> readers(slots_.size(), 0), reader_step(slots_.size(), -1);
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].in)
+      if (s >= 0) {
+        ++readers[static_cast<std::size_t>(s)];
+        reader_step[static_cast<std::size_t>(s)] = static_cast<int>(i);
+      }
+  for (int s : output_slots_) ++readers[static_cast<std::size_t>(s)];  // graph outputs stay
+  auto is_constant = [&](int s) {
+    return s < 0 || net_->model.is_constant(slot_names_[static_cast<std::size_t>(s)]);
+  };
+  for (Step& st : steps_) {
+    if (!st.spec->takes_output_clamp || st.out.size() != 1 || st.out[0] < 0) continue;
+    const auto s = static_cast<std::size_t>(st.out[0]);
+    if (readers[s] != 1 || reader_step[s] < 0) continue;
+    const Step& r = steps_[static_cast<std::size_t>(reader_step[s])];
+    const std::string& type = net_->node(r.node).op_type;
+    const bool relu = type == "Relu" && r.in.size() == 1;
+    // Clip bounds must be constants: they are read when the producer runs.
+    const bool clip = type == "Clip" && r.in[0] == st.out[0] &&
+                      std::all_of(r.in.begin() + 1, r.in.end(), is_constant);
+    if ((relu || clip) && r.out.size() == 1 && r.out[0] >= 0) st.fusable_next = reader_step[s];
+  }
+}
+
+bool Engine::fused_here(std::size_t i, std::size_t end) const {
+  const Step& st = steps_[i];
+  return fusion_ && st.fusable_next >= 0 && static_cast<std::size_t>(st.fusable_next) < end &&
+         !hooks_[static_cast<std::size_t>(st.out[0])];
+}
+
+// The clamp a Relu/Clip step applies, as its kernel computes it.
+std::pair<float, float> Engine::clamp_of(const Step& r) const {
+  const OpNode& n = net_->node(r.node);
+  if (n.op_type == "Relu") return {0.0f, std::numeric_limits<float>::infinity()};
+  float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+  const std::int64_t opset = net_->model.opset;
+  if (opset < 11) {
+    lo = n.attr_float("min", lo);
+    hi = n.attr_float("max", hi);
+    return {lo, hi};
+  }
+  auto bound = [&](std::size_t k, float dflt) {
+    if (k >= r.in.size() || r.in[k] < 0) return dflt;
+    const Tensor& t = *slots_[static_cast<std::size_t>(r.in[k])];
+    if (t.size() == 0) return dflt;
+    if (t.size() != 1) throw OpError("Clip min/max must be scalars, got " + shape_str(t.shape));
+    return static_cast<float>(t.at_f(0));
+  };
+  return {bound(1, lo), bound(2, hi)};
+}
+
+Status Engine::run_step(std::size_t i, bool fuse) {
+  const Step& st = steps_[i];
+  const OpNode& n = net_->node(st.node);
+  const Step* reader = fuse ? &steps_[static_cast<std::size_t>(st.fusable_next)] : nullptr;
+  in_ptrs_.clear();
+  for (int s : st.in) in_ptrs_.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
+  // A fused step writes straight into its reader's output slot.
+  const std::vector<int>& out_slots = reader ? reader->out : st.out;
+  outs_.resize(out_slots.size());
+  for (std::size_t k = 0; k < out_slots.size(); ++k)
+    outs_[k] =
+        out_slots[k] < 0 ? Tensor{} : std::move(owned_[static_cast<std::size_t>(out_slots[k])]);
+  try {
+    OpContext ctx{n, net_->model.opset};
+    if (reader) std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
+    st.spec->run(ctx, in_ptrs_, outs_);
+  } catch (const std::exception& err) {
+    return make_error((reader ? n.label() + " (with " + net_->node(reader->node).label() + ")"
+                              : n.label()) +
+                      ": " + err.what());
+  }
+  for (std::size_t k = 0; k < out_slots.size(); ++k) {
+    if (out_slots[k] < 0) continue;
+    const auto s = static_cast<std::size_t>(out_slots[k]);
+    owned_[s] = std::move(outs_[k]);
+    stale_[s] = 0;
+    if (hooks_[s]) hooks_[s](owned_[s]);
+  }
+  if (reader) stale_[static_cast<std::size_t>(st.out[0])] = 1;
+  return Ok{};
+}
+
 Status Engine::run_steps(std::size_t begin, std::size_t end) {
-  std::vector<const Tensor*> in_ptrs;
-  std::vector<Tensor> outs;
-  for (std::size_t i = begin; i < end && i < steps_.size(); ++i) {
+  end = std::min(end, steps_.size());
+  if (begin >= end) return Ok{};
+  // An earlier run may have folded a step before `begin` into its reader at or after `begin`:
+  // that reader now needs the step's own output.
+  for (std::size_t i = 0; i < begin; ++i) {
     const Step& st = steps_[i];
-    const OpNode& n = net_->node(st.node);
-    in_ptrs.clear();
-    for (int s : st.in) in_ptrs.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
-    outs.resize(st.out.size());
-    for (std::size_t k = 0; k < st.out.size(); ++k)
-      outs[k] = st.out[k] < 0 ? Tensor{} : std::move(owned_[static_cast<std::size_t>(st.out[k])]);
-    try {
-      st.spec->run(OpContext{n, net_->model.opset}, in_ptrs, outs);
-    } catch (const OpError& err) {
-      return make_error(n.label() + ": " + err.what());
-    } catch (const std::exception& err) {
-      return make_error(n.label() + ": " + err.what());
-    }
-    for (std::size_t k = 0; k < st.out.size(); ++k) {
-      if (st.out[k] < 0) continue;
-      const auto s = static_cast<std::size_t>(st.out[k]);
-      owned_[s] = std::move(outs[k]);
-      if (hooks_[s]) hooks_[s](owned_[s]);
-    }
+    if (st.fusable_next >= static_cast<int>(begin) && stale_[static_cast<std::size_t>(st.out[0])])
+      if (auto r = run_step(i, false); !r) return r;
+  }
+  folded_.assign(steps_.size(), 0);
+  for (std::size_t i = begin; i < end; ++i) {
+    if (folded_[i]) continue;
+    const bool fuse = fused_here(i, end);
+    if (auto r = run_step(i, fuse); !r) return r;
+    if (fuse) folded_[static_cast<std::size_t>(steps_[i].fusable_next)] = 1;
   }
   return Ok{};
 }
@@ -148,16 +230,18 @@ void Engine::reset_constants() {
     slots_[static_cast<std::size_t>(slot_of_.at(name))] = &t;
 }
 
-std::vector<std::pair<std::string, const Tensor*>> Engine::values() const {
-  std::vector<std::pair<std::string, const Tensor*>> v;
-  for (std::size_t s = 0; s < slots_.size(); ++s) v.emplace_back(slot_names_[s], slots_[s]);
-  return v;
-}
-
 void Engine::record_shapes(Network& net) const {
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     net.shapes[slot_names_[s]] = slots_[s]->shape;
     net.dtypes[slot_names_[s]] = slots_[s]->dtype;
+  }
+  // A folded step's own output was never written; it has its reader's (elementwise) shape.
+  for (const Step& st : steps_) {
+    if (st.fusable_next < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    const Step& r = steps_[static_cast<std::size_t>(st.fusable_next)];
+    const Tensor& y = *slots_[static_cast<std::size_t>(r.out[0])];
+    net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.shape;
+    net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.dtype;
   }
 }
 

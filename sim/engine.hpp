@@ -24,7 +24,10 @@ class Engine {
   // run() in pieces, for sweeps that share a prefix of the network between many variants:
   // set the inputs (input hooks run here), run steps [begin, end), read the outputs. A step
   // only writes its own outputs, so rerunning [k, n) after changing hooks or constants that
-  // steps before k do not touch gives the same result as a full run.
+  // steps before k do not touch gives the same result as a full run. A Conv whose sole reader
+  // is a Relu/Clip writes the clamped values straight into the reader's output when both run
+  // in the same call and no hook watches the Conv's output; a later call starting between the
+  // two recomputes the Conv's own output first.
   Status set_inputs(std::span<const Tensor> inputs);
   Status run_steps(std::size_t begin, std::size_t end);
   std::vector<Tensor> outputs() const;
@@ -46,8 +49,8 @@ class Engine {
 
   // Shape and dtype of every value computed by the last run (for shape inference).
   void record_shapes(Network& net) const;
-  // Every tensor of the last run in slot order, as (name, value), for inspection and tests.
-  std::vector<std::pair<std::string, const Tensor*>> values() const;
+  // Off: every step runs on its own (a Relu/Clip is never folded into its producer).
+  void set_fusion(bool on) { fusion_ = on; }
 
  private:
   struct Step {
@@ -55,7 +58,13 @@ class Engine {
     std::size_t node;
     std::vector<int> in;   // slot per input, -1 when omitted
     std::vector<int> out;  // slot per output, -1 when unused
+    // A Relu/Clip step that may be folded into this one (the sole reader of out[0]), or -1.
+    int fusable_next = -1;
   };
+  void find_fusable_pairs();
+  bool fused_here(std::size_t i, std::size_t end) const;
+  std::pair<float, float> clamp_of(const Step& reader) const;
+  Status run_step(std::size_t i, bool fuse);
   const Network* net_ = nullptr;
   std::vector<Step> steps_;
   std::vector<std::string> slot_names_;
@@ -64,6 +73,14 @@ class Engine {
   std::vector<int> input_slots_, output_slots_;
   std::vector<TensorHook> hooks_;  // per slot
   std::map<std::string, int> slot_of_;
+  // Slots whose value is out of date because the last run folded their reader into their
+  // producer (which wrote the reader's output directly).
+  std::vector<char> stale_;
+  bool fusion_ = true;
+  // Scratch of run_steps, kept to avoid allocations per run.
+  std::vector<const Tensor*> in_ptrs_;
+  std::vector<Tensor> outs_;
+  std::vector<char> folded_;
 };
 
 }  // namespace mpq

@@ -2,6 +2,7 @@
 // One registry of op kernels keyed by ONNX op_type (ncnn style): each op family lives in its
 // own file under ops/ and adds its OpSpecs in a register_*_ops function.
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -17,6 +18,10 @@ namespace mpq {
 struct OpContext {
   const OpNode& node;
   std::int64_t opset;
+  // A Relu/Clip the engine fused into this op: clamp every output to [act_min, act_max].
+  // Only ops whose OpSpec says takes_output_clamp see values other than the defaults.
+  float act_min = -std::numeric_limits<float>::infinity();
+  float act_max = std::numeric_limits<float>::infinity();
 };
 
 // Thrown by kernels on inputs they cannot process (shape mismatch, bad values); the engine
@@ -38,6 +43,9 @@ struct OpSpec {
   std::string_view op_type;
   KernelFn run = nullptr;
   ValidateFn validate = nullptr;
+  // The kernel clamps its output to ctx.act_min/act_max in its store, so the engine may fold
+  // a following Relu/Clip into it (one pass over the output instead of two).
+  bool takes_output_clamp = false;
 };
 
 using OpTable = std::vector<OpSpec>;

@@ -161,7 +161,9 @@ void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   const Tensor* b = optional_input(in, 2);
   if (!x.is_float() || !w.is_float() || (b && !b->is_float()))
     throw OpError("Conv supports float tensors only");
-  const ConvGeometry g = conv_geometry(ctx.node, x.shape, w.shape);
+  ConvGeometry g = conv_geometry(ctx.node, x.shape, w.shape);
+  g.act_min = ctx.act_min;
+  g.act_max = ctx.act_max;
   if (b && b->size() != g.out_channels)
     throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
                   " values");
@@ -196,7 +198,7 @@ void conv_forward(const ConvGeometry& g, const float* x, const float* w, const f
 }
 
 void register_conv_ops(OpTable& t) {
-  t.push_back({"Conv", conv_kernel, validate_conv});
+  t.push_back({"Conv", conv_kernel, validate_conv, true});
   register_conv_transpose_op(t);
 }
 

@@ -31,9 +31,8 @@ struct ConvGeometry {
   std::array<std::int64_t, 3> dilation{1, 1, 1};
   std::array<std::int64_t, 3> pad_begin{0, 0, 0};
   std::array<std::int64_t, 3> pad_end{0, 0, 0};
-  // Fused activation (Relu, Clip, Relu6 folded into the conv by a graph pass): every output
-  // is clamped to [act_min, act_max] after the bias. Read from the node attributes
-  // "mpq_act_min" / "mpq_act_max" (floats) by conv_geometry; ±infinity when absent.
+  // Fused activation (a Relu or Clip the engine folded into the conv): every output is
+  // clamped to [act_min, act_max] after the bias. From OpContext; ±infinity when none.
   float act_min = -std::numeric_limits<float>::infinity();
   float act_max = std::numeric_limits<float>::infinity();
   bool has_activation() const {

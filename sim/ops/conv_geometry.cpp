@@ -45,8 +45,6 @@ ConvGeometry base_geometry(const OpNode& node, const Shape& x, const Shape& w) {
   g.batch = x[0];
   g.in_channels = x[1];
   g.group = node.attr_int("group", 1);
-  g.act_min = node.attr_float("mpq_act_min", -std::numeric_limits<float>::infinity());
-  g.act_max = node.attr_float("mpq_act_max", std::numeric_limits<float>::infinity());
   if (g.group < 1) throw OpError("attribute group=" + std::to_string(g.group) + " must be >= 1");
   const auto strides = attr_list(node, "strides", s, 1);
   const auto dilations = attr_list(node, "dilations", s, 1);

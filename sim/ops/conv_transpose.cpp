@@ -62,7 +62,9 @@ void conv_transpose_kernel(const OpContext& ctx, std::span<const Tensor* const> 
   const Tensor* b = optional_input(in, 2);
   if (!x.is_float() || !w.is_float() || (b && !b->is_float()))
     throw OpError("ConvTranspose supports float tensors only");
-  const ConvGeometry g = conv_transpose_geometry(ctx.node, x.shape, w.shape);
+  ConvGeometry g = conv_transpose_geometry(ctx.node, x.shape, w.shape);
+  g.act_min = ctx.act_min;
+  g.act_max = ctx.act_max;
   if (b && b->size() != g.out_channels)
     throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
                   " values");
@@ -108,7 +110,7 @@ void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* 
 }
 
 void register_conv_transpose_op(OpTable& t) {
-  t.push_back({"ConvTranspose", conv_transpose_kernel, validate_conv_transpose});
+  t.push_back({"ConvTranspose", conv_transpose_kernel, validate_conv_transpose, true});
 }
 
 }  // namespace mpq

@@ -7,6 +7,7 @@
 
 #include "broadcast.hpp"
 #include "elementwise.hpp"
+#include "kernel_util.hpp"
 
 namespace mpq::ops {
 namespace {
@@ -42,8 +43,12 @@ void apply_binary(const Tensor& a, const Tensor& b, const Shape& bs, Tensor& y, 
                   F f) {
   check_same_dtype(a, b);
   const Shape os = broadcast_shapes(a.shape, bs);
-  y.dtype = out_dtype;
-  y.allocate(os);
+  if (out_dtype == DType::Float32) {
+    shape_float_output(y, os);
+  } else {
+    y.dtype = out_dtype;
+    y.allocate(os);
+  }
   if (a.is_float()) {
     if (out_dtype == DType::Float32)
       broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.f.data(), os, f);
@@ -143,8 +148,12 @@ void pow_op(const OpContext& ctx, In in, Out out) {
   Tensor& y = out[0];
   const Shape bs = b_shape(ctx, a, b);
   const Shape os = broadcast_shapes(a.shape, bs);
-  y.dtype = a.is_float() ? DType::Float32 : DType::Int64;
-  y.allocate(os);
+  if (a.is_float()) {
+    shape_float_output(y, os);
+  } else {
+    y.dtype = DType::Int64;
+    y.allocate(os);
+  }
   if (a.is_float() && b.is_float()) {
     if (b.size() == 1 && b.f[0] == 2.0f)  // x^2 is common (variance) and exact as x*x
       return broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.f.data(), os,

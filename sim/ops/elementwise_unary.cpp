@@ -9,6 +9,7 @@
 // Vectorized float erf (a rational approximation accurate to a few ulp).
 #include <unsupported/Eigen/SpecialFunctions>
 #include "elementwise.hpp"
+#include "kernel_util.hpp"
 
 namespace mpq::ops {
 namespace {
@@ -26,8 +27,7 @@ const Tensor& float_input(In in) {
 // y = f(x) where f(CMapF in, MapF out) assigns an Eigen expression over one chunk.
 template <class F>
 void map_float(const Tensor& x, Tensor& y, F f) {
-  y.dtype = DType::Float32;
-  y.allocate(x.shape);
+  shape_float_output(y, x.shape);
   const float* src = x.f.data();
   float* dst = y.f.data();
   parallel_chunks(x.size(), [&](std::int64_t b, std::int64_t e) {

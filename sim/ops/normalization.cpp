@@ -4,6 +4,7 @@
 
 #include "broadcast.hpp"
 #include "eigen_arrays.hpp"
+#include "kernel_util.hpp"
 
 namespace mpq {
 namespace {
@@ -47,8 +48,7 @@ void batch_norm(const OpContext& ctx, In in, Out out) {
     b[u] = in[2]->f[u] - in[3]->f[u] * a[u];
   }
   Tensor& y = out[0];
-  y.dtype = DType::Float32;
-  y.allocate(x.shape);
+  shape_float_output(y, x.shape);
   ops::parallel_chunks(
       n * c,
       [&](std::int64_t p0, std::int64_t p1) {
@@ -101,8 +101,7 @@ void layer_norm(const OpContext& ctx, In in, Out out) {
       bias_t ? expand_to(*bias_t, norm_shape, "B") : std::vector<float>(scale.size(), 0.0f);
 
   Tensor& y = out[0];
-  y.dtype = DType::Float32;
-  y.allocate(x.shape);
+  shape_float_output(y, x.shape);
   Shape stat_shape(x.shape.begin(), x.shape.begin() + axis);
   stat_shape.resize(static_cast<std::size_t>(rank), 1);
   float* mean_out = nullptr;
@@ -189,8 +188,7 @@ void softmax(const OpContext& ctx, In in, Out out) {
       legacy ? numel(std::span(x.shape).subspan(au)) : (rank == 0 ? 1 : x.shape[au]);
   const std::int64_t inner = legacy ? 1 : numel(std::span(x.shape).subspan(au + 1));
   Tensor& y = out[0];
-  y.dtype = DType::Float32;
-  y.allocate(x.shape);
+  shape_float_output(y, x.shape);
   if (x.size() == 0) return;
   if (inner == 1) {
     ops::parallel_chunks(

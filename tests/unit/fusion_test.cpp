@@ -1,0 +1,150 @@
+// The engine folds a Relu/Clip into the Conv/ConvTranspose that feeds it. Folding must not
+// change a single bit, must step aside when someone watches the Conv's own output, and must
+// keep prefix reruns (run_steps from a later step) correct.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "graph/onnx_import.hpp"
+#include "onnx_builder.hpp"
+#include "sim/engine.hpp"
+#include "sim/prepare.hpp"
+
+namespace mpq {
+namespace {
+
+using test::OnnxBuilder;
+using test::random_values;
+
+Network prepared(const std::string& path) {
+  auto m = load_onnx(path);
+  EXPECT_TRUE(m.ok()) << m.error().message;
+  auto n = prepare_network(std::move(m).value());
+  EXPECT_TRUE(n.ok()) << n.error().message;
+  return std::move(n).value();
+}
+
+std::vector<Tensor> random_inputs(const Network& net, std::int64_t batch, unsigned seed) {
+  auto in = make_example_inputs(net.model, batch);
+  EXPECT_TRUE(in.ok());
+  for (auto& t : *in) {
+    const auto r = random_values(t.f.size(), seed++, -2.0f, 2.0f);
+    t.f.assign(r.begin(), r.end());
+  }
+  return std::move(in).value();
+}
+
+std::vector<Tensor> run(const Network& net, const std::vector<Tensor>& in, bool fusion) {
+  auto e = Engine::create(net);
+  EXPECT_TRUE(e.ok()) << e.error().message;
+  e->set_fusion(fusion);
+  auto out = e->run(in);
+  EXPECT_TRUE(out.ok()) << out.error().message;
+  return std::move(out).value();
+}
+
+void expect_identical(const std::vector<Tensor>& a, const std::vector<Tensor>& b,
+                      const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].shape, b[k].shape) << what;
+    EXPECT_EQ(a[k].f, b[k].f) << what << ", output " << k;
+  }
+}
+
+// Conv -> Clip (input bounds, opset 11), grouped ConvTranspose -> Relu, a depthwise Conv ->
+// Clip whose output is also a graph output (must not fold), and a 1x1 Conv -> Relu.
+Network fusion_net() {
+  OnnxBuilder b(11);
+  b.input("x", {-1, 4, 9, 9});
+  b.output("y", {-1, 6, 14, 14});
+  b.output("d", {-1, 6, 14, 14});
+  b.initializer("w1", {6, 4, 3, 3}, random_values(216, 1));
+  b.initializer("b1", {6}, random_values(6, 2));
+  b.node("Conv", {"x", "w1", "b1"}, {"c1"});
+  b.initializer("lo", {}, {-0.25f});
+  b.initializer("hi", {}, {0.5f});
+  b.node("Clip", {"c1", "lo", "hi"}, {"a1"});
+  b.initializer("w2", {6, 3, 2, 2}, random_values(72, 3));
+  auto* ct = b.node("ConvTranspose", {"a1", "w2"}, {"c2"});
+  OnnxBuilder::attr_int(ct, "group", 2);
+  OnnxBuilder::attr_ints(ct, "strides", {2, 2});
+  b.node("Relu", {"c2"}, {"a2"});
+  b.initializer("w3", {6, 1, 3, 3}, random_values(54, 4));
+  auto* dw = b.node("Conv", {"a2", "w3"}, {"d"});
+  OnnxBuilder::attr_int(dw, "group", 6);
+  OnnxBuilder::attr_ints(dw, "pads", {1, 1, 1, 1});
+  b.node("Clip", {"d", "lo"}, {"a3"});
+  b.initializer("w4", {6, 6, 1, 1}, random_values(36, 5));
+  b.node("Conv", {"a3", "w4"}, {"c4"});
+  b.node("Relu", {"c4"}, {"y"});
+  return prepared(b.save("fusion.onnx"));
+}
+
+TEST(Fusion, FoldedRunsAreBitIdenticalToStepByStep) {
+  const Network net = fusion_net();
+  for (std::int64_t batch : {1, 3}) {
+    const auto in = random_inputs(net, batch, 7);
+    expect_identical(run(net, in, true), run(net, in, false), "batch " + std::to_string(batch));
+  }
+}
+
+TEST(Fusion, BundledModelsAreBitIdenticalToStepByStep) {
+  for (const char* model : {"cnn", "mobilenet", "resnet"}) {
+    const Network net =
+        prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/" + model + ".onnx");
+    const auto in = random_inputs(net, 8, 11);
+    expect_identical(run(net, in, true), run(net, in, false), model);
+  }
+}
+
+TEST(Fusion, AHookOnTheConvOutputSeesTheValuesBeforeTheClamp) {
+  const Network net = fusion_net();
+  const auto in = random_inputs(net, 2, 3);
+  auto e = Engine::create(net);
+  ASSERT_TRUE(e.ok());
+  float lowest = 0.0f, highest = 0.0f;
+  ASSERT_TRUE(e->set_hook("c1", [&](Tensor& t) {
+                 for (float v : t.f) lowest = std::min(lowest, v), highest = std::max(highest, v);
+               }).ok());
+  auto out = e->run(in);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  // The Clip bounds are [-0.25, 0.5]; the raw conv output goes well beyond both.
+  EXPECT_LT(lowest, -0.25f);
+  EXPECT_GT(highest, 0.5f);
+  expect_identical(*out, run(net, in, false), "with a hook on c1");
+}
+
+TEST(Fusion, RerunFromBetweenAFoldedPairRecomputesTheConvOutput) {
+  const Network net = fusion_net();
+  const auto in = random_inputs(net, 2, 5);
+  const auto expected = run(net, in, false);
+  auto e = Engine::create(net);
+  ASSERT_TRUE(e.ok());
+  // Every step that reads a Conv output: a rerun from there must still see that output.
+  for (const std::string conv_out : {"c1", "c2", "c4"}) {
+    const std::size_t k = e->first_reader_step(conv_out);
+    ASSERT_LT(k, e->num_steps()) << conv_out;
+    ASSERT_TRUE(e->run(in).ok());  // folds every pair, leaving the Conv outputs unwritten
+    ASSERT_TRUE(e->set_inputs(in).ok());
+    ASSERT_TRUE(e->run_steps(k, e->num_steps()).ok());
+    expect_identical(e->outputs(), expected, "rerun from the reader of " + conv_out);
+    // A prefix that stops at the reader, then the rest.
+    ASSERT_TRUE(e->set_inputs(in).ok());
+    ASSERT_TRUE(e->run_steps(0, k).ok());
+    ASSERT_TRUE(e->run_steps(k, e->num_steps()).ok());
+    expect_identical(e->outputs(), expected, "prefix up to the reader of " + conv_out);
+  }
+}
+
+TEST(Fusion, ShapeInferenceRecordsTheFoldedConvOutputs) {
+  const Network net = fusion_net();
+  for (const char* t : {"c1", "c2", "c4"}) {
+    ASSERT_TRUE(net.shapes.count(t)) << t;
+    EXPECT_EQ(net.shapes.at(t).size(), 4u) << t;
+  }
+  EXPECT_EQ(net.shapes.at("c2"), (Shape{1, 6, 14, 14}));
+}
+
+}  // namespace
+}  // namespace mpq
