@@ -2,12 +2,14 @@
 // can be compared line by line (bench/run_fp32_vs_onnxruntime.sh does that).
 //
 //   mpq_bench_fp32 --model M.onnx [--batch 32] [--threads 2] [--iters 20] [--warmup 3]
-//                  [--input-shape 3x224x224] [--seed 0]
+//                  [--input-shape 3x224x224] [--seed 0] [--profile]
+// --profile also prints, on stderr, the mean time of every op over the timed runs.
 #include <tbb/global_control.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
@@ -30,6 +32,7 @@ struct Args {
   int warmup = 3;
   std::string input_shape;  // without the batch dim, as in ort_bench.js
   std::uint32_t seed = 0;
+  bool profile = false;
 };
 
 // The same xorshift32 uniform [-1, 1) stream as ort_bench.js, so both engines see one input.
@@ -53,6 +56,27 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+// Per-op wall times over `iters` extra runs, slowest first (a folded Relu/Clip counts in its
+// producer's row). Separate runs, so the timing calls do not touch the reported figures.
+void print_profile(mpq::Engine& engine, const std::vector<mpq::Tensor>& inputs, int iters) {
+  std::vector<double> sec;
+  engine.set_profile(&sec);
+  for (int k = 0; k < iters; ++k)
+    if (!engine.run(inputs)) return;
+  engine.set_profile(nullptr);
+  std::vector<std::size_t> order(sec.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return sec[a] > sec[b]; });
+  const double total = std::accumulate(sec.begin(), sec.end(), 0.0);
+  std::fprintf(stderr, "%8s %6s  %-18s %s\n", "ms", "%", "op", "node");
+  for (std::size_t i : order) {
+    if (sec[i] == 0.0) continue;
+    const auto& n = engine.step_node(i);
+    std::fprintf(stderr, "%8.3f %6.1f  %-18s %s\n", 1e3 * sec[i] / iters, 100.0 * sec[i] / total,
+                 n.op_type.c_str(), n.name.c_str());
+  }
 }
 
 int bench(const Args& a) {
@@ -93,6 +117,7 @@ int bench(const Args& a) {
     if (!r) return fail(r.error().message);
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
+  if (a.profile) print_profile(*engine, *inputs, a.iters);
   const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
   auto round = [](double v, int digits) {
     const double p = std::pow(10.0, digits);
@@ -132,6 +157,7 @@ int main(int argc, char** argv) {
   app.add_option("--input-shape", a.input_shape,
                  "Input shape without the batch dim, e.g. 3x224x224 (default: the model's)");
   app.add_option("--seed", a.seed, "Input seed (default 0)");
+  app.add_flag("--profile", a.profile, "Also print per-op times (stderr)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,8 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <cassert>
+#include <chrono>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -44,7 +46,7 @@ Result<Engine> Engine::create(const Network& net) {
   e.owned_.resize(e.slots_.size());
   e.hooks_.resize(e.slots_.size());
   e.stale_.assign(e.slots_.size(), 0);
-  e.find_fusable_pairs();
+  e.plan_reuse();
   e.slot_of_ = std::move(slot);
   for (std::size_t s = 0; s < e.slots_.size(); ++s)
     if (!e.slots_[s]) e.slots_[s] = &e.owned_[s];
@@ -73,7 +75,7 @@ Status Engine::set_inputs(std::span<const Tensor> inputs) {
   return Ok{};
 }
 
-void Engine::find_fusable_pairs() {
+void Engine::plan_reuse() {
   std::vector<int> readers(slots_.size(), 0), reader_step(slots_.size(), -1);
   for (std::size_t i = 0; i < steps_.size(); ++i)
     for (int s : steps_[i].in)
@@ -85,7 +87,17 @@ void Engine::find_fusable_pairs() {
   auto is_constant = [&](int s) {
     return s < 0 || net_->model.is_constant(slot_names_[static_cast<std::size_t>(s)]);
   };
+  producer_.assign(slots_.size(), -1);
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].out)
+      if (s >= 0) producer_[static_cast<std::size_t>(s)] = static_cast<int>(i);
   for (Step& st : steps_) {
+    // A view op may take over its data input's storage when nothing else reads it.
+    if (st.spec->reuses_input0 && !st.in.empty() && st.in[0] >= 0) {
+      const auto s = static_cast<std::size_t>(st.in[0]);
+      if (readers[s] == 1 && producer_[s] >= 0 && std::count(st.in.begin(), st.in.end(), st.in[0]) == 1)
+        st.donor = st.in[0];
+    }
     if (!st.spec->takes_output_clamp || st.out.size() != 1 || st.out[0] < 0) continue;
     const auto s = static_cast<std::size_t>(st.out[0]);
     if (readers[s] != 1 || reader_step[s] < 0) continue;
@@ -126,7 +138,7 @@ std::pair<float, float> Engine::clamp_of(const Step& r) const {
   return {bound(1, lo), bound(2, hi)};
 }
 
-Status Engine::run_step(std::size_t i, bool fuse) {
+Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
   const Step& st = steps_[i];
   const OpNode& n = net_->node(st.node);
   const Step* reader = fuse ? &steps_[static_cast<std::size_t>(st.fusable_next)] : nullptr;
@@ -141,6 +153,7 @@ Status Engine::run_step(std::size_t i, bool fuse) {
   try {
     OpContext ctx{n, net_->model.opset};
     if (reader) std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
+    if (donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(st.donor)];
     st.spec->run(ctx, in_ptrs_, outs_);
   } catch (const std::exception& err) {
     return make_error((reader ? n.label() + " (with " + net_->node(reader->node).label() + ")"
@@ -155,24 +168,42 @@ Status Engine::run_step(std::size_t i, bool fuse) {
     if (hooks_[s]) hooks_[s](owned_[s]);
   }
   if (reader) stale_[static_cast<std::size_t>(st.out[0])] = 1;
+  if (donate) stale_[static_cast<std::size_t>(st.donor)] = 1;
   return Ok{};
+}
+
+Status Engine::refresh(std::size_t slot) {
+  const int p = producer_[slot];
+  assert(p >= 0);
+  for (int s : steps_[static_cast<std::size_t>(p)].in)
+    if (s >= 0 && stale_[static_cast<std::size_t>(s)])
+      if (auto r = refresh(static_cast<std::size_t>(s)); !r) return r;
+  return run_step(static_cast<std::size_t>(p), false, false);
 }
 
 Status Engine::run_steps(std::size_t begin, std::size_t end) {
   end = std::min(end, steps_.size());
   if (begin >= end) return Ok{};
-  // An earlier run may have folded a step before `begin` into its reader at or after `begin`:
-  // that reader now needs the step's own output.
-  for (std::size_t i = 0; i < begin; ++i) {
-    const Step& st = steps_[i];
-    if (st.fusable_next >= static_cast<int>(begin) && stale_[static_cast<std::size_t>(st.out[0])])
-      if (auto r = run_step(i, false); !r) return r;
-  }
+  // An earlier call may have left a value made before `begin` out of date (folded into its
+  // reader, or its storage taken by a view op): recompute those this call reads.
+  for (std::size_t i = begin; i < end; ++i)
+    for (int s : steps_[i].in)
+      if (s >= 0 && stale_[static_cast<std::size_t>(s)] &&
+          producer_[static_cast<std::size_t>(s)] < static_cast<int>(begin))
+        if (auto r = refresh(static_cast<std::size_t>(s)); !r) return r;
   folded_.assign(steps_.size(), 0);
   for (std::size_t i = begin; i < end; ++i) {
     if (folded_[i]) continue;
+    const Step& st = steps_[i];
     const bool fuse = fused_here(i, end);
-    if (auto r = run_step(i, fuse); !r) return r;
+    // Only storage made in this call is taken: a value from before `begin` is shared by
+    // every call that starts there (sweeps rerun [k, n) many times over one prefix).
+    const bool donate = fusion_ && st.donor >= 0 &&
+                        producer_[static_cast<std::size_t>(st.donor)] >= static_cast<int>(begin);
+    const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    if (auto r = run_step(i, fuse, donate); !r) return r;
+    if (profile_)
+      (*profile_)[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (fuse) folded_[static_cast<std::size_t>(steps_[i].fusable_next)] = 1;
   }
   return Ok{};

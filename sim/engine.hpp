@@ -24,10 +24,12 @@ class Engine {
   // run() in pieces, for sweeps that share a prefix of the network between many variants:
   // set the inputs (input hooks run here), run steps [begin, end), read the outputs. A step
   // only writes its own outputs, so rerunning [k, n) after changing hooks or constants that
-  // steps before k do not touch gives the same result as a full run. A Conv whose sole reader
-  // is a Relu/Clip writes the clamped values straight into the reader's output when both run
-  // in the same call and no hook watches the Conv's output; a later call starting between the
-  // two recomputes the Conv's own output first.
+  // steps before k do not touch gives the same result as a full run.
+  // Two savings keep that contract: a Conv whose sole reader is a Relu/Clip writes the clamped
+  // values straight into the reader's output (when both run in the same call and no hook
+  // watches the Conv's output), and a Reshape-like view op takes over the storage of an input
+  // nobody else reads (when that input was computed in the same call). A value left out of
+  // date that way is recomputed, with its hooks, when a later call that starts after it reads it.
   Status set_inputs(std::span<const Tensor> inputs);
   Status run_steps(std::size_t begin, std::size_t end);
   std::vector<Tensor> outputs() const;
@@ -51,6 +53,14 @@ class Engine {
   void record_shapes(Network& net) const;
   // Off: every step runs on its own (a Relu/Clip is never folded into its producer).
   void set_fusion(bool on) { fusion_ = on; }
+  // When set, every run adds each step's wall time (seconds) to (*seconds)[step]; a folded
+  // Relu/Clip counts in its producer's entry. nullptr stops profiling.
+  void set_profile(std::vector<double>* seconds) {
+    profile_ = seconds;
+    if (profile_) profile_->resize(steps_.size(), 0.0);
+  }
+  // The node step i runs.
+  const OpNode& step_node(std::size_t i) const { return net_->node(steps_[i].node); }
 
  private:
   struct Step {
@@ -60,11 +70,15 @@ class Engine {
     std::vector<int> out;  // slot per output, -1 when unused
     // A Relu/Clip step that may be folded into this one (the sole reader of out[0]), or -1.
     int fusable_next = -1;
+    // in[0] when this view op may take over its storage (it is the value's only reader), or -1.
+    int donor = -1;
   };
-  void find_fusable_pairs();
+  void plan_reuse();
   bool fused_here(std::size_t i, std::size_t end) const;
   std::pair<float, float> clamp_of(const Step& reader) const;
-  Status run_step(std::size_t i, bool fuse);
+  Status run_step(std::size_t i, bool fuse, bool donate);
+  // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
+  Status refresh(std::size_t slot);
   const Network* net_ = nullptr;
   std::vector<Step> steps_;
   std::vector<std::string> slot_names_;
@@ -76,7 +90,9 @@ class Engine {
   // Slots whose value is out of date because the last run folded their reader into their
   // producer (which wrote the reader's output directly).
   std::vector<char> stale_;
+  std::vector<int> producer_;  // step that computes each slot, -1 for constants and inputs
   bool fusion_ = true;
+  std::vector<double>* profile_ = nullptr;
   // Scratch of run_steps, kept to avoid allocations per run.
   std::vector<const Tensor*> in_ptrs_;
   std::vector<Tensor> outs_;

@@ -22,6 +22,9 @@ struct OpContext {
   // Only ops whose OpSpec says takes_output_clamp see values other than the defaults.
   float act_min = -std::numeric_limits<float>::infinity();
   float act_max = std::numeric_limits<float>::infinity();
+  // Input 0's storage, which the kernel may take over (swap into its output): nothing reads
+  // that input after this op. Only for ops whose OpSpec says reuses_input0.
+  Tensor* reusable_input = nullptr;
 };
 
 // Thrown by kernels on inputs they cannot process (shape mismatch, bad values); the engine
@@ -46,6 +49,8 @@ struct OpSpec {
   // The kernel clamps its output to ctx.act_min/act_max in its store, so the engine may fold
   // a following Relu/Clip into it (one pass over the output instead of two).
   bool takes_output_clamp = false;
+  // The kernel may take over input 0's storage via OpContext::reusable_input.
+  bool reuses_input0 = false;
 };
 
 using OpTable = std::vector<OpSpec>;

@@ -26,12 +26,19 @@ void visit_data(const Tensor& src, Tensor& dst, Fn&& fn) {
 }
 
 // dst = src's data under a new shape (Reshape, Flatten, Identity...). Reuses dst's capacity
-// instead of zero-filling through allocate().
-inline void copy_reshaped(const Tensor& src, Tensor& dst, Shape shape) {
+// instead of zero-filling through allocate(). When `reusable` is src (the engine says nothing
+// reads src afterwards), the data is swapped over instead of copied: src keeps its shape and
+// gets dst's old buffer, which its producer overwrites next run.
+inline void copy_reshaped(const Tensor& src, Tensor& dst, Shape shape, Tensor* reusable = nullptr) {
   if (numel(shape) != src.size())
     throw OpError("cannot reshape " + shape_str(src.shape) + " to " + shape_str(shape));
   dst.dtype = src.dtype;
   dst.shape = std::move(shape);
+  if (reusable == &src) {
+    dst.f.swap(reusable->f);
+    dst.i.swap(reusable->i);
+    return;
+  }
   if (src.is_float()) {
     dst.f.assign(src.f.begin(), src.f.end());
     dst.i.clear();

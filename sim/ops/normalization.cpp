@@ -6,6 +6,10 @@
 #include "eigen_arrays.hpp"
 #include "kernel_util.hpp"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace mpq {
 namespace {
 
@@ -162,8 +166,43 @@ void softmax_columns(const float* x, float* y, std::int64_t n, std::int64_t inne
   }
 }
 
+// One row of n contiguous floats. With AVX-512 the row goes through Eigen's vectorized exp in
+// 16-float packets with a masked tail: attention rows are short (50 tokens), and with Eigen
+// array expressions their scalar tails (libm expf) cost more than the vector part.
 template <bool kLog>
 void softmax_row(const float* x, float* y, std::int64_t n) {
+#if defined(__AVX512F__)
+  using Eigen::internal::pexp;
+  const auto tail = [n](std::int64_t j) {
+    return static_cast<__mmask16>(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1u);
+  };
+  __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (std::int64_t j = 0; j < n; j += 16)
+    mx = _mm512_mask_max_ps(mx, tail(j), mx, _mm512_maskz_loadu_ps(tail(j), x + j));
+  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+  __m512 sum = _mm512_setzero_ps();
+  for (std::int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = tail(j);
+    const __m512 e = _mm512_maskz_mov_ps(k, pexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), m)));
+    if (!kLog) _mm512_mask_storeu_ps(y + j, k, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  const float total = _mm512_reduce_add_ps(sum);
+  if (kLog) {
+    const __m512 shift = _mm512_set1_ps(std::log(total));
+    for (std::int64_t j = 0; j < n; j += 16) {
+      const __mmask16 k = tail(j);
+      _mm512_mask_storeu_ps(
+          y + j, k, _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), m), shift));
+    }
+  } else {
+    const __m512 t = _mm512_set1_ps(total);
+    for (std::int64_t j = 0; j < n; j += 16) {
+      const __mmask16 k = tail(j);
+      _mm512_mask_storeu_ps(y + j, k, _mm512_div_ps(_mm512_maskz_loadu_ps(k, y + j), t));
+    }
+  }
+#else
   const CMapF r(x, n);
   MapF o(y, n);
   const float m = r.maxCoeff();
@@ -174,6 +213,7 @@ void softmax_row(const float* x, float* y, std::int64_t n) {
     o = (r - m).exp();
     o /= o.sum();
   }
+#endif
 }
 
 template <bool kLog>

@@ -63,7 +63,7 @@ void run_reshape(const OpContext& ctx, std::span<const Tensor* const> in, std::s
                     shape_str(target));
     s[static_cast<std::size_t>(infer)] = x.size() / known;
   }
-  copy_reshaped(x, out[0], std::move(s));
+  copy_reshaped(x, out[0], std::move(s), ctx.reusable_input);
 }
 
 void run_flatten(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
@@ -77,7 +77,7 @@ void run_flatten(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   const auto mid = x.shape.begin() + axis;
   const std::int64_t outer = numel(std::span<const std::int64_t>(x.shape.begin(), mid));
   const std::int64_t inner = numel(std::span<const std::int64_t>(mid, x.shape.end()));
-  copy_reshaped(x, out[0], {outer, inner});
+  copy_reshaped(x, out[0], {outer, inner}, ctx.reusable_input);
 }
 
 // Squeeze/Unsqueeze axes: an attribute before opset 13, an optional input from 13.
@@ -107,7 +107,7 @@ void run_squeeze(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   Shape s;
   for (std::size_t k = 0; k < drop.size(); ++k)
     if (!drop[k]) s.push_back(x.shape[k]);
-  copy_reshaped(x, out[0], std::move(s));
+  copy_reshaped(x, out[0], std::move(s), ctx.reusable_input);
 }
 
 void run_unsqueeze(const OpContext& ctx, std::span<const Tensor* const> in,
@@ -121,7 +121,7 @@ void run_unsqueeze(const OpContext& ctx, std::span<const Tensor* const> in,
   Shape s;
   auto src = x.shape.begin();
   for (std::size_t k = 0; k < inserted.size(); ++k) s.push_back(inserted[k] ? 1 : *src++);
-  copy_reshaped(x, out[0], std::move(s));
+  copy_reshaped(x, out[0], std::move(s), ctx.reusable_input);
 }
 
 void run_expand(const OpContext&, std::span<const Tensor* const> in, std::span<Tensor> out) {
@@ -165,9 +165,10 @@ void run_constant_of_shape(const OpContext& ctx, std::span<const Tensor* const> 
     std::fill(out[0].i.begin(), out[0].i.end(), value->i[0]);
 }
 
-void run_identity(const OpContext&, std::span<const Tensor* const> in, std::span<Tensor> out) {
+void run_identity(const OpContext& ctx, std::span<const Tensor* const> in,
+                  std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "input");
-  copy_reshaped(x, out[0], x.shape);
+  copy_reshaped(x, out[0], x.shape, ctx.reusable_input);
 }
 
 // Inference-mode Dropout: output = input, mask all true.
@@ -198,13 +199,13 @@ void run_dropout(const OpContext& ctx, std::span<const Tensor* const> in, std::s
 void register_shape_ops(OpTable& t) {
   t.push_back({"Shape", run_shape, nullptr});
   t.push_back({"Size", run_size, nullptr});
-  t.push_back({"Reshape", run_reshape, nullptr});
-  t.push_back({"Flatten", run_flatten, nullptr});
-  t.push_back({"Squeeze", run_squeeze, nullptr});
-  t.push_back({"Unsqueeze", run_unsqueeze, nullptr});
+  t.push_back({"Reshape", run_reshape, nullptr, false, true});
+  t.push_back({"Flatten", run_flatten, nullptr, false, true});
+  t.push_back({"Squeeze", run_squeeze, nullptr, false, true});
+  t.push_back({"Unsqueeze", run_unsqueeze, nullptr, false, true});
   t.push_back({"Expand", run_expand, nullptr});
   t.push_back({"ConstantOfShape", run_constant_of_shape, nullptr});
-  t.push_back({"Identity", run_identity, nullptr});
+  t.push_back({"Identity", run_identity, nullptr, false, true});
   t.push_back({"Dropout", run_dropout, nullptr});
 }
 
