@@ -95,7 +95,8 @@ void Engine::plan_reuse() {
     // A view op may take over its data input's storage when nothing else reads it.
     if (st.spec->reuses_input0 && !st.in.empty() && st.in[0] >= 0) {
       const auto s = static_cast<std::size_t>(st.in[0]);
-      if (readers[s] == 1 && producer_[s] >= 0 && std::count(st.in.begin(), st.in.end(), st.in[0]) == 1)
+      if (readers[s] == 1 && producer_[s] >= 0 &&
+          std::count(st.in.begin(), st.in.end(), st.in[0]) == 1)
         st.donor = st.in[0];
     }
     if (!st.spec->takes_output_clamp || st.out.size() != 1 || st.out[0] < 0) continue;
@@ -156,9 +157,9 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
     if (donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(st.donor)];
     st.spec->run(ctx, in_ptrs_, outs_);
   } catch (const std::exception& err) {
-    return make_error((reader ? n.label() + " (with " + net_->node(reader->node).label() + ")"
-                              : n.label()) +
-                      ": " + err.what());
+    return make_error(
+        (reader ? n.label() + " (with " + net_->node(reader->node).label() + ")" : n.label()) +
+        ": " + err.what());
   }
   for (std::size_t k = 0; k < out_slots.size(); ++k) {
     if (out_slots[k] < 0) continue;
@@ -200,10 +201,12 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
     // every call that starts there (sweeps rerun [k, n) many times over one prefix).
     const bool donate = fusion_ && st.donor >= 0 &&
                         producer_[static_cast<std::size_t>(st.donor)] >= static_cast<int>(begin);
-    const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    const auto t0 =
+        profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (auto r = run_step(i, fuse, donate); !r) return r;
     if (profile_)
-      (*profile_)[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      (*profile_)[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (fuse) folded_[static_cast<std::size_t>(steps_[i].fusable_next)] = 1;
   }
   return Ok{};

@@ -141,7 +141,9 @@ inline void index_map_tensor(const Tensor& x, Tensor& out, const Shape& out_shap
 }
 
 // Reads a 1-D (or scalar) integer tensor such as a shape, axes or pads input.
-inline std::vector<std::int64_t> ints_of(const Tensor& t) { return t.to_ints(); }
+inline std::vector<std::int64_t> ints_of(const Tensor& t) {
+  return t.to_ints();
+}
 
 // Normalizes a list of axes against `rank` and rejects duplicates.
 inline std::vector<std::int64_t> normalize_axes(std::vector<std::int64_t> axes, std::int64_t rank) {

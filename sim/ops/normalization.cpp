@@ -183,7 +183,8 @@ void softmax_row(const float* x, float* y, std::int64_t n) {
   __m512 sum = _mm512_setzero_ps();
   for (std::int64_t j = 0; j < n; j += 16) {
     const __mmask16 k = tail(j);
-    const __m512 e = _mm512_maskz_mov_ps(k, pexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), m)));
+    const __m512 e =
+        _mm512_maskz_mov_ps(k, pexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), m)));
     if (!kLog) _mm512_mask_storeu_ps(y + j, k, e);
     sum = _mm512_add_ps(sum, e);
   }

@@ -17,7 +17,9 @@ void run_shape(const OpContext& ctx, std::span<const Tensor* const> in, std::spa
   const Tensor& x = require(in, 0, "data");
   const std::int64_t r = x.rank();
   // Opset 15 start/end slice the shape like Python indexing, clamped to [0, rank].
-  const auto clamp = [r](std::int64_t v) { return std::clamp<std::int64_t>(v < 0 ? v + r : v, 0, r); };
+  const auto clamp = [r](std::int64_t v) {
+    return std::clamp<std::int64_t>(v < 0 ? v + r : v, 0, r);
+  };
   const std::int64_t start = clamp(ctx.node.attr_int("start", 0));
   const std::int64_t end = clamp(ctx.node.attr_int("end", r));
   out[0].dtype = DType::Int64;
@@ -110,8 +112,7 @@ void run_squeeze(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   copy_reshaped(x, out[0], std::move(s), ctx.reusable_input);
 }
 
-void run_unsqueeze(const OpContext& ctx, std::span<const Tensor* const> in,
-                   std::span<Tensor> out) {
+void run_unsqueeze(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "data");
   const auto axes = axes_of(ctx, in);
   if (!axes) throw OpError("missing axes");
@@ -165,8 +166,7 @@ void run_constant_of_shape(const OpContext& ctx, std::span<const Tensor* const> 
     std::fill(out[0].i.begin(), out[0].i.end(), value->i[0]);
 }
 
-void run_identity(const OpContext& ctx, std::span<const Tensor* const> in,
-                  std::span<Tensor> out) {
+void run_identity(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "input");
   copy_reshaped(x, out[0], x.shape, ctx.reusable_input);
 }
@@ -175,8 +175,8 @@ void run_identity(const OpContext& ctx, std::span<const Tensor* const> in,
 void run_dropout(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "data");
   // Opset 12+: training_mode (input 2) makes the output random unless ratio is 0.
-  if (const Tensor* training = optional_input(in, 2); training && training->size() > 0 &&
-                                                      training->at_i(0) != 0) {
+  if (const Tensor* training = optional_input(in, 2);
+      training && training->size() > 0 && training->at_i(0) != 0) {
     const Tensor* ratio = optional_input(in, 1);
     const double rv = ratio && ratio->size() > 0 ? ratio->at_f(0) : 0.5;
     if (rv != 0.0) throw OpError("training_mode=true (random dropout) is not supported");
