@@ -1,9 +1,12 @@
-// Depthwise Conv (group == input channels, 1-D or 2-D) as a direct loop per channel plane.
+// Depthwise Conv (group == input channels, 1-D or 2-D). With AVX-512 and one output channel
+// per input channel: channel blocks in a pixel-major layout (depthwise_blocked). Otherwise a
+// direct loop per channel plane:
 // The plane is copied once into zero-padded "phase" planes (one per stride phase), after which
 // every kernel tap is the same flat array shifted by a constant: the output is computed over
 // rows of the padded width (a few junk columns per row, dropped on the way out) as long runs
 // of multiply-adds without bounds checks.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #if defined(__AVX512F__)
@@ -55,10 +58,154 @@ void taps(const ConvGeometry& g, const PhaseLayout& L, const float* ph, const fl
     for (I64 j = 0; j < n; ++j) wide[j] = std::min(std::max(wide[j], g.act_min), g.act_max);
 }
 
+#if defined(__AVX512F__)
+// In-register 16x16 transpose: r[i] lane j  ->  r[j] lane i. (maskz forms: GCC 12's plain
+// unpack/shuffle intrinsics trip -Wuninitialized.)
+void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_maskz_unpacklo_ps(0xffff, r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_maskz_unpackhi_ps(0xffff, r[2 * i], r[2 * i + 1]);
+  }
+  __m512 u[16];
+  for (int g = 0; g < 4; ++g) {
+    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 2]);
+    const __m512d c = _mm512_castps_pd(t[4 * g + 1]), d = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xff, a, b));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xff, a, b));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xff, c, d));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xff, c, d));
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512 v = _mm512_maskz_shuffle_f32x4(0xffff, u[j], u[4 + j], 0x44);
+    const __m512 w = _mm512_maskz_shuffle_f32x4(0xffff, u[8 + j], u[12 + j], 0x44);
+    const __m512 v2 = _mm512_maskz_shuffle_f32x4(0xffff, u[j], u[4 + j], 0xEE);
+    const __m512 w2 = _mm512_maskz_shuffle_f32x4(0xffff, u[8 + j], u[12 + j], 0xEE);
+    r[j] = _mm512_maskz_shuffle_f32x4(0xffff, v, w, 0x88);
+    r[j + 4] = _mm512_maskz_shuffle_f32x4(0xffff, v, w, 0xDD);
+    r[j + 8] = _mm512_maskz_shuffle_f32x4(0xffff, v2, w2, 0x88);
+    r[j + 12] = _mm512_maskz_shuffle_f32x4(0xffff, v2, w2, 0xDD);
+  }
+}
+
+__mmask16 first_n(I64 n) {
+  return static_cast<__mmask16>(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1u);
+}
+
+// Depthwise with multiplier 1, 16 channels at a time: the block's input planes are transposed
+// into a zero-padded pixel-major buffer ([pixel][16 channels]), where every kernel tap of every
+// output pixel is one full-width FMA with no masks and no junk columns, and the results are
+// transposed back. The two transposes cost less than the masked, partly empty vectors of a
+// plane-at-a-time loop on small planes (7x7 to 28x28). False when it does not apply.
+bool depthwise_blocked(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                       float* y) {
+  if (!g.planar() || g.out_channels != g.in_channels) return false;
+  const I64 C = g.in_channels, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const I64 KH = g.kernel[1], KW = g.kernel[2], kk = KH * KW;
+  const I64 sh = g.stride[1], sw = g.stride[2], dh = g.dilation[1], dw = g.dilation[2];
+  const I64 pt = g.pad_begin[1], pl = g.pad_begin[2];
+  // Padded extents actually read by the taps.
+  const I64 Hp = std::max(H + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
+  const I64 Wp = std::max(W + pl, (OW - 1) * sw + (KW - 1) * dw + 1);
+  if (kk > 25) return false;
+  const I64 blocks = (C + 15) / 16, in_pix = H * W, out_pix = OH * OW;
+  const bool clamp = g.has_activation();
+  tbb::parallel_for(
+      tbb::blocked_range<I64>(0, g.batch * blocks, 1), [&](const tbb::blocked_range<I64>& r) {
+        float* buf = gemm::thread_scratch(static_cast<std::size_t>(Hp * Wp * 16));
+        float* obuf = gemm::thread_scratch(static_cast<std::size_t>((out_pix + 16) * 16), 1);
+        // Zero once per task range: packing rewrites only the interior.
+        std::fill(buf, buf + Hp * Wp * 16, 0.0f);
+        for (I64 t = r.begin(); t != r.end(); ++t) {
+          const I64 n = t / blocks, c0 = (t % blocks) * 16, nc = std::min<I64>(16, C - c0);
+          const float* xb = x + (n * C + c0) * in_pix;
+          // Pack: 16 pixels of 16 channels at a time.
+          for (I64 ih = 0; ih < H; ++ih)
+            for (I64 iw = 0; iw < W; iw += 16) {
+              const __mmask16 m = first_n(W - iw);
+              __m512 v[16];
+              for (I64 c = 0; c < 16; ++c)
+                v[c] = c < nc ? _mm512_maskz_loadu_ps(m, xb + c * in_pix + ih * W + iw)
+                              : _mm512_setzero_ps();
+              transpose16(v);
+              float* dst = buf + ((ih + pt) * Wp + iw + pl) * 16;
+              const I64 np = std::min<I64>(16, W - iw);
+              for (I64 p = 0; p < np; ++p) _mm512_storeu_ps(dst + p * 16, v[p]);
+            }
+          __m512 wv[25];
+          for (I64 k = 0; k < kk; ++k) {
+            alignas(64) float tmp[16] = {};
+            for (I64 l = 0; l < nc; ++l) tmp[l] = w[(c0 + l) * kk + k];
+            wv[k] = _mm512_load_ps(tmp);
+          }
+          alignas(64) float btmp[16] = {};
+          if (bias)
+            for (I64 l = 0; l < nc; ++l) btmp[l] = bias[c0 + l];
+          const __m512 bv = _mm512_load_ps(btmp);
+          const __m512 lo = _mm512_set1_ps(g.act_min), hi = _mm512_set1_ps(g.act_max);
+          for (I64 oh = 0; oh < OH; ++oh) {
+            const float* rowb = buf + (oh * sh) * Wp * 16;
+            float* orow = obuf + oh * OW * 16;
+            I64 ow = 0;
+            for (; ow + 4 <= OW; ow += 4) {
+              __m512 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+              for (I64 kh = 0; kh < KH; ++kh) {
+                const float* rp = rowb + kh * dh * Wp * 16 + ow * sw * 16;
+                for (I64 kw = 0; kw < KW; ++kw) {
+                  const __m512 wk = wv[kh * KW + kw];
+                  const float* p = rp + kw * dw * 16;
+                  a0 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(p), a0);
+                  a1 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(p + sw * 16), a1);
+                  a2 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(p + 2 * sw * 16), a2);
+                  a3 = _mm512_fmadd_ps(wk, _mm512_loadu_ps(p + 3 * sw * 16), a3);
+                }
+              }
+              if (clamp) {
+                a0 = convk::clamp_ps(a0, lo, hi);
+                a1 = convk::clamp_ps(a1, lo, hi);
+                a2 = convk::clamp_ps(a2, lo, hi);
+                a3 = convk::clamp_ps(a3, lo, hi);
+              }
+              _mm512_storeu_ps(orow + ow * 16, a0);
+              _mm512_storeu_ps(orow + (ow + 1) * 16, a1);
+              _mm512_storeu_ps(orow + (ow + 2) * 16, a2);
+              _mm512_storeu_ps(orow + (ow + 3) * 16, a3);
+            }
+            for (; ow < OW; ++ow) {
+              __m512 a0 = bv;
+              for (I64 kh = 0; kh < KH; ++kh)
+                for (I64 kw = 0; kw < KW; ++kw)
+                  a0 = _mm512_fmadd_ps(
+                      wv[kh * KW + kw],
+                      _mm512_loadu_ps(rowb + (kh * dh * Wp + ow * sw + kw * dw) * 16), a0);
+              if (clamp) a0 = convk::clamp_ps(a0, lo, hi);
+              _mm512_storeu_ps(orow + ow * 16, a0);
+            }
+          }
+          // Unpack: 16 output pixels of 16 channels at a time.
+          float* yb = y + (n * C + c0) * out_pix;
+          for (I64 p0 = 0; p0 < out_pix; p0 += 16) {
+            __m512 v[16];
+            const I64 np = std::min<I64>(16, out_pix - p0);
+            for (I64 p = 0; p < 16; ++p)
+              v[p] = p < np ? _mm512_loadu_ps(obuf + (p0 + p) * 16) : _mm512_setzero_ps();
+            transpose16(v);
+            const __mmask16 m = first_n(np);
+            for (I64 c = 0; c < nc; ++c) _mm512_mask_storeu_ps(yb + c * out_pix + p0, m, v[c]);
+          }
+        }
+      });
+  return true;
+}
+#endif
+
 }  // namespace
 
 void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                     float* y) {
+#if defined(__AVX512F__)
+  if (depthwise_blocked(g, x, w, bias, y)) return;
+#endif
   const PhaseLayout L = convk::phase_layout(g);
   const I64 mult = g.out_channels / g.in_channels, planes = g.batch * g.out_channels;
   const I64 kk = g.kernel_pixels(), in_pix = g.in_pixels(), out_pix = g.out_pixels();

@@ -68,7 +68,7 @@ void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
   const std::int64_t len = split_cols ? N : M;
   // The blocks never depend on the thread count: Eigen's K-blocking depends on the block's
   // shape, so thread-dependent blocks would give thread-dependent rounding.
-  constexpr std::int64_t kStep = 128;
+  constexpr std::int64_t kStep = 64;
   if (flops < kMinParallelFlops || len < 2 * kStep) {
     sgemm(M, N, K, alpha, A, B, beta, C, ldc);
     return;

@@ -1,0 +1,238 @@
+// Every conv kernel path against the plain reference loops (sim/ops/conv_reference.hpp), one
+// table row per geometry: dense, grouped, depthwise (with and without a channel multiplier,
+// partial channel blocks, odd widths, strides, dilations, asymmetric pads), 1-D and 3-D, each
+// with and without a fused clamp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sim/ops/conv_common.hpp"
+#include "sim/ops/conv_reference.hpp"
+
+namespace mpq {
+namespace {
+
+struct ConvRow {
+  const char* name;
+  std::int64_t n, c, m, group;
+  std::array<std::int64_t, 3> in, kernel, stride, dilation, pad_begin, pad_end;
+  int spatial;
+};
+
+// in/kernel/... are (depth, height, width), right-aligned as in ConvGeometry.
+const ConvRow kRows[] = {
+    {"dense_3x3_pad1",
+     2,
+     5,
+     7,
+     1,
+     {1, 9, 11},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"dense_1x1_stride2",
+     2,
+     16,
+     24,
+     1,
+     {1, 14, 14},
+     {1, 1, 1},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 0, 0},
+     {0, 0, 0},
+     2},
+    {"dense_3x3_stride2_asym_pad",
+     1,
+     8,
+     9,
+     1,
+     {1, 13, 10},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 0, 1},
+     {0, 1, 0},
+     2},
+    {"dense_dilated",
+     1,
+     4,
+     6,
+     1,
+     {1, 12, 12},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 2, 2},
+     {0, 2, 2},
+     {0, 2, 2},
+     2},
+    {"dense_one_input_channel",
+     3,
+     1,
+     32,
+     1,
+     {1, 28, 28},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"grouped", 2, 8, 12, 4, {1, 10, 10}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}, 2},
+    {"depthwise_s1",
+     2,
+     72,
+     72,
+     72,
+     {1, 14, 14},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"depthwise_s2",
+     2,
+     64,
+     64,
+     64,
+     {1, 28, 28},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"depthwise_partial_block_odd_width",
+     2,
+     20,
+     20,
+     20,
+     {1, 9, 23},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"depthwise_5x5_dilated_s2",
+     1,
+     17,
+     17,
+     17,
+     {1, 19, 21},
+     {1, 5, 5},
+     {1, 2, 2},
+     {1, 2, 2},
+     {0, 4, 3},
+     {0, 2, 4},
+     2},
+    {"depthwise_7x7_no_pad",
+     1,
+     16,
+     16,
+     16,
+     {1, 7, 7},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 0, 0},
+     {0, 0, 0},
+     2},
+    {"depthwise_multiplier_2",
+     2,
+     6,
+     12,
+     6,
+     {1, 10, 10},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"depthwise_1d",
+     2,
+     18,
+     18,
+     18,
+     {1, 1, 30},
+     {1, 1, 5},
+     {1, 1, 2},
+     {1, 1, 1},
+     {0, 0, 2},
+     {0, 0, 2},
+     1},
+    {"dense_3d", 1, 3, 4, 1, {4, 6, 6}, {2, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}, 3},
+};
+
+ConvGeometry geometry(const ConvRow& r) {
+  ConvGeometry g;
+  g.spatial = r.spatial;
+  g.batch = r.n;
+  g.in_channels = r.c;
+  g.out_channels = r.m;
+  g.group = r.group;
+  g.in = r.in;
+  g.kernel = r.kernel;
+  g.stride = r.stride;
+  g.dilation = r.dilation;
+  g.pad_begin = r.pad_begin;
+  g.pad_end = r.pad_end;
+  for (std::size_t d = 0; d < 3; ++d)
+    g.out[d] = (r.in[d] + r.pad_begin[d] + r.pad_end[d] - (r.kernel[d] - 1) * r.dilation[d] - 1) /
+                   r.stride[d] +
+               1;
+  return g;
+}
+
+std::vector<float> random_vector(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+class ConvPaths : public ::testing::TestWithParam<ConvRow> {};
+
+TEST_P(ConvPaths, EveryPathMatchesTheReference) {
+  const ConvRow& row = GetParam();
+  for (const bool clamp : {false, true}) {
+    ConvGeometry g = geometry(row);
+    if (clamp) {
+      g.act_min = -0.5f;
+      g.act_max = 0.75f;
+    }
+    const std::int64_t cg = g.in_channels / g.group, k = cg * g.kernel_pixels();
+    const auto x = random_vector(static_cast<std::size_t>(numel(g.x_shape())), 1);
+    const auto w = random_vector(static_cast<std::size_t>(numel(g.w_shape(false))), 2);
+    const auto b = random_vector(static_cast<std::size_t>(g.out_channels), 3);
+    std::vector<float> ref(static_cast<std::size_t>(numel(g.y_shape())));
+    conv_reference(g, x.data(), w.data(), b.data(), ref.data());
+    // Float accumulation of k products of magnitude <= 1, against a double reference.
+    const float tol = 4e-7f * static_cast<float>(k + 1);
+    for (const ConvPath path :
+         {ConvPath::Auto, ConvPath::Packed, ConvPath::Implicit, ConvPath::Eigen}) {
+      set_conv_path(path);
+      std::vector<float> y(ref.size(), std::nanf(""));
+      conv_forward(g, x.data(), w.data(), b.data(), y.data());
+      set_conv_path(ConvPath::Auto);
+      for (std::size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], tol) << row.name << " path " << static_cast<int>(path)
+                                       << (clamp ? " with clamp" : "") << ", element " << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, ConvPaths, ::testing::ValuesIn(kRows),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace mpq
