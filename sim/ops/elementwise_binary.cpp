@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "broadcast.hpp"
@@ -89,6 +91,31 @@ void arith(const OpContext& ctx, In in, Out out) {
   if (kIntDivision) check_no_zero_divisor(b);
   const DType out_dtype = a.dtype == DType::Bool ? DType::Int64 : a.dtype;
   apply_binary(a, b, b_shape(ctx, a, b), out[0], out_dtype, Op{});
+}
+
+// Add, possibly with a Relu/Clip the engine folded into it (residual blocks: Add -> Relu):
+// one pass instead of two.
+void add_op(const OpContext& ctx, In in, Out out) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  if (ctx.act_min == -kInf && ctx.act_max == kInf) return arith<std::plus<>>(ctx, in, out);
+  const Tensor& a = require(in, 0, "A");
+  const Tensor& b = require(in, 1, "B");
+  // Integer bounds for Int64 sums (a Relu after an index computation).
+  const auto to_int = [](float v) {
+    constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+    if (v >= 9.2e18f) return kMax;
+    return v <= -9.2e18f ? std::numeric_limits<std::int64_t>::min() : static_cast<std::int64_t>(v);
+  };
+  const float lo = ctx.act_min, hi = ctx.act_max;
+  const std::int64_t ilo = to_int(std::ceil(lo)), ihi = to_int(std::floor(hi));
+  const DType out_dtype = a.dtype == DType::Bool ? DType::Int64 : a.dtype;
+  apply_binary(a, b, b_shape(ctx, a, b), out[0], out_dtype, [=](auto p, auto q) {
+    const auto v = p + q;
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::min(std::max(v, lo), hi);
+    else
+      return std::min<decltype(v)>(std::max<decltype(v)>(v, ilo), ihi);
+  });
 }
 
 // Variadic Min/Max/Sum: folds the inputs pairwise into the output.
@@ -256,7 +283,7 @@ std::optional<std::string> validate_variadic(const OpNode& n, std::int64_t) {
 }  // namespace
 
 void register_binary_ops(OpTable& t) {
-  t.push_back({"Add", arith<std::plus<>>, nullptr});
+  t.push_back({"Add", add_op, nullptr, true});
   t.push_back({"Sub", arith<std::minus<>>, nullptr});
   t.push_back({"Mul", arith<std::multiplies<>>, nullptr});
   t.push_back({"Div", arith<std::divides<>, true>, nullptr});
