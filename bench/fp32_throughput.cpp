@@ -2,7 +2,7 @@
 // can be compared line by line (bench/run_fp32_vs_onnxruntime.sh does that).
 //
 //   mpq_bench_fp32 --model M.onnx [--batch 32] [--threads 2] [--iters 20] [--warmup 3]
-//                  [--input-shape 3x224x224] [--seed 0] [--profile]
+//                  [--input-shape 3x224x224] [--seed 0] [--profile] [--no-fusion]
 // --profile also prints, on stderr, the mean time of every op over the timed runs.
 #include <tbb/global_control.h>
 #include <CLI/CLI.hpp>
@@ -33,6 +33,7 @@ struct Args {
   std::string input_shape;  // without the batch dim, as in ort_bench.js
   std::uint32_t seed = 0;
   bool profile = false;
+  bool no_fusion = false;
 };
 
 // The same xorshift32 uniform [-1, 1) stream as ort_bench.js, so both engines see one input.
@@ -105,6 +106,7 @@ int bench(const Args& a) {
   fill_random(x.f, a.seed);
   auto engine = mpq::Engine::create(*net);
   if (!engine) return fail(engine.error().message);
+  engine->set_fusion(!a.no_fusion);
 
   for (int k = 0; k < a.warmup; ++k)
     if (auto r = engine->run(*inputs); !r) return fail(r.error().message);
@@ -158,6 +160,8 @@ int main(int argc, char** argv) {
                  "Input shape without the batch dim, e.g. 3x224x224 (default: the model's)");
   app.add_option("--seed", a.seed, "Input seed (default 0)");
   app.add_flag("--profile", a.profile, "Also print per-op times (stderr)");
+  app.add_flag("--no-fusion", a.no_fusion,
+               "Run every op on its own (no folded Relu/Clip/bias, no storage reuse)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -99,17 +99,47 @@ void Engine::plan_reuse() {
           std::count(st.in.begin(), st.in.end(), st.in[0]) == 1)
         st.donor = st.in[0];
     }
-    if (!st.spec->takes_output_clamp || st.out.size() != 1 || st.out[0] < 0) continue;
+    if (st.out.size() != 1 || st.out[0] < 0) continue;
     const auto s = static_cast<std::size_t>(st.out[0]);
     if (readers[s] != 1 || reader_step[s] < 0) continue;
     const Step& r = steps_[static_cast<std::size_t>(reader_step[s])];
     const std::string& type = net_->node(r.node).op_type;
+    if (st.spec->takes_output_bias && type == "Add") {
+      const int bias = find_bias_vector(st, r);
+      if (bias >= 0) {
+        st.fusable_next = reader_step[s];
+        st.bias_slot = bias;
+      }
+      continue;
+    }
+    if (!st.spec->takes_output_clamp) continue;
     const bool relu = type == "Relu" && r.in.size() == 1;
     // Clip bounds must be constants: they are read when the producer runs.
     const bool clip = type == "Clip" && r.in[0] == st.out[0] &&
                       std::all_of(r.in.begin() + 1, r.in.end(), is_constant);
     if ((relu || clip) && r.out.size() == 1 && r.out[0] >= 0) st.fusable_next = reader_step[s];
   }
+}
+
+// The constant slot of an Add (`add`, the sole reader of `st`'s output) that adds one value per
+// index of the last axis without changing the shape, or -1. Needs the shapes from shape
+// inference: the engine that runs shape inference itself folds no biases.
+int Engine::find_bias_vector(const Step& st, const Step& add) const {
+  if (add.in.size() != 2 || add.out.size() != 1 || add.out[0] < 0) return -1;
+  const int other = add.in[0] == st.out[0] ? add.in[1] : add.in[0];
+  if (other < 0 || other == st.out[0]) return -1;
+  const std::string& name = slot_names_[static_cast<std::size_t>(other)];
+  if (!net_->model.is_constant(name)) return -1;
+  const Tensor& c = net_->model.initializers.at(name);
+  const auto y = net_->shapes.find(slot_names_[static_cast<std::size_t>(st.out[0])]);
+  const auto z = net_->shapes.find(slot_names_[static_cast<std::size_t>(add.out[0])]);
+  if (y == net_->shapes.end() || z == net_->shapes.end() || y->second != z->second) return -1;
+  if (!c.is_float() || y->second.empty() || c.shape.size() > y->second.size()) return -1;
+  for (std::size_t d = 0; d + 1 < c.shape.size(); ++d)
+    if (c.shape[d] != 1) return -1;
+  if (c.shape.empty() || c.shape.back() != y->second.back() || c.size() != y->second.back())
+    return -1;
+  return other;
 }
 
 bool Engine::fused_here(std::size_t i, std::size_t end) const {
@@ -153,7 +183,13 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
         out_slots[k] < 0 ? Tensor{} : std::move(owned_[static_cast<std::size_t>(out_slots[k])]);
   try {
     OpContext ctx{n, net_->model.opset};
-    if (reader) std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
+    if (reader && st.bias_slot >= 0) {
+      const Tensor& b = *slots_[static_cast<std::size_t>(st.bias_slot)];
+      ctx.out_bias = b.f.data();
+      ctx.out_bias_len = b.size();
+    } else if (reader) {
+      std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
+    }
     if (donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(st.donor)];
     st.spec->run(ctx, in_ptrs_, outs_);
   } catch (const std::exception& err) {

@@ -25,11 +25,12 @@ class Engine {
   // set the inputs (input hooks run here), run steps [begin, end), read the outputs. A step
   // only writes its own outputs, so rerunning [k, n) after changing hooks or constants that
   // steps before k do not touch gives the same result as a full run.
-  // Two savings keep that contract: a Conv whose sole reader is a Relu/Clip writes the clamped
-  // values straight into the reader's output (when both run in the same call and no hook
-  // watches the Conv's output), and a Reshape-like view op takes over the storage of an input
-  // nobody else reads (when that input was computed in the same call). A value left out of
-  // date that way is recomputed, with its hooks, when a later call that starts after it reads it.
+  // Two savings keep that contract: a Conv, Add or MatMul whose sole reader is a Relu/Clip
+  // (or, for MatMul, an Add of a bias vector) writes the reader's result straight into the
+  // reader's output (when both run in the same call and no hook watches its own output), and a
+  // Reshape-like view op takes over the storage of an input nobody else reads (when that input was
+  // computed in the same call). A value left out of date that way is recomputed, with its hooks,
+  // when a later call that starts after it reads it.
   Status set_inputs(std::span<const Tensor> inputs);
   Status run_steps(std::size_t begin, std::size_t end);
   std::vector<Tensor> outputs() const;
@@ -68,14 +69,17 @@ class Engine {
     std::size_t node;
     std::vector<int> in;   // slot per input, -1 when omitted
     std::vector<int> out;  // slot per output, -1 when unused
-    // A Relu/Clip step that may be folded into this one (the sole reader of out[0]), or -1.
+    // A Relu/Clip step, or an Add of a bias vector (bias_slot), that may be folded into this
+    // one (the sole reader of out[0]), or -1.
     int fusable_next = -1;
+    int bias_slot = -1;
     // in[0] when this view op may take over its storage (it is the value's only reader), or -1.
     int donor = -1;
   };
   void plan_reuse();
   bool fused_here(std::size_t i, std::size_t end) const;
   std::pair<float, float> clamp_of(const Step& reader) const;
+  int find_bias_vector(const Step& st, const Step& add) const;
   Status run_step(std::size_t i, bool fuse, bool donate);
   // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
   Status refresh(std::size_t slot);

@@ -25,6 +25,15 @@ struct OpContext {
   // Input 0's storage, which the kernel may take over (swap into its output): nothing reads
   // that input after this op. Only for ops whose OpSpec says reuses_input0.
   Tensor* reusable_input = nullptr;
+  // An Add of a constant vector along the last axis the engine folded into this op: add
+  // out_bias[j] to every output element with last index j, after computing it. Only for ops
+  // whose OpSpec says takes_output_bias.
+  const float* out_bias = nullptr;
+  std::int64_t out_bias_len = 0;
+  bool has_clamp() const {
+    return act_min != -std::numeric_limits<float>::infinity() ||
+           act_max != std::numeric_limits<float>::infinity();
+  }
 };
 
 // Thrown by kernels on inputs they cannot process (shape mismatch, bad values); the engine
@@ -51,6 +60,8 @@ struct OpSpec {
   bool takes_output_clamp = false;
   // The kernel may take over input 0's storage via OpContext::reusable_input.
   bool reuses_input0 = false;
+  // The kernel adds OpContext::out_bias to its output (engine folds a following bias Add).
+  bool takes_output_bias = false;
 };
 
 using OpTable = std::vector<OpSpec>;

@@ -1,6 +1,7 @@
 // Gemm and MatMul through Eigen SGEMM (gemm_kernel.hpp), split over TBB threads by batch
 // entries or by row / column blocks of one product.
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -13,6 +14,23 @@ namespace mpq {
 namespace {
 
 using I64 = std::int64_t;
+
+// What the engine folded into this op: a bias Add (MatMul) and/or a Relu/Clip.
+gemm::Epilogue epilogue(const OpContext& ctx, I64 N) {
+  gemm::Epilogue e;
+  if (ctx.out_bias) {
+    if (ctx.out_bias_len != N)
+      throw OpError("folded bias has " + std::to_string(ctx.out_bias_len) + " values, expected " +
+                    std::to_string(N));
+    e.col_bias = ctx.out_bias;
+  }
+  if (ctx.has_clamp()) {
+    e.clamp = true;
+    e.lo = ctx.act_min;
+    e.hi = ctx.act_max;
+  }
+  return e;
+}
 
 void gemm_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& a = require(in, 0, "A");
@@ -46,10 +64,10 @@ void gemm_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
             beta * c->f[static_cast<std::size_t>((cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j))];
   }
   gemm::parallel_sgemm(M, N, K, alpha, {a.f.data(), a.shape[1], ta}, {b.f.data(), b.shape[1], tb},
-                       use_c ? 1.0f : 0.0f, y.f.data(), N);
+                       use_c ? 1.0f : 0.0f, y.f.data(), N, epilogue(ctx, N));
 }
 
-void matmul_kernel(const OpContext&, std::span<const Tensor* const> in, std::span<Tensor> out) {
+void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& a = require(in, 0, "A");
   const Tensor& b = require(in, 1, "B");
   if (!a.is_float() || !b.is_float()) throw OpError("MatMul supports float tensors only");
@@ -82,10 +100,11 @@ void matmul_kernel(const OpContext&, std::span<const Tensor* const> in, std::spa
   const I64 nbatch = numel(batch), a_batch = numel(std::span(as).first(ra)),
             b_batch = numel(std::span(bs).first(rb));
   if (nbatch == 0 || M == 0 || N == 0) return;
+  const gemm::Epilogue epi = epilogue(ctx, N);
   if (b_batch == 1) {
     // Shared B (e.g. a Linear layer on [B, T, D]): all of A's rows form one product.
     gemm::parallel_sgemm(a_batch * M, N, K, 1.0f, {a.f.data(), K}, {b.f.data(), N}, 0.0f,
-                         y.f.data(), N);
+                         y.f.data(), N, epi);
     return;
   }
   // Element offsets of A and B for each output batch index (broadcast dims have stride 0).
@@ -111,7 +130,7 @@ void matmul_kernel(const OpContext&, std::span<const Tensor* const> in, std::spa
     for (I64 t = r.begin(); t != r.end(); ++t) {
       const auto k = static_cast<std::size_t>(t);
       const gemm::MatRef A{a.f.data() + a_off[k], K}, B{b.f.data() + b_off[k], N};
-      gemm::parallel_sgemm(M, N, K, 1.0f, A, B, 0.0f, y.f.data() + t * M * N, N);
+      gemm::parallel_sgemm(M, N, K, 1.0f, A, B, 0.0f, y.f.data() + t * M * N, N, epi);
     }
   });
 }
@@ -119,8 +138,8 @@ void matmul_kernel(const OpContext&, std::span<const Tensor* const> in, std::spa
 }  // namespace
 
 void register_gemm_ops(OpTable& t) {
-  t.push_back({"Gemm", gemm_kernel, nullptr});
-  t.push_back({"MatMul", matmul_kernel, nullptr});
+  t.push_back({"Gemm", gemm_kernel, nullptr, true});
+  t.push_back({"MatMul", matmul_kernel, nullptr, true, false, true});
 }
 
 }  // namespace mpq

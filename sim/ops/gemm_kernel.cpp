@@ -12,6 +12,7 @@
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 #include <Eigen/Core>
+#include <Eigen/Dense>
 
 namespace mpq::gemm {
 namespace {
@@ -59,8 +60,23 @@ void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A
     product(a.transpose(), b.transpose(), alpha, beta, c);
 }
 
+namespace {
+
+// Rows [0, m) x columns [0, n) of C, whose column 0 is column `col0` of the whole product.
+void apply_epilogue(const Epilogue& e, std::int64_t m, std::int64_t n, std::int64_t col0, float* C,
+                    std::int64_t ldc) {
+  if (e.empty()) return;
+  for (std::int64_t i = 0; i < m; ++i) {
+    Eigen::Map<Eigen::ArrayXf> row(C + i * ldc, n);
+    if (e.col_bias) row += Eigen::Map<const Eigen::ArrayXf>(e.col_bias + col0, n);
+    if (e.clamp) row = row.max(e.lo).min(e.hi);
+  }
+}
+
+}  // namespace
+
 void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
-                    float beta, float* C, std::int64_t ldc) {
+                    float beta, float* C, std::int64_t ldc, const Epilogue& epi) {
   const double flops =
       2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   // Split the larger side of C: every block then re-packs only the smaller operand.
@@ -71,6 +87,7 @@ void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
   constexpr std::int64_t kStep = 64;
   if (flops < kMinParallelFlops || len < 2 * kStep) {
     sgemm(M, N, K, alpha, A, B, beta, C, ldc);
+    apply_epilogue(epi, M, N, 0, C, ldc);
     return;
   }
   const std::int64_t n_blocks = (len + kStep - 1) / kStep;
@@ -79,10 +96,13 @@ void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
       [&](const tbb::blocked_range<std::int64_t>& r) {
         for (std::int64_t blk = r.begin(); blk != r.end(); ++blk) {
           const std::int64_t lo = blk * kStep, n = std::min(kStep, len - lo);
-          if (split_cols)
+          if (split_cols) {
             sgemm(M, n, K, alpha, A, B.at(0, lo), beta, C + lo, ldc);
-          else
+            apply_epilogue(epi, M, n, lo, C + lo, ldc);
+          } else {
             sgemm(n, N, K, alpha, A.at(lo, 0), B, beta, C + lo * ldc, ldc);
+            apply_epilogue(epi, n, N, 0, C + lo * ldc, ldc);
+          }
         }
       },
       tbb::static_partitioner());

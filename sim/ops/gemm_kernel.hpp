@@ -23,10 +23,20 @@ struct MatRef {
 void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
            float beta, float* C, std::int64_t ldc);
 
+// Applied to each block of C right after its product, while it is in cache: C[i, j] +=
+// col_bias[j] (when set), then clamped to [lo, hi] (when clamp). Ops a following Add of a bias
+// vector or a Relu/Clip was folded into.
+struct Epilogue {
+  const float* col_bias = nullptr;
+  bool clamp = false;
+  float lo = 0.0f, hi = 0.0f;
+  bool empty() const { return col_bias == nullptr && !clamp; }
+};
+
 // The same product split over TBB threads by row or column blocks of C when it is large enough
 // to pay for the fork; each block is one single-threaded sgemm.
 void parallel_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
-                    float beta, float* C, std::int64_t ldc);
+                    float beta, float* C, std::int64_t ldc, const Epilogue& epi = {});
 
 // Worker threads of the current TBB arena.
 int num_threads();
