@@ -90,7 +90,7 @@ TEST(Fusion, FoldedRunsAreBitIdenticalToStepByStep) {
 }
 
 TEST(Fusion, BundledModelsAreBitIdenticalToStepByStep) {
-  for (const char* model : {"cnn", "mobilenet", "resnet"}) {
+  for (const char* model : {"cnn", "mobilenet", "resnet", "vit"}) {
     const Network net =
         prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/" + model + ".onnx");
     const auto in = random_inputs(net, 8, 11);
