@@ -5,7 +5,10 @@
 #include <chrono>
 #include <limits>
 #include <map>
+#include <optional>
 #include <tuple>
+
+#include "sim/ops/gelu_chain.hpp"
 
 namespace mpq {
 
@@ -24,7 +27,9 @@ Result<Engine> Engine::create(const Network& net) {
   for (const auto& in : net.model.inputs) e.input_slots_.push_back(add_slot(in.name, nullptr));
   for (std::size_t k : net.order) {
     const OpNode& n = net.node(k);
-    Step st{find_op(n.op_type), k, {}, {}};
+    Step st;
+    st.spec = find_op(n.op_type);
+    st.node = k;
     if (!st.spec) return make_error("unsupported op " + n.label());
     for (const auto& in : n.inputs) {
       if (in.empty()) {
@@ -91,6 +96,8 @@ void Engine::plan_reuse() {
   for (std::size_t i = 0; i < steps_.size(); ++i)
     for (int s : steps_[i].out)
       if (s >= 0) producer_[static_cast<std::size_t>(s)] = static_cast<int>(i);
+  for (Step& st : steps_)
+    if (net_->node(st.node).op_type == "Div") find_gelu_chain(st, readers, reader_step);
   for (Step& st : steps_) {
     // A view op may take over its data input's storage when nothing else reads it.
     if (st.spec->reuses_input0 && !st.in.empty() && st.in[0] >= 0) {
@@ -140,6 +147,87 @@ int Engine::find_bias_vector(const Step& st, const Step& add) const {
   if (c.shape.empty() || c.shape.back() != y->second.back() || c.size() != y->second.back())
     return -1;
   return other;
+}
+
+void Engine::find_gelu_chain(Step& div, const std::vector<int>& readers,
+                             const std::vector<int>& reader_step) {
+  // The scalar constant among a binary step's inputs next to `value`, or nullopt.
+  const auto scalar_beside = [&](const Step& st, int value) -> std::optional<float> {
+    if (st.in.size() != 2 || (st.in[0] != value && st.in[1] != value)) return std::nullopt;
+    const int other = st.in[0] == value ? st.in[1] : st.in[0];
+    if (other < 0 || other == value) return std::nullopt;
+    const auto it = net_->model.initializers.find(slot_names_[static_cast<std::size_t>(other)]);
+    if (it == net_->model.initializers.end() || !it->second.is_float() || it->second.size() != 1 ||
+        it->second.rank() > 1)
+      return std::nullopt;
+    return it->second.f[0];
+  };
+  // The only reader of step `st`'s single output, if it has that op type.
+  const auto sole_reader = [&](const Step& st, const char* type) -> int {
+    if (st.out.size() != 1 || st.out[0] < 0) return -1;
+    const auto s = static_cast<std::size_t>(st.out[0]);
+    if (readers[s] != 1 || reader_step[s] < 0) return -1;
+    return net_->node(steps_[static_cast<std::size_t>(reader_step[s])].node).op_type == type
+               ? reader_step[s]
+               : -1;
+  };
+  if (div.in.size() != 2 || div.in[0] < 0) return;
+  const int x = div.in[0];
+  const auto c = scalar_beside(div, x);
+  const int erf = c && div.in[1] != x ? sole_reader(div, "Erf") : -1;
+  if (erf < 0) return;
+  const Step& erf_st = steps_[static_cast<std::size_t>(erf)];
+  const int add = sole_reader(erf_st, "Add");
+  if (add < 0) return;
+  const Step& add_st = steps_[static_cast<std::size_t>(add)];
+  const auto one = scalar_beside(add_st, erf_st.out[0]);
+  const int mul1 = one ? sole_reader(add_st, "Mul") : -1;
+  if (mul1 < 0) return;
+  const Step& mul1_st = steps_[static_cast<std::size_t>(mul1)];
+  const bool takes_x =
+      mul1_st.in.size() == 2 && ((mul1_st.in[0] == x && mul1_st.in[1] == add_st.out[0]) ||
+                                 (mul1_st.in[1] == x && mul1_st.in[0] == add_st.out[0]));
+  const int mul2 = takes_x ? sole_reader(mul1_st, "Mul") : -1;
+  if (mul2 < 0) return;
+  const Step& mul2_st = steps_[static_cast<std::size_t>(mul2)];
+  const auto half = scalar_beside(mul2_st, mul1_st.out[0]);
+  if (!half || mul2_st.out.size() != 1 || mul2_st.out[0] < 0) return;
+  // Scalars must not broadcast x to a higher rank: the result has x's shape.
+  const auto xs = net_->shapes.find(slot_names_[static_cast<std::size_t>(x)]);
+  const auto ys = net_->shapes.find(slot_names_[static_cast<std::size_t>(mul2_st.out[0])]);
+  if (xs == net_->shapes.end() || ys == net_->shapes.end() || xs->second != ys->second) return;
+  div.gelu = {erf, add, mul1, mul2};
+  div.gelu_c = *c;
+  div.gelu_one = *one;
+  div.gelu_half = *half;
+}
+
+// The whole GELU chain runs in this call and nothing watches its intermediate values.
+bool Engine::gelu_here(std::size_t i, std::size_t end) const {
+  const Step& st = steps_[i];
+  if (!fusion_ || st.gelu.empty() || static_cast<std::size_t>(st.gelu.back()) >= end) return false;
+  if (hooks_[static_cast<std::size_t>(st.out[0])]) return false;
+  for (std::size_t k = 0; k + 1 < st.gelu.size(); ++k)
+    if (hooks_[static_cast<std::size_t>(steps_[static_cast<std::size_t>(st.gelu[k])].out[0])])
+      return false;
+  return true;
+}
+
+Status Engine::run_gelu(std::size_t i) {
+  const Step& st = steps_[i];
+  const Step& last = steps_[static_cast<std::size_t>(st.gelu.back())];
+  const auto y = static_cast<std::size_t>(last.out[0]);
+  const Tensor& x = *slots_[static_cast<std::size_t>(st.in[0])];
+  if (!x.is_float())
+    return make_error(net_->node(st.node).label() + ": expects a float input, got " +
+                      dtype_name(x.dtype));
+  ops::gelu_erf_chain(x, st.gelu_c, st.gelu_one, st.gelu_half, owned_[y]);
+  stale_[y] = 0;
+  if (hooks_[y]) hooks_[y](owned_[y]);
+  stale_[static_cast<std::size_t>(st.out[0])] = 1;
+  for (std::size_t k = 0; k + 1 < st.gelu.size(); ++k)
+    stale_[static_cast<std::size_t>(steps_[static_cast<std::size_t>(st.gelu[k])].out[0])] = 1;
+  return Ok{};
 }
 
 bool Engine::fused_here(std::size_t i, std::size_t end) const {
@@ -232,6 +320,16 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
   for (std::size_t i = begin; i < end; ++i) {
     if (folded_[i]) continue;
     const Step& st = steps_[i];
+    if (gelu_here(i, end)) {
+      const auto t0 =
+          profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+      if (auto r = run_gelu(i); !r) return r;
+      if (profile_)
+        (*profile_)[i] +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      for (int k : st.gelu) folded_[static_cast<std::size_t>(k)] = 1;
+      continue;
+    }
     const bool fuse = fused_here(i, end);
     // Only storage made in this call is taken: a value from before `begin` is shared by
     // every call that starts there (sweeps rerun [k, n) many times over one prefix).

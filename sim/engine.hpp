@@ -65,14 +65,18 @@ class Engine {
 
  private:
   struct Step {
-    const OpSpec* spec;
-    std::size_t node;
+    const OpSpec* spec = nullptr;
+    std::size_t node = 0;
     std::vector<int> in;   // slot per input, -1 when omitted
     std::vector<int> out;  // slot per output, -1 when unused
     // A Relu/Clip step, or an Add of a bias vector (bias_slot), that may be folded into this
     // one (the sole reader of out[0]), or -1.
     int fusable_next = -1;
     int bias_slot = -1;
+    // For a Div that starts an exported exact GELU (Div, Erf, Add, Mul, Mul): the other four
+    // steps, and the constants c, one, half; empty otherwise.
+    std::vector<int> gelu;
+    float gelu_c = 0.0f, gelu_one = 0.0f, gelu_half = 0.0f;
     // in[0] when this view op may take over its storage (it is the value's only reader), or -1.
     int donor = -1;
   };
@@ -80,6 +84,10 @@ class Engine {
   bool fused_here(std::size_t i, std::size_t end) const;
   std::pair<float, float> clamp_of(const Step& reader) const;
   int find_bias_vector(const Step& st, const Step& add) const;
+  void find_gelu_chain(Step& div, const std::vector<int>& readers,
+                       const std::vector<int>& reader_step);
+  bool gelu_here(std::size_t i, std::size_t end) const;
+  Status run_gelu(std::size_t i);
   Status run_step(std::size_t i, bool fuse, bool donate);
   // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
   Status refresh(std::size_t slot);
