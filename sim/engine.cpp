@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <chrono>
 #include <limits>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <tuple>
 
+#include "sim/ops/broadcast.hpp"
 #include "sim/ops/gelu_chain.hpp"
 
 namespace mpq {
@@ -50,6 +52,7 @@ Result<Engine> Engine::create(const Network& net) {
   }
   e.owned_.resize(e.slots_.size());
   e.hooks_.resize(e.slots_.size());
+  e.elementwise_.resize(e.slots_.size());
   e.stale_.assign(e.slots_.size(), 0);
   e.plan_reuse();
   e.slot_of_ = std::move(slot);
@@ -202,14 +205,14 @@ void Engine::find_gelu_chain(Step& div, const std::vector<int>& readers,
   div.gelu_half = *half;
 }
 
-// The whole GELU chain runs in this call and nothing watches its intermediate values.
+// The whole GELU chain runs in this call and its intermediate values have no hooks other than
+// elementwise ones (which the chain applies as it goes).
 bool Engine::gelu_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
   if (!fusion_ || st.gelu.empty() || static_cast<std::size_t>(st.gelu.back()) >= end) return false;
-  if (hooks_[static_cast<std::size_t>(st.out[0])]) return false;
+  if (!foldable(st.out[0])) return false;
   for (std::size_t k = 0; k + 1 < st.gelu.size(); ++k)
-    if (hooks_[static_cast<std::size_t>(steps_[static_cast<std::size_t>(st.gelu[k])].out[0])])
-      return false;
+    if (!foldable(steps_[static_cast<std::size_t>(st.gelu[k])].out[0])) return false;
   return true;
 }
 
@@ -221,7 +224,14 @@ Status Engine::run_gelu(std::size_t i) {
   if (!x.is_float())
     return make_error(net_->node(st.node).label() + ": expects a float input, got " +
                       dtype_name(x.dtype));
-  ops::gelu_erf_chain(x, st.gelu_c, st.gelu_one, st.gelu_half, owned_[y]);
+  // Elementwise hooks of the four intermediate values, in chain order.
+  const auto hook_of = [&](int step) -> const ElementwiseHook* {
+    const auto s = static_cast<std::size_t>(steps_[static_cast<std::size_t>(step)].out[0]);
+    return elementwise_[s] ? &elementwise_[s] : nullptr;
+  };
+  const std::array<const ElementwiseHook*, 4> hooks{
+      hook_of(static_cast<int>(i)), hook_of(st.gelu[0]), hook_of(st.gelu[1]), hook_of(st.gelu[2])};
+  ops::gelu_erf_chain(x, st.gelu_c, st.gelu_one, st.gelu_half, owned_[y], hooks);
   stale_[y] = 0;
   if (hooks_[y]) hooks_[y](owned_[y]);
   stale_[static_cast<std::size_t>(st.out[0])] = 1;
@@ -232,8 +242,11 @@ Status Engine::run_gelu(std::size_t i) {
 
 bool Engine::fused_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
-  return fusion_ && st.fusable_next >= 0 && static_cast<std::size_t>(st.fusable_next) < end &&
-         !hooks_[static_cast<std::size_t>(st.out[0])];
+  if (!fusion_ || st.fusable_next < 0 || static_cast<std::size_t>(st.fusable_next) >= end)
+    return false;
+  // A bias fold applies an elementwise hook of the product before adding the bias; a clamp
+  // fold has nowhere to apply one.
+  return st.bias_slot >= 0 ? foldable(st.out[0]) : !hooks_[static_cast<std::size_t>(st.out[0])];
 }
 
 // The clamp a Relu/Clip step applies, as its kernel computes it.
@@ -275,6 +288,8 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
       const Tensor& b = *slots_[static_cast<std::size_t>(st.bias_slot)];
       ctx.out_bias = b.f.data();
       ctx.out_bias_len = b.size();
+      const auto own = static_cast<std::size_t>(st.out[0]);
+      if (elementwise_[own]) ctx.before_bias = &elementwise_[own];
     } else if (reader) {
       std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
     }
@@ -379,11 +394,26 @@ Status Engine::set_hook(const std::string& tensor, TensorHook hook) {
   if (it == slot_of_.end() || net_->model.is_constant(tensor))
     return make_error("no computed tensor '" + tensor + "' in the network");
   hooks_[static_cast<std::size_t>(it->second)] = std::move(hook);
+  elementwise_[static_cast<std::size_t>(it->second)] = nullptr;
+  return Ok{};
+}
+
+Status Engine::set_elementwise_hook(const std::string& tensor, ElementwiseHook hook) {
+  if (!hook) return set_hook(tensor, nullptr);
+  auto wrap = [h = hook](Tensor& t) {
+    ops::parallel_chunks(static_cast<std::int64_t>(t.f.size()),
+                         [&](std::int64_t b, std::int64_t e) {
+                           h(std::span<float>(t.f.data() + b, static_cast<std::size_t>(e - b)));
+                         });
+  };
+  if (auto st = set_hook(tensor, std::move(wrap)); !st) return st;
+  elementwise_[static_cast<std::size_t>(slot_of_.at(tensor))] = std::move(hook);
   return Ok{};
 }
 
 void Engine::clear_hooks() {
   for (auto& h : hooks_) h = nullptr;
+  for (auto& h : elementwise_) h = nullptr;
 }
 
 Status Engine::set_constant(const std::string& name, const Tensor* t) {

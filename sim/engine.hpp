@@ -43,6 +43,11 @@ class Engine {
   // quantizers and calibration observers attach here. One hook per tensor; empty clears it.
   using TensorHook = std::function<void(Tensor&)>;
   Status set_hook(const std::string& tensor, TensorHook hook);
+  // A hook that maps every element of the tensor on its own (a per-tensor fake quantizer): it
+  // may be applied to any part of the tensor, so folded kernels apply it to the values they
+  // produce instead of giving up the fold. Replaces any hook on the tensor.
+  using ElementwiseHook = std::function<void(std::span<float>)>;
+  Status set_elementwise_hook(const std::string& tensor, ElementwiseHook hook);
   void clear_hooks();
   // Makes a constant read `t` instead (a fake-quantized weight); nullptr restores the model's.
   // `t` must outlive every later run.
@@ -97,7 +102,13 @@ class Engine {
   std::vector<const Tensor*> slots_;  // constants point into the model, others into owned_
   std::vector<Tensor> owned_;
   std::vector<int> input_slots_, output_slots_;
-  std::vector<TensorHook> hooks_;  // per slot
+  std::vector<TensorHook> hooks_;             // per slot
+  std::vector<ElementwiseHook> elementwise_;  // per slot; when set, hooks_ applies it
+  // No hook, or only an elementwise one: a fold may skip writing the slot's value.
+  bool foldable(int slot) const {
+    const auto s = static_cast<std::size_t>(slot);
+    return !hooks_[s] || elementwise_[s];
+  }
   std::map<std::string, int> slot_of_;
   // Slots whose value is out of date because the last run folded their reader into their
   // producer (which wrote the reader's output directly).

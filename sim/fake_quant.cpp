@@ -50,9 +50,8 @@ void apply(const float* src, float* dst, const Shape& shape, const QuantParams& 
     return;
   }
   if (!p.per_channel()) {
-    ops::parallel_chunks(n, [&](std::int64_t b, std::int64_t e) {
-      quantize_run(src + b, dst + b, e - b, p, 0);
-    });
+    ops::parallel_chunks(
+        n, [&](std::int64_t b, std::int64_t e) { quantize_run(src + b, dst + b, e - b, p, 0); });
     return;
   }
   assert(p.axis < static_cast<int>(shape.size()));
@@ -102,6 +101,12 @@ void fake_quantize(Tensor& t, const QuantParams& p) {
   apply(t.f.data(), t.f.data(), t.shape, p);
 }
 
+void fake_quantize(std::span<float> values, const QuantParams& p) {
+  assert(!p.per_channel());
+  if (p.format.is_identity()) return;
+  quantize_run(values.data(), values.data(), static_cast<std::int64_t>(values.size()), p, 0);
+}
+
 void fake_quantize(const Tensor& src, Tensor& dst, const QuantParams& p) {
   assert(src.is_float());
   dst.dtype = DType::Float32;
@@ -119,8 +124,9 @@ float fake_quantize_int_reference(float x, float scale, std::int32_t zero_point,
   // fast path computes them: NaN stays NaN, beyond the grid saturates to qmin / qmax.
   if (std::isnan(qf)) return (qf - static_cast<float>(zero_point)) * scale;
   constexpr float kBig = 4611686018427387904.0f;  // 2^62: safely inside int64
-  const auto q = qf >= kBig ? std::int64_t{qmax} : qf <= -kBig ? std::int64_t{qmin}
-                                                                : static_cast<std::int64_t>(qf);
+  const auto q = qf >= kBig    ? std::int64_t{qmax}
+                 : qf <= -kBig ? std::int64_t{qmin}
+                               : static_cast<std::int64_t>(qf);
   const std::int64_t c = std::min<std::int64_t>(std::max<std::int64_t>(q, qmin), qmax);
   return static_cast<float>(static_cast<double>(c - zero_point) * static_cast<double>(scale));
 }

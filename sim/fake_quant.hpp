@@ -22,9 +22,9 @@ enum class QuantScheme : std::uint8_t {
 struct QuantParams {
   NumberFormat format;
   int axis = -1;
-  std::vector<float> scale;             // empty for unscaled float formats
+  std::vector<float> scale;              // empty for unscaled float formats
   std::vector<std::int32_t> zero_point;  // integer formats
-  std::int32_t qmin = 0, qmax = 0;      // integer formats
+  std::int32_t qmin = 0, qmax = 0;       // integer formats
 
   bool per_channel() const { return axis >= 0; }
 };
@@ -46,6 +46,9 @@ ScaleZero scale_from_range(float lo, float hi, IntGrid grid, QuantScheme scheme)
 
 // In place over the whole tensor; parallel over large tensors, same result for any thread count.
 void fake_quantize(Tensor& t, const QuantParams& p);
+// In place over any run of a tensor with per-tensor parameters (every element maps on its
+// own), on the calling thread: for fused kernels that quantize values as they produce them.
+void fake_quantize(std::span<float> values, const QuantParams& p);
 // `src` into `dst` (dst resized), for weights kept in a cache next to the float original.
 void fake_quantize(const Tensor& src, Tensor& dst, const QuantParams& p);
 

@@ -2,6 +2,7 @@
 // One registry of op kernels keyed by ONNX op_type (ncnn style): each op family lives in its
 // own file under ops/ and adds its OpSpecs in a register_*_ops function.
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <span>
@@ -30,6 +31,9 @@ struct OpContext {
   // whose OpSpec says takes_output_bias.
   const float* out_bias = nullptr;
   std::int64_t out_bias_len = 0;
+  // Applied to the op's own result before the folded bias is added (a per-tensor quantizer
+  // of the op's output); may be called on any run of the output.
+  const std::function<void(std::span<float>)>* before_bias = nullptr;
   bool has_clamp() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();

@@ -37,7 +37,12 @@ Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedCons
     if (auto st = engine.set_constant(name, &t); !st) return st;
   for (const auto& [name, s] : cfg.quantizers) {
     if (s.kind != QuantizerKind::Activation || s.params.format.is_identity()) continue;
-    auto st = engine.set_hook(name, [p = s.params](Tensor& t) { fake_quantize(t, p); });
+    // Per-tensor quantizers map every element on its own: the engine may apply them inside
+    // its folded kernels (GELU chain, MatMul + bias) instead of giving up the fold.
+    auto st = s.params.per_channel()
+                  ? engine.set_hook(name, [p = s.params](Tensor& t) { fake_quantize(t, p); })
+                  : engine.set_elementwise_hook(
+                        name, [p = s.params](std::span<float> v) { fake_quantize(v, p); });
     if (!st) return st;
   }
   return Ok{};

@@ -8,17 +8,33 @@
 
 namespace mpq::ops {
 
-void gelu_erf_chain(const Tensor& x, float c, float one, float half, Tensor& y) {
+void gelu_erf_chain(const Tensor& x, float c, float one, float half, Tensor& y,
+                    const std::array<const ValueHook*, 4>& hooks) {
   shape_float_output(y, x.shape);
   const float* px = x.f.data();
   float* py = y.f.data();
   // The Erf kernel's chunks (parallel_chunks over the flat tensor, default grain) and 64-byte
   // aligned chunk starts, so Eigen splits every chunk into the same packets and scalar tail.
+  const bool hooked = hooks[0] || hooks[1] || hooks[2] || hooks[3];
   parallel_chunks(x.size(), [&](std::int64_t b, std::int64_t e) {
+    const std::span<float> run(py + b, static_cast<std::size_t>(e - b));
+    const auto hook = [&](int k) {
+      if (hooks[static_cast<std::size_t>(k)]) (*hooks[static_cast<std::size_t>(k)])(run);
+    };
     for (std::int64_t k = b; k < e; ++k) py[k] = px[k] / c;
+    hook(0);
     MapF t(py + b, e - b);
     t = t.erf();
-    for (std::int64_t k = b; k < e; ++k) py[k] = (px[k] * (py[k] + one)) * half;
+    if (!hooked) {
+      for (std::int64_t k = b; k < e; ++k) py[k] = (px[k] * (py[k] + one)) * half;
+      return;
+    }
+    hook(1);
+    for (std::int64_t k = b; k < e; ++k) py[k] = py[k] + one;
+    hook(2);
+    for (std::int64_t k = b; k < e; ++k) py[k] = px[k] * py[k];
+    hook(3);
+    for (std::int64_t k = b; k < e; ++k) py[k] = py[k] * half;
   });
 }
 

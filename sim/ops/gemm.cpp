@@ -23,6 +23,7 @@ gemm::Epilogue epilogue(const OpContext& ctx, I64 N) {
       throw OpError("folded bias has " + std::to_string(ctx.out_bias_len) + " values, expected " +
                     std::to_string(N));
     e.col_bias = ctx.out_bias;
+    e.before_bias = ctx.before_bias;
   }
   if (ctx.has_clamp()) {
     e.clamp = true;

@@ -3,6 +3,8 @@
 // single-threaded SGEMM over row-major views, and a TBB split of one product over threads.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 
 namespace mpq::gemm {
 
@@ -27,10 +29,11 @@ void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A
 // col_bias[j] (when set), then clamped to [lo, hi] (when clamp). Ops a following Add of a bias
 // vector or a Relu/Clip was folded into.
 struct Epilogue {
+  const std::function<void(std::span<float>)>* before_bias = nullptr;  // on each row first
   const float* col_bias = nullptr;
   bool clamp = false;
   float lo = 0.0f, hi = 0.0f;
-  bool empty() const { return col_bias == nullptr && !clamp; }
+  bool empty() const { return before_bias == nullptr && col_bias == nullptr && !clamp; }
 };
 
 // The same product split over TBB threads by row or column blocks of C when it is large enough

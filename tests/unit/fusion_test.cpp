@@ -3,7 +3,9 @@
 // keep prefix reruns (run_steps from a later step) correct.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <span>
 
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
@@ -186,6 +188,50 @@ TEST(Fusion, ViewOpsTakingTheirInputsStorageChangeNothing) {
     ASSERT_TRUE(st.ok()) << st.error().message;
     expect_identical(fresh->outputs(), expected, "rerun from the reader of " + t);
   }
+}
+
+// Per-tensor fake quantizers are elementwise hooks: the GELU chain and the MatMul + bias fold
+// apply them inside the fold, with the same result as running every op on its own.
+TEST(Fusion, ElementwiseHooksAreAppliedInsideFolds) {
+  const Network net = prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/vit.onnx");
+  const auto in = random_inputs(net, 4, 21);
+  const auto grid = [](std::span<float> v) {
+    for (float& x : v) x = std::nearbyint(x * 16.0f) / 16.0f;
+  };
+  std::vector<std::vector<Tensor>> results;
+  std::vector<double> seconds;
+  std::size_t erf_step = 0, bias_add_step = 0;
+  for (const bool fusion : {true, false}) {
+    auto e = Engine::create(net);
+    ASSERT_TRUE(e.ok());
+    e->set_fusion(fusion);
+    for (std::size_t i = 0; i < e->num_steps(); ++i) {
+      const OpNode& n = e->step_node(i);
+      if (n.op_type == "Erf") erf_step = i;
+      // A bias Add: a MatMul's output plus a constant.
+      if (n.op_type == "Add" && n.inputs.size() == 2 && i > 0 &&
+          e->step_node(i - 1).op_type == "MatMul") {
+        const std::string& mm = e->step_node(i - 1).outputs[0];
+        if ((n.inputs[0] == mm && net.model.is_constant(n.inputs[1])) ||
+            (n.inputs[1] == mm && net.model.is_constant(n.inputs[0])))
+          bias_add_step = i;
+      }
+      for (const auto& o : n.outputs)
+        if (!o.empty()) {
+          ASSERT_TRUE(e->set_elementwise_hook(o, grid).ok()) << o;
+        }
+    }
+    if (fusion) e->set_profile(&seconds);
+    auto out = e->run(in);
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    results.push_back(std::move(out).value());
+  }
+  expect_identical(results[0], results[1], "vit with elementwise hooks on every value");
+  // The folds did happen: the folded steps never ran on their own.
+  ASSERT_GT(erf_step, 0u);
+  ASSERT_GT(bias_add_step, 0u);
+  EXPECT_EQ(seconds[erf_step], 0.0);
+  EXPECT_EQ(seconds[bias_add_step], 0.0);
 }
 
 TEST(Fusion, ShapeInferenceRecordsTheFoldedConvOutputs) {
