@@ -282,8 +282,15 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
   for (std::size_t k = 0; k < out_slots.size(); ++k)
     outs_[k] =
         out_slots[k] < 0 ? Tensor{} : std::move(owned_[static_cast<std::size_t>(out_slots[k])]);
+  // A kernel that can applies the final output's elementwise hook as it stores (one pass less).
+  int hooked_in_kernel = -1;
+  if (fusion_ && st.spec->applies_output_hook && out_slots.size() == 1 && out_slots[0] >= 0 &&
+      elementwise_[static_cast<std::size_t>(out_slots[0])])
+    hooked_in_kernel = out_slots[0];
   try {
     OpContext ctx{n, net_->model.opset};
+    if (hooked_in_kernel >= 0)
+      ctx.output_hook = &elementwise_[static_cast<std::size_t>(hooked_in_kernel)];
     if (reader && st.bias_slot >= 0) {
       const Tensor& b = *slots_[static_cast<std::size_t>(st.bias_slot)];
       ctx.out_bias = b.f.data();
@@ -305,7 +312,7 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
     const auto s = static_cast<std::size_t>(out_slots[k]);
     owned_[s] = std::move(outs_[k]);
     stale_[s] = 0;
-    if (hooks_[s]) hooks_[s](owned_[s]);
+    if (hooks_[s] && out_slots[k] != hooked_in_kernel) hooks_[s](owned_[s]);
   }
   if (reader) stale_[static_cast<std::size_t>(st.out[0])] = 1;
   if (donate) stale_[static_cast<std::size_t>(st.donor)] = 1;

@@ -34,6 +34,9 @@ struct OpContext {
   // Applied to the op's own result before the folded bias is added (a per-tensor quantizer
   // of the op's output); may be called on any run of the output.
   const std::function<void(std::span<float>)>* before_bias = nullptr;
+  // The elementwise hook (per-tensor quantizer) of the op's final output, for kernels that
+  // apply it as they store (OpSpec::applies_output_hook): the engine then does not run it.
+  const std::function<void(std::span<float>)>* output_hook = nullptr;
   bool has_clamp() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();
@@ -66,6 +69,8 @@ struct OpSpec {
   bool reuses_input0 = false;
   // The kernel adds OpContext::out_bias to its output (engine folds a following bias Add).
   bool takes_output_bias = false;
+  // The kernel applies OpContext::output_hook to every output element it writes.
+  bool applies_output_hook = false;
 };
 
 using OpTable = std::vector<OpSpec>;

@@ -25,6 +25,7 @@ gemm::Epilogue epilogue(const OpContext& ctx, I64 N) {
     e.col_bias = ctx.out_bias;
     e.before_bias = ctx.before_bias;
   }
+  e.after = ctx.output_hook;
   if (ctx.has_clamp()) {
     e.clamp = true;
     e.lo = ctx.act_min;
@@ -139,8 +140,8 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
 }  // namespace
 
 void register_gemm_ops(OpTable& t) {
-  t.push_back({"Gemm", gemm_kernel, nullptr, true});
-  t.push_back({"MatMul", matmul_kernel, nullptr, true, false, true});
+  t.push_back({"Gemm", gemm_kernel, nullptr, true, false, false, true});
+  t.push_back({"MatMul", matmul_kernel, nullptr, true, false, true, true});
 }
 
 }  // namespace mpq

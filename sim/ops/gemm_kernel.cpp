@@ -71,6 +71,7 @@ void apply_epilogue(const Epilogue& e, std::int64_t m, std::int64_t n, std::int6
     if (e.before_bias) (*e.before_bias)(std::span<float>(C + i * ldc, static_cast<std::size_t>(n)));
     if (e.col_bias) row += Eigen::Map<const Eigen::ArrayXf>(e.col_bias + col0, n);
     if (e.clamp) row = row.max(e.lo).min(e.hi);
+    if (e.after) (*e.after)(std::span<float>(C + i * ldc, static_cast<std::size_t>(n)));
   }
 }
 

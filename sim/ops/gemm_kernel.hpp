@@ -33,7 +33,10 @@ struct Epilogue {
   const float* col_bias = nullptr;
   bool clamp = false;
   float lo = 0.0f, hi = 0.0f;
-  bool empty() const { return before_bias == nullptr && col_bias == nullptr && !clamp; }
+  const std::function<void(std::span<float>)>* after = nullptr;  // on each row last
+  bool empty() const {
+    return before_bias == nullptr && col_bias == nullptr && !clamp && after == nullptr;
+  }
 };
 
 // The same product split over TBB threads by row or column blocks of C when it is large enough

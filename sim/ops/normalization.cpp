@@ -131,6 +131,9 @@ void layer_norm(const OpContext& ctx, In in, Out out) {
           const float var = (row - mean).square().sum() / static_cast<float>(inner);
           const float inv = 1.0f / std::sqrt(var + eps);
           MapF(y.f.data() + r * inner, inner) = (row - mean) * inv * s + b;
+          if (ctx.output_hook)
+            (*ctx.output_hook)(
+                std::span<float>(y.f.data() + r * inner, static_cast<std::size_t>(inner)));
           if (mean_out) mean_out[r] = mean;
           if (inv_out) inv_out[r] = inv;
         }
@@ -235,8 +238,11 @@ void softmax(const OpContext& ctx, In in, Out out) {
     ops::parallel_chunks(
         outer,
         [&](std::int64_t r0, std::int64_t r1) {
-          for (std::int64_t r = r0; r < r1; ++r)
+          for (std::int64_t r = r0; r < r1; ++r) {
             softmax_row<kLog>(x.f.data() + r * n, y.f.data() + r * n, n);
+            if (ctx.output_hook)
+              (*ctx.output_hook)(std::span<float>(y.f.data() + r * n, static_cast<std::size_t>(n)));
+          }
         },
         row_grain(n));
     return;
@@ -251,8 +257,12 @@ void softmax(const OpContext& ctx, In in, Out out) {
         for (std::int64_t u = u0; u < u1; ++u) {
           const std::int64_t o = u / blocks, q0 = (u % blocks) * block;
           const std::int64_t off = o * n * inner + q0;
-          softmax_columns<kLog>(x.f.data() + off, y.f.data() + off, n, inner,
-                                std::min(block, inner - q0), mx, sum);
+          const std::int64_t cols = std::min(block, inner - q0);
+          softmax_columns<kLog>(x.f.data() + off, y.f.data() + off, n, inner, cols, mx, sum);
+          if (ctx.output_hook)
+            for (std::int64_t j = 0; j < n; ++j)
+              (*ctx.output_hook)(
+                  std::span<float>(y.f.data() + off + j * inner, static_cast<std::size_t>(cols)));
         }
       },
       row_grain(n * block));
@@ -262,9 +272,9 @@ void softmax(const OpContext& ctx, In in, Out out) {
 
 void register_normalization_ops(OpTable& t) {
   t.push_back({"BatchNormalization", batch_norm, validate_batch_norm});
-  t.push_back({"LayerNormalization", layer_norm, nullptr});
-  t.push_back({"Softmax", softmax<false>, nullptr});
-  t.push_back({"LogSoftmax", softmax<true>, nullptr});
+  t.push_back({"LayerNormalization", layer_norm, nullptr, false, false, false, true});
+  t.push_back({"Softmax", softmax<false>, nullptr, false, false, false, true});
+  t.push_back({"LogSoftmax", softmax<true>, nullptr, false, false, false, true});
 }
 
 }  // namespace mpq
