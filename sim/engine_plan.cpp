@@ -1,0 +1,157 @@
+// Planning the engine's folds: which Relu/Clip, bias Add or GELU chain a step may absorb, and
+// which view ops may take over their input's storage. Decided once, from the graph alone; whether
+// a fold happens is decided per call (Engine::run_steps: no blocking hook, both ends in range).
+#include <algorithm>
+#include <limits>
+#include <optional>
+
+#include "engine.hpp"
+
+namespace mpq {
+
+void Engine::plan_reuse() {
+  std::vector<int> readers(slots_.size(), 0), reader_step(slots_.size(), -1);
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].in)
+      if (s >= 0) {
+        ++readers[static_cast<std::size_t>(s)];
+        reader_step[static_cast<std::size_t>(s)] = static_cast<int>(i);
+      }
+  for (int s : output_slots_) ++readers[static_cast<std::size_t>(s)];  // graph outputs stay
+  auto is_constant = [&](int s) {
+    return s < 0 || net_->model.is_constant(slot_names_[static_cast<std::size_t>(s)]);
+  };
+  producer_.assign(slots_.size(), -1);
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].out)
+      if (s >= 0) producer_[static_cast<std::size_t>(s)] = static_cast<int>(i);
+  for (Step& st : steps_)
+    if (net_->node(st.node).op_type == "Div") find_gelu_chain(st, readers, reader_step);
+  for (Step& st : steps_) {
+    // A view op may take over its data input's storage when nothing else reads it.
+    if (st.spec->reuses_input0 && !st.in.empty() && st.in[0] >= 0) {
+      const auto s = static_cast<std::size_t>(st.in[0]);
+      if (readers[s] == 1 && producer_[s] >= 0 &&
+          std::count(st.in.begin(), st.in.end(), st.in[0]) == 1)
+        st.donor = st.in[0];
+    }
+    if (st.out.size() != 1 || st.out[0] < 0) continue;
+    const auto s = static_cast<std::size_t>(st.out[0]);
+    if (readers[s] != 1 || reader_step[s] < 0) continue;
+    const Step& r = steps_[static_cast<std::size_t>(reader_step[s])];
+    const std::string& type = net_->node(r.node).op_type;
+    if (st.spec->takes_output_bias && type == "Add") {
+      const int bias = find_bias_vector(st, r);
+      if (bias >= 0) {
+        st.fusable_next = reader_step[s];
+        st.bias_slot = bias;
+      }
+      continue;
+    }
+    if (!st.spec->takes_output_clamp) continue;
+    const bool relu = type == "Relu" && r.in.size() == 1;
+    // Clip bounds must be constants: they are read when the producer runs.
+    const bool clip = type == "Clip" && r.in[0] == st.out[0] &&
+                      std::all_of(r.in.begin() + 1, r.in.end(), is_constant);
+    if ((relu || clip) && r.out.size() == 1 && r.out[0] >= 0) st.fusable_next = reader_step[s];
+  }
+}
+
+// The constant slot of an Add (`add`, the sole reader of `st`'s output) that adds one value per
+// index of the last axis without changing the shape, or -1. Needs the shapes from shape
+// inference: the engine that runs shape inference itself folds no biases.
+int Engine::find_bias_vector(const Step& st, const Step& add) const {
+  if (add.in.size() != 2 || add.out.size() != 1 || add.out[0] < 0) return -1;
+  const int other = add.in[0] == st.out[0] ? add.in[1] : add.in[0];
+  if (other < 0 || other == st.out[0]) return -1;
+  const std::string& name = slot_names_[static_cast<std::size_t>(other)];
+  if (!net_->model.is_constant(name)) return -1;
+  const Tensor& c = net_->model.initializers.at(name);
+  const auto y = net_->shapes.find(slot_names_[static_cast<std::size_t>(st.out[0])]);
+  const auto z = net_->shapes.find(slot_names_[static_cast<std::size_t>(add.out[0])]);
+  if (y == net_->shapes.end() || z == net_->shapes.end() || y->second != z->second) return -1;
+  if (!c.is_float() || y->second.empty() || c.shape.size() > y->second.size()) return -1;
+  for (std::size_t d = 0; d + 1 < c.shape.size(); ++d)
+    if (c.shape[d] != 1) return -1;
+  if (c.shape.empty() || c.shape.back() != y->second.back() || c.size() != y->second.back())
+    return -1;
+  return other;
+}
+
+void Engine::find_gelu_chain(Step& div, const std::vector<int>& readers,
+                             const std::vector<int>& reader_step) {
+  // The scalar constant among a binary step's inputs next to `value`, or nullopt.
+  const auto scalar_beside = [&](const Step& st, int value) -> std::optional<float> {
+    if (st.in.size() != 2 || (st.in[0] != value && st.in[1] != value)) return std::nullopt;
+    const int other = st.in[0] == value ? st.in[1] : st.in[0];
+    if (other < 0 || other == value) return std::nullopt;
+    const auto it = net_->model.initializers.find(slot_names_[static_cast<std::size_t>(other)]);
+    if (it == net_->model.initializers.end() || !it->second.is_float() || it->second.size() != 1 ||
+        it->second.rank() > 1)
+      return std::nullopt;
+    return it->second.f[0];
+  };
+  // The only reader of step `st`'s single output, if it has that op type.
+  const auto sole_reader = [&](const Step& st, const char* type) -> int {
+    if (st.out.size() != 1 || st.out[0] < 0) return -1;
+    const auto s = static_cast<std::size_t>(st.out[0]);
+    if (readers[s] != 1 || reader_step[s] < 0) return -1;
+    return net_->node(steps_[static_cast<std::size_t>(reader_step[s])].node).op_type == type
+               ? reader_step[s]
+               : -1;
+  };
+  if (div.in.size() != 2 || div.in[0] < 0) return;
+  const int x = div.in[0];
+  const auto c = scalar_beside(div, x);
+  const int erf = c && div.in[1] != x ? sole_reader(div, "Erf") : -1;
+  if (erf < 0) return;
+  const Step& erf_st = steps_[static_cast<std::size_t>(erf)];
+  const int add = sole_reader(erf_st, "Add");
+  if (add < 0) return;
+  const Step& add_st = steps_[static_cast<std::size_t>(add)];
+  const auto one = scalar_beside(add_st, erf_st.out[0]);
+  const int mul1 = one ? sole_reader(add_st, "Mul") : -1;
+  if (mul1 < 0) return;
+  const Step& mul1_st = steps_[static_cast<std::size_t>(mul1)];
+  const bool takes_x =
+      mul1_st.in.size() == 2 && ((mul1_st.in[0] == x && mul1_st.in[1] == add_st.out[0]) ||
+                                 (mul1_st.in[1] == x && mul1_st.in[0] == add_st.out[0]));
+  const int mul2 = takes_x ? sole_reader(mul1_st, "Mul") : -1;
+  if (mul2 < 0) return;
+  const Step& mul2_st = steps_[static_cast<std::size_t>(mul2)];
+  const auto half = scalar_beside(mul2_st, mul1_st.out[0]);
+  if (!half || mul2_st.out.size() != 1 || mul2_st.out[0] < 0) return;
+  // Scalars must not broadcast x to a higher rank: the result has x's shape.
+  const auto xs = net_->shapes.find(slot_names_[static_cast<std::size_t>(x)]);
+  const auto ys = net_->shapes.find(slot_names_[static_cast<std::size_t>(mul2_st.out[0])]);
+  if (xs == net_->shapes.end() || ys == net_->shapes.end() || xs->second != ys->second) return;
+  div.gelu = {erf, add, mul1, mul2};
+  div.gelu_c = *c;
+  div.gelu_one = *one;
+  div.gelu_half = *half;
+}
+
+
+// The clamp a Relu/Clip step applies, as its kernel computes it.
+std::pair<float, float> Engine::clamp_of(const Step& r) const {
+  const OpNode& n = net_->node(r.node);
+  if (n.op_type == "Relu") return {0.0f, std::numeric_limits<float>::infinity()};
+  float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+  const std::int64_t opset = net_->model.opset;
+  if (opset < 11) {
+    lo = n.attr_float("min", lo);
+    hi = n.attr_float("max", hi);
+    return {lo, hi};
+  }
+  auto bound = [&](std::size_t k, float dflt) {
+    if (k >= r.in.size() || r.in[k] < 0) return dflt;
+    const Tensor& t = *slots_[static_cast<std::size_t>(r.in[k])];
+    if (t.size() == 0) return dflt;
+    if (t.size() != 1) throw OpError("Clip min/max must be scalars, got " + shape_str(t.shape));
+    return static_cast<float>(t.at_f(0));
+  };
+  return {bound(1, lo), bound(2, hi)};
+}
+
+
+}  // namespace mpq
