@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <tbb/blocked_range.h>
@@ -138,13 +140,21 @@ struct BroadcastPlan {
 
 // o = f(a, b) with broadcasting; `os` must be broadcast_shapes(as, bs). Specialised inner loops
 // (both contiguous, one operand constant along the run) let the compiler vectorize f.
+// `after` (float outputs only; may be null) maps each finished chunk of o in place, element by
+// element (an output quantizer applied while the chunk is in cache).
+using ChunkHook = std::function<void(std::span<float>)>;
 template <class A, class B, class O, class F>
 void broadcast_binary(const A* a, const Shape& as, const B* b, const Shape& bs, O* o,
-                      const Shape& os, F f) {
+                      const Shape& os, F f, const ChunkHook* after = nullptr) {
   const std::int64_t n = numel(os);
+  const auto finish = [&](std::int64_t s, std::int64_t e) {
+    if constexpr (std::is_same_v<O, float>)
+      if (after) (*after)(std::span<float>(o + s, static_cast<std::size_t>(e - s)));
+  };
   if (as == bs) {
     parallel_chunks(n, [&](std::int64_t s, std::int64_t e) {
       for (std::int64_t k = s; k < e; ++k) o[k] = f(a[k], b[k]);
+      finish(s, e);
     });
     return;
   }
@@ -152,6 +162,7 @@ void broadcast_binary(const A* a, const Shape& as, const B* b, const Shape& bs, 
     const B bv = b[0];
     parallel_chunks(n, [&](std::int64_t s, std::int64_t e) {
       for (std::int64_t k = s; k < e; ++k) o[k] = f(a[k], bv);
+      finish(s, e);
     });
     return;
   }
@@ -159,6 +170,7 @@ void broadcast_binary(const A* a, const Shape& as, const B* b, const Shape& bs, 
     const A av = a[0];
     parallel_chunks(n, [&](std::int64_t s, std::int64_t e) {
       for (std::int64_t k = s; k < e; ++k) o[k] = f(av, b[k]);
+      finish(s, e);
     });
     return;
   }
@@ -182,6 +194,7 @@ void broadcast_binary(const A* a, const Shape& as, const B* b, const Shape& bs, 
             std::fill(po, po + len, f(*pa, *pb));
           }
         });
+    finish(s, e);
   });
 }
 

@@ -14,6 +14,7 @@
 namespace mpq::ops {
 namespace {
 
+using ops::ChunkHook;
 using In = std::span<const Tensor* const>;
 using Out = std::span<Tensor>;
 
@@ -42,7 +43,7 @@ Shape b_shape(const OpContext& ctx, const Tensor& a, const Tensor& b) {
 // y = f(a, b) elementwise, B broadcast with shape `bs`; Int64 and Bool inputs read `i`.
 template <class F>
 void apply_binary(const Tensor& a, const Tensor& b, const Shape& bs, Tensor& y, DType out_dtype,
-                  F f) {
+                  F f, const ChunkHook* after = nullptr) {
   check_same_dtype(a, b);
   const Shape os = broadcast_shapes(a.shape, bs);
   if (out_dtype == DType::Float32) {
@@ -53,7 +54,7 @@ void apply_binary(const Tensor& a, const Tensor& b, const Shape& bs, Tensor& y, 
   }
   if (a.is_float()) {
     if (out_dtype == DType::Float32)
-      broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.f.data(), os, f);
+      broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.f.data(), os, f, after);
     else
       broadcast_binary(a.f.data(), a.shape, b.f.data(), bs, y.i.data(), os, f);
   } else {
@@ -90,7 +91,7 @@ void arith(const OpContext& ctx, In in, Out out) {
   const Tensor& b = require(in, 1, "B");
   if (kIntDivision) check_no_zero_divisor(b);
   const DType out_dtype = a.dtype == DType::Bool ? DType::Int64 : a.dtype;
-  apply_binary(a, b, b_shape(ctx, a, b), out[0], out_dtype, Op{});
+  apply_binary(a, b, b_shape(ctx, a, b), out[0], out_dtype, Op{}, ctx.output_hook);
 }
 
 // Add, possibly with a Relu/Clip the engine folded into it (residual blocks: Add -> Relu):
@@ -109,13 +110,16 @@ void add_op(const OpContext& ctx, In in, Out out) {
   const float lo = ctx.act_min, hi = ctx.act_max;
   const std::int64_t ilo = to_int(std::ceil(lo)), ihi = to_int(std::floor(hi));
   const DType out_dtype = a.dtype == DType::Bool ? DType::Int64 : a.dtype;
-  apply_binary(a, b, b_shape(ctx, a, b), out[0], out_dtype, [=](auto p, auto q) {
-    const auto v = p + q;
-    if constexpr (std::is_floating_point_v<decltype(v)>)
-      return std::min(std::max(v, lo), hi);
-    else
-      return std::min<decltype(v)>(std::max<decltype(v)>(v, ilo), ihi);
-  });
+  apply_binary(
+      a, b, b_shape(ctx, a, b), out[0], out_dtype,
+      [=](auto p, auto q) {
+        const auto v = p + q;
+        if constexpr (std::is_floating_point_v<decltype(v)>)
+          return std::min(std::max(v, lo), hi);
+        else
+          return std::min<decltype(v)>(std::max<decltype(v)>(v, ilo), ihi);
+      },
+      ctx.output_hook);
 }
 
 // Variadic Min/Max/Sum: folds the inputs pairwise into the output.
@@ -283,10 +287,10 @@ std::optional<std::string> validate_variadic(const OpNode& n, std::int64_t) {
 }  // namespace
 
 void register_binary_ops(OpTable& t) {
-  t.push_back({"Add", add_op, nullptr, true});
-  t.push_back({"Sub", arith<std::minus<>>, nullptr});
-  t.push_back({"Mul", arith<std::multiplies<>>, nullptr});
-  t.push_back({"Div", arith<std::divides<>, true>, nullptr});
+  t.push_back({"Add", add_op, nullptr, true, false, false, true});
+  t.push_back({"Sub", arith<std::minus<>>, nullptr, false, false, false, true});
+  t.push_back({"Mul", arith<std::multiplies<>>, nullptr, false, false, false, true});
+  t.push_back({"Div", arith<std::divides<>, true>, nullptr, false, false, false, true});
   t.push_back({"Pow", pow_op, nullptr});
   t.push_back({"Mod", mod_op, nullptr});
   t.push_back({"Min", fold_inputs<MinOp>, validate_variadic});
