@@ -8,7 +8,9 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "graph/onnx_import.hpp"
@@ -31,8 +33,32 @@ double time_ms(F&& f) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Per op type, the mean ms per run of both engines over `iters` more interleaved runs (stderr):
+// where the quantized run spends its extra time.
+void print_profile(mpq::Engine& fp, mpq::Engine& q, const std::vector<mpq::Tensor>& in, int iters) {
+  std::vector<double> sf, sq;
+  fp.set_profile(&sf);
+  q.set_profile(&sq);
+  for (int k = 0; k < iters; ++k) {
+    (void)fp.run(in);
+    (void)q.run(in);
+  }
+  fp.set_profile(nullptr);
+  q.set_profile(nullptr);
+  std::map<std::string, std::pair<double, double>> by_type;
+  for (std::size_t i = 0; i < sf.size(); ++i) {
+    auto& e = by_type[fp.step_node(i).op_type];
+    e.first += sf[i];
+    e.second += sq[i];
+  }
+  std::fprintf(stderr, "%-20s %9s %9s %9s\n", "op type", "fp32 ms", "quant ms", "extra");
+  for (const auto& [type, t] : by_type)
+    std::fprintf(stderr, "%-20s %9.3f %9.3f %+9.3f\n", type.c_str(), 1e3 * t.first / iters,
+                 1e3 * t.second / iters, 1e3 * (t.second - t.first) / iters);
+}
+
 int bench_model(const std::string& path, const std::string& candidate, std::int64_t batch,
-                int threads, int iters) {
+                int threads, int iters, bool profile) {
   auto model = mpq::load_onnx(path);
   if (!model) return std::cerr << model.error().message << '\n', 2;
   auto net = mpq::prepare_network(std::move(model).value());
@@ -44,8 +70,8 @@ int bench_model(const std::string& path, const std::string& candidate, std::int6
   if (!calib || !data || !cand) return std::cerr << "cannot open data or candidate\n", 2;
   auto stats = mpq::collect_activation_stats(*net, placement, *calib, 32);
   if (!stats) return std::cerr << stats.error().message << '\n', 2;
-  auto cfg = mpq::calibrate_config(*net, placement, mpq::uniform_formats(placement, *cand),
-                                   *stats, {});
+  auto cfg =
+      mpq::calibrate_config(*net, placement, mpq::uniform_formats(placement, *cand), *stats, {});
   if (!cfg) return std::cerr << cfg.error().message << '\n', 2;
   const auto constants = mpq::quantize_constants(*net, *cfg);
   auto fp = mpq::Engine::create(*net);
@@ -60,6 +86,7 @@ int bench_model(const std::string& path, const std::string& candidate, std::int6
     fp_ms.push_back(a);
     q_ms.push_back(b);
   }
+  if (profile) print_profile(*fp, *q, in, iters);
   const double f = median(fp_ms), qq = median(q_ms);
   const nlohmann::ordered_json out = {{"model", path.substr(path.find_last_of('/') + 1)},
                                       {"candidate", candidate},
@@ -77,10 +104,9 @@ int bench_model(const std::string& path, const std::string& candidate, std::int6
 
 int main(int argc, char** argv) {
   CLI::App app{"Fake-quantized vs FP32 throughput of mpq's engine"};
-  std::vector<std::string> models = {MPQ_SOURCE_DIR "/configs/models/cnn.onnx",
-                                     MPQ_SOURCE_DIR "/configs/models/mobilenet.onnx",
-                                     MPQ_SOURCE_DIR "/configs/models/resnet.onnx",
-                                     MPQ_SOURCE_DIR "/configs/models/vit.onnx"};
+  std::vector<std::string> models = {
+      MPQ_SOURCE_DIR "/configs/models/cnn.onnx", MPQ_SOURCE_DIR "/configs/models/mobilenet.onnx",
+      MPQ_SOURCE_DIR "/configs/models/resnet.onnx", MPQ_SOURCE_DIR "/configs/models/vit.onnx"};
   std::string candidate = "W8A8";
   std::int64_t batch = 32;
   int threads = 2, iters = 20;
@@ -89,10 +115,13 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "Batch size")->capture_default_str();
   app.add_option("--threads", threads, "Threads")->capture_default_str();
   app.add_option("--iters", iters, "Timed iterations")->capture_default_str();
+  bool profile = false;
+  app.add_flag("--profile", profile, "Also print per-op-type times of both engines (stderr)");
   CLI11_PARSE(app, argc, argv);
   const tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(std::max(1, threads)));
   int rc = 0;
-  for (const auto& m : models) rc = std::max(rc, bench_model(m, candidate, batch, threads, iters));
+  for (const auto& m : models)
+    rc = std::max(rc, bench_model(m, candidate, batch, threads, iters, profile));
   return rc;
 }

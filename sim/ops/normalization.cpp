@@ -131,12 +131,12 @@ void layer_norm(const OpContext& ctx, In in, Out out) {
           const float var = (row - mean).square().sum() / static_cast<float>(inner);
           const float inv = 1.0f / std::sqrt(var + eps);
           MapF(y.f.data() + r * inner, inner) = (row - mean) * inv * s + b;
-          if (ctx.output_hook)
-            (*ctx.output_hook)(
-                std::span<float>(y.f.data() + r * inner, static_cast<std::size_t>(inner)));
           if (mean_out) mean_out[r] = mean;
           if (inv_out) inv_out[r] = inv;
         }
+        if (ctx.output_hook)  // once per chunk of rows: calls per row cost more than the work
+          (*ctx.output_hook)(std::span<float>(y.f.data() + r0 * inner,
+                                              static_cast<std::size_t>((r1 - r0) * inner)));
       },
       row_grain(inner));
 }
@@ -238,11 +238,11 @@ void softmax(const OpContext& ctx, In in, Out out) {
     ops::parallel_chunks(
         outer,
         [&](std::int64_t r0, std::int64_t r1) {
-          for (std::int64_t r = r0; r < r1; ++r) {
+          for (std::int64_t r = r0; r < r1; ++r)
             softmax_row<kLog>(x.f.data() + r * n, y.f.data() + r * n, n);
-            if (ctx.output_hook)
-              (*ctx.output_hook)(std::span<float>(y.f.data() + r * n, static_cast<std::size_t>(n)));
-          }
+          if (ctx.output_hook)
+            (*ctx.output_hook)(
+                std::span<float>(y.f.data() + r0 * n, static_cast<std::size_t>((r1 - r0) * n)));
         },
         row_grain(n));
     return;
