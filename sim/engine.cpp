@@ -199,28 +199,21 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
   for (std::size_t i = begin; i < end; ++i) {
     if (folded_[i]) continue;
     const Step& st = steps_[i];
-    if (gelu_here(i, end)) {
-      const auto t0 =
-          profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-      if (auto r = run_gelu(i); !r) return r;
-      if (profile_)
-        (*profile_)[i] +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      for (int k : st.gelu) folded_[static_cast<std::size_t>(k)] = 1;
-      continue;
-    }
-    const bool fuse = fused_here(i, end);
+    const bool gelu = gelu_here(i, end);
+    const bool fuse = !gelu && fused_here(i, end);
     // Only storage made in this call is taken: a value from before `begin` is shared by
     // every call that starts there (sweeps rerun [k, n) many times over one prefix).
-    const bool donate = fusion_ && st.donor >= 0 &&
+    const bool donate = !gelu && fusion_ && st.donor >= 0 &&
                         producer_[static_cast<std::size_t>(st.donor)] >= static_cast<int>(begin);
     const auto t0 =
         profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if (auto r = run_step(i, fuse, donate); !r) return r;
+    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate); !r) return r;
     if (profile_)
       (*profile_)[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (fuse) folded_[static_cast<std::size_t>(steps_[i].fusable_next)] = 1;
+    if (gelu)
+      for (int k : st.gelu) folded_[static_cast<std::size_t>(k)] = 1;
+    if (fuse) folded_[static_cast<std::size_t>(st.fusable_next)] = 1;
   }
   return Ok{};
 }
