@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "search/number_text.hpp"
 #include "search/phase1.hpp"
 
 namespace mpq::cli {
@@ -62,16 +63,9 @@ Result<ExperimentSpec> experiment_of(const SensitivityArgs& a) {
   return x;
 }
 
-std::string fmt(double v, const char* f = "%.2f") {
-  if (std::isnan(v)) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 void print_table(const Phase1Context& ctx, const Phase1Result& r) {
-  std::printf("%-5s %-44s %-12s %-9s %9s %9s %10s %14s\n", "rank", "group", "candidate",
-              "baseline", "SQNR dB", "top-1 %", "agree %", "BOPs saved");
+  std::printf("%-5s %-44s %-12s %-9s %9s %9s %10s %14s\n", "rank", "group", "candidate", "baseline",
+              "SQNR dB", "top-1 %", "agree %", "BOPs saved");
   int rank = 0;
   for (const auto& e : r.list.entries) {
     const SweepGroup& g = ctx.groups[e.result.group];
@@ -79,9 +73,10 @@ void print_table(const Phase1Context& ctx, const Phase1Result& r) {
     if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
     const auto& m = e.result.metrics;
     std::printf("%-5d %-44s %-12s %-9s %9s %9s %10s %14.4g\n", ++rank, name.c_str(),
-                e.result.candidate.c_str(), g.baseline.name().c_str(), fmt(m.sqnr_db).c_str(),
-                m.accuracy ? fmt(*m.accuracy).c_str() : "-", fmt(m.agreement).c_str(),
-                e.bops_reduction);
+                e.result.candidate.c_str(), g.baseline.name().c_str(),
+                number_text(m.sqnr_db, "%.2f", "-").c_str(),
+                m.accuracy ? number_text(*m.accuracy, "%.2f", "-").c_str() : "-",
+                number_text(m.agreement, "%.2f", "-").c_str(), e.bops_reduction);
   }
 }
 
@@ -106,8 +101,7 @@ int run_sensitivity(const SensitivityArgs& a) {
   if (!a.dump_tasks.empty())
     if (auto st = write_task_configs(**ctx, a.dump_tasks); !st) return fail(st.error());
   std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.1f s\n",
-               static_cast<long long>(r->computed), static_cast<long long>(r->resumed),
-               r->seconds);
+               static_cast<long long>(r->computed), static_cast<long long>(r->resumed), r->seconds);
   if (a.common.json) {
     // Only what the inputs determine: identical whatever --threads is.
     nlohmann::json j = sensitivity_json(r->list, (*ctx)->groups);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "plot.hpp"
+#include "search/number_text.hpp"
 #include "sim/atomic_file.hpp"
 #include "sweep_journal.hpp"
 
@@ -15,13 +16,6 @@ namespace {
 using nlohmann::json;
 
 const char* const kMetrics[] = {"bops", "memory", "latency", "energy"};
-
-std::string num(double v, const char* f = "%.6g") {
-  if (std::isnan(v)) return "";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 double score_of(const Exploration& x, const QuantMetrics& m) {
   return x.score_name == "accuracy" ? m.accuracy.value_or(NAN) : m.sqnr_db;
@@ -58,11 +52,12 @@ std::string front_csv(const Exploration& x, const Phase1Context& ctx,
   s += ",candidates\n";
   for (std::size_t k = 0; k < ax.front.size(); ++k) {
     const PointReport& p = ax.front[k];
-    s += std::to_string(k) + "," + num(score_of(x, p.metrics), "%.17g") + "," +
-         num(p.metrics.sqnr_db, "%.17g") + "," + num(p.metrics.agreement, "%.17g") + "," +
-         num(p.predicted_loss, "%.17g");
+    s += std::to_string(k) + "," + number_text(score_of(x, p.metrics), "%.17g") + "," +
+         number_text(p.metrics.sqnr_db, "%.17g") + "," + number_text(p.metrics.agreement, "%.17g") +
+         "," + number_text(p.predicted_loss, "%.17g");
     for (std::size_t a = 0; a < ctx.accelerators.size(); ++a)
-      for (const char* m : kMetrics) s += "," + (p.cost[a] ? num(cost_of(*p.cost[a], m), "%.17g") : "");
+      for (const char* m : kMetrics)
+        s += "," + (p.cost[a] ? number_text(cost_of(*p.cost[a], m), "%.17g") : "");
     std::string c;
     for (const auto& n : p.candidates) c += (c.empty() ? "" : ";") + n;
     s += "," + c + "\n";
@@ -103,7 +98,8 @@ Status plots(const Phase1Context& ctx, const Exploration& x, const std::string& 
       p.ylabel = score_label(x);
       p.key_position = "bottom right";
       p.series.push_back(series_of("mixed-precision front (sorted sensitivity list)",
-                                   "linespoints pt 7 ps 0.8", ptrs(ax.front), ai, metric, x, false));
+                                   "linespoints pt 7 ps 0.8", ptrs(ax.front), ai, metric, x,
+                                   false));
       p.series.push_back(series_of("homogeneous configurations", "points pt 5 ps 1.5",
                                    ptrs(ax.homogeneous), ai, metric, x, true));
       if (ax.chosen)
@@ -112,8 +108,10 @@ Status plots(const Phase1Context& ctx, const Exploration& x, const std::string& 
       std::vector<const PointReport*> ilp, greedy;
       for (const auto& b : ax.budgets) ilp.push_back(&*b.ilp), greedy.push_back(&*b.greedy);
       if (!ilp.empty()) {
-        p.series.push_back(series_of("budget: exact ILP", "points pt 6 ps 1.5", ilp, ai, metric, x, false));
-        p.series.push_back(series_of("budget: greedy", "points pt 1 ps 1.5", greedy, ai, metric, x, false));
+        p.series.push_back(
+            series_of("budget: exact ILP", "points pt 6 ps 1.5", ilp, ai, metric, x, false));
+        p.series.push_back(
+            series_of("budget: greedy", "points pt 1 ps 1.5", greedy, ai, metric, x, false));
       }
       if (x.bound) {
         PlotSeries b;
@@ -159,7 +157,8 @@ Status plots(const Phase1Context& ctx, const Exploration& x, const std::string& 
     if (!ax.budgets.empty()) {
       PlotSpec p;
       p.title = model + " on " + ax.name + ": " + score_label(x) + " vs budget";
-      p.xlabel = std::string("budget (fraction of the baseline's ") + cost_unit(ax.cost_metric) + ")";
+      p.xlabel =
+          std::string("budget (fraction of the baseline's ") + cost_unit(ax.cost_metric) + ")";
       p.ylabel = score_label(x);
       p.key_position = "bottom right";
       PlotSeries ilp, greedy;
@@ -188,8 +187,8 @@ Status plots(const Phase1Context& ctx, const Exploration& x, const std::string& 
       p.logscale_x = true;
       for (std::size_t ai = 0; ai < x.accelerators.size(); ++ai) {
         const auto& ax = x.accelerators[ai];
-        p.series.push_back(series_of(ax.name + " front", "linespoints pt 7 ps 0.7",
-                                     ptrs(ax.front), ai, metric, x, false));
+        p.series.push_back(series_of(ax.name + " front", "linespoints pt 7 ps 0.7", ptrs(ax.front),
+                                     ai, metric, x, false));
         p.series.push_back(series_of(ax.name + " homogeneous", "points pt 5 ps 1.3",
                                      ptrs(ax.homogeneous), ai, metric, x, true));
       }
@@ -200,7 +199,7 @@ Status plots(const Phase1Context& ctx, const Exploration& x, const std::string& 
 }
 
 std::string cost_cell(const PointReport& p, std::size_t a, const std::string& metric) {
-  return p.cost[a] ? num(cost_of(*p.cost[a], metric), "%.4g") : "n/a";
+  return p.cost[a] ? number_text(cost_of(*p.cost[a], metric), "%.4g") : "n/a";
 }
 
 std::string report_md(const Phase1Context& ctx, const Phase1Result& p1, const Exploration& x,
@@ -209,16 +208,18 @@ std::string report_md(const Phase1Context& ctx, const Phase1Result& p1, const Ex
   const ExperimentSpec& s = ctx.spec;
   r << "# mpq explore: " << std::filesystem::path(s.model).filename().string() << "\n\n";
   r << "Reproduce with:\n\n```\n" << out.command << "\n```\n\n";
-  r << "- model: `" << s.model << "`\n- calibration: `" << s.calibration << "` ("
-    << s.samples << " samples)\n- phase-2 evaluation: `"
-    << (s.evaluation.empty() ? s.calibration : s.evaluation) << "`\n- accelerators:";
+  r << "- model: `" << s.model << "`\n- calibration: `" << s.calibration << "` (" << s.samples
+    << " samples)\n- phase-2 evaluation: `" << (s.evaluation.empty() ? s.calibration : s.evaluation)
+    << "`\n- accelerators:";
   for (const auto& a : ctx.accelerators) r << " `" << a.acc.name << "`";
   r << "\n- phase 1: " << p1.list.entries.size() << " tasks (" << p1.computed << " computed, "
     << p1.resumed << " from the journal), sorted by " << metric_name(p1.list.metric);
   if (p1.tau_sqnr_vs_accuracy)
-    r << "; Kendall tau SQNR vs accuracy ranking " << num(*p1.tau_sqnr_vs_accuracy, "%.3f");
-  r << "\n- float model: " << score_label(x) << " " << num(x.float_score, "%.2f");
-  if (x.bound) r << "; bound " << num(*x.bound, "%.2f") << " (drop " << num(*s.accuracy_drop, "%.2f") << ")";
+    r << "; Kendall tau SQNR vs accuracy ranking " << number_text(*p1.tau_sqnr_vs_accuracy, "%.3f");
+  r << "\n- float model: " << score_label(x) << " " << number_text(x.float_score, "%.2f");
+  if (x.bound)
+    r << "; bound " << number_text(*x.bound, "%.2f") << " (drop "
+      << number_text(*s.accuracy_drop, "%.2f") << ")";
   r << "\n- configurations evaluated: " << x.evaluations << "\n\n";
   for (std::size_t ai = 0; ai < x.accelerators.size(); ++ai) {
     const AcceleratorExploration& ax = x.accelerators[ai];
@@ -227,17 +228,19 @@ std::string report_md(const Phase1Context& ctx, const Phase1Result& p1, const Ex
     if (!ax.note.empty()) r << " **" << ax.note << "**";
     r << "\n\n";
     if (!ax.searches.empty()) {
-      r << "| search | meets bound | evaluations | " << x.score_name << " | latency (s) | energy (J) | BOPs |\n|---|---|---:|---:|---:|---:|---:|\n";
+      r << "| search | meets bound | evaluations | " << x.score_name
+        << " | latency (s) | energy (J) | BOPs |\n|---|---|---:|---:|---:|---:|---:|\n";
       for (const auto& sr : ax.searches)
         r << "| " << sr.method << " | " << (sr.met ? "yes" : "no") << " | " << sr.evaluations
-          << " | " << num(score_of(x, sr.result->metrics), "%.2f") << " | "
+          << " | " << number_text(score_of(x, sr.result->metrics), "%.2f") << " | "
           << cost_cell(*sr.result, ai, "latency") << " | " << cost_cell(*sr.result, ai, "energy")
           << " | " << cost_cell(*sr.result, ai, "bops") << " |\n";
       r << "\n";
     }
-    r << "| point | " << x.score_name << " | latency (s) | energy (J) | BOPs | weight bytes |\n|---|---:|---:|---:|---:|---:|\n";
+    r << "| point | " << x.score_name
+      << " | latency (s) | energy (J) | BOPs | weight bytes |\n|---|---:|---:|---:|---:|---:|\n";
     auto row = [&](const PointReport& p) {
-      r << "| " << p.label << " | " << num(score_of(x, p.metrics), "%.2f") << " | "
+      r << "| " << p.label << " | " << number_text(score_of(x, p.metrics), "%.2f") << " | "
         << cost_cell(p, ai, "latency") << " | " << cost_cell(p, ai, "energy") << " | "
         << cost_cell(p, ai, "bops") << " | " << cost_cell(p, ai, "memory") << " |\n";
     };
@@ -271,38 +274,49 @@ json exploration_json(const Phase1Context& ctx, const Exploration& x) {
     for (const auto& p : ax.front) front.push_back(point_json(x, ctx, p));
     json searches = json::array();
     for (const auto& s : ax.searches)
-      searches.push_back({{"method", s.method}, {"met", s.met}, {"evaluations", s.evaluations},
+      searches.push_back({{"method", s.method},
+                          {"met", s.met},
+                          {"evaluations", s.evaluations},
                           {"point", point_json(x, ctx, *s.result)}});
     json hom = json::array();
     for (const auto& h : ax.homogeneous) hom.push_back(point_json(x, ctx, h));
     json budgets = json::array();
     for (const auto& b : ax.budgets)
-      budgets.push_back({{"fraction", b.fraction}, {"budget", b.budget},
+      budgets.push_back({{"fraction", b.fraction},
+                         {"budget", b.budget},
                          {"ilp", point_json(x, ctx, *b.ilp)},
                          {"greedy", point_json(x, ctx, *b.greedy)}});
-    json a = {{"accelerator", ax.name}, {"cost_metric", ax.cost_metric}, {"groups", ax.group_names},
-              {"front", front}, {"homogeneous", hom}, {"searches", searches}, {"budgets", budgets}};
+    json a = {{"accelerator", ax.name},   {"cost_metric", ax.cost_metric},
+              {"groups", ax.group_names}, {"front", front},
+              {"homogeneous", hom},       {"searches", searches},
+              {"budgets", budgets}};
     if (ax.chosen) a["chosen"] = point_json(x, ctx, *ax.chosen);
     if (!ax.note.empty()) a["note"] = ax.note;
     accs.push_back(a);
   }
-  json j = {{"model", ctx.spec.model}, {"score", x.score_name},
-            {"float_score", number_to_json(x.float_score)}, {"evaluations", x.evaluations},
+  json j = {{"model", ctx.spec.model},
+            {"score", x.score_name},
+            {"float_score", number_to_json(x.float_score)},
+            {"evaluations", x.evaluations},
             {"accelerators", accs}};
   if (x.bound) j["bound"] = *x.bound;
   return j;
 }
 
-Status write_exploration(const Phase1Context& ctx, const Phase1Result& phase1,
-                         const Exploration& x, const ExploreOutputs& out) {
+Status write_exploration(const Phase1Context& ctx, const Phase1Result& phase1, const Exploration& x,
+                         const ExploreOutputs& out) {
   std::error_code ec;
   std::filesystem::create_directories(out.dir + "/configs", ec);
   if (ec) return make_error("cannot create '" + out.dir + "/configs': " + ec.message());
   for (const auto& ax : x.accelerators) {
-    if (auto st = write_file_atomically(out.dir + "/front_" + ax.name + ".csv", front_csv(x, ctx, ax)); !st)
+    if (auto st =
+            write_file_atomically(out.dir + "/front_" + ax.name + ".csv", front_csv(x, ctx, ax));
+        !st)
       return st;
   }
-  if (auto st = write_file_atomically(out.dir + "/fronts.json", exploration_json(ctx, x).dump(1) + "\n"); !st)
+  if (auto st =
+          write_file_atomically(out.dir + "/fronts.json", exploration_json(ctx, x).dump(1) + "\n");
+      !st)
     return st;
   for (const auto& [stem, cfg] : x.configs)
     if (auto st = write_config(out.dir + "/configs/" + stem + ".json", cfg); !st) return st;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "search/number_text.hpp"
 #include "sweep_journal.hpp"
 
 namespace mpq {
@@ -11,13 +12,6 @@ namespace {
 
 double effective_bits(const NumberFormat& f) {
   return f.is_int() ? f.bits : f.bits * std::sqrt(1.5);
-}
-
-std::string num(double v) {
-  if (std::isnan(v)) return "";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
 }
 
 }  // namespace
@@ -35,25 +29,38 @@ Result<SensitivityMetric> parse_sensitivity_metric(const std::string& t) {
 
 const char* metric_name(SensitivityMetric m) {
   switch (m) {
-    case SensitivityMetric::Sqnr: return "sqnr";
-    case SensitivityMetric::Accuracy: return "accuracy";
-    case SensitivityMetric::Agreement: return "agreement";
-    case SensitivityMetric::Kl: return "kl";
-    case SensitivityMetric::Mse: return "mse";
-    case SensitivityMetric::Eagl: return "eagl";
+    case SensitivityMetric::Sqnr:
+      return "sqnr";
+    case SensitivityMetric::Accuracy:
+      return "accuracy";
+    case SensitivityMetric::Agreement:
+      return "agreement";
+    case SensitivityMetric::Kl:
+      return "kl";
+    case SensitivityMetric::Mse:
+      return "mse";
+    case SensitivityMetric::Eagl:
+      return "eagl";
   }
   return "?";
 }
 
-bool needs_labels(SensitivityMetric m) { return m == SensitivityMetric::Accuracy; }
+bool needs_labels(SensitivityMetric m) {
+  return m == SensitivityMetric::Accuracy;
+}
 
 double robustness(const TaskResult& r, SensitivityMetric m) {
   switch (m) {
-    case SensitivityMetric::Sqnr: return r.metrics.sqnr_db;
-    case SensitivityMetric::Accuracy: return r.metrics.accuracy.value_or(0.0);
-    case SensitivityMetric::Agreement: return r.metrics.agreement;
-    case SensitivityMetric::Kl: return -r.metrics.kl;
-    case SensitivityMetric::Mse: return -r.metrics.mse;
+    case SensitivityMetric::Sqnr:
+      return r.metrics.sqnr_db;
+    case SensitivityMetric::Accuracy:
+      return r.metrics.accuracy.value_or(0.0);
+    case SensitivityMetric::Agreement:
+      return r.metrics.agreement;
+    case SensitivityMetric::Kl:
+      return -r.metrics.kl;
+    case SensitivityMetric::Mse:
+      return -r.metrics.mse;
     // A group without integer weights has no EAGL score: it sorts as the most robust, since
     // EAGL sees nothing of it to lose.
     case SensitivityMetric::Eagl:
@@ -99,11 +106,15 @@ std::string sensitivity_csv(const SensitivityList& list, const std::vector<Sweep
     const auto& m = e.result.metrics;
     const SweepGroup& g = groups[e.result.group];
     s += std::to_string(++rank) + "," + g.name + "," + e.result.candidate + "," +
-         g.baseline.name() + "," + num(e.score) + "," + num(m.sqnr_db) + "," +
-         (m.accuracy ? num(*m.accuracy) : "") + "," + num(m.agreement) + "," + num(m.kl) + "," +
-         num(m.mse) + "," + num(e.result.eagl) + "," + num(e.bops_reduction);
+         g.baseline.name() + "," + number_text(e.score, "%.17g") + "," +
+         number_text(m.sqnr_db, "%.17g") + "," +
+         (m.accuracy ? number_text(*m.accuracy, "%.17g") : "") + "," +
+         number_text(m.agreement, "%.17g") + "," + number_text(m.kl, "%.17g") + "," +
+         number_text(m.mse, "%.17g") + "," + number_text(e.result.eagl, "%.17g") + "," +
+         number_text(e.bops_reduction, "%.17g");
     for (std::size_t a = 0; a < list.accelerators.size(); ++a)
-      s += "," + num(e.latency_reduction_s.at(a)) + "," + num(e.energy_reduction_j.at(a));
+      s += "," + number_text(e.latency_reduction_s.at(a), "%.17g") + "," +
+           number_text(e.energy_reduction_j.at(a), "%.17g");
     s += "\n";
   }
   return s;
