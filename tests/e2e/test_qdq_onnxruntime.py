@@ -47,7 +47,6 @@ Exit code 1 with the measurements and an explanation on failure.
 
 import argparse
 import concurrent.futures
-import gzip
 import json
 import os
 import subprocess
@@ -55,6 +54,8 @@ import sys
 import tempfile
 
 import numpy as np
+
+from fashion_mnist_test_set import load_test_set
 
 ACC_TOL = 0.1          # top-1 accuracy points, onnxruntime vs mpq
 MAX_STEPS = 3          # 'disabled' logits: steps of the logits quantizer
@@ -64,28 +65,10 @@ MAX_STEPS_ALL = 8      # 'all' logits: onnxruntime's fused integer kernels
 COUNT = 256
 THREADS = "1"  # per process; two models run at once
 MODELS = ("vit", "mobilenet", "resnet", "cnn")
-DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
-
-
-def load_test_set(model_path):
-    """All 10,000 test images, preprocessed per the model's mpq.input.* metadata, and labels."""
-    import onnx
-    meta = {p.key: p.value for p in onnx.load(model_path, load_external_data=False).metadata_props}
-    scale = np.float32(float(meta.get("mpq.input.scale", 1.0)))
-    mean = np.float32(float(meta.get("mpq.input.mean", 0.0)))
-    std = np.float32(float(meta.get("mpq.input.std", 1.0)))
-    with gzip.open(os.path.join(DATA_DIR, "t10k-images-idx3-ubyte.gz"), "rb") as f:
-        raw = f.read()
-    n, rows, cols = (int.from_bytes(raw[4 * k:4 * k + 4], "big") for k in (1, 2, 3))
-    px = np.frombuffer(raw, np.uint8, offset=16).reshape(n, 1, rows, cols)
-    x = px.astype(np.float32) * scale
-    with gzip.open(os.path.join(DATA_DIR, "t10k-labels-idx1-ubyte.gz"), "rb") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-    return np.ascontiguousarray((x - mean) / std, dtype=np.float32), labels
 
 
 def mixed_formats(cfg, variant):

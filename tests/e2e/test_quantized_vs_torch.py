@@ -35,7 +35,6 @@ Exit code 1 with the measurements on failure.
 """
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -43,6 +42,8 @@ import sys
 import tempfile
 
 import numpy as np
+
+from fashion_mnist_test_set import load_test_set
 
 NORM_RTOL = 1e-5
 MIN_TOP1_AGREE = 254        # of 256; measured 256 everywhere
@@ -54,26 +55,10 @@ MAX_FLIP_RATE = 1e-5        # flips per quantized activation element; measured <
 THREADS = "2"
 MODELS = ("cnn", "mobilenet", "resnet", "vit")
 CANDIDATES = ("W8A8", "W4A8")
-DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
-
-
-def load_images(model_path, count):
-    """First `count` test images, preprocessed per the model's mpq.input.* metadata."""
-    import onnx
-    meta = {p.key: p.value for p in onnx.load(model_path, load_external_data=False).metadata_props}
-    scale = np.float32(float(meta.get("mpq.input.scale", 1.0)))
-    mean = np.float32(float(meta.get("mpq.input.mean", 0.0)))
-    std = np.float32(float(meta.get("mpq.input.std", 1.0)))
-    with gzip.open(os.path.join(DATA_DIR, "t10k-images-idx3-ubyte.gz"), "rb") as f:
-        raw = f.read()
-    n, rows, cols = (int.from_bytes(raw[4 * k:4 * k + 4], "big") for k in (1, 2, 3))
-    px = np.frombuffer(raw, np.uint8, offset=16).reshape(n, 1, rows, cols)[:count]
-    x = px.astype(np.float32) * scale
-    return np.ascontiguousarray((x - mean) / std, dtype=np.float32)
 
 
 def metrics(got, want):
@@ -196,7 +181,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mpq_e2e_qvt_") as tmp:
         for name in models:
             model = os.path.join(src, "configs", "models", name + ".onnx")
-            x = load_images(model, COUNT)
+            x, _ = load_test_set(model, COUNT)
             x_path = os.path.join(tmp, name + ".x.npy")
             np.save(x_path, x)
             for cand in ["FP32"] + candidates:
