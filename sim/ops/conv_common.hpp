@@ -75,6 +75,16 @@ ConvPath conv_path();
 // Depthwise conv (group == in_channels, depth 1) by a direct loop (conv_depthwise.cpp).
 void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                     float* y);
+// Which depthwise kernel depthwise_conv uses: Auto takes the first that applies of Direct
+// (conv_depthwise_direct.cpp), Blocked (channel blocks in a pixel-major buffer) and Planes
+// (padded phase planes, the portable loop, which always applies); the others force one where
+// it applies, else Planes (for tests comparing every path with conv_reference).
+enum class DepthwisePath { Auto, Direct, Blocked, Planes };
+void set_depthwise_path(DepthwisePath p);
+DepthwisePath depthwise_path();
+// AVX-512 depthwise straight from the NCHW planes; false when the shape does not fit it.
+bool depthwise_direct(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                      float* y);
 // The AVX-512 packed-GEMM conv (conv_gemm.cpp); false when not built for AVX-512.
 bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                       float* y);

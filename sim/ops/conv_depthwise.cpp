@@ -1,11 +1,12 @@
-// Depthwise Conv (group == input channels, 1-D or 2-D). With AVX-512 and one output channel
-// per input channel: channel blocks in a pixel-major layout (depthwise_blocked). Otherwise a
-// direct loop per channel plane:
+// Depthwise Conv (group == input channels, 1-D or 2-D). With AVX-512, first the direct kernel
+// (conv_depthwise_direct.cpp), then, with one output channel per input channel, channel blocks
+// in a pixel-major layout (depthwise_blocked). Otherwise a loop per channel plane:
 // The plane is copied once into zero-padded "phase" planes (one per stride phase), after which
 // every kernel tap is the same flat array shifted by a constant: the output is computed over
 // rows of the padded width (a few junk columns per row, dropped on the way out) as long runs
 // of multiply-adds without bounds checks.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -201,10 +202,27 @@ bool depthwise_blocked(const ConvGeometry& g, const float* x, const float* w, co
 
 }  // namespace
 
+namespace {
+std::atomic<DepthwisePath> g_depthwise_path{DepthwisePath::Auto};
+}  // namespace
+
+void set_depthwise_path(DepthwisePath p) {
+  g_depthwise_path = p;
+}
+DepthwisePath depthwise_path() {
+  return g_depthwise_path;
+}
+
 void depthwise_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                     float* y) {
+  const DepthwisePath path = depthwise_path();
+  if ((path == DepthwisePath::Auto || path == DepthwisePath::Direct) &&
+      depthwise_direct(g, x, w, bias, y))
+    return;
 #if defined(__AVX512F__)
-  if (depthwise_blocked(g, x, w, bias, y)) return;
+  if ((path == DepthwisePath::Auto || path == DepthwisePath::Blocked) &&
+      depthwise_blocked(g, x, w, bias, y))
+    return;
 #endif
   const PhaseLayout L = convk::phase_layout(g);
   const I64 mult = g.out_channels / g.in_channels, planes = g.batch * g.out_channels;

@@ -157,6 +157,54 @@ const ConvRow kRows[] = {
      {0, 1, 1},
      {0, 1, 1},
      2},
+    {"depthwise_s2_wide_rows",
+     1,
+     8,
+     8,
+     8,
+     {1, 5, 70},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"depthwise_s2_narrow",
+     2,
+     24,
+     24,
+     24,
+     {1, 14, 14},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"depthwise_7x7_same",
+     1,
+     5,
+     5,
+     5,
+     {1, 12, 12},
+     {1, 7, 7},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 3, 3},
+     {0, 3, 3},
+     2},
+    {"depthwise_s3",
+     1,
+     4,
+     4,
+     4,
+     {1, 11, 11},
+     {1, 3, 3},
+     {1, 3, 3},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
     {"depthwise_1d",
      2,
      18,
@@ -226,6 +274,16 @@ TEST_P(ConvPaths, EveryPathMatchesTheReference) {
       set_conv_path(ConvPath::Auto);
       for (std::size_t i = 0; i < y.size(); ++i)
         ASSERT_NEAR(y[i], ref[i], tol) << row.name << " path " << static_cast<int>(path)
+                                       << (clamp ? " with clamp" : "") << ", element " << i;
+    }
+    for (const DepthwisePath path :
+         {DepthwisePath::Direct, DepthwisePath::Blocked, DepthwisePath::Planes}) {
+      set_depthwise_path(path);
+      std::vector<float> y(ref.size(), std::nanf(""));
+      conv_forward(g, x.data(), w.data(), b.data(), y.data());
+      set_depthwise_path(DepthwisePath::Auto);
+      for (std::size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], tol) << row.name << " depthwise path " << static_cast<int>(path)
                                        << (clamp ? " with clamp" : "") << ", element " << i;
     }
   }

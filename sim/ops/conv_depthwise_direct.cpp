@@ -1,0 +1,244 @@
+// Depthwise Conv straight from the NCHW planes (AVX-512): output pixels in the 16 lanes, no
+// padded copy, no transposes, every output written once.
+//  - Flat mode (stride 1, output width == input width, as "same" padding gives): lanes run over
+//    the flattened output plane and each kernel tap is the input plane at a fixed shift, read
+//    with a masked load whose mask (one per vector and tap, computed once per call) drops the
+//    lanes whose tap falls in the padding.
+//  - Row mode (horizontal stride 1 or 2): lanes run over up to 16 columns of one output row;
+//    two masked loads fetch the input row's 32-column window and one permute per kernel column
+//    picks each lane's input column, so strided convs read every input row once per tap row.
+//    Outputs of 8 columns or fewer put two rows in one vector.
+// The sum runs bias first, then the taps in (kh, kw) order, as in the other depthwise paths.
+#include "sim/ops/conv_common.hpp"
+
+#if defined(__AVX512F__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/conv_phase.hpp"
+
+namespace mpq {
+namespace {
+
+using I64 = std::int64_t;
+
+__mmask16 lanes_below(I64 n) {
+  return static_cast<__mmask16>(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1u);
+}
+
+// Lanes whose column c0 + lane lies in [0, w).
+__mmask16 lanes_inside(I64 c0, I64 w) {
+  return static_cast<__mmask16>(lanes_below(w - c0) & ~lanes_below(-c0));
+}
+
+constexpr I64 kMaxTaps = 49;  // up to 7x7 kernels
+
+struct Taps {
+  I64 count = 0;
+  std::int32_t off[kMaxTaps];  // flat mode: input shift of each tap
+};
+
+// Flat mode over one plane: y[q] = bias + sum_t w[t] * x[q + off[t]] (masked).
+void plane_flat(const Taps& taps, const __mmask16* masks, I64 nvec, I64 n, const float* x,
+                const float* w, float bias, const float* clip, float* y) {
+  const I64 T = taps.count;
+  __m512 wv[kMaxTaps];
+  for (I64 t = 0; t < T; ++t) wv[t] = _mm512_set1_ps(w[t]);
+  const __m512 bv = _mm512_set1_ps(bias);
+  I64 v = 0;
+  // Four vectors at a time share each weight register.
+  for (; v + 4 <= nvec; v += 4) {
+    __m512 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+    const __mmask16* m = masks + v * T;
+    const float* xv = x + v * 16;
+    for (I64 t = 0; t < T; ++t) {
+      const float* p = xv + taps.off[t];
+      a0 = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(m[t], p), a0);
+      a1 = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(m[T + t], p + 16), a1);
+      a2 = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(m[2 * T + t], p + 32), a2);
+      a3 = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(m[3 * T + t], p + 48), a3);
+    }
+    if (clip) {
+      const __m512 lo = _mm512_set1_ps(clip[0]), hi = _mm512_set1_ps(clip[1]);
+      a0 = convk::clamp_ps(a0, lo, hi);
+      a1 = convk::clamp_ps(a1, lo, hi);
+      a2 = convk::clamp_ps(a2, lo, hi);
+      a3 = convk::clamp_ps(a3, lo, hi);
+    }
+    float* yv = y + v * 16;
+    _mm512_mask_storeu_ps(yv, lanes_below(n - v * 16), a0);
+    _mm512_mask_storeu_ps(yv + 16, lanes_below(n - v * 16 - 16), a1);
+    _mm512_mask_storeu_ps(yv + 32, lanes_below(n - v * 16 - 32), a2);
+    _mm512_mask_storeu_ps(yv + 48, lanes_below(n - v * 16 - 48), a3);
+  }
+  for (; v < nvec; ++v) {
+    __m512 a = bv;
+    const __mmask16* m = masks + v * T;
+    for (I64 t = 0; t < T; ++t)
+      a = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(m[t], x + v * 16 + taps.off[t]), a);
+    if (clip) a = convk::clamp_ps(a, _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
+    _mm512_mask_storeu_ps(y + v * 16, lanes_below(n - v * 16), a);
+  }
+}
+
+// One chunk of output columns in row mode: its first input column and load / store masks.
+struct RowChunk {
+  I64 ow0, c0;
+  __mmask16 lo, hi, store;
+};
+
+void plane_rows(const ConvGeometry& g, const std::vector<RowChunk>& chunks, const __m512i* idx,
+                const float* x, const float* w, float bias, const float* clip, float* y) {
+  const I64 H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const I64 KH = g.kernel[1], KW = g.kernel[2];
+  const __m512 bv = _mm512_set1_ps(bias);
+  for (I64 oh = 0; oh < OH; ++oh)
+    for (const RowChunk& ck : chunks) {
+      __m512 a = bv;
+      for (I64 kh = 0; kh < KH; ++kh) {
+        const I64 ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+        if (ih < 0 || ih >= H) continue;  // a padding row adds zeros
+        const float* row = x + ih * W + ck.c0;
+        const __m512 lo = _mm512_maskz_loadu_ps(ck.lo, row);
+        const __m512 hi = _mm512_maskz_loadu_ps(ck.hi, row + 16);
+        for (I64 kw = 0; kw < KW; ++kw)
+          a = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * KW + kw]),
+                              _mm512_permutex2var_ps(lo, idx[kw], hi), a);
+      }
+      if (clip) a = convk::clamp_ps(a, _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
+      _mm512_mask_storeu_ps(y + oh * OW + ck.ow0, ck.store, a);
+    }
+}
+
+// Row mode for narrow outputs (2 * OW <= 16, each row's window within 16 columns): lanes
+// [0, OW) hold output row oh and lanes [OW, 2 * OW) row oh + 1, which follows it in y; the
+// permute's two sources are the two rows' windows.
+void plane_row_pairs(const ConvGeometry& g, const RowChunk& ck, const __m512i* idx, const float* x,
+                     const float* w, float bias, const float* clip, float* y) {
+  const I64 H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const I64 KH = g.kernel[1], KW = g.kernel[2], sh = g.stride[1];
+  const __m512 bv = _mm512_set1_ps(bias);
+  for (I64 oh = 0; oh < OH; oh += 2) {
+    __m512 a = bv;
+    for (I64 kh = 0; kh < KH; ++kh) {
+      const I64 ih = oh * sh + kh * g.dilation[1] - g.pad_begin[1];
+      const bool in_a = ih >= 0 && ih < H, in_b = oh + 1 < OH && ih + sh >= 0 && ih + sh < H;
+      if (!in_a && !in_b) continue;
+      const float* row = x + ih * W + ck.c0;
+      const __m512 lo = _mm512_maskz_loadu_ps(in_a ? ck.lo : 0, row);
+      const __m512 hi = _mm512_maskz_loadu_ps(in_b ? ck.lo : 0, row + sh * W);
+      for (I64 kw = 0; kw < KW; ++kw)
+        a = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * KW + kw]),
+                            _mm512_permutex2var_ps(lo, idx[kw], hi), a);
+    }
+    if (clip) a = convk::clamp_ps(a, _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
+    _mm512_mask_storeu_ps(y + oh * OW, lanes_below(std::min<I64>(2, OH - oh) * OW), a);
+  }
+}
+
+}  // namespace
+
+bool depthwise_direct(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                      float* y) {
+  if (!g.planar() || g.out_channels % g.in_channels != 0) return false;
+  const I64 H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const I64 KH = g.kernel[1], KW = g.kernel[2], T = KH * KW;
+  const I64 sw = g.stride[2], dw = g.dilation[2];
+  if (T > kMaxTaps) return false;
+  const bool flat = g.stride[1] == 1 && sw == 1 && OW == W;
+  // Row mode: lanes l < cw read window columns sw * l + kw * dw <= 31.
+  const I64 span = (KW - 1) * dw;
+  if (!flat && (sw > 2 || span > 31)) return false;
+  const I64 cw = flat ? 16 : std::min<I64>(16, (31 - span) / sw + 1);
+  const bool pairs = !flat && 2 * OW <= 16 && sw * (OW - 1) + span <= 15;
+  const I64 mult = g.out_channels / g.in_channels, in_pix = H * W, out_pix = OH * OW;
+  const float clip_range[2] = {g.act_min, g.act_max};
+  const float* clip = g.has_activation() ? clip_range : nullptr;
+
+  Taps taps;
+  std::vector<__mmask16> masks;
+  const I64 nvec = (out_pix + 15) / 16;
+  std::vector<RowChunk> chunks;
+  __m512i idx[32];
+  if (flat) {
+    if (nvec * T > (I64{1} << 22)) return false;
+    taps.count = T;
+    for (I64 kh = 0; kh < KH; ++kh)
+      for (I64 kw = 0; kw < KW; ++kw)
+        taps.off[kh * KW + kw] = static_cast<std::int32_t>(
+            (kh * g.dilation[1] - g.pad_begin[1]) * W + kw * dw - g.pad_begin[2]);
+    masks.resize(static_cast<std::size_t>(nvec * T));
+    for (I64 v = 0; v < nvec; ++v)
+      for (I64 kh = 0; kh < KH; ++kh)
+        for (I64 kw = 0; kw < KW; ++kw) {
+          unsigned m = 0;
+          for (I64 l = 0; l < 16; ++l) {
+            const I64 q = v * 16 + l;
+            if (q >= out_pix) break;
+            const I64 ih = q / OW + kh * g.dilation[1] - g.pad_begin[1];
+            const I64 iw = q % OW + kw * dw - g.pad_begin[2];
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) m |= 1u << l;
+          }
+          masks[static_cast<std::size_t>(v * T + kh * KW + kw)] = static_cast<__mmask16>(m);
+        }
+  } else if (pairs) {
+    const I64 c0 = -g.pad_begin[2];
+    chunks.push_back({0, c0, lanes_inside(c0, W), 0, lanes_below(2 * OW)});
+    for (I64 kw = 0; kw < KW; ++kw) {
+      alignas(64) std::int32_t id[16];
+      for (I64 l = 0; l < 16; ++l)
+        id[l] = static_cast<std::int32_t>(l < OW ? l * sw + kw * dw
+                                                 : std::min<I64>(31, 16 + (l - OW) * sw + kw * dw));
+      idx[kw] = _mm512_load_si512(id);
+    }
+  } else {
+    for (I64 ow0 = 0; ow0 < OW; ow0 += cw) {
+      const I64 c0 = ow0 * sw - g.pad_begin[2];
+      chunks.push_back({ow0, c0, lanes_inside(c0, W), lanes_inside(c0 + 16, W),
+                        lanes_below(std::min(cw, OW - ow0))});
+    }
+    for (I64 kw = 0; kw < KW; ++kw) {
+      alignas(64) std::int32_t id[16];
+      for (I64 l = 0; l < 16; ++l)
+        id[l] = static_cast<std::int32_t>(std::min<I64>(31, l * sw + kw * dw));
+      idx[kw] = _mm512_load_si512(id);
+    }
+  }
+
+  const I64 planes = g.batch * g.out_channels;
+  // About 32k multiply-adds per task keeps the scheduling cost small on tiny planes.
+  const I64 grain = std::max<I64>(1, 32768 / std::max<I64>(1, out_pix * T));
+  tbb::parallel_for(
+      tbb::blocked_range<I64>(0, planes, grain), [&](const tbb::blocked_range<I64>& r) {
+        for (I64 p = r.begin(); p != r.end(); ++p) {
+          const I64 n = p / g.out_channels, m = p % g.out_channels;
+          const float* xp = x + (n * g.in_channels + m / mult) * in_pix;
+          const float b = bias ? bias[m] : 0.0f;
+          if (flat)
+            plane_flat(taps, masks.data(), nvec, out_pix, xp, w + m * T, b, clip, y + p * out_pix);
+          else if (pairs)
+            plane_row_pairs(g, chunks[0], idx, xp, w + m * T, b, clip, y + p * out_pix);
+          else
+            plane_rows(g, chunks, idx, xp, w + m * T, b, clip, y + p * out_pix);
+        }
+      });
+  return true;
+}
+
+}  // namespace mpq
+
+#else
+
+namespace mpq {
+bool depthwise_direct(const ConvGeometry&, const float*, const float*, const float*, float*) {
+  return false;
+}
+}  // namespace mpq
+
+#endif
