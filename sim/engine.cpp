@@ -127,10 +127,19 @@ bool Engine::fused_here(std::size_t i, std::size_t end) const {
   return st.bias_slot >= 0 ? foldable(st.out[0]) : !hooks_[static_cast<std::size_t>(st.out[0])];
 }
 
-Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
+// A Conv folds its residual Add, and the Add's folded Relu/Clip too.
+bool Engine::chained_here(std::size_t i, std::size_t end) const {
+  const Step& st = steps_[i];
+  return st.residual_slot >= 0 && fused_here(static_cast<std::size_t>(st.fusable_next), end);
+}
+
+Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain) {
   const Step& st = steps_[i];
   const OpNode& n = net_->node(st.node);
-  const Step* reader = fuse ? &steps_[static_cast<std::size_t>(st.fusable_next)] : nullptr;
+  const Step* add = fuse && chain ? &steps_[static_cast<std::size_t>(st.fusable_next)] : nullptr;
+  const Step* reader =
+      fuse ? &steps_[static_cast<std::size_t>(chain ? add->fusable_next : st.fusable_next)]
+           : nullptr;
   in_ptrs_.clear();
   for (int s : st.in) in_ptrs_.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
   // A fused step writes straight into its reader's output slot.
@@ -154,6 +163,9 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
       ctx.out_bias_len = b.size();
       const auto own = static_cast<std::size_t>(st.out[0]);
       if (elementwise_[own]) ctx.before_bias = &elementwise_[own];
+    } else if (reader && st.residual_slot >= 0) {
+      ctx.out_residual = slots_[static_cast<std::size_t>(st.residual_slot)]->f.data();
+      if (add) std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
     } else if (reader) {
       std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
     }
@@ -172,6 +184,7 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate) {
     if (hooks_[s] && out_slots[k] != hooked_in_kernel) hooks_[s](owned_[s]);
   }
   if (reader) stale_[static_cast<std::size_t>(st.out[0])] = 1;
+  if (add) stale_[static_cast<std::size_t>(add->out[0])] = 1;
   if (donate) stale_[static_cast<std::size_t>(st.donor)] = 1;
   return Ok{};
 }
@@ -201,19 +214,23 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
     const Step& st = steps_[i];
     const bool gelu = gelu_here(i, end);
     const bool fuse = !gelu && fused_here(i, end);
+    const bool chain = fuse && chained_here(i, end);
     // Only storage made in this call is taken: a value from before `begin` is shared by
     // every call that starts there (sweeps rerun [k, n) many times over one prefix).
     const bool donate = !gelu && fusion_ && st.donor >= 0 &&
                         producer_[static_cast<std::size_t>(st.donor)] >= static_cast<int>(begin);
     const auto t0 =
         profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate); !r) return r;
+    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate, chain); !r) return r;
     if (profile_)
       (*profile_)[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (gelu)
       for (int k : st.gelu) folded_[static_cast<std::size_t>(k)] = 1;
     if (fuse) folded_[static_cast<std::size_t>(st.fusable_next)] = 1;
+    if (chain)
+      folded_[static_cast<std::size_t>(
+          steps_[static_cast<std::size_t>(st.fusable_next)].fusable_next)] = 1;
   }
   return Ok{};
 }
@@ -290,11 +307,14 @@ void Engine::record_shapes(Network& net) const {
     net.shapes[slot_names_[s]] = slots_[s]->shape;
     net.dtypes[slot_names_[s]] = slots_[s]->dtype;
   }
-  // A folded step's own output was never written; it has its reader's (elementwise) shape.
+  // A folded step's own output was never written; it has its reader's (elementwise) shape,
+  // or, when the reader was folded too, its reader's.
   for (const Step& st : steps_) {
     if (st.fusable_next < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
-    const Step& r = steps_[static_cast<std::size_t>(st.fusable_next)];
-    const Tensor& y = *slots_[static_cast<std::size_t>(r.out[0])];
+    const Step* r = &steps_[static_cast<std::size_t>(st.fusable_next)];
+    if (r->fusable_next >= 0 && stale_[static_cast<std::size_t>(r->out[0])])
+      r = &steps_[static_cast<std::size_t>(r->fusable_next)];
+    const Tensor& y = *slots_[static_cast<std::size_t>(r->out[0])];
     net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.shape;
     net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.dtype;
   }

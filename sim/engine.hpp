@@ -26,8 +26,9 @@ class Engine {
   // only writes its own outputs, so rerunning [k, n) after changing hooks or constants that
   // steps before k do not touch gives the same result as a full run.
   // Two savings keep that contract: a Conv, Add or MatMul whose sole reader is a Relu/Clip
-  // (or, for MatMul, an Add of a bias vector) writes the reader's result straight into the
-  // reader's output (when both run in the same call and no hook watches its own output), and a
+  // (or, for MatMul, an Add of a bias vector; for Conv, an Add of a residual computed before it,
+  // with that Add's own Relu/Clip) writes the reader's result straight into the reader's output
+  // (when both run in the same call and no hook watches its own output), and a
   // Reshape-like view op takes over the storage of an input nobody else reads (when that input was
   // computed in the same call). A value left out of date that way is recomputed, with its hooks,
   // when a later call that starts after it reads it.
@@ -78,6 +79,9 @@ class Engine {
     // one (the sole reader of out[0]), or -1.
     int fusable_next = -1;
     int bias_slot = -1;
+    // For a Conv whose fusable_next is an Add of a same-shaped tensor computed before it (a
+    // residual connection): that tensor's slot. The Add's own folded Relu/Clip may chain on.
+    int residual_slot = -1;
     // For a Div that starts an exported exact GELU (Div, Erf, Add, Mul, Mul): the other four
     // steps, and the constants c, one, half; empty otherwise.
     std::vector<int> gelu;
@@ -89,11 +93,13 @@ class Engine {
   bool fused_here(std::size_t i, std::size_t end) const;
   std::pair<float, float> clamp_of(const Step& reader) const;
   int find_bias_vector(const Step& st, const Step& add) const;
+  int find_residual(std::size_t conv, const Step& add) const;
+  bool chained_here(std::size_t i, std::size_t end) const;
   void find_gelu_chain(Step& div, const std::vector<int>& readers,
                        const std::vector<int>& reader_step);
   bool gelu_here(std::size_t i, std::size_t end) const;
   Status run_gelu(std::size_t i);
-  Status run_step(std::size_t i, bool fuse, bool donate);
+  Status run_step(std::size_t i, bool fuse, bool donate, bool chain = false);
   // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
   Status refresh(std::size_t slot);
   const Network* net_ = nullptr;

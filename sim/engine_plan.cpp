@@ -40,6 +40,14 @@ void Engine::plan_reuse() {
     if (readers[s] != 1 || reader_step[s] < 0) continue;
     const Step& r = steps_[static_cast<std::size_t>(reader_step[s])];
     const std::string& type = net_->node(r.node).op_type;
+    if (st.spec->takes_output_residual && type == "Add") {
+      const int res = find_residual(static_cast<std::size_t>(&st - steps_.data()), r);
+      if (res >= 0) {
+        st.fusable_next = reader_step[s];
+        st.residual_slot = res;
+      }
+      continue;
+    }
     if (st.spec->takes_output_bias && type == "Add") {
       const int bias = find_bias_vector(st, r);
       if (bias >= 0) {
@@ -75,6 +83,26 @@ int Engine::find_bias_vector(const Step& st, const Step& add) const {
     if (c.shape[d] != 1) return -1;
   if (c.shape.empty() || c.shape.back() != y->second.back() || c.size() != y->second.back())
     return -1;
+  return other;
+}
+
+// The other input of an Add (`add`, the sole reader of step `conv`'s output) when it has the
+// output's shape and is ready before `conv` runs (a constant, a model input or an earlier step's
+// value), or -1. Needs the shapes from shape inference.
+int Engine::find_residual(std::size_t conv, const Step& add) const {
+  const Step& st = steps_[conv];
+  if (add.in.size() != 2 || add.out.size() != 1 || add.out[0] < 0) return -1;
+  const int other = add.in[0] == st.out[0] ? add.in[1] : add.in[0];
+  if (other < 0 || other == st.out[0]) return -1;
+  if (producer_[static_cast<std::size_t>(other)] >= static_cast<int>(conv)) return -1;
+  const auto shape = [&](int slot) {
+    return net_->shapes.find(slot_names_[static_cast<std::size_t>(slot)]);
+  };
+  const auto y = shape(st.out[0]), o = shape(other), z = shape(add.out[0]);
+  if (y == net_->shapes.end() || o == net_->shapes.end() || z == net_->shapes.end()) return -1;
+  if (y->second.empty() || y->second != o->second || y->second != z->second) return -1;
+  const auto dt = net_->dtypes.find(slot_names_[static_cast<std::size_t>(other)]);
+  if (dt == net_->dtypes.end() || dt->second != DType::Float32) return -1;
   return other;
 }
 
@@ -131,7 +159,6 @@ void Engine::find_gelu_chain(Step& div, const std::vector<int>& readers,
   div.gelu_half = *half;
 }
 
-
 // The clamp a Relu/Clip step applies, as its kernel computes it.
 std::pair<float, float> Engine::clamp_of(const Step& r) const {
   const OpNode& n = net_->node(r.node);
@@ -152,6 +179,5 @@ std::pair<float, float> Engine::clamp_of(const Step& r) const {
   };
   return {bound(1, lo), bound(2, hi)};
 }
-
 
 }  // namespace mpq

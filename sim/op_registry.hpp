@@ -37,6 +37,10 @@ struct OpContext {
   // The elementwise hook (per-tensor quantizer) of the op's final output, for kernels that
   // apply it as they store (OpSpec::applies_output_hook): the engine then does not run it.
   const std::function<void(std::span<float>)>* output_hook = nullptr;
+  // An Add of a tensor of the output's own shape the engine folded into this op: output
+  // element e becomes (result + out_residual[e]), then clamped. Only for ops whose OpSpec says
+  // takes_output_residual.
+  const float* out_residual = nullptr;
   bool has_clamp() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();
@@ -71,6 +75,9 @@ struct OpSpec {
   bool takes_output_bias = false;
   // The kernel applies OpContext::output_hook to every output element it writes.
   bool applies_output_hook = false;
+  // The kernel adds OpContext::out_residual to its output before any clamp (the engine folds a
+  // following Add of a same-shaped tensor, as in residual blocks).
+  bool takes_output_residual = false;
 };
 
 using OpTable = std::vector<OpSpec>;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -164,6 +165,7 @@ void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   ConvGeometry g = conv_geometry(ctx.node, x.shape, w.shape);
   g.act_min = ctx.act_min;
   g.act_max = ctx.act_max;
+  g.residual = ctx.out_residual;
   if (b && b->size() != g.out_channels)
     throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
                   " values");
@@ -191,14 +193,33 @@ ConvPath conv_path() {
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y) {
   if (g.batch == 0 || g.out_channels == 0) return;
+  if (!is_depthwise(g) && conv_path() != ConvPath::Eigen && conv_packed_gemm(g, x, w, bias, y))
+    return;  // the packed paths add the residual in their stores
+  // The other kernels run without the residual and the clamp, then one pass adds and clamps.
+  ConvGeometry plain = g;
+  if (g.residual) {
+    plain.residual = nullptr;
+    plain.act_min = -std::numeric_limits<float>::infinity();
+    plain.act_max = std::numeric_limits<float>::infinity();
+  }
   if (is_depthwise(g))
-    depthwise_conv(g, x, w, bias, y);
-  else if (conv_path() == ConvPath::Eigen || !conv_packed_gemm(g, x, w, bias, y))
-    gemm_conv(g, x, w, bias, y);
+    depthwise_conv(plain, x, w, bias, y);
+  else
+    gemm_conv(plain, x, w, bias, y);
+  if (g.residual) {
+    const I64 n = numel(g.y_shape());
+    tbb::parallel_for(tbb::blocked_range<I64>(0, n, 1 << 14),
+                      [&](const tbb::blocked_range<I64>& r) {
+                        for (I64 e = r.begin(); e != r.end(); ++e)
+                          y[e] = std::min(std::max(y[e] + g.residual[e], g.act_min), g.act_max);
+                      });
+  }
 }
 
 void register_conv_ops(OpTable& t) {
-  t.push_back({"Conv", conv_kernel, validate_conv, true});
+  OpSpec conv{"Conv", conv_kernel, validate_conv, true};
+  conv.takes_output_residual = true;
+  t.push_back(conv);
   register_conv_transpose_op(t);
 }
 

@@ -35,6 +35,9 @@ struct ConvGeometry {
   // clamped to [act_min, act_max] after the bias. From OpContext; ±infinity when none.
   float act_min = -std::numeric_limits<float>::infinity();
   float act_max = std::numeric_limits<float>::infinity();
+  // Fused residual Add: y[e] = clamp(conv[e] + residual[e]) over the whole y_shape(); null
+  // when none.
+  const float* residual = nullptr;
   bool has_activation() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();

@@ -225,22 +225,27 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
             float* yq = y + (n * g.out_channels + m) * N + p;
             if (p + cols <= N) {
               // Panel inside one image: tiles go straight into Y.
-              fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Load, last ? clip : nullptr, yq,
-                 N, static_cast<int>(cols));
+              const float* rq =
+                  g.residual && last ? g.residual + (n * g.out_channels + m) * N + p : nullptr;
+              fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Load, last ? clip : nullptr, rq,
+                 yq, N, static_cast<int>(cols));
               continue;
             }
             // Panel spans images: compute into a tile, then add each image's part.
-            fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Zero, nullptr, tile, kNR,
+            fn(kc, a, K, b, kNR, bm, k0 == 0 ? Init::Bias : Init::Zero, nullptr, nullptr, tile, kNR,
                static_cast<int>(cols));
             for (I64 j = 0; j < cols;) {
               const I64 qj = q + j, nj = qj / N, pjx = qj % N, len = std::min(cols - j, N - pjx);
               for (I64 i = 0; i < mr; ++i) {
-                float* dst = y + (nj * g.out_channels + m + i) * N + pjx;
+                const I64 at = (nj * g.out_channels + m + i) * N + pjx;
+                float* dst = y + at;
                 const float* src = tile + i * kNR + j;
                 if (k0 == 0)
                   std::copy(src, src + len, dst);
                 else
                   for (I64 e = 0; e < len; ++e) dst[e] += src[e];
+                if (last && g.residual)
+                  for (I64 e = 0; e < len; ++e) dst[e] += g.residual[at + e];
                 if (last && clip)
                   for (I64 e = 0; e < len; ++e)
                     dst[e] = std::min(std::max(dst[e], clip[0]), clip[1]);

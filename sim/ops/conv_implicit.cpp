@@ -180,18 +180,21 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
       for (I64 k0 = 0; k0 < K; k0 += p.kc) {
         const I64 kc = std::min(p.kc, K - k0);
         const Init init = k0 == 0 ? Init::Bias : Init::Load;
-        const float* clip = g.has_activation() && k0 + kc == K ? clip_range : nullptr;
+        const bool last = k0 + kc == K;
+        const float* clip = g.has_activation() && last ? clip_range : nullptr;
         for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
           const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
           const float* a = wp.data() + m * K + k0 * mr;
           const float* bm = bias ? bias + m : nullptr;
           float* ym = y + (n * g.out_channels + m) * N;
+          const float* rm =
+              g.residual && last ? g.residual + (n * g.out_channels + m) * N : nullptr;
           for (I64 pj = pj0; pj < pj1; ++pj) {
             const I64 cols = std::min<I64>(kNR, p.qw - pj * kNR);
             const ImplicitFn fn = kMicroImplicit[static_cast<std::size_t>(mr - 1)]
                                                 [static_cast<std::size_t>((cols + 15) / 16 - 1)];
             fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm, init,
-               clip, ym, N);
+               clip, rm, ym, N);
           }
         }
       }

@@ -31,13 +31,14 @@ inline void clamp_tile(__m512 (&acc)[MR][NV], const float* clip) {
     for (int v = 0; v < NV; ++v) acc[m][v] = clamp_ps(acc[m][v], lo, hi);
 }
 
-// C[0..MR) x [0..16*NV) (row stride ldc) <- init + A * B[K x 16NV] (row stride ldb). A is
-// packed k-major (A[k * MR + m]: one pointer, immediate offsets) when kPacked, else read in
+// C[0..MR) x [0..16*NV) (row stride ldc) <- init + A * B[K x 16NV] (row stride ldb), plus R
+// (same layout as C) when R is not null, then clamped to clip[0..1] when clip is not null. A
+// is packed k-major (A[k * MR + m]: one pointer, immediate offsets) when kPacked, else read in
 // place from W rows (A[m * lda + k]). Lanes at or past `valid` columns are neither loaded from
 // C nor stored.
 template <int MR, int NV, bool kPacked>
 void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float* bias, Init init,
-           const float* clip, float* C, I64 ldc, int valid) {
+           const float* clip, const float* R, float* C, I64 ldc, int valid) {
   __m512 acc[MR][NV];
   __mmask16 mask[NV];
   for (int v = 0; v < NV; ++v) {
@@ -59,13 +60,17 @@ void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float*
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
     }
   }
+  if (R)
+    for (int m = 0; m < MR; ++m)
+      for (int v = 0; v < NV; ++v)
+        acc[m][v] = _mm512_add_ps(acc[m][v], _mm512_maskz_loadu_ps(mask[v], R + m * ldc + 16 * v));
   if (clip) clamp_tile<MR, NV>(acc, clip);
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(C + m * ldc + 16 * v, mask[v], acc[m][v]);
 }
 
 using MicroFn = void (*)(I64, const float*, I64, const float*, I64, const float*, Init,
-                         const float*, float*, I64, int);
+                         const float*, const float*, float*, I64, int);
 using MicroTable = std::array<std::array<MicroFn, 3>, kMR>;  // [mr - 1][nv - 1]
 
 template <int MR, bool kPacked>
@@ -83,7 +88,8 @@ inline constexpr MicroTable kMicroInPlace = table_of<false>();
 // Implicit-GEMM variant: B row k starts at B + off[k] (a shifted row of the padded input); all
 // 16 * NV lanes are read, so B needs that much slack past its last row. Output lanes are the
 // cmask lanes of each vector, stored compressed (junk columns of the padded width dropped) at
-// C + m * ldc + yoff[v]; smask has popcount(cmask) low bits. A is packed k-major.
+// C + m * ldc + yoff[v]; smask has popcount(cmask) low bits. R (same layout as C) is added
+// before the clamp when not null. A is packed k-major.
 struct PanelStore {
   __mmask16 cmask[3], smask[3];
   I64 yoff[3];
@@ -91,8 +97,8 @@ struct PanelStore {
 
 template <int MR, int NV>
 void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* off,
-                    const PanelStore& ps, const float* bias, Init init, const float* clip, float* C,
-                    I64 ldc) {
+                    const PanelStore& ps, const float* bias, Init init, const float* clip,
+                    const float* R, float* C, I64 ldc) {
   // Masks are only used outside the k loop: masked loads inside it make GCC 12 spill the
   // accumulators.
   __mmask16 cm[NV], sm[NV];
@@ -120,6 +126,12 @@ void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* o
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
     }
   }
+  if (R)
+    for (int m = 0; m < MR; ++m)
+      for (int v = 0; v < NV; ++v)
+        acc[m][v] = _mm512_add_ps(
+            acc[m][v],
+            _mm512_maskz_expand_ps(cm[v], _mm512_maskz_loadu_ps(sm[v], R + m * ldc + yo[v])));
   if (clip) clamp_tile<MR, NV>(acc, clip);
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v)
@@ -127,7 +139,7 @@ void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* o
 }
 
 using ImplicitFn = void (*)(I64, const float*, const float*, const std::int32_t*, const PanelStore&,
-                            const float*, Init, const float*, float*, I64);
+                            const float*, Init, const float*, const float*, float*, I64);
 using ImplicitTable = std::array<std::array<ImplicitFn, 3>, kMR>;  // [mr - 1][nv - 1]
 
 template <int MR>

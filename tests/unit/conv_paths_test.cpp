@@ -1,9 +1,10 @@
 // Every conv kernel path against the plain reference loops (sim/ops/conv_reference.hpp), one
 // table row per geometry: dense, grouped, depthwise (with and without a channel multiplier,
 // partial channel blocks, odd widths, strides, dilations, asymmetric pads), 1-D and 3-D, each
-// with and without a fused clamp.
+// with no epilogue, a fused clamp, and a fused residual Add before the clamp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -250,20 +251,29 @@ std::vector<float> random_vector(std::size_t n, unsigned seed) {
 
 class ConvPaths : public ::testing::TestWithParam<ConvRow> {};
 
+// Each row runs three ways: plain, with a fused clamp, and with a fused residual Add followed
+// by the clamp (the reference then adds and clamps after an unclamped conv).
+enum class Epilogue { None, Clamp, ResidualClamp };
+
 TEST_P(ConvPaths, EveryPathMatchesTheReference) {
   const ConvRow& row = GetParam();
-  for (const bool clamp : {false, true}) {
+  for (const Epilogue epi : {Epilogue::None, Epilogue::Clamp, Epilogue::ResidualClamp}) {
+    const bool clamp = epi != Epilogue::None;
     ConvGeometry g = geometry(row);
-    if (clamp) {
-      g.act_min = -0.5f;
-      g.act_max = 0.75f;
-    }
     const std::int64_t cg = g.in_channels / g.group, k = cg * g.kernel_pixels();
     const auto x = random_vector(static_cast<std::size_t>(numel(g.x_shape())), 1);
     const auto w = random_vector(static_cast<std::size_t>(numel(g.w_shape(false))), 2);
     const auto b = random_vector(static_cast<std::size_t>(g.out_channels), 3);
+    const auto res = random_vector(static_cast<std::size_t>(numel(g.y_shape())), 4);
     std::vector<float> ref(static_cast<std::size_t>(numel(g.y_shape())));
     conv_reference(g, x.data(), w.data(), b.data(), ref.data());
+    if (clamp) {
+      g.act_min = -0.5f;
+      g.act_max = 0.75f;
+    }
+    if (epi == Epilogue::ResidualClamp) g.residual = res.data();
+    for (std::size_t i = 0; i < ref.size(); ++i)
+      ref[i] = std::min(std::max(ref[i] + (g.residual ? res[i] : 0.0f), g.act_min), g.act_max);
     // Float accumulation of k products of magnitude <= 1, against a double reference.
     const float tol = 4e-7f * static_cast<float>(k + 1);
     for (const ConvPath path :
@@ -273,8 +283,9 @@ TEST_P(ConvPaths, EveryPathMatchesTheReference) {
       conv_forward(g, x.data(), w.data(), b.data(), y.data());
       set_conv_path(ConvPath::Auto);
       for (std::size_t i = 0; i < y.size(); ++i)
-        ASSERT_NEAR(y[i], ref[i], tol) << row.name << " path " << static_cast<int>(path)
-                                       << (clamp ? " with clamp" : "") << ", element " << i;
+        ASSERT_NEAR(y[i], ref[i], tol)
+            << row.name << " path " << static_cast<int>(path) << " epilogue "
+            << static_cast<int>(epi) << ", element " << i;
     }
     for (const DepthwisePath path :
          {DepthwisePath::Direct, DepthwisePath::Blocked, DepthwisePath::Planes}) {
@@ -283,8 +294,9 @@ TEST_P(ConvPaths, EveryPathMatchesTheReference) {
       conv_forward(g, x.data(), w.data(), b.data(), y.data());
       set_depthwise_path(DepthwisePath::Auto);
       for (std::size_t i = 0; i < y.size(); ++i)
-        ASSERT_NEAR(y[i], ref[i], tol) << row.name << " depthwise path " << static_cast<int>(path)
-                                       << (clamp ? " with clamp" : "") << ", element " << i;
+        ASSERT_NEAR(y[i], ref[i], tol)
+            << row.name << " depthwise path " << static_cast<int>(path) << " epilogue "
+            << static_cast<int>(epi) << ", element " << i;
     }
   }
 }

@@ -1,4 +1,5 @@
-// The engine folds a Relu/Clip into the Conv/ConvTranspose that feeds it. Folding must not
+// The engine folds a Relu/Clip into the Conv/ConvTranspose that feeds it (and a residual Add,
+// with its Relu, into a Conv), among other folds. Folding must not
 // change a single bit, must step aside when someone watches the Conv's own output, and must
 // keep prefix reruns (run_steps from a later step) correct.
 #include <gtest/gtest.h>
@@ -232,6 +233,59 @@ TEST(Fusion, ElementwiseHooksAreAppliedInsideFolds) {
   ASSERT_GT(bias_add_step, 0u);
   EXPECT_EQ(seconds[erf_step], 0.0);
   EXPECT_EQ(seconds[bias_add_step], 0.0);
+}
+
+// ResNet's residual blocks: Conv -> Add(shortcut) -> Relu runs as one Conv call.
+TEST(Fusion, ResidualAddsAndTheirReluFoldIntoTheConv) {
+  const Network net = prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/resnet.onnx");
+  const auto in = random_inputs(net, 3, 17);
+  const auto expected = run(net, in, false);
+  auto e = Engine::create(net);
+  ASSERT_TRUE(e.ok());
+  std::vector<std::size_t> adds;
+  for (std::size_t i = 1; i < e->num_steps(); ++i)
+    if (e->step_node(i).op_type == "Add" && e->step_node(i - 1).op_type == "Conv")
+      adds.push_back(i);
+  ASSERT_EQ(adds.size(), 3u);
+  std::vector<double> seconds;
+  e->set_profile(&seconds);
+  auto out = e->run(in);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  expect_identical(*out, expected, "resnet with folded residual Adds");
+  for (std::size_t a : adds) {
+    EXPECT_EQ(e->step_node(a + 1).op_type, "Relu");
+    EXPECT_EQ(seconds[a], 0.0) << e->step_node(a).name;
+    EXPECT_EQ(seconds[a + 1], 0.0) << e->step_node(a + 1).name;
+    EXPECT_GT(seconds[a - 1], 0.0);
+  }
+  e->set_profile(nullptr);
+  // Reruns from the Add and from its Relu recompute what the fold left unwritten.
+  for (std::size_t a : adds)
+    for (std::size_t k : {a, a + 1}) {
+      ASSERT_TRUE(e->run(in).ok());
+      ASSERT_TRUE(e->set_inputs(in).ok());
+      ASSERT_TRUE(e->run_steps(k, e->num_steps()).ok());
+      expect_identical(e->outputs(), expected, "rerun from step " + std::to_string(k));
+    }
+  // A hook on the Conv's own output sees it and stops the fold; one on the Add's output stops
+  // only the Relu's.
+  for (const std::size_t watched : {adds[0] - 1, adds[0]}) {
+    auto h = Engine::create(net);
+    ASSERT_TRUE(h.ok());
+    std::size_t seen = 0;
+    ASSERT_TRUE(
+        h->set_hook(h->step_node(watched).outputs[0], [&](Tensor& t) { seen = t.f.size(); }).ok());
+    auto r = h->run(in);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(seen, static_cast<std::size_t>(3 * 16 * 28 * 28));
+    expect_identical(*r, expected, "with a hook on " + h->step_node(watched).outputs[0]);
+  }
+  // Shape inference records the values the folds skip.
+  for (std::size_t a : adds) {
+    const std::string& conv_out = e->step_node(a - 1).outputs[0];
+    ASSERT_TRUE(net.shapes.count(conv_out)) << conv_out;
+    EXPECT_EQ(net.shapes.at(conv_out), net.shapes.at(e->step_node(a).outputs[0]));
+  }
 }
 
 TEST(Fusion, ShapeInferenceRecordsTheFoldedConvOutputs) {
