@@ -1,4 +1,5 @@
-// Implicit-GEMM conv (AVX-512): no im2col. Each (image, group) input is copied once into
+// Implicit-GEMM conv (AVX-512): no im2col. (A 1x1 strided conv instead gathers its strided
+// pixels into dense planes once per image.) Each (image, group) input is copied once into
 // zero-padded phase planes (conv_phase.hpp); row k = (channel, tap) of the virtual im2col
 // matrix is then that channel's phase plane shifted by a constant, so the micro-kernel reads
 // B rows in place through an offset table. Output columns run over rows of the padded width
@@ -23,13 +24,15 @@ namespace {
 
 struct ImplicitPlan {
   PhaseLayout L;
-  bool direct = false;  // 1x1, stride 1, no padding: B rows are the input planes themselves
-                        // (copied for the last image, whose tail panel reads past x)
-  I64 cs = 0;           // floats per channel in the B buffer
-  I64 qw = 0;           // computed columns per image: OH rows of wq
-  I64 panels = 0;       // 48-column panels per image
-  I64 kc = 0;           // K block
-  I64 bp = 0, cb = 1;   // panels per column block, column blocks per image
+  bool direct = false;     // 1x1, stride 1, no padding: B rows are the input planes themselves
+                           // (copied for the last image, whose tail panel reads past x)
+  bool subsample = false;  // 1x1, strided, no padding: B rows are the strided input pixels,
+                           // gathered into dense planes of OH x OW
+  I64 cs = 0;              // floats per channel in the B buffer
+  I64 qw = 0;              // computed columns per image: OH rows of wq
+  I64 panels = 0;          // 48-column panels per image
+  I64 kc = 0;              // K block
+  I64 bp = 0, cb = 1;      // panels per column block, column blocks per image
   I64 mb = 1, mrows = 0;
 };
 
@@ -39,10 +42,16 @@ ImplicitPlan make_plan(const ConvGeometry& g, I64 mg) {
   p.direct = g.kernel[1] == 1 && g.kernel[2] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
              g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.out[1] == g.in[1] &&
              g.out[2] == g.in[2];
+  p.subsample = !p.direct && g.kernel[1] == 1 && g.kernel[2] == 1 && g.pad_begin[1] == 0 &&
+                g.pad_begin[2] == 0;
   if (p.direct) {
     p.L.wq = g.in[2];
     p.L.tap_off = {0};
     p.cs = g.in_pixels();
+  } else if (p.subsample) {
+    p.L.wq = g.out[2];
+    p.L.tap_off = {0};
+    p.cs = g.out_pixels();
   } else {
     p.cs = p.L.sh * p.L.sw * p.L.plane;
   }
@@ -108,13 +117,48 @@ BBuffer& b_buffer() {
 }
 std::atomic<std::uint64_t> g_calls{0};
 
+// dst[oh * OW + ow] = x[oh * sh][ow * sw]: the pixels a 1x1 strided conv reads, packed dense.
+void subsample_plane(const ConvGeometry& g, const float* x, float* dst) {
+  const I64 W = g.in[2], OH = g.out[1], OW = g.out[2], sh = g.stride[1], sw = g.stride[2];
+  for (I64 oh = 0; oh < OH; ++oh) {
+    const float* row = x + oh * sh * W;
+    float* out = dst + oh * OW;
+    I64 ow = 0;
+    if (sw == 2) {
+      const __m512i even =
+          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      for (; ow < OW; ow += 16) {
+        // Input columns 2 * ow .. 2 * ow + 31, masked to the row.
+        const I64 c0 = 2 * ow;
+        const auto in_row = [&](I64 from) {
+          const I64 n = std::clamp<I64>(W - from, 0, 16);
+          return static_cast<__mmask16>((1u << n) - 1u);
+        };
+        const __m512 lo = _mm512_maskz_loadu_ps(in_row(c0), row + c0);
+        const __m512 hi = _mm512_maskz_loadu_ps(in_row(c0 + 16), row + c0 + 16);
+        const I64 n = std::min<I64>(16, OW - ow);
+        _mm512_mask_storeu_ps(out + ow, static_cast<__mmask16>((1u << n) - 1u),
+                              _mm512_permutex2var_ps(lo, even, hi));
+      }
+    }
+    for (; ow < OW; ++ow) out[ow] = row[ow * sw];
+  }
+}
+
 }  // namespace
 
 double implicit_cost(const ConvGeometry& g) {
   if (!g.planar()) return 1e300;
-  const PhaseLayout L = phase_layout(g);
   const double mg = static_cast<double>(g.out_channels / g.group);
   const double K = static_cast<double>(g.in_channels / g.group * g.kernel_pixels());
+  if (g.kernel[1] == 1 && g.kernel[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 &&
+      (g.stride[1] > 1 || g.stride[2] > 1)) {
+    // Subsampled 1x1: no junk columns; the gather touches each output pixel once per channel.
+    const double lanes = static_cast<double>((g.out_pixels() + 15) / 16 * 16);
+    return static_cast<double>(g.batch * g.group) *
+           (1.05 * lanes * K * mg / 32.0 + 0.3 * K * lanes);
+  }
+  const PhaseLayout L = phase_layout(g);
   const double lanes = static_cast<double>((g.out[1] * L.wq + 15) / 16 * 16);
   // Building the phase planes: a plain copy for stride 1, a slower deinterleave otherwise.
   const double copy = static_cast<double>(g.in_channels / g.group * L.sh * L.sw * L.plane) *
@@ -168,8 +212,11 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
         }
         if (built.n != n || built.grp != grp) {
           for (I64 c = 0; c < cg; ++c)
-            build_phases(g, p.L, xg + c * in_pix, buf + c * p.cs, row,
-                         c + 1 < cg ? xg + (c + 1) * in_pix : nullptr);
+            if (p.subsample)
+              subsample_plane(g, xg + c * in_pix, buf + c * p.cs);
+            else
+              build_phases(g, p.L, xg + c * in_pix, buf + c * p.cs, row,
+                           c + 1 < cg ? xg + (c + 1) * in_pix : nullptr);
           built.n = n;
           built.grp = grp;
         }
@@ -191,6 +238,15 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
               g.residual && last ? g.residual + (n * g.out_channels + m) * N : nullptr;
           for (I64 pj = pj0; pj < pj1; ++pj) {
             const I64 cols = std::min<I64>(kNR, p.qw - pj * kNR);
+            if (p.direct || p.subsample) {
+              // Dense planes, no junk columns: B rows are cs apart and output columns are
+              // contiguous, so the plain kernel stores without compressing.
+              const MicroFn mf = kMicroPacked[static_cast<std::size_t>(mr - 1)]
+                                             [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+              mf(kc, a, 0, b + k0 * p.cs + pj * kNR, p.cs, bm, init, clip,
+                 rm ? rm + pj * kNR : nullptr, ym + pj * kNR, N, static_cast<int>(cols));
+              continue;
+            }
             const ImplicitFn fn = kMicroImplicit[static_cast<std::size_t>(mr - 1)]
                                                 [static_cast<std::size_t>((cols + 15) / 16 - 1)];
             fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm, init,
