@@ -14,6 +14,10 @@
 #include <Eigen/Core>
 #include <Eigen/Dense>
 
+#if defined(__AVX512F__)
+#include "sim/ops/conv_micro.hpp"
+#endif
+
 namespace mpq::gemm {
 namespace {
 
@@ -34,11 +38,54 @@ void product(const L& a, const R& b, float alpha, float beta, MutMap c) {
   }
 }
 
+#if defined(__AVX512F__)
+// C = A * B for untransposed operands with K <= 512, on the conv micro-kernels (8 rows x up
+// to 48 columns in registers), A and B read in place: Eigen packs both operands every call,
+// which costs as much as the product itself when K is small (a transformer's 64-wide layers).
+// Each output is one sum over k in order. B panels narrower than 16 lanes at the right edge
+// are copied into a zero-padded scratch, since the kernels load whole vectors of B.
+bool small_k_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, MatRef A, MatRef B, float* C,
+                   std::int64_t ldc) {
+  using convk::kMR;
+  if (A.trans || B.trans || K > 512) return false;
+  const std::int64_t full = N / 16 * 16;
+  float* tail = nullptr;
+  if (full < N) {
+    tail = thread_scratch(static_cast<std::size_t>(K * 16), 3);
+    for (std::int64_t k = 0; k < K; ++k) {
+      std::fill(tail + k * 16, tail + k * 16 + 16, 0.0f);
+      std::copy(B.p + k * B.ld + full, B.p + k * B.ld + N, tail + k * 16);
+    }
+  }
+  for (std::int64_t n0 = 0; n0 < N;) {
+    // 48-column panels over the whole vectors, a last 48 + 16 as 32 + 32 (two loads of B per k,
+    // not one), then the padded tail.
+    std::int64_t w = n0 < full ? std::min<std::int64_t>(48, full - n0) : N - n0;
+    if (n0 < full && full - n0 == 64) w = 32;
+    const bool padded = n0 >= full;
+    const float* b = padded ? tail : B.p + n0;
+    const std::int64_t ldb = padded ? 16 : B.ld;
+    const auto fns = convk::kMicroInPlace;
+    for (std::int64_t m0 = 0; m0 < M; m0 += kMR) {
+      const std::int64_t mr = std::min<std::int64_t>(kMR, M - m0);
+      fns[static_cast<std::size_t>(mr - 1)][static_cast<std::size_t>((w + 15) / 16 - 1)](
+          K, A.p + m0 * A.ld, A.ld, b, ldb, nullptr, convk::Init::Zero, nullptr, nullptr,
+          C + m0 * ldc + n0, ldc, static_cast<int>(w));
+    }
+    n0 += w;
+  }
+  return true;
+}
+#endif
+
 }  // namespace
 
 void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
            float beta, float* C, std::int64_t ldc) {
   if (M <= 0 || N <= 0) return;
+#if defined(__AVX512F__)
+  if (K > 0 && alpha == 1.0f && beta == 0.0f && small_k_sgemm(M, N, K, A, B, C, ldc)) return;
+#endif
   MutMap c(C, M, N, Eigen::OuterStride<>(ldc));
   if (K <= 0) {
     if (beta == 0.0f)
