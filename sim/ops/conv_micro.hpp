@@ -84,6 +84,12 @@ constexpr MicroTable table_of() {
 }
 inline constexpr MicroTable kMicroPacked = table_of<true>();
 inline constexpr MicroTable kMicroInPlace = table_of<false>();
+// 64-column tiles of up to 6 rows (24 accumulators), A read in place: sgemm's panels of
+// products whose width is a multiple of 64 (one broadcast of A feeds four FMAs, not two).
+inline constexpr int kWideMR = 6;
+inline constexpr std::array<MicroFn, kWideMR> kMicroWideInPlace = {
+    micro<1, 4, false>, micro<2, 4, false>, micro<3, 4, false>,
+    micro<4, 4, false>, micro<5, 4, false>, micro<6, 4, false>};
 
 // Implicit-GEMM variant: B row k starts at B + off[k] (a shifted row of the padded input); all
 // 16 * NV lanes are read, so B needs that much slack past its last row. Output lanes are the

@@ -39,8 +39,8 @@ void product(const L& a, const R& b, float alpha, float beta, MutMap c) {
 }
 
 #if defined(__AVX512F__)
-// C = A * B for untransposed operands with K <= 512, on the conv micro-kernels (8 rows x up
-// to 48 columns in registers), A and B read in place: Eigen packs both operands every call,
+// C = A * B for untransposed operands with K <= 512, on the conv micro-kernels (6 x 64 or
+// 8 x 48 tiles in registers), A and B read in place: Eigen packs both operands every call,
 // which costs as much as the product itself when K is small (a transformer's 64-wide layers).
 // Each output is one sum over k in order. B panels narrower than 16 lanes at the right edge
 // are copied into a zero-padded scratch, since the kernels load whole vectors of B.
@@ -57,11 +57,18 @@ bool small_k_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, MatRef A, Mat
       std::copy(B.p + k * B.ld + full, B.p + k * B.ld + N, tail + k * 16);
     }
   }
-  for (std::int64_t n0 = 0; n0 < N;) {
-    // 48-column panels over the whole vectors, a last 48 + 16 as 32 + 32 (two loads of B per k,
-    // not one), then the padded tail.
-    std::int64_t w = n0 < full ? std::min<std::int64_t>(48, full - n0) : N - n0;
-    if (n0 < full && full - n0 == 64) w = 32;
+  std::int64_t n0 = 0;
+  for (; n0 + 64 <= full; n0 += 64)
+    for (std::int64_t m0 = 0; m0 < M; m0 += convk::kWideMR) {
+      const std::int64_t mr = std::min<std::int64_t>(convk::kWideMR, M - m0);
+      convk::kMicroWideInPlace[static_cast<std::size_t>(mr - 1)](
+          K, A.p + m0 * A.ld, A.ld, B.p + n0, B.ld, nullptr, convk::Init::Zero, nullptr, nullptr,
+          C + m0 * ldc + n0, ldc, 64);
+    }
+  while (n0 < N) {
+    // 64-column panels first (above), then 48-column ones over the whole vectors, then the
+    // padded tail.
+    const std::int64_t w = n0 < full ? std::min<std::int64_t>(48, full - n0) : N - n0;
     const bool padded = n0 >= full;
     const float* b = padded ? tail : B.p + n0;
     const std::int64_t ldb = padded ? 16 : B.ld;
