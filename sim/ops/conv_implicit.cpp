@@ -26,8 +26,8 @@ struct ImplicitPlan {
   PhaseLayout L;
   bool direct = false;     // 1x1, stride 1, no padding: B rows are the input planes themselves
                            // (copied for the last image, whose tail panel reads past x)
-  bool subsample = false;  // 1x1, strided, no padding: B rows are the strided input pixels,
-                           // gathered into dense planes of OH x OW
+  bool subsample = false;  // subsampled_1x1: B rows are the strided input pixels, gathered
+                           // into dense planes of OH x OW
   I64 cs = 0;              // floats per channel in the B buffer
   I64 qw = 0;              // computed columns per image: OH rows of wq
   I64 panels = 0;          // 48-column panels per image
@@ -36,14 +36,21 @@ struct ImplicitPlan {
   I64 mb = 1, mrows = 0;
 };
 
+// A 1x1 conv with a stride and no padding that any output reads: its input pixels gathered
+// densely are the whole B matrix (the subsample mode of the plan).
+bool subsampled_1x1(const ConvGeometry& g) {
+  return g.kernel[1] == 1 && g.kernel[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 &&
+         (g.stride[1] > 1 || g.stride[2] > 1) && (g.out[1] - 1) * g.stride[1] < g.in[1] &&
+         (g.out[2] - 1) * g.stride[2] < g.in[2];
+}
+
 ImplicitPlan make_plan(const ConvGeometry& g, I64 mg) {
   ImplicitPlan p;
   p.L = phase_layout(g);
   p.direct = g.kernel[1] == 1 && g.kernel[2] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
              g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.out[1] == g.in[1] &&
              g.out[2] == g.in[2];
-  p.subsample = !p.direct && g.kernel[1] == 1 && g.kernel[2] == 1 && g.pad_begin[1] == 0 &&
-                g.pad_begin[2] == 0;
+  p.subsample = subsampled_1x1(g);
   if (p.direct) {
     p.L.wq = g.in[2];
     p.L.tap_off = {0};
@@ -151,8 +158,7 @@ double implicit_cost(const ConvGeometry& g) {
   if (!g.planar()) return 1e300;
   const double mg = static_cast<double>(g.out_channels / g.group);
   const double K = static_cast<double>(g.in_channels / g.group * g.kernel_pixels());
-  if (g.kernel[1] == 1 && g.kernel[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 &&
-      (g.stride[1] > 1 || g.stride[2] > 1)) {
+  if (subsampled_1x1(g)) {
     // Subsampled 1x1: no junk columns; the gather touches each output pixel once per channel.
     const double lanes = static_cast<double>((g.out_pixels() + 15) / 16 * 16);
     return static_cast<double>(g.batch * g.group) *
