@@ -38,7 +38,7 @@ void taps(const ConvGeometry& g, const PhaseLayout& L, const float* ph, const fl
     for (I64 t = 0; t < T; ++t) wv[t] = _mm512_set1_ps(w[t]);
     const I64* off = L.tap_off.data();
     for (I64 j = 0; j < n; j += 16) {
-      const __mmask16 m = static_cast<__mmask16>(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1u);
+      const __mmask16 m = convk::lanes_below(n - j);
       __m512 acc = _mm512_set1_ps(bias);
       for (I64 t = 0; t < T; ++t)
         acc = _mm512_fmadd_ps(wv[t], _mm512_maskz_loadu_ps(m, ph + off[t] + j), acc);
@@ -89,10 +89,6 @@ void transpose16(__m512 r[16]) {
   }
 }
 
-__mmask16 first_n(I64 n) {
-  return static_cast<__mmask16>(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1u);
-}
-
 // Depthwise with multiplier 1, 16 channels at a time: the block's input planes are transposed
 // into a zero-padded pixel-major buffer ([pixel][16 channels]), where every kernel tap of every
 // output pixel is one full-width FMA with no masks and no junk columns, and the results are
@@ -123,7 +119,7 @@ bool depthwise_blocked(const ConvGeometry& g, const float* x, const float* w, co
           // Pack: 16 pixels of 16 channels at a time.
           for (I64 ih = 0; ih < H; ++ih)
             for (I64 iw = 0; iw < W; iw += 16) {
-              const __mmask16 m = first_n(W - iw);
+              const __mmask16 m = convk::lanes_below(W - iw);
               __m512 v[16];
               for (I64 c = 0; c < 16; ++c)
                 v[c] = c < nc ? _mm512_maskz_loadu_ps(m, xb + c * in_pix + ih * W + iw)
@@ -191,7 +187,7 @@ bool depthwise_blocked(const ConvGeometry& g, const float* x, const float* w, co
             for (I64 p = 0; p < 16; ++p)
               v[p] = p < np ? _mm512_loadu_ps(obuf + (p0 + p) * 16) : _mm512_setzero_ps();
             transpose16(v);
-            const __mmask16 m = first_n(np);
+            const __mmask16 m = convk::lanes_below(np);
             for (I64 c = 0; c < nc; ++c) _mm512_mask_storeu_ps(yb + c * out_pix + p0, m, v[c]);
           }
         }

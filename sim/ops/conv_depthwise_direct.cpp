@@ -27,14 +27,11 @@ namespace mpq {
 namespace {
 
 using I64 = std::int64_t;
-
-__mmask16 lanes_below(I64 n) {
-  return static_cast<__mmask16>(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1u);
-}
+using convk::lanes_below;
 
 // Lanes whose column c0 + lane lies in [0, w).
 __mmask16 lanes_inside(I64 c0, I64 w) {
-  return static_cast<__mmask16>(lanes_below(w - c0) & ~lanes_below(-c0));
+  return convk::lanes_between(-c0, w - c0);
 }
 
 constexpr I64 kMaxTaps = 49;  // up to 7x7 kernels

@@ -137,15 +137,9 @@ void subsample_plane(const ConvGeometry& g, const float* x, float* dst) {
       for (; ow < OW; ow += 16) {
         // Input columns 2 * ow .. 2 * ow + 31, masked to the row.
         const I64 c0 = 2 * ow;
-        const auto in_row = [&](I64 from) {
-          const I64 n = std::clamp<I64>(W - from, 0, 16);
-          return static_cast<__mmask16>((1u << n) - 1u);
-        };
-        const __m512 lo = _mm512_maskz_loadu_ps(in_row(c0), row + c0);
-        const __m512 hi = _mm512_maskz_loadu_ps(in_row(c0 + 16), row + c0 + 16);
-        const I64 n = std::min<I64>(16, OW - ow);
-        _mm512_mask_storeu_ps(out + ow, static_cast<__mmask16>((1u << n) - 1u),
-                              _mm512_permutex2var_ps(lo, even, hi));
+        const __m512 lo = _mm512_maskz_loadu_ps(lanes_below(W - c0), row + c0);
+        const __m512 hi = _mm512_maskz_loadu_ps(lanes_below(W - c0 - 16), row + c0 + 16);
+        _mm512_mask_storeu_ps(out + ow, lanes_below(OW - ow), _mm512_permutex2var_ps(lo, even, hi));
       }
     }
     for (; ow < OW; ++ow) out[ow] = row[ow * sw];

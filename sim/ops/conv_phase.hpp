@@ -55,13 +55,22 @@ inline PhaseLayout phase_layout(const ConvGeometry& g) {
 inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
   return _mm512_maskz_min_ps(0xffff, hi, _mm512_maskz_max_ps(0xffff, lo, v));
 }
+
+// Lanes [0, n): none when n <= 0, all 16 when n >= 16.
+inline __mmask16 lanes_below(I64 n) {
+  return static_cast<__mmask16>((1u << std::clamp<I64>(n, 0, 16)) - 1u);
+}
+// Lanes [lo, hi).
+inline __mmask16 lanes_between(I64 lo, I64 hi) {
+  return static_cast<__mmask16>(lanes_below(hi) & ~lanes_below(lo));
+}
 #endif
 
 // Short copies inline (a libc call per 7..28-float row costs more than the copy).
 inline void copy_n(const float* src, I64 n, float* dst) {
 #if defined(__AVX512F__)
   for (I64 j = 0; j < n; j += 16) {
-    const auto m = static_cast<__mmask16>(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1u);
+    const __mmask16 m = lanes_below(n - j);
     _mm512_mask_storeu_ps(dst + j, m, _mm512_maskz_loadu_ps(m, src + j));
   }
 #else
@@ -101,17 +110,13 @@ inline void build_phases(const ConvGeometry& g, const PhaseLayout& L, const floa
           _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
       const __m512i od =
           _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-      const auto lanes = [](I64 lo, I64 hi) {
-        const auto bits = [](I64 n) { return (1u << std::clamp<I64>(n, 0, 16)) - 1u; };
-        return static_cast<__mmask16>(bits(hi) & ~bits(lo));
-      };
       const float* xr = x + ih * W;
       for (I64 j = 0; j < L.wq; j += 16) {
         const I64 base = 2 * j - pl;  // input column of lane 0
-        const __m512 lo = _mm512_maskz_loadu_ps(lanes(-base, cols - base), xr + base);
+        const __m512 lo = _mm512_maskz_loadu_ps(lanes_between(-base, cols - base), xr + base);
         const __m512 hi =
-            _mm512_maskz_loadu_ps(lanes(-base - 16, cols - base - 16), xr + base + 16);
-        const __mmask16 m = lanes(0, L.wq - j);
+            _mm512_maskz_loadu_ps(lanes_between(-base - 16, cols - base - 16), xr + base + 16);
+        const __mmask16 m = lanes_below(L.wq - j);
         _mm512_mask_storeu_ps(dst + j, m, _mm512_permutex2var_ps(lo, ev, hi));
         _mm512_mask_storeu_ps(odd + j, m, _mm512_permutex2var_ps(lo, od, hi));
       }
