@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "onnx_builder.hpp"
 #include "sim/ops/conv_common.hpp"
 #include "sim/ops/conv_reference.hpp"
 
@@ -265,14 +265,6 @@ ConvGeometry geometry(const ConvRow& r) {
   return g;
 }
 
-std::vector<float> random_vector(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
 class ConvPaths : public ::testing::TestWithParam<ConvRow> {};
 
 // Each row runs three ways: plain, with a fused clamp, and with a fused residual Add followed
@@ -285,10 +277,10 @@ TEST_P(ConvPaths, EveryPathMatchesTheReference) {
     const bool clamp = epi != Epilogue::None;
     ConvGeometry g = geometry(row);
     const std::int64_t cg = g.in_channels / g.group, k = cg * g.kernel_pixels();
-    const auto x = random_vector(static_cast<std::size_t>(numel(g.x_shape())), 1);
-    const auto w = random_vector(static_cast<std::size_t>(numel(g.w_shape(false))), 2);
-    const auto b = random_vector(static_cast<std::size_t>(g.out_channels), 3);
-    const auto res = random_vector(static_cast<std::size_t>(numel(g.y_shape())), 4);
+    const auto x = test::random_values(static_cast<std::size_t>(numel(g.x_shape())), 1);
+    const auto w = test::random_values(static_cast<std::size_t>(numel(g.w_shape(false))), 2);
+    const auto b = test::random_values(static_cast<std::size_t>(g.out_channels), 3);
+    const auto res = test::random_values(static_cast<std::size_t>(numel(g.y_shape())), 4);
     std::vector<float> ref(static_cast<std::size_t>(numel(g.y_shape())));
     conv_reference(g, x.data(), w.data(), b.data(), ref.data());
     if (clamp) {

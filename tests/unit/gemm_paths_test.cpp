@@ -9,10 +9,10 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "onnx_builder.hpp"
 #include "sim/ops/gemm_kernel.hpp"
 
 namespace mpq {
@@ -33,14 +33,6 @@ const GemmRow kRows[] = {
     {"trans_a", 12, 40, 24, true, false},      {"split_rows", 300, 64, 64, false, false},
     {"split_cols", 24, 300, 32, false, false},
 };
-
-std::vector<float> random_vector(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 // n floats ending exactly where a PROT_NONE page begins.
 class GuardedFloats {
@@ -71,8 +63,8 @@ class GemmPaths : public ::testing::TestWithParam<GemmRow> {};
 
 TEST_P(GemmPaths, MatchesTheReference) {
   const GemmRow& r = GetParam();
-  const auto a = random_vector(static_cast<std::size_t>(r.m * r.k), 1);
-  const auto b = random_vector(static_cast<std::size_t>(r.k * r.n), 2);
+  const auto a = test::random_values(static_cast<std::size_t>(r.m * r.k), 1);
+  const auto b = test::random_values(static_cast<std::size_t>(r.k * r.n), 2);
   const GuardedFloats ga(a), gb(b);
   const gemm::MatRef A{ga.data(), r.ta ? r.m : r.k, r.ta};
   const gemm::MatRef B{gb.data(), r.tb ? r.k : r.n, r.tb};
