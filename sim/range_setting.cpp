@@ -6,6 +6,10 @@
 #include <functional>
 #include <limits>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace mpq {
 namespace {
 
@@ -44,11 +48,58 @@ Range search_range(float lo, float hi, const RangeRequest& r,
   }
   for (int a = kSteps2d; a >= 1; --a)
     for (int b = kSteps2d; b >= 1; --b) {
-      const Range cand{lo * static_cast<float>(a) / kSteps2d, hi * static_cast<float>(b) / kSteps2d};
+      const Range cand{lo * static_cast<float>(a) / kSteps2d,
+                       hi * static_cast<float>(b) / kSteps2d};
       const double e = err(cand.lo, cand.hi);
       if (e < best_err) best_err = e, best = cand;
     }
   return best;
+}
+
+// Sum over v of (v - fake_quantize_int_reference(v, ...))^2. Each float difference squared is
+// exact in double; only the order of the double sum differs between the two paths. v holds no
+// NaN (the caller skips such channels).
+double squared_error(std::span<const float> v, ScaleZero sz, IntGrid g) {
+#if defined(__AVX512F__)
+  // The reference's arithmetic lane-wise: round(x / scale) + zp clamped to the grid, times
+  // scale. Float clamps equal the reference's int64 ones: grid codes are exact in float.
+  const __m512 inv = _mm512_set1_ps(1.0f / sz.scale), scale = _mm512_set1_ps(sz.scale);
+  const __m512 zp = _mm512_set1_ps(static_cast<float>(sz.zero_point));
+  const __m512 qmin = _mm512_set1_ps(static_cast<float>(g.qmin));
+  const __m512 qmax = _mm512_set1_ps(static_cast<float>(g.qmax));
+  __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+  const auto n = static_cast<std::int64_t>(v.size());
+  for (std::int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m =
+        static_cast<__mmask16>(n - k >= 16 ? 0xffffu : (1u << static_cast<unsigned>(n - k)) - 1u);
+    const __m512 x = _mm512_maskz_loadu_ps(m, v.data() + k);
+    // maskz forms: GCC 12's plain ones trip -Wmaybe-uninitialized.
+    __m512 q =
+        _mm512_add_ps(_mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(x, inv),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                      zp);
+    q = _mm512_maskz_min_ps(0xffff, _mm512_maskz_max_ps(0xffff, q, qmin), qmax);
+    // Masked-off lanes: x = 0 and its quantized value may differ from 0 (zero point off grid).
+    const __m512 d = _mm512_maskz_sub_ps(m, x, _mm512_mul_ps(_mm512_sub_ps(q, zp), scale));
+    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(d));
+    const __m512d hi = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0xEE)));
+    acc0 = _mm512_fmadd_pd(lo, lo, acc0);
+    acc1 = _mm512_fmadd_pd(hi, hi, acc1);
+  }
+  // Stored and summed in order: _mm512_reduce_add_pd trips GCC 12's -Wuninitialized.
+  alignas(64) double lanes[8];
+  _mm512_store_pd(lanes, _mm512_add_pd(acc0, acc1));
+  double e = 0;
+  for (double l : lanes) e += l;
+  return e;
+#else
+  double e = 0;
+  for (float x : v) {
+    const double d = x - fake_quantize_int_reference(x, sz.scale, sz.zero_point, g.qmin, g.qmax);
+    e += d * d;
+  }
+  return e;
+#endif
 }
 
 }  // namespace
@@ -63,9 +114,12 @@ Result<RangeMethod> parse_range_method(const std::string& text) {
 
 const char* range_method_name(RangeMethod m) {
   switch (m) {
-    case RangeMethod::MinMax: return "minmax";
-    case RangeMethod::Percentile: return "percentile";
-    case RangeMethod::Mse: return "mse";
+    case RangeMethod::MinMax:
+      return "minmax";
+    case RangeMethod::Percentile:
+      return "percentile";
+    case RangeMethod::Mse:
+      return "mse";
   }
   return "?";
 }
@@ -143,9 +197,11 @@ std::vector<Range> weight_ranges(std::span<const float> w, std::span<const std::
   if (axis >= 0) {
     channels = shape[static_cast<std::size_t>(axis)];
     inner = 1;
-    for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+    for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < shape.size(); ++d)
+      inner *= shape[d];
   }
-  const std::int64_t outer = (channels * inner) != 0 ? static_cast<std::int64_t>(w.size()) / (channels * inner) : 0;
+  const std::int64_t outer =
+      (channels * inner) != 0 ? static_cast<std::int64_t>(w.size()) / (channels * inner) : 0;
   std::vector<Range> out;
   std::vector<float> values;
   for (std::int64_t c = 0; c < channels; ++c) {
@@ -170,15 +226,14 @@ std::vector<Range> weight_ranges(std::span<const float> w, std::span<const std::
       out.push_back({at(100.0 - r.percentile), at(r.percentile)});
       continue;
     }
+    // A NaN makes every candidate's error NaN, so the search would keep [lo, hi].
+    if (std::any_of(values.begin(), values.end(), [](float v) { return std::isnan(v); })) {
+      out.push_back({std::min(lo, 0.0f), std::max(hi, 0.0f)});
+      continue;
+    }
+    const IntGrid g = int_grid(r.format.bits, r.scheme, r.non_negative);
     const auto err = [&](float clo, float chi) {
-      const IntGrid g = int_grid(r.format.bits, r.scheme, r.non_negative);
-      const ScaleZero sz = scale_from_range(clo, chi, g, r.scheme);
-      double e = 0;
-      for (float v : values) {
-        const double d = v - fake_quantize_int_reference(v, sz.scale, sz.zero_point, g.qmin, g.qmax);
-        e += d * d;
-      }
-      return e;
+      return squared_error(values, scale_from_range(clo, chi, g, r.scheme), g);
     };
     out.push_back(search_range(lo, hi, r, err));
   }

@@ -4,8 +4,8 @@
 #include <tbb/global_control.h>
 
 #include <filesystem>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
@@ -99,8 +99,8 @@ TEST(FakeQuant, FastPathEqualsReferenceForEveryWidthAndThreadCount) {
         const std::int64_t inner = axis < 0 ? 1 : (axis == 0 ? 5 * 7 * 3 : 7 * 3);
         for (std::int64_t k = 0; k < t.size(); ++k) {
           const auto c = axis < 0 ? 0 : static_cast<std::size_t>((k / inner) % channels);
-          const float want = fake_quantize_int_reference(t.f[static_cast<std::size_t>(k)],
-                                                         p.scale[c], p.zero_point[c], p.qmin, p.qmax);
+          const float want = fake_quantize_int_reference(
+              t.f[static_cast<std::size_t>(k)], p.scale[c], p.zero_point[c], p.qmin, p.qmax);
           ASSERT_EQ(out.f[static_cast<std::size_t>(k)], want)
               << bits << " bits, axis " << axis << ", element " << k;
         }
@@ -236,8 +236,8 @@ TEST(RangeSetting, MseBeatsMinMaxAtFourBitsOnTheCnn) {
   ASSERT_TRUE(cfg_mse.ok() && cfg_minmax.ok());
   const QuantMetrics mse = evaluate(c, *cfg_mse, "fashion-mnist:test:1000");
   const QuantMetrics mm = evaluate(c, *cfg_minmax, "fashion-mnist:test:1000");
-  EXPECT_GT(mse.sqnr_db, mm.sqnr_db + 0.5) << "MSE " << mse.sqnr_db << " dB, min-max "
-                                          << mm.sqnr_db << " dB";
+  EXPECT_GT(mse.sqnr_db, mm.sqnr_db + 0.5)
+      << "MSE " << mse.sqnr_db << " dB, min-max " << mm.sqnr_db << " dB";
 }
 
 class BundledW8A8 : public ::testing::TestWithParam<std::string> {};
@@ -288,7 +288,8 @@ TEST(RangeSetting, MseRangeMinimisesTheTrueErrorOfTheTensor) {
         const ScaleZero sz = scale_from_range(range.lo, range.hi, g, scheme);
         double e = 0;
         for (float v : x) {
-          const double d = v - fake_quantize_int_reference(v, sz.scale, sz.zero_point, g.qmin, g.qmax);
+          const double d =
+              v - fake_quantize_int_reference(v, sz.scale, sz.zero_point, g.qmin, g.qmax);
           e += d * d;
         }
         return e / static_cast<double>(x.size());
@@ -299,6 +300,68 @@ TEST(RangeSetting, MseRangeMinimisesTheTrueErrorOfTheTensor) {
         EXPECT_LT(mse, 0.5 * minmax) << "heavy tails: clipping must pay off";
       }
     }
+}
+
+// The per-channel weight MSE search (vectorized in range_setting.cpp) picks the range a plain
+// search with fake_quantize_int_reference picks: channel lengths around the 16-lane vectors,
+// both schemes, 2 to 8 bits, heavy tails and a channel with a NaN.
+TEST(RangeSetting, WeightMseSearchMatchesTheReferenceSearch) {
+  std::mt19937 rng(11);
+  std::student_t_distribution<float> heavy(3.0f);
+  for (std::int64_t inner : {1, 7, 15, 16, 17, 33, 144}) {
+    const std::int64_t channels = 3;
+    std::vector<float> w(static_cast<std::size_t>(channels * inner));
+    for (auto& v : w) v = 0.05f * heavy(rng) + (inner % 2 ? 0.02f : 0.0f);
+    const std::vector<std::int64_t> shape{channels, inner};
+    for (int bits : {2, 4, 8})
+      for (QuantScheme scheme : {QuantScheme::Symmetric, QuantScheme::Asymmetric}) {
+        RangeRequest r;
+        r.format = NumberFormat::integer(bits);
+        r.scheme = scheme;
+        r.method = RangeMethod::Mse;
+        const std::vector<Range> got = weight_ranges(w, shape, 0, r);
+        ASSERT_EQ(got.size(), 3u);
+        const IntGrid g = int_grid(bits, scheme, false);
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const std::span<const float> v(w.data() + c * inner, static_cast<std::size_t>(inner));
+          const auto err = [&](Range cand) {
+            const ScaleZero sz = scale_from_range(cand.lo, cand.hi, g, scheme);
+            double e = 0;
+            for (float x : v) {
+              const double d =
+                  x - fake_quantize_int_reference(x, sz.scale, sz.zero_point, g.qmin, g.qmax);
+              e += d * d;
+            }
+            return e;
+          };
+          // The chosen range's error is the smallest over the search grid (to rounding).
+          const float lo = std::min(0.0f, *std::min_element(v.begin(), v.end()));
+          const float hi = std::max(0.0f, *std::max_element(v.begin(), v.end()));
+          double best = std::numeric_limits<double>::infinity();
+          if (scheme == QuantScheme::Symmetric || lo == 0.0f) {
+            const float amax = lo == 0.0f ? hi : std::max(-lo, hi);
+            for (int i = 100; i >= 1; --i) {
+              const float cc = amax * static_cast<float>(i) / 100;
+              best = std::min(best, err(lo == 0.0f ? Range{0.0f, cc} : Range{-cc, cc}));
+            }
+          } else {
+            for (int a = 25; a >= 1; --a)
+              for (int b = 25; b >= 1; --b)
+                best = std::min(
+                    best, err({lo * static_cast<float>(a) / 25, hi * static_cast<float>(b) / 25}));
+          }
+          const double chosen = err(got[static_cast<std::size_t>(c)]);
+          EXPECT_LE(chosen, best * (1 + 1e-12) + 1e-30)
+              << "inner " << inner << ", channel " << c << ", " << bits << " bits";
+        }
+      }
+  }
+  std::vector<float> nan_channel{0.5f, std::nanf(""), -0.25f};
+  RangeRequest r;
+  r.format = NumberFormat::integer(4);
+  r.method = RangeMethod::Mse;
+  const std::vector<std::int64_t> shape{1, 3};
+  EXPECT_EQ(weight_ranges(nan_channel, shape, 0, r).size(), 1u);
 }
 
 }  // namespace
