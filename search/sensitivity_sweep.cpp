@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -92,13 +93,20 @@ std::int64_t count_tasks(const std::vector<SweepGroup>& groups) {
 double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGroup& g,
                   const Candidate& c, const QuantConfig& cfg) {
   if (!c.weight.is_int()) return std::numeric_limits<double>::quiet_NaN();
-  std::map<std::int64_t, double> counts;
+  // Codes lie in [qmin, qmax] of the group's quantizers: one flat count per code.
+  std::vector<double> counts;
+  std::int64_t qmin = 0;
   double total = 0;
   for (std::size_t qi : g.quantizers) {
     const Quantizer& q = p.quantizers[qi];
     if (q.kind != QuantizerKind::Weight) continue;
     const Tensor& w = net.model.initializers.at(q.name);
     const QuantParams& qp = cfg.quantizers.at(q.name).params;
+    if (counts.empty()) {
+      qmin = qp.qmin;
+      counts.assign(static_cast<std::size_t>(qp.qmax - qp.qmin + 1), 0.0);
+    }
+    assert(qp.qmin == qmin && qp.qmax - qp.qmin + 1 == static_cast<std::int64_t>(counts.size()));
     std::int64_t inner = w.size(), channels = 1;
     if (qp.per_channel()) {
       channels = w.shape[static_cast<std::size_t>(qp.axis)];
@@ -113,13 +121,14 @@ double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGr
           static_cast<std::int64_t>(std::nearbyint(w.f[static_cast<std::size_t>(k)] * inv)) +
               qp.zero_point[ch],
           qp.qmin, qp.qmax);
-      counts[code] += 1;
+      counts[static_cast<std::size_t>(code - qmin)] += 1;
       total += 1;
     }
   }
   if (total == 0) return std::numeric_limits<double>::quiet_NaN();
   double h = 0;
-  for (const auto& [code, n] : counts) h -= n / total * std::log2(n / total);
+  for (const double n : counts)
+    if (n > 0) h -= n / total * std::log2(n / total);
   return c.weight.bits - h;
 }
 
