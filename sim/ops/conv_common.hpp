@@ -68,10 +68,12 @@ std::optional<std::string> validate_conv_attributes(const OpNode& node);
 // Fast kernels over raw NC(D)HW float buffers; y holds y_shape() elements, bias may be null.
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y);
-// Which GEMM strategy conv_forward uses for dense / grouped convs. Auto picks by a cost
-// estimate; the others force one path where it applies (for tests comparing every path with
-// conv_reference). Depthwise convs always take the direct loop.
-enum class ConvPath { Auto, Packed, Implicit, Eigen };
+// Which GEMM strategy conv_forward uses for dense / grouped convs. Auto picks by shape and a
+// cost estimate; the others force one path where it applies (for tests comparing every path
+// with conv_reference): packed im2col panels, implicit GEMM over padded rows, Eigen, or
+// channel lanes (output channels in the vector lanes, pixels broadcast). Depthwise convs
+// always take the direct loop.
+enum class ConvPath { Auto, Packed, Implicit, Eigen, ChannelLanes };
 void set_conv_path(ConvPath p);
 ConvPath conv_path();
 

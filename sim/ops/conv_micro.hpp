@@ -217,5 +217,10 @@ inline I64 k_block(I64 K) {
 double implicit_cost(const ConvGeometry& g);
 bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                    float* y);
+// The channel-lane path (conv_channel_lanes.cpp): whether Auto takes it, and the conv
+// (false if the shape does not fit it).
+bool channel_lanes_suits(const ConvGeometry& g);
+bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                        float* y);
 
 }  // namespace mpq::convk

@@ -109,6 +109,45 @@ const ConvRow kRows[] = {
      {0, 1, 1},
      {0, 1, 1},
      2},
+    // Channel lanes (Auto takes it for these strided convs): 40 channels = a partial third
+    // vector, K = 144 in two K blocks; 84 channels = a 4-vector and a partial 2-vector block,
+    // asymmetric pads and a dilation; batch 1 over 225 pixels = several pixel chunks.
+    {"dense_3x3_s2_lanes",
+     2,
+     16,
+     40,
+     1,
+     {1, 13, 11},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"dense_3x3_s2_lanes_84_dilated",
+     1,
+     20,
+     84,
+     1,
+     {1, 12, 10},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 2},
+     {0, 1, 0},
+     {0, 1, 1},
+     2},
+    {"dense_3x3_s2_lanes_chunks",
+     1,
+     16,
+     32,
+     1,
+     {1, 30, 30},
+     {1, 3, 3},
+     {1, 2, 2},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
     {"grouped", 2, 8, 12, 4, {1, 10, 10}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}, 2},
     {"depthwise_s1",
      2,
@@ -292,8 +331,8 @@ TEST_P(ConvPaths, EveryPathMatchesTheReference) {
       ref[i] = std::min(std::max(ref[i] + (g.residual ? res[i] : 0.0f), g.act_min), g.act_max);
     // Float accumulation of k products of magnitude <= 1, against a double reference.
     const float tol = 4e-7f * static_cast<float>(k + 1);
-    for (const ConvPath path :
-         {ConvPath::Auto, ConvPath::Packed, ConvPath::Implicit, ConvPath::Eigen}) {
+    for (const ConvPath path : {ConvPath::Auto, ConvPath::Packed, ConvPath::Implicit,
+                                ConvPath::Eigen, ConvPath::ChannelLanes}) {
       set_conv_path(path);
       std::vector<float> y(ref.size(), std::nanf(""));
       conv_forward(g, x.data(), w.data(), b.data(), y.data());

@@ -1,0 +1,238 @@
+// Channel-lane conv (AVX-512): output channels in the vector lanes, input pixels broadcast.
+// Each tile accumulates P output pixels x 16V output channels; per (input channel, tap) it
+// loads V weight vectors and broadcasts one input value per pixel, so a pixel's address is
+// free (a pointer into the zero-padded input) and no junk columns are computed, whatever the
+// width, stride or dilation. The tiles land pixel-major in a per-task buffer that 16x16
+// transposes turn into NCHW rows (adding the residual and clamping on the way).
+#include "sim/ops/conv_common.hpp"
+
+#if defined(__AVX512F__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/conv_micro.hpp"
+#include "sim/ops/conv_phase.hpp"
+#include "sim/ops/gemm_kernel.hpp"
+
+namespace mpq::convk {
+namespace {
+
+// Pixels per tile for V channel vectors: P * V accumulators + V weights + 1 broadcast <= 32.
+constexpr std::array<int, 5> kPixels = {0, 24, 12, 8, 6};
+
+// out[p * ldo + c] (+)= bias[c] + sum_k w[k * 16V + c] * px[p][off[k]]: accumulates onto out
+// when `load`, else starts from bias (zero when null).
+template <int P, int V>
+void lanes_tile(I64 K, const std::int32_t* off, const float* const* px, const float* w,
+                const float* bias, bool load, float* out, I64 ldo) {
+  __m512 acc[P][V];
+  for (int v = 0; v < V; ++v) {
+    const __m512 b = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
+    for (int p = 0; p < P; ++p) acc[p][v] = load ? _mm512_loadu_ps(out + p * ldo + 16 * v) : b;
+  }
+  const float* q[P];
+  for (int p = 0; p < P; ++p) q[p] = px[p];
+  for (I64 k = 0; k < K; ++k) {
+    const I64 o = off[k];
+    __m512 wv[V];
+    for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(w + k * 16 * V + 16 * v);
+    for (int p = 0; p < P; ++p) {
+      const __m512 a = _mm512_set1_ps(q[p][o]);
+      for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(a, wv[v], acc[p][v]);
+    }
+  }
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + p * ldo + 16 * v, acc[p][v]);
+}
+
+using TileFn = void (*)(I64, const std::int32_t*, const float* const*, const float*, const float*,
+                        bool, float*, I64);
+constexpr std::array<TileFn, 5> kTiles = {nullptr, lanes_tile<24, 1>, lanes_tile<12, 2>,
+                                          lanes_tile<8, 3>, lanes_tile<6, 4>};
+
+// 16 x 16 transpose of r[0..16) in place.
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+  }
+}
+
+// y[c * N + j] = clamp(t[j * ldt + c] + R[c * N + j]) for channels c < mc, pixels j < np.
+void store_transposed(const float* t, I64 ldt, I64 np, I64 mc, float* y, I64 N, const float* R,
+                      const float* clip) {
+  const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
+               hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
+  for (I64 j0 = 0; j0 < np; j0 += 16) {
+    const __mmask16 pm = lanes_below(np - j0);
+    for (I64 c0 = 0; c0 < mc; c0 += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = j0 + i < np ? _mm512_loadu_ps(t + (j0 + i) * ldt + c0) : _mm512_setzero_ps();
+      transpose16(r);
+      const int rows = static_cast<int>(std::min<I64>(16, mc - c0));
+      for (int i = 0; i < rows; ++i) {
+        float* dst = y + (c0 + i) * N + j0;
+        __m512 v = r[i];
+        if (R) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(pm, R + (c0 + i) * N + j0));
+        if (clip) v = clamp_ps(v, lo, hi);
+        _mm512_mask_storeu_ps(dst, pm, v);
+      }
+    }
+  }
+}
+
+struct LanesBuffer {
+  std::vector<float> buf;
+  std::uint64_t call = 0;
+  I64 n = -1, grp = -1;
+};
+LanesBuffer& lanes_buffer() {
+  thread_local LanesBuffer b;
+  return b;
+}
+std::atomic<std::uint64_t> g_lane_calls{0};
+
+}  // namespace
+
+bool channel_lanes_suits(const ConvGeometry& g) {
+  const I64 mg = g.out_channels / g.group;
+  const I64 K = g.in_channels / g.group * g.kernel_pixels();
+  // Measured against the implicit and packed paths (ResNet / ResNet-18 layers, batch 8 to 32):
+  // ahead on strided convs, whose phase planes and im2col gathers cost the others most, as
+  // long as 2+ channel vectors share each broadcast and one image's pass over the weights
+  // stays in L2 (the weights stream once per image). Behind on stride 1 (the others' junk
+  // columns cost less than the transposes here), on deep layers (weights from memory) and on
+  // stems (few input channels: short K blocks over a large image).
+  return g.planar() && (g.stride[1] > 1 || g.stride[2] > 1) && g.kernel_pixels() > 1 && mg >= 32 &&
+         g.in_channels / g.group >= 16 && K * ((mg + 15) / 16 * 16) <= 128 * 1024;
+}
+
+bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                        float* y) {
+  if (!g.planar()) return false;
+  const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
+  const I64 K = cg * g.kernel_pixels(), N = g.out_pixels(), in_pix = g.in_pixels();
+  if (K == 0 || mg == 0) return false;
+  const I64 H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const I64 KH = g.kernel[1], KW = g.kernel[2], sh = g.stride[1], sw = g.stride[2];
+  const I64 pt = g.pad_begin[1], pl = g.pad_begin[2];
+  const I64 hp = std::max(H + pt, (OH - 1) * sh + (KH - 1) * g.dilation[1] + 1);
+  const I64 wpad = std::max(W + pl, (OW - 1) * sw + (KW - 1) * g.dilation[2] + 1);
+  const I64 cs = hp * wpad;
+  if (cg * cs >= (I64{1} << 31)) return false;
+  const I64 Mp = (mg + 15) / 16 * 16, vecs = Mp / 16;
+  // Weights per group, per block of up to 4 channel vectors, k-major: [k][16 * V], zero
+  // past the last channel.
+  const PackedWeights wpk(static_cast<std::size_t>(G * K * Mp));
+  std::vector<float> bpad(static_cast<std::size_t>(G * Mp), 0.0f);
+  for (I64 grp = 0; grp < G; ++grp)
+    for (I64 v0 = 0; v0 < vecs; v0 += 4) {
+      const I64 V = std::min<I64>(4, vecs - v0), lanes = 16 * V, c0 = 16 * v0;
+      float* dst = wpk.data() + grp * K * Mp + K * c0;
+      for (I64 k = 0; k < K; ++k)
+        for (I64 l = 0; l < lanes; ++l)
+          dst[k * lanes + l] = c0 + l < mg ? w[(grp * mg + c0 + l) * K + k] : 0.0f;
+    }
+  if (bias)
+    for (I64 grp = 0; grp < G; ++grp)
+      std::copy(bias + grp * mg, bias + grp * mg + mg, bpad.begin() + grp * Mp);
+  std::vector<std::int32_t> off(static_cast<std::size_t>(K));
+  for (I64 k = 0; k < K; ++k) {
+    const I64 c = k / (KH * KW), kh = k / KW % KH, kw = k % KW;
+    off[static_cast<std::size_t>(k)] =
+        static_cast<std::int32_t>(c * cs + kh * g.dilation[1] * wpad + kw * g.dilation[2]);
+  }
+  std::vector<I64> pix(static_cast<std::size_t>(N));
+  for (I64 j = 0; j < N; ++j) pix[static_cast<std::size_t>(j)] = j / OW * sh * wpad + j % OW * sw;
+  // Pixel chunks: whole images when the batch alone gives the threads work.
+  const I64 T = gemm::num_threads(), units = g.batch * G;
+  I64 chunks = units >= 4 * T ? 1 : (4 * T + units - 1) / units;
+  // ... and at most 256 KB of tiles per chunk, so they are still in L2 when transposed.
+  I64 chunk = std::clamp<I64>((N + chunks - 1) / chunks, 24, std::max<I64>(24, 65536 / Mp));
+  chunk = (chunk + 23) / 24 * 24;
+  chunks = (N + chunk - 1) / chunk;
+  const std::uint64_t call = ++g_lane_calls;
+  const float clip_range[2] = {g.act_min, g.act_max};
+  const float* clip = g.has_activation() ? clip_range : nullptr;
+  tbb::parallel_for(
+      tbb::blocked_range<I64>(0, units * chunks, 1), [&](const tbb::blocked_range<I64>& r) {
+        LanesBuffer& lb = lanes_buffer();
+        for (I64 t = r.begin(); t != r.end(); ++t) {
+          const I64 ci = t % chunks, grp = t / chunks % G, n = t / (chunks * G);
+          const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
+          if (lb.call != call) {
+            lb.buf.assign(static_cast<std::size_t>(cg * cs + 16), 0.0f);
+            lb.call = call;
+            lb.n = lb.grp = -1;
+          }
+          float* xp = lb.buf.data();
+          if (lb.n != n || lb.grp != grp) {
+            const I64 cols = std::min(W, wpad - pl);
+            for (I64 c = 0; c < cg; ++c)
+              for (I64 ih = 0; ih < H && ih + pt < hp; ++ih)
+                copy_n(xg + c * in_pix + ih * W, cols, xp + c * cs + (ih + pt) * wpad + pl);
+            lb.n = n;
+            lb.grp = grp;
+          }
+          const I64 j0 = ci * chunk, nj = std::min(chunk, N - j0);
+          float* tile = gemm::thread_scratch(static_cast<std::size_t>((chunk + 24) * Mp));
+          // Input pointer of every pixel of the chunk; the last tile repeats the last pixel.
+          thread_local std::vector<const float*> pxs;
+          pxs.resize(static_cast<std::size_t>(chunk + 24));
+          for (I64 j = 0; j < nj + 24; ++j)
+            pxs[static_cast<std::size_t>(j)] =
+                xp + pix[static_cast<std::size_t>(j0 + std::min(j, nj - 1))];
+          const I64 taps = g.kernel_pixels();
+          for (I64 v0 = 0; v0 < vecs; v0 += 4) {
+            const I64 V = std::min<I64>(4, vecs - v0);
+            const int P = kPixels[static_cast<std::size_t>(V)];
+            const TileFn fn = kTiles[static_cast<std::size_t>(V)];
+            const float* wv = wpk.data() + grp * K * Mp + K * 16 * v0;
+            const float* bv = bias ? bpad.data() + grp * Mp + 16 * v0 : nullptr;
+            // K blocks of whole channels whose weights (kc x 16V) stay in L1 over all tiles.
+            const I64 kc = std::max<I64>(1, 4096 / (16 * V) / taps) * taps;
+            for (I64 k0 = 0; k0 < K; k0 += kc) {
+              const I64 kn = std::min(kc, K - k0);
+              for (I64 j = 0; j < nj; j += P)
+                fn(kn, off.data() + k0, pxs.data() + j, wv + k0 * 16 * V, bv, k0 > 0,
+                   tile + j * Mp + 16 * v0, Mp);
+            }
+          }
+          const I64 at = (n * g.out_channels + grp * mg) * N + j0;
+          store_transposed(tile, Mp, nj, mg, y + at, N, g.residual ? g.residual + at : nullptr,
+                           clip);
+        }
+      });
+  return true;
+}
+
+}  // namespace mpq::convk
+
+#endif
