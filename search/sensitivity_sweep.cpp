@@ -16,15 +16,20 @@ namespace {}  // namespace
 
 // The configuration of one task: the others (float, or baseline) plus group g at c.
 QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others, const SweepGroup& g,
-                              const Candidate& c) {
+                              const Candidate& c, SettingCache* cache) {
   QuantConfig cfg = others;
   for (std::size_t qi : g.quantizers) {
     const Quantizer& q = in.placement->quantizers[qi];
     const NumberFormat f = q.kind == QuantizerKind::Weight ? c.weight : c.activation;
-    if (f.is_identity())
+    if (f.is_identity()) {
       cfg.quantizers.erase(q.name);
-    else
+    } else if (!cache) {
       cfg.quantizers[q.name] = calibrate_quantizer(*in.net, q, f, *in.stats, in.ranges);
+    } else {
+      auto [it, fresh] = cache->try_emplace({qi, f.name()});
+      if (fresh) it->second = calibrate_quantizer(*in.net, q, f, *in.stats, in.ranges);
+      cfg.quantizers[q.name] = it->second;
+    }
   }
   derive_biases(*in.net, *in.placement, cfg);
   return cfg;
@@ -189,8 +194,9 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
     }
     std::vector<QuantConfig> cfgs;
     std::vector<QuantizedConstants> consts;
+    SettingCache settings;
     for (const Candidate* c : todo) {
-      cfgs.push_back(sweep_task_config(in, others, g, *c));
+      cfgs.push_back(sweep_task_config(in, others, g, *c, &settings));
       consts.push_back(task_constants(in, cfgs.back(), g, others));
     }
     bool input_group = false;

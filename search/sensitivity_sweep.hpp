@@ -9,6 +9,7 @@
 // first quantizer: it is computed once per batch and shared by all the group's candidates.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -65,10 +66,15 @@ struct SweepCallbacks {
 Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys& done,
                                           const SweepCallbacks& cb);
 
+// Calibrated quantizer settings by (quantizer index, format name): a group's candidates often
+// share a weight or an activation format, and the MSE range searches are not free.
+using SettingCache = std::map<std::pair<std::size_t, std::string>, QuantizerSetting>;
+
 // The configuration one task runs: `others` (empty in OthersFloat mode) with group g at c,
-// calibrated from `in.stats`. Exposed so reference implementations can replay a task.
+// calibrated from `in.stats` (through `cache` when given). Exposed so reference
+// implementations can replay a task.
 QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others, const SweepGroup& g,
-                              const Candidate& c);
+                              const Candidate& c, SettingCache* cache = nullptr);
 
 std::int64_t count_tasks(const std::vector<SweepGroup>& groups);
 

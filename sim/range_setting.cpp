@@ -171,14 +171,16 @@ Range activation_range(const Histogram& h, const RangeRequest& r) {
     }
     return {plo, phi};
   }
+  // The occupied bins once (often a small part of the histogram), in bin order as before.
+  std::vector<std::pair<double, double>> occupied;  // (bin center, count)
+  for (int k = 0; k < Histogram::kBins; ++k)
+    if (const double n = h.counts[static_cast<std::size_t>(k)]; n != 0)
+      occupied.emplace_back(h.bin_center(k), n);
   const auto err = [&](float lo, float hi) {
     const Grid g = grid_for(lo, hi, r);
     const double rounding = g.step * g.step / 12.0;
     double e = 0;
-    for (int k = 0; k < Histogram::kBins; ++k) {
-      const double n = h.counts[static_cast<std::size_t>(k)];
-      if (n == 0) continue;
-      const double x = h.bin_center(k);
+    for (const auto& [x, n] : occupied) {
       if (x < g.rmin)
         e += n * (x - g.rmin) * (x - g.rmin);
       else if (x > g.rmax)
