@@ -44,12 +44,20 @@ bool subsampled_1x1(const ConvGeometry& g) {
          (g.out[2] - 1) * g.stride[2] < g.in[2];
 }
 
+}  // namespace
+
+bool implicit_reads_in_place(const ConvGeometry& g) {
+  return g.planar() && g.kernel[1] == 1 && g.kernel[2] == 1 && g.stride[1] == 1 &&
+         g.stride[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.out[1] == g.in[1] &&
+         g.out[2] == g.in[2];
+}
+
+namespace {
+
 ImplicitPlan make_plan(const ConvGeometry& g, I64 mg) {
   ImplicitPlan p;
   p.L = phase_layout(g);
-  p.direct = g.kernel[1] == 1 && g.kernel[2] == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
-             g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.out[1] == g.in[1] &&
-             g.out[2] == g.in[2];
+  p.direct = implicit_reads_in_place(g);
   p.subsample = subsampled_1x1(g);
   if (p.direct) {
     p.L.wq = g.in[2];

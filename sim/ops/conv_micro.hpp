@@ -215,6 +215,9 @@ inline I64 k_block(I64 K) {
 // The implicit-GEMM path (conv_implicit.cpp): its estimated cost in the units of
 // conv_gemm.cpp's estimate, and the conv itself (false if the shape does not fit it).
 double implicit_cost(const ConvGeometry& g);
+// True for 1x1 stride-1 convs without padding: the implicit path reads their input planes in
+// place, with nothing to copy or pack.
+bool implicit_reads_in_place(const ConvGeometry& g);
 bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                    float* y);
 // The channel-lane path (conv_channel_lanes.cpp): whether Auto takes it, and the conv
