@@ -53,7 +53,7 @@ int run_explore(const ExploreArgs& a) {
   auto p1 = run_phase1(**ctx, spec->output, progress);
   if (!p1) return fail(p1.error());
   if (!p1->notice.empty()) std::fprintf(stderr, "mpq: note: %s\n", p1->notice.c_str());
-  std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.1f s\n",
+  std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.2f s\n",
                static_cast<long long>(p1->computed), static_cast<long long>(p1->resumed),
                p1->seconds);
   if (auto st = write_phase1_outputs(**ctx, *p1, spec->output, !a.no_plots); !st)

@@ -100,7 +100,7 @@ int run_sensitivity(const SensitivityArgs& a) {
     return fail(st.error());
   if (!a.dump_tasks.empty())
     if (auto st = write_task_configs(**ctx, a.dump_tasks); !st) return fail(st.error());
-  std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.1f s\n",
+  std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.2f s\n",
                static_cast<long long>(r->computed), static_cast<long long>(r->resumed), r->seconds);
   if (a.common.json) {
     // Only what the inputs determine: identical whatever --threads is.
