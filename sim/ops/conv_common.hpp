@@ -71,9 +71,9 @@ void conv_forward(const ConvGeometry& g, const float* x, const float* w, const f
 // Which GEMM strategy conv_forward uses for dense / grouped convs. Auto picks by shape and a
 // cost estimate; the others force one path where it applies (for tests comparing every path
 // with conv_reference): packed im2col panels, implicit GEMM over padded rows, Eigen, or
-// channel lanes (output channels in the vector lanes, pixels broadcast). Depthwise convs
-// always take the direct loop.
-enum class ConvPath { Auto, Packed, Implicit, Eigen, ChannelLanes };
+// channel lanes (output channels in the vector lanes, pixels broadcast), or Winograd
+// F(2x2, 3x3). Depthwise convs always take the direct loop.
+enum class ConvPath { Auto, Packed, Implicit, Eigen, ChannelLanes, Winograd };
 void set_conv_path(ConvPath p);
 ConvPath conv_path();
 

@@ -187,6 +187,9 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
   const ConvPath path = conv_path();
   const float clip_range[2] = {g.act_min, g.act_max};
   const float* clip = g.has_activation() ? clip_range : nullptr;
+  if ((path == ConvPath::Winograd || (path == ConvPath::Auto && winograd_suits(g))) &&
+      conv_winograd(g, x, w, bias, y))
+    return true;
   if ((path == ConvPath::ChannelLanes || (path == ConvPath::Auto && channel_lanes_suits(g))) &&
       conv_channel_lanes(g, x, w, bias, y))
     return true;

@@ -223,6 +223,11 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
 // The channel-lane path (conv_channel_lanes.cpp): whether Auto takes it, and the conv
 // (false if the shape does not fit it).
 bool channel_lanes_suits(const ConvGeometry& g);
+// The Winograd F(2x2, 3x3) path (conv_winograd.cpp): whether Auto takes it, and the conv
+// (false if the shape does not fit it).
+bool winograd_suits(const ConvGeometry& g);
+bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                   float* y);
 bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                         float* y);
 

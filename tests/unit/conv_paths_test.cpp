@@ -148,6 +148,45 @@ const ConvRow kRows[] = {
      {0, 1, 1},
      {0, 1, 1},
      2},
+    // Winograd F(2x2, 3x3) (Auto takes it for these): tile rows of 6 and 4 tiles packed 2 and
+    // 4 to a vector, across images, with a partial last group; 40 output channels = a
+    // partial 8-row weight panel; a 40-wide map = two 16-tile chunks, asymmetric pads.
+    {"dense_3x3_winograd",
+     2,
+     16,
+     40,
+     1,
+     {1, 13, 11},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"dense_3x3_winograd_small_maps",
+     3,
+     16,
+     24,
+     1,
+     {1, 5, 7},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
+    {"dense_3x3_winograd_wide_asym",
+     1,
+     16,
+     16,
+     1,
+     {1, 9, 40},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 0, 2},
+     {0, 2, 0},
+     2},
     {"grouped", 2, 8, 12, 4, {1, 10, 10}, {1, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {0, 1, 1}, 2},
     {"depthwise_s1",
      2,
@@ -332,7 +371,7 @@ TEST_P(ConvPaths, EveryPathMatchesTheReference) {
     // Float accumulation of k products of magnitude <= 1, against a double reference.
     const float tol = 4e-7f * static_cast<float>(k + 1);
     for (const ConvPath path : {ConvPath::Auto, ConvPath::Packed, ConvPath::Implicit,
-                                ConvPath::Eigen, ConvPath::ChannelLanes}) {
+                                ConvPath::Eigen, ConvPath::ChannelLanes, ConvPath::Winograd}) {
       set_conv_path(path);
       std::vector<float> y(ref.size(), std::nanf(""));
       conv_forward(g, x.data(), w.data(), b.data(), y.data());

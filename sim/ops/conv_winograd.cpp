@@ -1,0 +1,460 @@
+// Winograd F(2x2, 3x3) conv (AVX-512) for dense 3x3 stride-1 convs (Lavin and Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2016). Each 2x2 output tile comes from a 4x4
+// input patch d:  Y = A^T [ (G g G^T) .* (B^T d B) ] A,  so the 36 multiply-adds per tile and
+// channel pair become 16, at the price of transforms that are linear in the channel counts:
+//   1. weights: U[xi] = (G g G^T)[xi] for each of the 16 positions xi, packed as the GEMM
+//      micro-kernels' A panels (once per call);
+//   2. inputs:  V[xi][c][t] = (B^T d B)[xi] of tile t, vectorized over 16 tiles of one tile
+//      row (two masked loads and two permutes per patch row and column parity);
+//   3. 16 products M[xi] = U[xi] V[xi] (mg x cg times cg x T) on the 8x48 micro-kernels;
+//   4. outputs: A^T M A + bias (+ residual, clamp), interleaved back into output rows.
+// Tasks are runs of tile rows across the batch, about L2-sized, so T fills whole panels even
+// on 7x7 maps. The transforms' coefficients are 0, +-1 and +-1/2: the float error stays within
+// a few units of the direct sum's.
+#include "sim/ops/conv_common.hpp"
+
+#if defined(__AVX512F__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+
+#include "sim/ops/conv_micro.hpp"
+#include "sim/ops/conv_phase.hpp"
+#include "sim/ops/gemm_kernel.hpp"
+
+namespace mpq::convk {
+namespace {
+
+constexpr int kXi = 16;  // transformed positions per tile
+
+// (G g G^T) for one 3x3 kernel g (row-major), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], lane-wise.
+void weight_transform(const __m512 (&g)[9], __m512 (&u)[kXi]) {
+  const __m512 half = _mm512_set1_ps(0.5f);
+  __m512 t[4][3];  // G g: 4 x 3
+  for (int j = 0; j < 3; ++j) {
+    const __m512 g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+    t[0][j] = g0;
+    t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(g0, g1), g2));
+    t[2][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(g0, g1), g2));
+    t[3][j] = g2;
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m512 a = t[i][0], b = t[i][1], c = t[i][2];
+    u[i * 4 + 0] = a;
+    u[i * 4 + 1] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(a, b), c));
+    u[i * 4 + 2] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(a, b), c));
+    u[i * 4 + 3] = c;
+  }
+}
+
+// Up[xi] in pack_weights' layout (8-row panels, k-major, K = cg): 16 output channels (two
+// panels) per step, their 9 taps gathered; a full panel's 8 rows of one channel are 8
+// consecutive floats.
+void transform_weights(const float* w, I64 mg, I64 cg, float* up) {
+  const I64 blocks = (mg + 15) / 16;
+  tbb::parallel_for(I64{0}, blocks, [&](I64 b) {
+    const I64 m0 = b * 16, nm = std::min<I64>(16, mg - m0);
+    const __mmask16 live = lanes_below(nm);
+    const __m512i rows =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(static_cast<int>(cg * 9)));
+    const bool full = nm == 16;  // both panels have 8 rows
+    alignas(64) float lane[kXi][16];
+    for (I64 c = 0; c < cg; ++c) {
+      const float* base = w + (m0 * cg + c) * 9;
+      __m512 g[9], u[kXi];
+      for (int e = 0; e < 9; ++e)
+        g[e] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, rows, base + e, 4);
+      weight_transform(g, u);
+      if (full) {
+        for (int xi = 0; xi < kXi; ++xi) {
+          float* p0 = up + (xi * mg + m0) * cg + c * kMR;
+          _mm256_storeu_ps(p0, _mm512_castps512_ps256(u[xi]));
+          _mm256_storeu_ps(p0 + kMR * cg,
+                           _mm512_castps512_ps256(_mm512_shuffle_f32x4(u[xi], u[xi], 0xEE)));
+        }
+        continue;
+      }
+      for (int xi = 0; xi < kXi; ++xi) _mm512_store_ps(lane[xi], u[xi]);
+      for (I64 l = 0; l < nm; ++l) {
+        const I64 m = m0 + l, r = m / kMR * kMR, mr = std::min<I64>(kMR, mg - r);
+        for (int xi = 0; xi < kXi; ++xi) up[(xi * mg + r) * cg + c * mr + (m - r)] = lane[xi][l];
+      }
+    }
+  });
+}
+
+// The tile rows of a task: (image, tile row) units [u0, u1), T tiles in all.
+struct TileRows {
+  I64 u0, u1;
+};
+
+// Tile rows per vector in the transforms: narrow maps (TW <= 8) put up to 4 in one vector.
+I64 per_vector(I64 TW) {
+  return TW > 8 ? 1 : std::min<I64>(4, 16 / TW);
+}
+
+struct Plan {
+  I64 TH, TW;  // tile rows and columns per image
+  I64 units;   // tile rows per task
+  I64 ldv;     // floats per row of V and M (T rounded up to 16)
+  I64 tasks;
+};
+
+Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg) {
+  Plan p{};
+  p.TH = (g.out[1] + 1) / 2;
+  p.TW = (g.out[2] + 1) / 2;
+  // V and M of a task (16 x (cg + mg) x T floats) within about 768 KB of L2, and at least one
+  // 48-column panel of tiles.
+  const I64 budget = 768 * 1024 / (4 * kXi * (cg + mg));
+  const I64 target = std::clamp<I64>(budget, kNR, 512);
+  const I64 all = g.batch * p.TH;
+  // Enough tasks for the threads when the batch is small.
+  const I64 T = gemm::num_threads();
+  // At least one vector's worth of tile rows (see per_vector) when the batch has them.
+  const I64 most = std::min(
+      all, std::max(per_vector(p.TW),
+                    std::min(std::max<I64>(1, target / p.TW), std::max<I64>(1, all / (4 * T)))));
+  // Of up to half as many tile rows, the count whose tiles best fill the 48-column panels.
+  p.units = most;
+  double best = 0;
+  for (I64 u = most; u >= std::max<I64>(1, most / 2); --u) {
+    const I64 t = u * p.TW;
+    const double fill = static_cast<double>(t) / static_cast<double>((t + kNR - 1) / kNR * kNR);
+    if (fill > best + 1e-9) best = fill, p.units = u;
+  }
+  p.tasks = (all + p.units - 1) / p.units;
+  p.ldv = (p.units * p.TW + 15) / 16 * 16;
+  return p;
+}
+
+// Input transform of one tile row: V[xi][c][t0 + j] for its tiles j < TW, every channel.
+void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64 ty, I64 cg,
+                      float* v, I64 t0) {
+  const I64 H = g.in[1], W = g.in[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
+  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (I64 tx0 = 0; tx0 < p.TW; tx0 += 16) {
+    const I64 nt = std::min<I64>(16, p.TW - tx0);
+    const I64 c0 = 2 * tx0 - pl;  // input column of lane 0's patch column 0
+    const __mmask16 m0 = lanes_between(-c0, W - c0), m1 = lanes_between(-c0 - 16, W - c0 - 16);
+    const __mmask16 m2 = lanes_between(-c0 - 2, W - c0 - 2),
+                    m3 = lanes_between(-c0 - 18, W - c0 - 18);
+    const __mmask16 store = lanes_below(nt);
+    for (I64 c = 0; c < cg; ++c) {
+      const float* xc = xn + c * H * W;
+      __m512 r[4][4];  // per patch row: the column transform of (d0, d1, d2, d3)
+      for (int i = 0; i < 4; ++i) {
+        const I64 ih = 2 * ty + i - pt;
+        if (ih < 0 || ih >= H) {
+          for (int j = 0; j < 4; ++j) r[i][j] = _mm512_setzero_ps();
+          continue;
+        }
+        const float* row = xc + ih * W + c0;
+        const __m512 a = _mm512_maskz_loadu_ps(m0, row), b = _mm512_maskz_loadu_ps(m1, row + 16);
+        const __m512 a2 = _mm512_maskz_loadu_ps(m2, row + 2),
+                     b2 = _mm512_maskz_loadu_ps(m3, row + 18);
+        const __m512 d0 = _mm512_permutex2var_ps(a, ev, b), d1 = _mm512_permutex2var_ps(a, od, b);
+        const __m512 d2 = _mm512_permutex2var_ps(a2, ev, b2),
+                     d3 = _mm512_permutex2var_ps(a2, od, b2);
+        r[i][0] = _mm512_sub_ps(d0, d2);
+        r[i][1] = _mm512_add_ps(d1, d2);
+        r[i][2] = _mm512_sub_ps(d2, d1);
+        r[i][3] = _mm512_sub_ps(d1, d3);
+      }
+      float* vc = v + c * p.ldv + t0 + tx0;
+      const I64 xs = cg * p.ldv;  // floats per xi
+      for (int j = 0; j < 4; ++j) {
+        _mm512_mask_storeu_ps(vc + (0 * 4 + j) * xs, store, _mm512_sub_ps(r[0][j], r[2][j]));
+        _mm512_mask_storeu_ps(vc + (1 * 4 + j) * xs, store, _mm512_add_ps(r[1][j], r[2][j]));
+        _mm512_mask_storeu_ps(vc + (2 * 4 + j) * xs, store, _mm512_sub_ps(r[2][j], r[1][j]));
+        _mm512_mask_storeu_ps(vc + (3 * 4 + j) * xs, store, _mm512_sub_ps(r[1][j], r[3][j]));
+      }
+    }
+  }
+}
+
+// Output transform of one tile row for every output channel: A^T M A + bias, then the
+// residual and the clamp, written to output rows 2 ty and 2 ty + 1.
+void transform_outputs(const ConvGeometry& g, const Plan& p, const float* mbuf, I64 ty, I64 mg,
+                       I64 t0, const float* bias, const float* clip, const float* rn, float* yn) {
+  const I64 OH = g.out[1], OW = g.out[2], N = g.out_pixels();
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_idx =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
+               hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
+  const I64 xs = mg * p.ldv;
+  for (I64 tx0 = 0; tx0 < p.TW; tx0 += 16) {
+    const I64 nt = std::min<I64>(16, p.TW - tx0);
+    const __mmask16 live = lanes_below(nt);
+    const I64 ow0 = 2 * tx0;
+    const __mmask16 s0 = lanes_below(OW - ow0), s1 = lanes_below(OW - ow0 - 16);
+    for (I64 m = 0; m < mg; ++m) {
+      const float* mm = mbuf + m * p.ldv + t0 + tx0;
+      __m512 s[4][2];  // per row of M: (m0 + m1 + m2, m1 - m2 - m3)
+      for (int i = 0; i < 4; ++i) {
+        const __m512 a = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 0) * xs);
+        const __m512 b = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 1) * xs);
+        const __m512 c = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 2) * xs);
+        const __m512 d = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 3) * xs);
+        s[i][0] = _mm512_add_ps(_mm512_add_ps(a, b), c);
+        s[i][1] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
+      }
+      const __m512 b = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+      for (int a = 0; a < 2; ++a) {
+        const I64 oh = 2 * ty + a;
+        if (oh >= OH) break;
+        __m512 y0, y1;  // output columns 2t and 2t + 1
+        if (a == 0) {
+          y0 = _mm512_add_ps(_mm512_add_ps(s[0][0], s[1][0]), s[2][0]);
+          y1 = _mm512_add_ps(_mm512_add_ps(s[0][1], s[1][1]), s[2][1]);
+        } else {
+          y0 = _mm512_sub_ps(_mm512_sub_ps(s[1][0], s[2][0]), s[3][0]);
+          y1 = _mm512_sub_ps(_mm512_sub_ps(s[1][1], s[2][1]), s[3][1]);
+        }
+        y0 = _mm512_add_ps(b, y0);
+        y1 = _mm512_add_ps(b, y1);
+        __m512 v0 = _mm512_permutex2var_ps(y0, lo_idx, y1);
+        __m512 v1 = _mm512_permutex2var_ps(y0, hi_idx, y1);
+        const I64 at = m * N + oh * OW + ow0;
+        if (rn) {
+          v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(s0, rn + at));
+          v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(s1, rn + at + 16));
+        }
+        if (clip) {
+          v0 = clamp_ps(v0, lo, hi);
+          v1 = clamp_ps(v1, lo, hi);
+        }
+        _mm512_mask_storeu_ps(yn + at, s0, v0);
+        _mm512_mask_storeu_ps(yn + at + 16, s1, v1);
+      }
+    }
+  }
+}
+
+// Narrow maps (TW <= 8 tiles per row) put up to 4 tile rows in one vector: lanes
+// [s TW, (s + 1) TW) hold tile row s of the group. Permute indices for a pair of sources
+// (rows s0, s0 + 1) at lane offset `at`; lanes outside the pair read index 0.
+__m512i pair_index(I64 TW, I64 at, int parity) {
+  alignas(64) std::int32_t id[16] = {};
+  for (I64 t = 0; t < TW; ++t) {
+    if (at + t < 16) id[at + t] = static_cast<std::int32_t>(2 * t + parity);
+    if (at + TW + t < 16) id[at + TW + t] = static_cast<std::int32_t>(16 + 2 * t + parity);
+  }
+  return _mm512_load_si512(id);
+}
+
+struct RowGroup {
+  int k = 1;               // tile rows in the group
+  const float* x[4] = {};  // image of each row (input planes)
+  I64 ty[4] = {};          // tile row in its image
+};
+
+struct RowIndex {
+  __m512i even[2], odd[2];  // pairs (0, 1) and (2, 3)
+  __mmask16 upper;          // lanes of rows 2 and 3
+};
+
+RowIndex row_index(I64 TW) {
+  RowIndex r{};
+  for (int q = 0; q < 2; ++q) {
+    r.even[q] = pair_index(TW, 2 * q * TW, 0);
+    r.odd[q] = pair_index(TW, 2 * q * TW, 1);
+  }
+  r.upper = lanes_between(2 * TW, 4 * TW);
+  return r;
+}
+
+void transform_input_rows(const ConvGeometry& g, const Plan& p, const RowIndex& ri,
+                          const RowGroup& rg, I64 cg, float* v, I64 t0) {
+  const I64 H = g.in[1], W = g.in[2], pt = g.pad_begin[1], c0 = -g.pad_begin[2];
+  const __mmask16 m0 = lanes_between(-c0, W - c0), m2 = lanes_between(-c0 - 2, W - c0 - 2);
+  const __mmask16 store = lanes_below(rg.k * p.TW);
+  const I64 xs = cg * p.ldv;
+  for (I64 c = 0; c < cg; ++c) {
+    __m512 r[4][4];
+    for (int i = 0; i < 4; ++i) {
+      __m512 a[4], a2[4];
+      for (int q = 0; q < 4; ++q) {
+        const I64 ih = 2 * rg.ty[q] + i - pt;
+        if (q >= rg.k || ih < 0 || ih >= H) {
+          a[q] = a2[q] = _mm512_setzero_ps();
+          continue;
+        }
+        const float* row = rg.x[q] + (c * H + ih) * W + c0;
+        a[q] = _mm512_maskz_loadu_ps(m0, row);
+        a2[q] = _mm512_maskz_loadu_ps(m2, row + 2);
+      }
+      __m512 d0 = _mm512_permutex2var_ps(a[0], ri.even[0], a[1]);
+      __m512 d1 = _mm512_permutex2var_ps(a[0], ri.odd[0], a[1]);
+      __m512 d2 = _mm512_permutex2var_ps(a2[0], ri.even[0], a2[1]);
+      __m512 d3 = _mm512_permutex2var_ps(a2[0], ri.odd[0], a2[1]);
+      if (rg.k > 2) {
+        d0 = _mm512_mask_blend_ps(ri.upper, d0, _mm512_permutex2var_ps(a[2], ri.even[1], a[3]));
+        d1 = _mm512_mask_blend_ps(ri.upper, d1, _mm512_permutex2var_ps(a[2], ri.odd[1], a[3]));
+        d2 = _mm512_mask_blend_ps(ri.upper, d2, _mm512_permutex2var_ps(a2[2], ri.even[1], a2[3]));
+        d3 = _mm512_mask_blend_ps(ri.upper, d3, _mm512_permutex2var_ps(a2[2], ri.odd[1], a2[3]));
+      }
+      r[i][0] = _mm512_sub_ps(d0, d2);
+      r[i][1] = _mm512_add_ps(d1, d2);
+      r[i][2] = _mm512_sub_ps(d2, d1);
+      r[i][3] = _mm512_sub_ps(d1, d3);
+    }
+    float* vc = v + c * p.ldv + t0;
+    for (int j = 0; j < 4; ++j) {
+      _mm512_mask_storeu_ps(vc + (0 * 4 + j) * xs, store, _mm512_sub_ps(r[0][j], r[2][j]));
+      _mm512_mask_storeu_ps(vc + (1 * 4 + j) * xs, store, _mm512_add_ps(r[1][j], r[2][j]));
+      _mm512_mask_storeu_ps(vc + (2 * 4 + j) * xs, store, _mm512_sub_ps(r[2][j], r[1][j]));
+      _mm512_mask_storeu_ps(vc + (3 * 4 + j) * xs, store, _mm512_sub_ps(r[1][j], r[3][j]));
+    }
+  }
+}
+
+// Output transform of a row group: row s's tiles interleaved (columns 2t, 2t + 1) into one
+// output row segment of 2 TW <= 16 columns.
+void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup& rg,
+                           float* const* yrow, const float* const* rrow, const float* mbuf, I64 mg,
+                           I64 t0, const float* bias, const float* clip) {
+  const I64 OH = g.out[1], OW = g.out[2], N = g.out_pixels();
+  const __mmask16 live = lanes_below(rg.k * p.TW), out = lanes_below(OW);
+  __m512i inter[4];
+  for (int q = 0; q < rg.k; ++q) {
+    alignas(64) std::int32_t id[16] = {};
+    for (I64 t = 0; t < p.TW; ++t) {
+      id[2 * t] = static_cast<std::int32_t>(q * p.TW + t);
+      id[2 * t + 1] = static_cast<std::int32_t>(16 + q * p.TW + t);
+    }
+    inter[q] = _mm512_load_si512(id);
+  }
+  const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
+               hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
+  const I64 xs = mg * p.ldv;
+  for (I64 m = 0; m < mg; ++m) {
+    const float* mm = mbuf + m * p.ldv + t0;
+    __m512 s[4][2];
+    for (int i = 0; i < 4; ++i) {
+      const __m512 a = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 0) * xs);
+      const __m512 b = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 1) * xs);
+      const __m512 c = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 2) * xs);
+      const __m512 d = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 3) * xs);
+      s[i][0] = _mm512_add_ps(_mm512_add_ps(a, b), c);
+      s[i][1] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
+    }
+    const __m512 b = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+    for (int a = 0; a < 2; ++a) {
+      __m512 y0, y1;
+      if (a == 0) {
+        y0 = _mm512_add_ps(_mm512_add_ps(s[0][0], s[1][0]), s[2][0]);
+        y1 = _mm512_add_ps(_mm512_add_ps(s[0][1], s[1][1]), s[2][1]);
+      } else {
+        y0 = _mm512_sub_ps(_mm512_sub_ps(s[1][0], s[2][0]), s[3][0]);
+        y1 = _mm512_sub_ps(_mm512_sub_ps(s[1][1], s[2][1]), s[3][1]);
+      }
+      y0 = _mm512_add_ps(b, y0);
+      y1 = _mm512_add_ps(b, y1);
+      for (int q = 0; q < rg.k; ++q) {
+        const I64 oh = 2 * rg.ty[q] + a;
+        if (oh >= OH) continue;
+        const I64 at = m * N + oh * OW;
+        __m512 v = _mm512_permutex2var_ps(y0, inter[q], y1);
+        if (rrow[q]) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(out, rrow[q] + at));
+        if (clip) v = clamp_ps(v, lo, hi);
+        _mm512_mask_storeu_ps(yrow[q] + at, out, v);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool winograd_suits(const ConvGeometry& g) {
+  const I64 cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  return g.planar() && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.stride[1] == 1 &&
+         g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && cg >= 32 && mg >= 32 &&
+         cg <= 128 && mg <= 128;
+}
+
+bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                   float* y) {
+  if (!g.planar() || g.group != 1 || g.kernel[1] != 3 || g.kernel[2] != 3 || g.stride[1] != 1 ||
+      g.stride[2] != 1 || g.dilation[1] != 1 || g.dilation[2] != 1)
+    return false;
+  const I64 cg = g.in_channels, mg = g.out_channels;
+  if (cg == 0 || mg == 0) return false;
+  const Plan p = make_plan(g, cg, mg);
+  const PackedWeights up(static_cast<std::size_t>(kXi * mg * cg));
+  transform_weights(w, mg, cg, up.data());
+  const float clip_range[2] = {g.act_min, g.act_max};
+  const float* clip = g.has_activation() ? clip_range : nullptr;
+  const I64 in_image = cg * g.in_pixels(), out_image = mg * g.out_pixels();
+  const I64 all = g.batch * p.TH;
+  const I64 per = per_vector(p.TW);
+  const RowIndex ri = row_index(p.TW);
+  tbb::parallel_for(tbb::blocked_range<I64>(0, p.tasks, 1), [&](const tbb::blocked_range<I64>& r) {
+    for (I64 task = r.begin(); task != r.end(); ++task) {
+      const I64 u0 = task * p.units, u1 = std::min(all, u0 + p.units);
+      const I64 T = (u1 - u0) * p.TW;
+      float* v = gemm::thread_scratch(static_cast<std::size_t>(kXi * cg * p.ldv + 16));
+      float* mb = gemm::thread_scratch(static_cast<std::size_t>(kXi * mg * p.ldv + 16), 1);
+      // A group of up to `per` tile rows (possibly of different images).
+      const auto group_at = [&](I64 u) {
+        RowGroup rg;
+        rg.k = static_cast<int>(std::min<I64>(per, u1 - u));
+        for (int q = 0; q < rg.k; ++q) {
+          rg.x[q] = x + (u + q) / p.TH * in_image;
+          rg.ty[q] = (u + q) % p.TH;
+        }
+        return rg;
+      };
+      for (I64 u = u0; u < u1; u += per) {
+        if (per == 1)
+          transform_inputs(g, p, x + u / p.TH * in_image, u % p.TH, cg, v, (u - u0) * p.TW);
+        else
+          transform_input_rows(g, p, ri, group_at(u), cg, v, (u - u0) * p.TW);
+      }
+      const I64 panels = (T + kNR - 1) / kNR;
+      for (int xi = 0; xi < kXi; ++xi) {
+        const float* vx = v + xi * cg * p.ldv;
+        float* mx = mb + xi * mg * p.ldv;
+        for (I64 pj = 0; pj < panels; ++pj) {
+          const I64 cols = std::min<I64>(kNR, T - pj * kNR);
+          for (I64 r0 = 0; r0 < mg; r0 += kMR) {
+            const I64 mr = std::min<I64>(kMR, mg - r0);
+            const MicroFn fn = kMicroPacked[static_cast<std::size_t>(mr - 1)]
+                                           [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+            fn(cg, up.data() + (xi * mg + r0) * cg, 0, vx + pj * kNR, p.ldv, nullptr, Init::Zero,
+               nullptr, nullptr, mx + r0 * p.ldv + pj * kNR, p.ldv, static_cast<int>(cols));
+          }
+        }
+      }
+      for (I64 u = u0; u < u1; u += per) {
+        if (per == 1) {
+          const I64 n = u / p.TH;
+          transform_outputs(g, p, mb, u % p.TH, mg, (u - u0) * p.TW, bias, clip,
+                            g.residual ? g.residual + n * out_image : nullptr, y + n * out_image);
+          continue;
+        }
+        const RowGroup rg = group_at(u);
+        float* yrow[4] = {};
+        const float* rrow[4] = {};
+        for (int q = 0; q < rg.k; ++q) {
+          const I64 n = (u + q) / p.TH;
+          yrow[q] = y + n * out_image;
+          rrow[q] = g.residual ? g.residual + n * out_image : nullptr;
+        }
+        transform_output_rows(g, p, rg, yrow, rrow, mb, mg, (u - u0) * p.TW, bias, clip);
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace mpq::convk
+
+#endif
