@@ -102,6 +102,7 @@ struct Plan {
   I64 TH, TW;  // tile rows and columns per image
   I64 units;   // tile rows per task
   I64 ldv;     // floats per row of V and M (T rounded up to 16)
+  I64 cb, mb;  // input / output channels per block
   I64 tasks;
 };
 
@@ -109,17 +110,21 @@ Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg) {
   Plan p{};
   p.TH = (g.out[1] + 1) / 2;
   p.TW = (g.out[2] + 1) / 2;
-  // V and M of a task (16 x (cg + mg) x T floats) within about 768 KB of L2, and at least one
+  // Input channels in blocks of up to 128 (the products' K), output channels likewise.
+  p.cb = std::min<I64>(cg, 128);
+  p.mb = std::min<I64>(mg, 128);
+  // V and M of a task (16 x (cb + mb) x T floats) within about 768 KB of L2, and at least one
   // 48-column panel of tiles.
-  const I64 budget = 768 * 1024 / (4 * kXi * (cg + mg));
+  const I64 budget = 768 * 1024 / (4 * kXi * (p.cb + p.mb));
   const I64 target = std::clamp<I64>(budget, kNR, 512);
   const I64 all = g.batch * p.TH;
-  // Enough tasks for the threads when the batch is small.
+  // A task per thread at least when the batch is small, but whole panels first: a product
+  // of 16 or 32 columns runs on the 1- and 2-vector kernels at half speed. At least one
+  // vector's worth of tile rows (see per_vector) when the batch has them.
   const I64 T = gemm::num_threads();
-  // At least one vector's worth of tile rows (see per_vector) when the batch has them.
-  const I64 most = std::min(
-      all, std::max(per_vector(p.TW),
-                    std::min(std::max<I64>(1, target / p.TW), std::max<I64>(1, all / (4 * T)))));
+  const I64 most =
+      std::min(all, std::max(per_vector(p.TW), std::min(std::max<I64>(1, target / p.TW),
+                                                        std::max<I64>(1, (all + T - 1) / T))));
   // Of up to half as many tile rows, the count whose tiles best fill the 48-column panels.
   p.units = most;
   double best = 0;
@@ -375,9 +380,16 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
 
 bool winograd_suits(const ConvGeometry& g) {
   const I64 cg = g.in_channels / g.group, mg = g.out_channels / g.group;
-  return g.planar() && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.stride[1] == 1 &&
-         g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && cg >= 32 && mg >= 32 &&
-         cg <= 128 && mg <= 128;
+  if (!(g.planar() && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.stride[1] == 1 &&
+        g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && cg >= 32 && mg >= 32 &&
+        cg <= 256 && mg <= 256))
+    return false;
+  // Measured against the packed and implicit paths (ResNet, ResNet-18 and the cnn's layers),
+  // batch 32: ahead from 32 to 256 channels (ResNet-18 layer2 21 vs 33 ms, layer3 24 vs 32 ms);
+  // behind at 512 (layer4, 7x7: 38 vs 37 ms: its inputs are transformed once per 128 output
+  // channels, and M accumulates over four input blocks). Layers past 128 output channels also
+  // need two or more tasks per thread (at batch 8 they get fewer and fall behind).
+  return mg <= 128 || make_plan(g, cg, mg).tasks >= 2 * gemm::num_threads();
 }
 
 bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const float* bias,
@@ -392,7 +404,8 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
   transform_weights(w, mg, cg, up.data());
   const float clip_range[2] = {g.act_min, g.act_max};
   const float* clip = g.has_activation() ? clip_range : nullptr;
-  const I64 in_image = cg * g.in_pixels(), out_image = mg * g.out_pixels();
+  const I64 in_pix = g.in_pixels(), in_image = cg * in_pix;
+  const I64 out_pix = g.out_pixels(), out_image = mg * out_pix;
   const I64 all = g.batch * p.TH;
   const I64 per = per_vector(p.TW);
   const RowIndex ri = row_index(p.TW);
@@ -400,55 +413,68 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
     for (I64 task = r.begin(); task != r.end(); ++task) {
       const I64 u0 = task * p.units, u1 = std::min(all, u0 + p.units);
       const I64 T = (u1 - u0) * p.TW;
-      float* v = gemm::thread_scratch(static_cast<std::size_t>(kXi * cg * p.ldv + 16));
-      float* mb = gemm::thread_scratch(static_cast<std::size_t>(kXi * mg * p.ldv + 16), 1);
-      // A group of up to `per` tile rows (possibly of different images).
-      const auto group_at = [&](I64 u) {
+      float* v = gemm::thread_scratch(static_cast<std::size_t>(kXi * p.cb * p.ldv + 16));
+      float* mb = gemm::thread_scratch(static_cast<std::size_t>(kXi * p.mb * p.ldv + 16), 1);
+      // A group of up to `per` tile rows (possibly of different images), channels from c0.
+      const auto group_at = [&](I64 u, I64 c0) {
         RowGroup rg;
         rg.k = static_cast<int>(std::min<I64>(per, u1 - u));
         for (int q = 0; q < rg.k; ++q) {
-          rg.x[q] = x + (u + q) / p.TH * in_image;
+          rg.x[q] = x + (u + q) / p.TH * in_image + c0 * in_pix;
           rg.ty[q] = (u + q) % p.TH;
         }
         return rg;
       };
-      for (I64 u = u0; u < u1; u += per) {
-        if (per == 1)
-          transform_inputs(g, p, x + u / p.TH * in_image, u % p.TH, cg, v, (u - u0) * p.TW);
-        else
-          transform_input_rows(g, p, ri, group_at(u), cg, v, (u - u0) * p.TW);
-      }
       const I64 panels = (T + kNR - 1) / kNR;
-      for (int xi = 0; xi < kXi; ++xi) {
-        const float* vx = v + xi * cg * p.ldv;
-        float* mx = mb + xi * mg * p.ldv;
-        for (I64 pj = 0; pj < panels; ++pj) {
-          const I64 cols = std::min<I64>(kNR, T - pj * kNR);
-          for (I64 r0 = 0; r0 < mg; r0 += kMR) {
-            const I64 mr = std::min<I64>(kMR, mg - r0);
-            const MicroFn fn = kMicroPacked[static_cast<std::size_t>(mr - 1)]
-                                           [static_cast<std::size_t>((cols + 15) / 16 - 1)];
-            fn(cg, up.data() + (xi * mg + r0) * cg, 0, vx + pj * kNR, p.ldv, nullptr, Init::Zero,
-               nullptr, nullptr, mx + r0 * p.ldv + pj * kNR, p.ldv, static_cast<int>(cols));
+      // Output channel blocks of M; per block, input channel blocks of V accumulate into M
+      // (the input transforms are redone per output block: cheaper than an M of all channels
+      // out of L2).
+      for (I64 m0 = 0; m0 < mg; m0 += p.mb) {
+        const I64 mn = std::min(p.mb, mg - m0);
+        for (I64 c0 = 0; c0 < cg; c0 += p.cb) {
+          const I64 cn = std::min(p.cb, cg - c0);
+          for (I64 u = u0; u < u1; u += per) {
+            if (per == 1)
+              transform_inputs(g, p, x + u / p.TH * in_image + c0 * in_pix, u % p.TH, cn, v,
+                               (u - u0) * p.TW);
+            else
+              transform_input_rows(g, p, ri, group_at(u, c0), cn, v, (u - u0) * p.TW);
+          }
+          for (int xi = 0; xi < kXi; ++xi) {
+            const float* vx = v + xi * cn * p.ldv;
+            float* mx = mb + xi * mn * p.ldv;
+            for (I64 pj = 0; pj < panels; ++pj) {
+              const I64 cols = std::min<I64>(kNR, T - pj * kNR);
+              for (I64 r0 = 0; r0 < mn; r0 += kMR) {
+                const I64 mr = std::min<I64>(kMR, mn - r0);
+                const MicroFn fn = kMicroPacked[static_cast<std::size_t>(mr - 1)]
+                                               [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+                fn(cn, up.data() + (xi * mg + m0 + r0) * cg + c0 * mr, 0, vx + pj * kNR, p.ldv,
+                   nullptr, c0 == 0 ? Init::Zero : Init::Load, nullptr, nullptr,
+                   mx + r0 * p.ldv + pj * kNR, p.ldv, static_cast<int>(cols));
+              }
+            }
           }
         }
-      }
-      for (I64 u = u0; u < u1; u += per) {
-        if (per == 1) {
-          const I64 n = u / p.TH;
-          transform_outputs(g, p, mb, u % p.TH, mg, (u - u0) * p.TW, bias, clip,
-                            g.residual ? g.residual + n * out_image : nullptr, y + n * out_image);
-          continue;
+        const float* bm = bias ? bias + m0 : nullptr;
+        for (I64 u = u0; u < u1; u += per) {
+          if (per == 1) {
+            const I64 n = u / p.TH;
+            transform_outputs(g, p, mb, u % p.TH, mn, (u - u0) * p.TW, bm, clip,
+                              g.residual ? g.residual + n * out_image + m0 * out_pix : nullptr,
+                              y + n * out_image + m0 * out_pix);
+            continue;
+          }
+          const RowGroup rg = group_at(u, 0);
+          float* yrow[4] = {};
+          const float* rrow[4] = {};
+          for (int q = 0; q < rg.k; ++q) {
+            const I64 n = (u + q) / p.TH;
+            yrow[q] = y + n * out_image + m0 * out_pix;
+            rrow[q] = g.residual ? g.residual + n * out_image + m0 * out_pix : nullptr;
+          }
+          transform_output_rows(g, p, rg, yrow, rrow, mb, mn, (u - u0) * p.TW, bm, clip);
         }
-        const RowGroup rg = group_at(u);
-        float* yrow[4] = {};
-        const float* rrow[4] = {};
-        for (int q = 0; q < rg.k; ++q) {
-          const I64 n = (u + q) / p.TH;
-          yrow[q] = y + n * out_image;
-          rrow[q] = g.residual ? g.residual + n * out_image : nullptr;
-        }
-        transform_output_rows(g, p, rg, yrow, rrow, mb, mg, (u - u0) * p.TW, bias, clip);
       }
     }
   });
