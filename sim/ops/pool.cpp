@@ -424,8 +424,15 @@ void global_pool_kernel(const OpContext&, std::span<const Tensor* const> in,
             r = n > 0 ? v[0] : 0.0f;
             for (I64 k = 1; k < n; ++k) r = std::max(r, v[k]);
           } else {
+            // Eight partial sums (one vector of doubles), added up in a fixed order: a single
+            // chain of dependent double adds made this latency-bound.
+            double part[8] = {};
+            I64 k = 0;
+            for (; k + 8 <= n; k += 8)
+              for (int j = 0; j < 8; ++j) part[j] += v[k + j];
+            for (int j = 0; k < n; ++k, ++j) part[j] += v[k];
             double sum = 0.0;
-            for (I64 k = 0; k < n; ++k) sum += v[k];
+            for (const double s : part) sum += s;
             r = static_cast<float>(sum / static_cast<double>(n));
           }
           y.f[static_cast<std::size_t>(p)] = r;
