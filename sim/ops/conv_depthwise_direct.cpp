@@ -90,52 +90,75 @@ struct RowChunk {
   __mmask16 lo, hi, store;
 };
 
+// One plane's pointers; row modes run NP planes side by side, so NP independent accumulator
+// chains hide the FMA and permute latencies of short rows.
+struct PlaneArgs {
+  const float* x;
+  const float* w;
+  float bias;
+  float* y;
+};
+
+template <int NP>
 void plane_rows(const ConvGeometry& g, const std::vector<RowChunk>& chunks, const __m512i* idx,
-                const float* x, const float* w, float bias, const float* clip, float* y) {
+                const PlaneArgs* pa, const float* clip) {
   const I64 H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
   const I64 KH = g.kernel[1], KW = g.kernel[2];
-  const __m512 bv = _mm512_set1_ps(bias);
   for (I64 oh = 0; oh < OH; ++oh)
     for (const RowChunk& ck : chunks) {
-      __m512 a = bv;
+      __m512 a[NP];
+      for (int q = 0; q < NP; ++q) a[q] = _mm512_set1_ps(pa[q].bias);
       for (I64 kh = 0; kh < KH; ++kh) {
         const I64 ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
         if (ih < 0 || ih >= H) continue;  // a padding row adds zeros
-        const float* row = x + ih * W + ck.c0;
-        const __m512 lo = _mm512_maskz_loadu_ps(ck.lo, row);
-        const __m512 hi = _mm512_maskz_loadu_ps(ck.hi, row + 16);
+        __m512 lo[NP], hi[NP];
+        for (int q = 0; q < NP; ++q) {
+          const float* row = pa[q].x + ih * W + ck.c0;
+          lo[q] = _mm512_maskz_loadu_ps(ck.lo, row);
+          hi[q] = _mm512_maskz_loadu_ps(ck.hi, row + 16);
+        }
         for (I64 kw = 0; kw < KW; ++kw)
-          a = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * KW + kw]),
-                              _mm512_permutex2var_ps(lo, idx[kw], hi), a);
+          for (int q = 0; q < NP; ++q)
+            a[q] = _mm512_fmadd_ps(_mm512_set1_ps(pa[q].w[kh * KW + kw]),
+                                   _mm512_permutex2var_ps(lo[q], idx[kw], hi[q]), a[q]);
       }
-      if (clip) a = convk::clamp_ps(a, _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
-      _mm512_mask_storeu_ps(y + oh * OW + ck.ow0, ck.store, a);
+      for (int q = 0; q < NP; ++q) {
+        if (clip) a[q] = convk::clamp_ps(a[q], _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
+        _mm512_mask_storeu_ps(pa[q].y + oh * OW + ck.ow0, ck.store, a[q]);
+      }
     }
 }
 
 // Row mode for narrow outputs (2 * OW <= 16, each row's window within 16 columns): lanes
 // [0, OW) hold output row oh and lanes [OW, 2 * OW) row oh + 1, which follows it in y; the
 // permute's two sources are the two rows' windows.
-void plane_row_pairs(const ConvGeometry& g, const RowChunk& ck, const __m512i* idx, const float* x,
-                     const float* w, float bias, const float* clip, float* y) {
+template <int NP>
+void plane_row_pairs(const ConvGeometry& g, const RowChunk& ck, const __m512i* idx,
+                     const PlaneArgs* pa, const float* clip) {
   const I64 H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
   const I64 KH = g.kernel[1], KW = g.kernel[2], sh = g.stride[1];
-  const __m512 bv = _mm512_set1_ps(bias);
   for (I64 oh = 0; oh < OH; oh += 2) {
-    __m512 a = bv;
+    __m512 a[NP];
+    for (int q = 0; q < NP; ++q) a[q] = _mm512_set1_ps(pa[q].bias);
     for (I64 kh = 0; kh < KH; ++kh) {
       const I64 ih = oh * sh + kh * g.dilation[1] - g.pad_begin[1];
       const bool in_a = ih >= 0 && ih < H, in_b = oh + 1 < OH && ih + sh >= 0 && ih + sh < H;
       if (!in_a && !in_b) continue;
-      const float* row = x + ih * W + ck.c0;
-      const __m512 lo = _mm512_maskz_loadu_ps(in_a ? ck.lo : 0, row);
-      const __m512 hi = _mm512_maskz_loadu_ps(in_b ? ck.lo : 0, row + sh * W);
+      __m512 lo[NP], hi[NP];
+      for (int q = 0; q < NP; ++q) {
+        const float* row = pa[q].x + ih * W + ck.c0;
+        lo[q] = _mm512_maskz_loadu_ps(in_a ? ck.lo : 0, row);
+        hi[q] = _mm512_maskz_loadu_ps(in_b ? ck.lo : 0, row + sh * W);
+      }
       for (I64 kw = 0; kw < KW; ++kw)
-        a = _mm512_fmadd_ps(_mm512_set1_ps(w[kh * KW + kw]),
-                            _mm512_permutex2var_ps(lo, idx[kw], hi), a);
+        for (int q = 0; q < NP; ++q)
+          a[q] = _mm512_fmadd_ps(_mm512_set1_ps(pa[q].w[kh * KW + kw]),
+                                 _mm512_permutex2var_ps(lo[q], idx[kw], hi[q]), a[q]);
     }
-    if (clip) a = convk::clamp_ps(a, _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
-    _mm512_mask_storeu_ps(y + oh * OW, lanes_below(std::min<I64>(2, OH - oh) * OW), a);
+    for (int q = 0; q < NP; ++q) {
+      if (clip) a[q] = convk::clamp_ps(a[q], _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
+      _mm512_mask_storeu_ps(pa[q].y + oh * OW, lanes_below(std::min<I64>(2, OH - oh) * OW), a[q]);
+    }
   }
 }
 
@@ -213,16 +236,30 @@ bool depthwise_direct(const ConvGeometry& g, const float* x, const float* w, con
   const I64 grain = std::max<I64>(1, 32768 / std::max<I64>(1, out_pix * T));
   tbb::parallel_for(
       tbb::blocked_range<I64>(0, planes, grain), [&](const tbb::blocked_range<I64>& r) {
-        for (I64 p = r.begin(); p != r.end(); ++p) {
+        const auto args = [&](I64 p) {
           const I64 n = p / g.out_channels, m = p % g.out_channels;
-          const float* xp = x + (n * g.in_channels + m / mult) * in_pix;
-          const float b = bias ? bias[m] : 0.0f;
-          if (flat)
-            plane_flat(taps, masks.data(), nvec, out_pix, xp, w + m * T, b, clip, y + p * out_pix);
+          return PlaneArgs{x + (n * g.in_channels + m / mult) * in_pix, w + m * T,
+                           bias ? bias[m] : 0.0f, y + p * out_pix};
+        };
+        for (I64 p = r.begin(); p != r.end();) {
+          if (flat) {
+            const PlaneArgs a = args(p++);
+            plane_flat(taps, masks.data(), nvec, out_pix, a.x, a.w, a.bias, clip, a.y);
+            continue;
+          }
+          // Row modes: four planes at a time while the range has four, then one by one.
+          const bool four = r.end() - p >= 4;
+          PlaneArgs pa[4];
+          for (int q = 0; q < (four ? 4 : 1); ++q) pa[q] = args(p + q);
+          if (pairs && four)
+            plane_row_pairs<4>(g, chunks[0], idx, pa, clip);
           else if (pairs)
-            plane_row_pairs(g, chunks[0], idx, xp, w + m * T, b, clip, y + p * out_pix);
+            plane_row_pairs<1>(g, chunks[0], idx, pa, clip);
+          else if (four)
+            plane_rows<4>(g, chunks, idx, pa, clip);
           else
-            plane_rows(g, chunks, idx, xp, w + m * T, b, clip, y + p * out_pix);
+            plane_rows<1>(g, chunks, idx, pa, clip);
+          p += four ? 4 : 1;
         }
       });
   return true;
