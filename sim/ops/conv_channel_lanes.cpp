@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -108,17 +107,6 @@ void store_transposed(const float* t, I64 ldt, I64 np, I64 mc, float* y, I64 N, 
   }
 }
 
-struct LanesBuffer {
-  std::vector<float> buf;
-  std::uint64_t call = 0;
-  I64 n = -1, grp = -1;
-};
-LanesBuffer& lanes_buffer() {
-  thread_local LanesBuffer b;
-  return b;
-}
-std::atomic<std::uint64_t> g_lane_calls{0};
-
 }  // namespace
 
 bool channel_lanes_suits(const ConvGeometry& g) {
@@ -178,12 +166,12 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
   I64 chunk = std::clamp<I64>((N + chunks - 1) / chunks, 24, std::max<I64>(24, 65536 / Mp));
   chunk = (chunk + 23) / 24 * 24;
   chunks = (N + chunk - 1) / chunk;
-  const std::uint64_t call = ++g_lane_calls;
+  const std::uint64_t call = next_conv_call();
   const float clip_range[2] = {g.act_min, g.act_max};
   const float* clip = g.has_activation() ? clip_range : nullptr;
   tbb::parallel_for(
       tbb::blocked_range<I64>(0, units * chunks, 1), [&](const tbb::blocked_range<I64>& r) {
-        LanesBuffer& lb = lanes_buffer();
+        TaggedInput& lb = tagged_input<struct LanePaddedCopy>();
         for (I64 t = r.begin(); t != r.end(); ++t) {
           const I64 ci = t % chunks, grp = t / chunks % G, n = t / (chunks * G);
           const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;

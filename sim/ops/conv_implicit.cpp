@@ -10,7 +10,6 @@
 #if defined(__AVX512F__)
 
 #include <algorithm>
-#include <atomic>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -118,20 +117,6 @@ std::vector<PanelStore> panel_stores(const ConvGeometry& g, const ImplicitPlan& 
   return v;
 }
 
-// The B buffer of a worker thread: phase planes of one (image, group) of one call, kept across
-// that call's tasks so consecutive tiles of an image skip the rebuild. Used by nothing else, so
-// the tag stays true even when the worker runs other ops' tasks in between.
-struct BBuffer {
-  std::vector<float> buf, row;
-  std::uint64_t call = 0;
-  I64 n = -1, grp = -1;
-};
-BBuffer& b_buffer() {
-  thread_local BBuffer b;
-  return b;
-}
-std::atomic<std::uint64_t> g_calls{0};
-
 // dst[oh * OW + ow] = x[oh * sh][ow * sw]: the pixels a 1x1 strided conv reads, packed dense.
 void subsample_plane(const ConvGeometry& g, const float* x, float* dst) {
   const I64 W = g.in[2], OH = g.out[1], OW = g.out[2], sh = g.stride[1], sw = g.stride[2];
@@ -189,11 +174,11 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
         k / taps * p.cs + p.L.tap_off[static_cast<std::size_t>(k % taps)]);
   const PackedWeights wp(static_cast<std::size_t>(G * mg * K));
   pack_weights(w, G, mg, K, wp.data());
-  const std::uint64_t call = ++g_calls;
+  const std::uint64_t call = next_conv_call();
   const float clip_range[2] = {g.act_min, g.act_max};
   const I64 tasks = g.batch * G * p.cb * p.mb;
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
-    BBuffer& built = b_buffer();
+    TaggedInput& built = tagged_input<struct ImplicitPlanes>();
     for (I64 t = r.begin(); t != r.end(); ++t) {
       const I64 mi = t % p.mb, ci = t / p.mb % p.cb, grp = t / (p.mb * p.cb) % G,
                 n = t / (p.mb * p.cb * G);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -206,6 +207,26 @@ class PackedWeights {
   float* data_ = nullptr;
   bool owner_ = false;
 };
+
+// A worker thread's copy of one (image, group) input of one conv call (phase planes, a padded
+// copy), kept across that call's tasks so consecutive tiles of an image skip the rebuild. Each
+// path has its own (the Owner tag), used by nothing else, so the tag stays true even when the
+// worker runs other ops' tasks in between.
+struct TaggedInput {
+  std::vector<float> buf, row;
+  std::uint64_t call = 0;  // next_conv_call() of the call that built it
+  I64 n = -1, grp = -1;
+};
+template <class Owner>
+TaggedInput& tagged_input() {
+  thread_local TaggedInput b;
+  return b;
+}
+// A number no earlier conv call got.
+inline std::uint64_t next_conv_call() {
+  static std::atomic<std::uint64_t> calls{0};
+  return ++calls;
+}
 
 // K block size: whole K up to 512, else balanced blocks of at most 384.
 inline I64 k_block(I64 K) {

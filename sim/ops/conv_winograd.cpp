@@ -138,6 +138,44 @@ Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg) {
   return p;
 }
 
+// B^T d B of 16 tiles: `col` holds, per patch row i, the patch columns (d0, d1, d2, d3)
+// already combined along the row (d0 - d2, d1 + d2, d2 - d1, d1 - d3); the row combination
+// goes to V[xi] = vc + xi * xs (the lanes in `store`).
+void store_input_transform(const __m512 (&col)[4][4], float* vc, I64 xs, __mmask16 store) {
+  for (int j = 0; j < 4; ++j) {
+    _mm512_mask_storeu_ps(vc + (0 * 4 + j) * xs, store, _mm512_sub_ps(col[0][j], col[2][j]));
+    _mm512_mask_storeu_ps(vc + (1 * 4 + j) * xs, store, _mm512_add_ps(col[1][j], col[2][j]));
+    _mm512_mask_storeu_ps(vc + (2 * 4 + j) * xs, store, _mm512_sub_ps(col[2][j], col[1][j]));
+    _mm512_mask_storeu_ps(vc + (3 * 4 + j) * xs, store, _mm512_sub_ps(col[1][j], col[3][j]));
+  }
+}
+
+// One patch row's column combination (d B).
+void combine_columns(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 (&out)[4]) {
+  out[0] = _mm512_sub_ps(d0, d2);
+  out[1] = _mm512_add_ps(d1, d2);
+  out[2] = _mm512_sub_ps(d2, d1);
+  out[3] = _mm512_sub_ps(d1, d3);
+}
+
+// A^T M A + bias of 16 tiles (M[xi] = mm + xi * xs, lanes in `live`): y[a][b] is output row
+// 2 ty + a, column 2 t + b.
+void output_transform(const float* mm, I64 xs, __mmask16 live, __m512 bias, __m512 (&y)[2][2]) {
+  __m512 s[4][2];  // per row of M: (m0 + m1 + m2, m1 - m2 - m3)
+  for (int i = 0; i < 4; ++i) {
+    const __m512 a = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 0) * xs);
+    const __m512 b = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 1) * xs);
+    const __m512 c = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 2) * xs);
+    const __m512 d = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 3) * xs);
+    s[i][0] = _mm512_add_ps(_mm512_add_ps(a, b), c);
+    s[i][1] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
+  }
+  for (int b = 0; b < 2; ++b) {
+    y[0][b] = _mm512_add_ps(bias, _mm512_add_ps(_mm512_add_ps(s[0][b], s[1][b]), s[2][b]));
+    y[1][b] = _mm512_add_ps(bias, _mm512_sub_ps(_mm512_sub_ps(s[1][b], s[2][b]), s[3][b]));
+  }
+}
+
 // Input transform of one tile row: V[xi][c][t0 + j] for its tiles j < TW, every channel.
 void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64 ty, I64 cg,
                       float* v, I64 t0) {
@@ -167,19 +205,9 @@ void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64
         const __m512 d0 = _mm512_permutex2var_ps(a, ev, b), d1 = _mm512_permutex2var_ps(a, od, b);
         const __m512 d2 = _mm512_permutex2var_ps(a2, ev, b2),
                      d3 = _mm512_permutex2var_ps(a2, od, b2);
-        r[i][0] = _mm512_sub_ps(d0, d2);
-        r[i][1] = _mm512_add_ps(d1, d2);
-        r[i][2] = _mm512_sub_ps(d2, d1);
-        r[i][3] = _mm512_sub_ps(d1, d3);
+        combine_columns(d0, d1, d2, d3, r[i]);
       }
-      float* vc = v + c * p.ldv + t0 + tx0;
-      const I64 xs = cg * p.ldv;  // floats per xi
-      for (int j = 0; j < 4; ++j) {
-        _mm512_mask_storeu_ps(vc + (0 * 4 + j) * xs, store, _mm512_sub_ps(r[0][j], r[2][j]));
-        _mm512_mask_storeu_ps(vc + (1 * 4 + j) * xs, store, _mm512_add_ps(r[1][j], r[2][j]));
-        _mm512_mask_storeu_ps(vc + (2 * 4 + j) * xs, store, _mm512_sub_ps(r[2][j], r[1][j]));
-        _mm512_mask_storeu_ps(vc + (3 * 4 + j) * xs, store, _mm512_sub_ps(r[1][j], r[3][j]));
-      }
+      store_input_transform(r, v + c * p.ldv + t0 + tx0, cg * p.ldv, store);
     }
   }
 }
@@ -201,32 +229,15 @@ void transform_outputs(const ConvGeometry& g, const Plan& p, const float* mbuf, 
     const I64 ow0 = 2 * tx0;
     const __mmask16 s0 = lanes_below(OW - ow0), s1 = lanes_below(OW - ow0 - 16);
     for (I64 m = 0; m < mg; ++m) {
-      const float* mm = mbuf + m * p.ldv + t0 + tx0;
-      __m512 s[4][2];  // per row of M: (m0 + m1 + m2, m1 - m2 - m3)
-      for (int i = 0; i < 4; ++i) {
-        const __m512 a = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 0) * xs);
-        const __m512 b = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 1) * xs);
-        const __m512 c = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 2) * xs);
-        const __m512 d = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 3) * xs);
-        s[i][0] = _mm512_add_ps(_mm512_add_ps(a, b), c);
-        s[i][1] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
-      }
-      const __m512 b = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+      __m512 yt[2][2];
+      output_transform(mbuf + m * p.ldv + t0 + tx0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f),
+                       yt);
       for (int a = 0; a < 2; ++a) {
         const I64 oh = 2 * ty + a;
         if (oh >= OH) break;
-        __m512 y0, y1;  // output columns 2t and 2t + 1
-        if (a == 0) {
-          y0 = _mm512_add_ps(_mm512_add_ps(s[0][0], s[1][0]), s[2][0]);
-          y1 = _mm512_add_ps(_mm512_add_ps(s[0][1], s[1][1]), s[2][1]);
-        } else {
-          y0 = _mm512_sub_ps(_mm512_sub_ps(s[1][0], s[2][0]), s[3][0]);
-          y1 = _mm512_sub_ps(_mm512_sub_ps(s[1][1], s[2][1]), s[3][1]);
-        }
-        y0 = _mm512_add_ps(b, y0);
-        y1 = _mm512_add_ps(b, y1);
-        __m512 v0 = _mm512_permutex2var_ps(y0, lo_idx, y1);
-        __m512 v1 = _mm512_permutex2var_ps(y0, hi_idx, y1);
+        // Output columns 2t (yt[a][0]) and 2t + 1 (yt[a][1]), interleaved.
+        __m512 v0 = _mm512_permutex2var_ps(yt[a][0], lo_idx, yt[a][1]);
+        __m512 v1 = _mm512_permutex2var_ps(yt[a][0], hi_idx, yt[a][1]);
         const I64 at = m * N + oh * OW + ow0;
         if (rn) {
           v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(s0, rn + at));
@@ -306,18 +317,9 @@ void transform_input_rows(const ConvGeometry& g, const Plan& p, const RowIndex& 
         d2 = _mm512_mask_blend_ps(ri.upper, d2, _mm512_permutex2var_ps(a2[2], ri.even[1], a2[3]));
         d3 = _mm512_mask_blend_ps(ri.upper, d3, _mm512_permutex2var_ps(a2[2], ri.odd[1], a2[3]));
       }
-      r[i][0] = _mm512_sub_ps(d0, d2);
-      r[i][1] = _mm512_add_ps(d1, d2);
-      r[i][2] = _mm512_sub_ps(d2, d1);
-      r[i][3] = _mm512_sub_ps(d1, d3);
+      combine_columns(d0, d1, d2, d3, r[i]);
     }
-    float* vc = v + c * p.ldv + t0;
-    for (int j = 0; j < 4; ++j) {
-      _mm512_mask_storeu_ps(vc + (0 * 4 + j) * xs, store, _mm512_sub_ps(r[0][j], r[2][j]));
-      _mm512_mask_storeu_ps(vc + (1 * 4 + j) * xs, store, _mm512_add_ps(r[1][j], r[2][j]));
-      _mm512_mask_storeu_ps(vc + (2 * 4 + j) * xs, store, _mm512_sub_ps(r[2][j], r[1][j]));
-      _mm512_mask_storeu_ps(vc + (3 * 4 + j) * xs, store, _mm512_sub_ps(r[1][j], r[3][j]));
-    }
+    store_input_transform(r, v + c * p.ldv + t0, xs, store);
   }
 }
 
@@ -341,33 +343,14 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
                hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
   const I64 xs = mg * p.ldv;
   for (I64 m = 0; m < mg; ++m) {
-    const float* mm = mbuf + m * p.ldv + t0;
-    __m512 s[4][2];
-    for (int i = 0; i < 4; ++i) {
-      const __m512 a = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 0) * xs);
-      const __m512 b = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 1) * xs);
-      const __m512 c = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 2) * xs);
-      const __m512 d = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 3) * xs);
-      s[i][0] = _mm512_add_ps(_mm512_add_ps(a, b), c);
-      s[i][1] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
-    }
-    const __m512 b = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+    __m512 yt[2][2];
+    output_transform(mbuf + m * p.ldv + t0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f), yt);
     for (int a = 0; a < 2; ++a) {
-      __m512 y0, y1;
-      if (a == 0) {
-        y0 = _mm512_add_ps(_mm512_add_ps(s[0][0], s[1][0]), s[2][0]);
-        y1 = _mm512_add_ps(_mm512_add_ps(s[0][1], s[1][1]), s[2][1]);
-      } else {
-        y0 = _mm512_sub_ps(_mm512_sub_ps(s[1][0], s[2][0]), s[3][0]);
-        y1 = _mm512_sub_ps(_mm512_sub_ps(s[1][1], s[2][1]), s[3][1]);
-      }
-      y0 = _mm512_add_ps(b, y0);
-      y1 = _mm512_add_ps(b, y1);
       for (int q = 0; q < rg.k; ++q) {
         const I64 oh = 2 * rg.ty[q] + a;
         if (oh >= OH) continue;
         const I64 at = m * N + oh * OW;
-        __m512 v = _mm512_permutex2var_ps(y0, inter[q], y1);
+        __m512 v = _mm512_permutex2var_ps(yt[a][0], inter[q], yt[a][1]);
         if (rrow[q]) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(out, rrow[q] + at));
         if (clip) v = clamp_ps(v, lo, hi);
         _mm512_mask_storeu_ps(yrow[q] + at, out, v);
