@@ -266,6 +266,18 @@ INSTANTIATE_TEST_SUITE_P(Models, BundledW8A8,
 namespace mpq {
 namespace {
 
+// Sum of (v - fake-quantized v)^2 over `values` for the quantizer that `range` defines.
+double reference_squared_error(std::span<const float> values, Range range, IntGrid g,
+                               QuantScheme scheme) {
+  const ScaleZero sz = scale_from_range(range.lo, range.hi, g, scheme);
+  double e = 0;
+  for (float v : values) {
+    const double d = v - fake_quantize_int_reference(v, sz.scale, sz.zero_point, g.qmin, g.qmax);
+    e += d * d;
+  }
+  return e;
+}
+
 // On heavy-tailed data the MSE-chosen activation range has a lower true quantization MSE (on
 // the values themselves, not the histogram model) than min-max, and never a higher one.
 TEST(RangeSetting, MseRangeMinimisesTheTrueErrorOfTheTensor) {
@@ -284,15 +296,8 @@ TEST(RangeSetting, MseRangeMinimisesTheTrueErrorOfTheTensor) {
       auto true_mse = [&](RangeMethod m) {
         r.method = m;
         const Range range = activation_range(h, r);
-        const IntGrid g = int_grid(bits, scheme, false);
-        const ScaleZero sz = scale_from_range(range.lo, range.hi, g, scheme);
-        double e = 0;
-        for (float v : x) {
-          const double d =
-              v - fake_quantize_int_reference(v, sz.scale, sz.zero_point, g.qmin, g.qmax);
-          e += d * d;
-        }
-        return e / static_cast<double>(x.size());
+        return reference_squared_error(x, range, int_grid(bits, scheme, false), scheme) /
+               static_cast<double>(x.size());
       };
       const double mse = true_mse(RangeMethod::Mse), minmax = true_mse(RangeMethod::MinMax);
       EXPECT_LT(mse, minmax) << bits << " bits, scheme " << static_cast<int>(scheme);
@@ -324,16 +329,7 @@ TEST(RangeSetting, WeightMseSearchMatchesTheReferenceSearch) {
         const IntGrid g = int_grid(bits, scheme, false);
         for (std::int64_t c = 0; c < channels; ++c) {
           const std::span<const float> v(w.data() + c * inner, static_cast<std::size_t>(inner));
-          const auto err = [&](Range cand) {
-            const ScaleZero sz = scale_from_range(cand.lo, cand.hi, g, scheme);
-            double e = 0;
-            for (float x : v) {
-              const double d =
-                  x - fake_quantize_int_reference(x, sz.scale, sz.zero_point, g.qmin, g.qmax);
-              e += d * d;
-            }
-            return e;
-          };
+          const auto err = [&](Range cand) { return reference_squared_error(v, cand, g, scheme); };
           // The chosen range's error is the smallest over the search grid (to rounding).
           const float lo = std::min(0.0f, *std::min_element(v.begin(), v.end()));
           const float hi = std::max(0.0f, *std::max_element(v.begin(), v.end()));
