@@ -1,7 +1,7 @@
 // Conv op and dispatch. Depthwise convs run a direct loop (conv_depthwise.cpp). Dense and
 // grouped 1-D / 2-D convs run on AVX-512 micro-kernels: over packed im2col panels
 // (conv_gemm.cpp) or over shifted rows of a padded input (conv_implicit.cpp), whichever a cost
-// estimate favours; dense 3x3 stride-1 convs of 32 to 128 channels by Winograd F(2x2, 3x3)
+// estimate favours; dense 3x3 stride-1 convs of 32 to 256 channels by Winograd F(2x2, 3x3)
 // (conv_winograd.cpp); small strided convs with output channels in the vector lanes
 // (conv_channel_lanes.cpp). The portable path below (no AVX-512, or 3-D) is im2col + Eigen SGEMM,
 // with 1x1 stride-1 convs multiplying the input in place.

@@ -88,11 +88,6 @@ void transform_weights(const float* w, I64 mg, I64 cg, float* up) {
   });
 }
 
-// The tile rows of a task: (image, tile row) units [u0, u1), T tiles in all.
-struct TileRows {
-  I64 u0, u1;
-};
-
 // Tile rows per vector in the transforms: narrow maps (TW <= 8) put up to 4 in one vector.
 I64 per_vector(I64 TW) {
   return TW > 8 ? 1 : std::min<I64>(4, 16 / TW);
@@ -359,14 +354,18 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
   }
 }
 
+// The shapes this path computes: dense 2-D 3x3 convs, stride 1, no dilation.
+bool winograd_fits(const ConvGeometry& g) {
+  return g.planar() && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.stride[1] == 1 &&
+         g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && g.in_channels > 0 &&
+         g.out_channels > 0;
+}
+
 }  // namespace
 
 bool winograd_suits(const ConvGeometry& g) {
-  const I64 cg = g.in_channels / g.group, mg = g.out_channels / g.group;
-  if (!(g.planar() && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.stride[1] == 1 &&
-        g.stride[2] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 && cg >= 32 && mg >= 32 &&
-        cg <= 256 && mg <= 256))
-    return false;
+  const I64 cg = g.in_channels, mg = g.out_channels;
+  if (!winograd_fits(g) || cg < 32 || mg < 32 || cg > 256 || mg > 256) return false;
   // Measured against the packed and implicit paths (ResNet, ResNet-18 and the cnn's layers),
   // batch 32: ahead from 32 to 256 channels (ResNet-18 layer2 21 vs 33 ms, layer3 24 vs 32 ms);
   // behind at 512 (layer4, 7x7: 38 vs 37 ms: its inputs are transformed once per 128 output
@@ -377,11 +376,8 @@ bool winograd_suits(const ConvGeometry& g) {
 
 bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                    float* y) {
-  if (!g.planar() || g.group != 1 || g.kernel[1] != 3 || g.kernel[2] != 3 || g.stride[1] != 1 ||
-      g.stride[2] != 1 || g.dilation[1] != 1 || g.dilation[2] != 1)
-    return false;
+  if (!winograd_fits(g)) return false;
   const I64 cg = g.in_channels, mg = g.out_channels;
-  if (cg == 0 || mg == 0) return false;
   const Plan p = make_plan(g, cg, mg);
   const PackedWeights up(static_cast<std::size_t>(kXi * mg * cg));
   transform_weights(w, mg, cg, up.data());
