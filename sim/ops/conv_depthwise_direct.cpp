@@ -99,6 +99,26 @@ struct PlaneArgs {
   float* y;
 };
 
+// One kernel row kh for NP planes: a[q] += sum over kw of w_q[kh, kw] * the window lo[q]:hi[q]
+// permuted by idx[kw].
+template <int NP>
+void add_kernel_row(const PlaneArgs* pa, I64 kh, I64 KW, const __m512i* idx, const __m512 (&lo)[NP],
+                    const __m512 (&hi)[NP], __m512 (&a)[NP]) {
+  for (I64 kw = 0; kw < KW; ++kw)
+    for (int q = 0; q < NP; ++q)
+      a[q] = _mm512_fmadd_ps(_mm512_set1_ps(pa[q].w[kh * KW + kw]),
+                             _mm512_permutex2var_ps(lo[q], idx[kw], hi[q]), a[q]);
+}
+
+// The fused clamp and the masked store of NP planes' accumulators at y + at.
+template <int NP>
+void clamp_store(const PlaneArgs* pa, I64 at, __mmask16 m, const float* clip, __m512 (&a)[NP]) {
+  for (int q = 0; q < NP; ++q) {
+    if (clip) a[q] = convk::clamp_ps(a[q], _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
+    _mm512_mask_storeu_ps(pa[q].y + at, m, a[q]);
+  }
+}
+
 template <int NP>
 void plane_rows(const ConvGeometry& g, const std::vector<RowChunk>& chunks, const __m512i* idx,
                 const PlaneArgs* pa, const float* clip) {
@@ -117,15 +137,9 @@ void plane_rows(const ConvGeometry& g, const std::vector<RowChunk>& chunks, cons
           lo[q] = _mm512_maskz_loadu_ps(ck.lo, row);
           hi[q] = _mm512_maskz_loadu_ps(ck.hi, row + 16);
         }
-        for (I64 kw = 0; kw < KW; ++kw)
-          for (int q = 0; q < NP; ++q)
-            a[q] = _mm512_fmadd_ps(_mm512_set1_ps(pa[q].w[kh * KW + kw]),
-                                   _mm512_permutex2var_ps(lo[q], idx[kw], hi[q]), a[q]);
+        add_kernel_row<NP>(pa, kh, KW, idx, lo, hi, a);
       }
-      for (int q = 0; q < NP; ++q) {
-        if (clip) a[q] = convk::clamp_ps(a[q], _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
-        _mm512_mask_storeu_ps(pa[q].y + oh * OW + ck.ow0, ck.store, a[q]);
-      }
+      clamp_store<NP>(pa, oh * OW + ck.ow0, ck.store, clip, a);
     }
 }
 
@@ -150,15 +164,9 @@ void plane_row_pairs(const ConvGeometry& g, const RowChunk& ck, const __m512i* i
         lo[q] = _mm512_maskz_loadu_ps(in_a ? ck.lo : 0, row);
         hi[q] = _mm512_maskz_loadu_ps(in_b ? ck.lo : 0, row + sh * W);
       }
-      for (I64 kw = 0; kw < KW; ++kw)
-        for (int q = 0; q < NP; ++q)
-          a[q] = _mm512_fmadd_ps(_mm512_set1_ps(pa[q].w[kh * KW + kw]),
-                                 _mm512_permutex2var_ps(lo[q], idx[kw], hi[q]), a[q]);
+      add_kernel_row<NP>(pa, kh, KW, idx, lo, hi, a);
     }
-    for (int q = 0; q < NP; ++q) {
-      if (clip) a[q] = convk::clamp_ps(a[q], _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
-      _mm512_mask_storeu_ps(pa[q].y + oh * OW, lanes_below(std::min<I64>(2, OH - oh) * OW), a[q]);
-    }
+    clamp_store<NP>(pa, oh * OW, lanes_below(std::min<I64>(2, OH - oh) * OW), clip, a);
   }
 }
 
