@@ -128,11 +128,11 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
   const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
   const I64 K = cg * g.kernel_pixels(), N = g.out_pixels(), in_pix = g.in_pixels();
   if (K == 0 || mg == 0) return false;
-  const I64 H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const I64 H = g.in[1], W = g.in[2], OW = g.out[2];
   const I64 KH = g.kernel[1], KW = g.kernel[2], sh = g.stride[1], sw = g.stride[2];
   const I64 pt = g.pad_begin[1], pl = g.pad_begin[2];
-  const I64 hp = std::max(H + pt, (OH - 1) * sh + (KH - 1) * g.dilation[1] + 1);
-  const I64 wpad = std::max(W + pl, (OW - 1) * sw + (KW - 1) * g.dilation[2] + 1);
+  const PaddedExtent pad = padded_extent(g);
+  const I64 hp = pad.h, wpad = pad.w;
   const I64 cs = hp * wpad;
   if (cg * cs >= (I64{1} << 31)) return false;
   const I64 Mp = (mg + 15) / 16 * 16, vecs = Mp / 16;

@@ -125,8 +125,7 @@ void subsample_plane(const ConvGeometry& g, const float* x, float* dst) {
     float* out = dst + oh * OW;
     I64 ow = 0;
     if (sw == 2) {
-      const __m512i even =
-          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i even = even_lanes();
       for (; ow < OW; ow += 16) {
         // Input columns 2 * ow .. 2 * ow + 31, masked to the row.
         const I64 c0 = 2 * ow;

@@ -42,10 +42,7 @@ void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float*
            const float* clip, const float* R, float* C, I64 ldc, int valid) {
   __m512 acc[MR][NV];
   __mmask16 mask[NV];
-  for (int v = 0; v < NV; ++v) {
-    const int n = std::clamp(valid - 16 * v, 0, 16);
-    mask[v] = static_cast<__mmask16>((1u << n) - 1u);
-  }
+  for (int v = 0; v < NV; ++v) mask[v] = lanes_below(valid - 16 * v);
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v) {
       if (init == Init::Load)

@@ -25,17 +25,26 @@ struct PhaseLayout {
   std::vector<I64> tap_off;  // per tap: phase plane start + shift inside it
 };
 
+// Rows and columns of a zero-padded input plane: the input after its leading padding, and
+// every tap of every output inside it.
+struct PaddedExtent {
+  I64 h, w;
+};
+inline PaddedExtent padded_extent(const ConvGeometry& g) {
+  return {std::max(g.in[1] + g.pad_begin[1],
+                   (g.out[1] - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1),
+          std::max(g.in[2] + g.pad_begin[2],
+                   (g.out[2] - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1)};
+}
+
 inline PhaseLayout phase_layout(const ConvGeometry& g) {
   PhaseLayout L;
   L.sh = g.stride[1];
   L.sw = g.stride[2];
   const I64 KH = g.kernel[1], KW = g.kernel[2];
-  const I64 hp =
-      std::max(g.in[1] + g.pad_begin[1], (g.out[1] - 1) * L.sh + (KH - 1) * g.dilation[1] + 1);
-  const I64 wp =
-      std::max(g.in[2] + g.pad_begin[2], (g.out[2] - 1) * L.sw + (KW - 1) * g.dilation[2] + 1);
-  L.hq = (hp + L.sh - 1) / L.sh;
-  L.wq = (wp + L.sw - 1) / L.sw;
+  const PaddedExtent pad = padded_extent(g);
+  L.hq = (pad.h + L.sh - 1) / L.sh;
+  L.wq = (pad.w + L.sw - 1) / L.sw;
   L.wide = g.out[1] * L.wq;
   // Junk columns of the last row read up to one row past the plane.
   L.plane = (L.hq + 1) * L.wq + 16;
@@ -63,6 +72,15 @@ inline __mmask16 lanes_below(I64 n) {
 // Lanes [lo, hi).
 inline __mmask16 lanes_between(I64 lo, I64 hi) {
   return static_cast<__mmask16>(lanes_below(hi) & ~lanes_below(lo));
+}
+
+// Permute indices of _mm512_permutex2var_ps that pick the even (odd) elements of two
+// concatenated vectors: a 32-float stride-2 window to 16 lanes.
+inline __m512i even_lanes() {
+  return _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+}
+inline __m512i odd_lanes() {
+  return _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 }
 #endif
 
@@ -106,10 +124,7 @@ inline void build_phases(const ConvGeometry& g, const PhaseLayout& L, const floa
       // Straight from the input row: 32 input columns per step (masked to [0, cols)), split
       // into even / odd phase columns with permutes. No staging row: reloading freshly
       // masked-stored data would defeat store forwarding.
-      const __m512i ev =
-          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      const __m512i od =
-          _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      const __m512i ev = even_lanes(), od = odd_lanes();
       const float* xr = x + ih * W;
       for (I64 j = 0; j < L.wq; j += 16) {
         const I64 base = 2 * j - pl;  // input column of lane 0

@@ -175,8 +175,7 @@ void output_transform(const float* mm, I64 xs, __mmask16 live, __m512 bias, __m5
 void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64 ty, I64 cg,
                       float* v, I64 t0) {
   const I64 H = g.in[1], W = g.in[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
-  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i ev = even_lanes(), od = odd_lanes();
   for (I64 tx0 = 0; tx0 < p.TW; tx0 += 16) {
     const I64 nt = std::min<I64>(16, p.TW - tx0);
     const I64 c0 = 2 * tx0 - pl;  // input column of lane 0's patch column 0
