@@ -195,8 +195,8 @@ ConvPath conv_path() {
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y) {
   if (g.batch == 0 || g.out_channels == 0) return;
-  if (!is_depthwise(g) && conv_path() != ConvPath::Eigen && conv_packed_gemm(g, x, w, bias, y))
-    return;  // the packed paths add the residual in their stores
+  if (!is_depthwise(g) && conv_path() != ConvPath::Eigen && conv_dense_avx512(g, x, w, bias, y))
+    return;  // the AVX-512 paths add the residual in their stores
   // The other kernels run without the residual and the clamp, then one pass adds and clamps.
   ConvGeometry plain = g;
   if (g.residual) {

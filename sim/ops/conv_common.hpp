@@ -90,9 +90,11 @@ DepthwisePath depthwise_path();
 // AVX-512 depthwise straight from the NCHW planes; false when the shape does not fit it.
 bool depthwise_direct(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                       float* y);
-// The AVX-512 packed-GEMM conv (conv_gemm.cpp); false when not built for AVX-512.
-bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, const float* bias,
-                      float* y);
+// Dense / grouped 1-D and 2-D convs on the AVX-512 paths (conv_gemm.cpp picks among Winograd,
+// channel lanes, implicit and packed GEMM, per conv_path()); false when not built for AVX-512
+// or the shape fits none of them.
+bool conv_dense_avx512(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                       float* y);
 void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* w,
                             const float* bias, float* y);
 

@@ -5,7 +5,8 @@
 // into 48-wide panels ([k][48] contiguous, one masked load or gather per zmm), then 8x48 tiles
 // of C accumulate in 24 zmm registers while streaming an 8-row panel of W (repacked k-major
 // when several column panels reuse it) and the B panel. Tasks are (group, column block, row
-// block) tiles sized so their count is a multiple of the thread count.
+// block) tiles sized so their count is a multiple of the thread count. conv_dense_avx512 at the
+// end picks among this path and the Winograd, channel-lane and implicit ones.
 #include "sim/ops/conv_common.hpp"
 
 #if defined(__AVX512F__)
@@ -169,37 +170,12 @@ Plan make_plan(const ConvGeometry& g, I64 K, I64 Q, I64 mg) {
   return p;
 }
 
-}  // namespace
-
-bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, const float* bias,
-                      float* y) {
-  const I64 G = g.group, mg = g.out_channels / G;
-  const I64 K = g.in_channels / G * g.kernel_pixels(), N = g.out_pixels(), Q = g.batch * N;
-  // Lane offsets are int32 and the loop nest is 2-D: other shapes take the Eigen path.
-  const bool fits = g.batch * g.in_channels * g.in_pixels() < (I64{1} << 31) - 1;
-  if (K == 0 || Q == 0 || mg == 0 || !fits || !g.planar()) return false;
-  // Packing costs about half a cycle per element (gathers for strided convs, about one), the
-  // product mg / 32 cycles per element at two 16-lane FMAs a cycle; the implicit path skips
-  // the packing but computes the junk columns of the padded width.
-  const double pack = g.stride[2] == 1 ? 0.5 : 1.0;
-  const double packed_cost =
-      static_cast<double>(G * Q * K) * (static_cast<double>(mg) / 32.0 + pack);
-  const ConvPath path = conv_path();
+// The packed-GEMM conv over Q = batch x N flat output columns.
+void packed_gemm(const ConvGeometry& g, I64 K, I64 Q, I64 mg, const float* x, const float* w,
+                 const float* bias, float* y) {
+  const I64 G = g.group, N = g.out_pixels();
   const float clip_range[2] = {g.act_min, g.act_max};
   const float* clip = g.has_activation() ? clip_range : nullptr;
-  if ((path == ConvPath::Winograd || (path == ConvPath::Auto && winograd_suits(g))) &&
-      conv_winograd(g, x, w, bias, y))
-    return true;
-  if ((path == ConvPath::ChannelLanes || (path == ConvPath::Auto && channel_lanes_suits(g))) &&
-      conv_channel_lanes(g, x, w, bias, y))
-    return true;
-  // In-place 1x1 convs: the implicit path measured 25-40% ahead of the packed one on every
-  // MobileNet pointwise layer (7x7 to 28x28, 16 to 96 channels), whose packing the estimate
-  // underprices.
-  if (path == ConvPath::Implicit ||
-      (path == ConvPath::Auto && (implicit_reads_in_place(g) || implicit_cost(g) < packed_cost))) {
-    if (conv_implicit(g, x, w, bias, y)) return true;
-  }
   const Plan plan = make_plan(g, K, Q, mg);
   const I64 tasks = G * plan.cb * plan.mb;
   // Repacked W streams better (one pointer, immediate offsets) but costs a pass over W:
@@ -267,6 +243,37 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
       }
     }
   });
+}
+
+}  // namespace
+
+bool conv_dense_avx512(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                       float* y) {
+  const I64 G = g.group, mg = g.out_channels / G;
+  const I64 K = g.in_channels / G * g.kernel_pixels(), N = g.out_pixels(), Q = g.batch * N;
+  // Lane offsets are int32 and the loop nest is 2-D: other shapes take the Eigen path.
+  const bool fits = g.batch * g.in_channels * g.in_pixels() < (I64{1} << 31) - 1;
+  if (K == 0 || Q == 0 || mg == 0 || !fits || !g.planar()) return false;
+  const ConvPath path = conv_path();
+  if ((path == ConvPath::Winograd || (path == ConvPath::Auto && winograd_suits(g))) &&
+      conv_winograd(g, x, w, bias, y))
+    return true;
+  if ((path == ConvPath::ChannelLanes || (path == ConvPath::Auto && channel_lanes_suits(g))) &&
+      conv_channel_lanes(g, x, w, bias, y))
+    return true;
+  // Packing costs about half a cycle per element (gathers for strided convs, about one), the
+  // product mg / 32 cycles per element at two 16-lane FMAs a cycle; the implicit path skips
+  // the packing but computes the junk columns of the padded width. In-place 1x1 convs: the
+  // implicit path measured 25-40% ahead of the packed one on every MobileNet pointwise layer
+  // (7x7 to 28x28, 16 to 96 channels), whose packing the estimate underprices.
+  const double pack = g.stride[2] == 1 ? 0.5 : 1.0;
+  const double packed_cost =
+      static_cast<double>(G * Q * K) * (static_cast<double>(mg) / 32.0 + pack);
+  if (path == ConvPath::Implicit ||
+      (path == ConvPath::Auto && (implicit_reads_in_place(g) || implicit_cost(g) < packed_cost))) {
+    if (conv_implicit(g, x, w, bias, y)) return true;
+  }
+  packed_gemm(g, K, Q, mg, x, w, bias, y);
   return true;
 }
 
@@ -275,7 +282,7 @@ bool conv_packed_gemm(const ConvGeometry& g, const float* x, const float* w, con
 #else  // no AVX-512: conv.cpp falls back to im2col + Eigen
 
 namespace mpq {
-bool conv_packed_gemm(const ConvGeometry&, const float*, const float*, const float*, float*) {
+bool conv_dense_avx512(const ConvGeometry&, const float*, const float*, const float*, float*) {
   return false;
 }
 }  // namespace mpq
