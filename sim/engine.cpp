@@ -26,6 +26,7 @@ Result<Engine> Engine::create(const Network& net) {
     return s;
   };
   for (const auto& [name, t] : net.model.initializers) add_slot(name, &t);
+  e.num_constants_ = e.slot_names_.size();
   for (const auto& in : net.model.inputs) e.input_slots_.push_back(add_slot(in.name, nullptr));
   for (std::size_t k : net.order) {
     const OpNode& n = net.node(k);
@@ -54,6 +55,14 @@ Result<Engine> Engine::create(const Network& net) {
   e.hooks_.resize(e.slots_.size());
   e.elementwise_.resize(e.slots_.size());
   e.stale_.assign(e.slots_.size(), 0);
+  e.derived_.resize(e.steps_.size());
+  e.keeps_derived_.assign(e.steps_.size(), 0);
+  for (std::size_t i = 0; i < e.steps_.size(); ++i) {
+    const std::vector<int>& in = e.steps_[i].in;
+    e.keeps_derived_[i] = in.size() > 1 && std::all_of(in.begin() + 1, in.end(), [&](int s) {
+                            return s < static_cast<int>(e.num_constants_);  // -1: omitted
+                          });
+  }
   e.plan_reuse();
   e.slot_of_ = std::move(slot);
   for (std::size_t s = 0; s < e.slots_.size(); ++s)
@@ -170,6 +179,7 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain) {
       std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
     }
     if (donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(st.donor)];
+    if (keeps_derived_[i]) ctx.derived = &derived_[i];
     st.spec->run(ctx, in_ptrs_, outs_);
   } catch (const std::exception& err) {
     return make_error(
@@ -293,13 +303,27 @@ void Engine::clear_hooks() {
 Status Engine::set_constant(const std::string& name, const Tensor* t) {
   auto it = net_->model.initializers.find(name);
   if (it == net_->model.initializers.end()) return make_error("no constant '" + name + "'");
-  slots_[static_cast<std::size_t>(slot_of_.at(name))] = t ? t : &it->second;
+  const auto s = static_cast<std::size_t>(slot_of_.at(name));
+  slots_[s] = t ? t : &it->second;
+  // Set again, the tensor (or a new one at the same address) may hold new values. The model's
+  // own constants never change.
+  if (t) drop_derived(s, t->f.data());
   return Ok{};
 }
 
 void Engine::reset_constants() {
   for (const auto& [name, t] : net_->model.initializers)
     slots_[static_cast<std::size_t>(slot_of_.at(name))] = &t;
+}
+
+void Engine::drop_derived(std::size_t s, const float* source) {
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    const std::vector<int>& in = steps_[i].in;
+    if (!keeps_derived_[i] || std::find(in.begin(), in.end(), static_cast<int>(s)) == in.end())
+      continue;
+    std::erase_if(derived_[i].entries,
+                  [&](const DerivedWeights::Entry& e) { return e.source == source; });
+  }
 }
 
 void Engine::record_shapes(Network& net) const {

@@ -51,7 +51,9 @@ class Engine {
   Status set_elementwise_hook(const std::string& tensor, ElementwiseHook hook);
   void clear_hooks();
   // Makes a constant read `t` instead (a fake-quantized weight); nullptr restores the model's.
-  // `t` must outlive every later run.
+  // `t` must outlive every later run, and its values must not change while it is set: kernels
+  // keep weights derived from a constant's values (repacked, transformed) for reuse, which a
+  // set_constant call with that tensor drops.
   Status set_constant(const std::string& name, const Tensor* t);
   // Every constant reads the model's value again.
   void reset_constants();
@@ -98,6 +100,8 @@ class Engine {
   void find_gelu_chain(Step& div, const std::vector<int>& readers,
                        const std::vector<int>& reader_step);
   bool gelu_here(std::size_t i, std::size_t end) const;
+  // Drops what the steps reading slot `s` derived from the values at `source`.
+  void drop_derived(std::size_t s, const float* source);
   Status run_gelu(std::size_t i);
   Status run_step(std::size_t i, bool fuse, bool donate, bool chain = false);
   // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
@@ -119,7 +123,12 @@ class Engine {
   // Slots whose value is out of date because the last run folded their reader into their
   // producer (which wrote the reader's output directly).
   std::vector<char> stale_;
-  std::vector<int> producer_;  // step that computes each slot, -1 for constants and inputs
+  std::vector<int> producer_;      // step that computes each slot, -1 for constants and inputs
+  std::size_t num_constants_ = 0;  // slots [0, num_constants_) are the model's constants
+  // Per step: weights its kernel derived from its constants (OpContext::derived), for steps
+  // whose inputs but input 0 are all constants.
+  std::vector<DerivedWeights> derived_;
+  std::vector<char> keeps_derived_;
   bool fusion_ = true;
   std::vector<double>* profile_ = nullptr;
   // Scratch of run_steps, kept to avoid allocations per run.

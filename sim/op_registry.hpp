@@ -1,6 +1,7 @@
 #pragma once
 // One registry of op kernels keyed by ONNX op_type (ncnn style): each op family lives in its
 // own file under ops/ and adds its OpSpecs in a register_*_ops function.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -15,6 +16,21 @@
 #include "graph/tensor.hpp"
 
 namespace mpq {
+
+// Weights a kernel derived from a constant input (repacked panels, Winograd transforms), kept by
+// the engine per step across runs, so batch after batch reuses one repack. An entry is found by
+// the constant's data pointer and `key` (what it holds: the kernel's path and sizes); the
+// engine drops a source's entries whenever that constant is set again (its values may be new).
+// Several entries: a sweep switches a step between the weights of its candidates.
+struct DerivedWeights {
+  struct Entry {
+    const float* source = nullptr;
+    std::array<std::int64_t, 3> key{};
+    std::vector<float> data;
+  };
+  static constexpr std::size_t kMaxEntries = 8;
+  std::vector<Entry> entries;
+};
 
 struct OpContext {
   const OpNode& node;
@@ -41,6 +57,8 @@ struct OpContext {
   // element e becomes (result + out_residual[e]), then clamped. Only for ops whose OpSpec says
   // takes_output_residual.
   const float* out_residual = nullptr;
+  // Set when every input but input 0 is a constant: the step's cache of derived weights.
+  DerivedWeights* derived = nullptr;
   bool has_clamp() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();

@@ -168,6 +168,7 @@ void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   g.act_min = ctx.act_min;
   g.act_max = ctx.act_max;
   g.residual = ctx.out_residual;
+  g.derived = ctx.derived;
   if (b && b->size() != g.out_channels)
     throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
                   " values");

@@ -138,16 +138,18 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
   const I64 Mp = (mg + 15) / 16 * 16, vecs = Mp / 16;
   // Weights per group, per block of up to 4 channel vectors, k-major: [k][16 * V], zero
   // past the last channel.
-  const PackedWeights wpk(static_cast<std::size_t>(G * K * Mp));
+  const DerivedPanels wpk(
+      g, w, {G, mg, K}, kPanelsChannelLanes, static_cast<std::size_t>(G * K * Mp), [&](float* wd) {
+        for (I64 grp = 0; grp < G; ++grp)
+          for (I64 v0 = 0; v0 < vecs; v0 += 4) {
+            const I64 V = std::min<I64>(4, vecs - v0), lanes = 16 * V, c0 = 16 * v0;
+            float* dst = wd + grp * K * Mp + K * c0;
+            for (I64 k = 0; k < K; ++k)
+              for (I64 l = 0; l < lanes; ++l)
+                dst[k * lanes + l] = c0 + l < mg ? w[(grp * mg + c0 + l) * K + k] : 0.0f;
+          }
+      });
   std::vector<float> bpad(static_cast<std::size_t>(G * Mp), 0.0f);
-  for (I64 grp = 0; grp < G; ++grp)
-    for (I64 v0 = 0; v0 < vecs; v0 += 4) {
-      const I64 V = std::min<I64>(4, vecs - v0), lanes = 16 * V, c0 = 16 * v0;
-      float* dst = wpk.data() + grp * K * Mp + K * c0;
-      for (I64 k = 0; k < K; ++k)
-        for (I64 l = 0; l < lanes; ++l)
-          dst[k * lanes + l] = c0 + l < mg ? w[(grp * mg + c0 + l) * K + k] : 0.0f;
-    }
   if (bias)
     for (I64 grp = 0; grp < G; ++grp)
       std::copy(bias + grp * mg, bias + grp * mg + mg, bpad.begin() + grp * Mp);

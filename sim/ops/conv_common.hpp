@@ -38,6 +38,9 @@ struct ConvGeometry {
   // Fused residual Add: y[e] = clamp(conv[e] + residual[e]) over the whole y_shape(); null
   // when none.
   const float* residual = nullptr;
+  // The step's cache of weights derived from W (OpContext::derived); null when W is not a
+  // constant or the caller keeps none.
+  DerivedWeights* derived = nullptr;
   bool has_activation() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();

@@ -171,8 +171,8 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
   for (I64 k = 0; k < K; ++k)
     off[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(
         k / taps * p.cs + p.L.tap_off[static_cast<std::size_t>(k % taps)]);
-  const PackedWeights wp(static_cast<std::size_t>(G * mg * K));
-  pack_weights(w, G, mg, K, wp.data());
+  const DerivedPanels wp(g, w, {G, mg, K}, kPanelsPackWeights, static_cast<std::size_t>(G * mg * K),
+                         [&](float* dst) { pack_weights(w, G, mg, K, dst); });
   const std::uint64_t call = next_conv_call();
   const float clip_range[2] = {g.act_min, g.act_max};
   const I64 tasks = g.batch * G * p.cb * p.mb;

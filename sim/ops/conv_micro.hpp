@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -204,6 +205,46 @@ class PackedWeights {
   float* data_ = nullptr;
   bool owner_ = false;
 };
+
+// One call's derived weights (repacked panels, transforms): n floats that fill(dst) writes.
+// With the step's cache (g.derived) they are built once and reused by later calls while `key`
+// (the path and the layout's sizes) matches; without one, each call builds them in a
+// PackedWeights buffer.
+class DerivedPanels {
+ public:
+  template <class Fill>
+  DerivedPanels(const ConvGeometry& g, const float* w, std::array<I64, 3> sizes, int path,
+                std::size_t n, Fill fill) {
+    if (n == 0) return;
+    if (!g.derived) {
+      scratch_.emplace(n);
+      fill(scratch_->data());
+      data_ = scratch_->data();
+      return;
+    }
+    const std::array<std::int64_t, 3> key{sizes[0] * 4 + path, sizes[1], sizes[2]};
+    auto& entries = g.derived->entries;
+    for (const DerivedWeights::Entry& e : entries)
+      if (e.source == w && e.key == key && e.data.size() == n) {
+        data_ = e.data.data();
+        return;
+      }
+    if (entries.size() >= DerivedWeights::kMaxEntries) entries.erase(entries.begin());
+    DerivedWeights::Entry& e = entries.emplace_back();
+    e.data.resize(n);
+    fill(e.data.data());
+    e.source = w;
+    e.key = key;
+    data_ = e.data.data();
+  }
+  const float* data() const { return data_; }
+
+ private:
+  std::optional<PackedWeights> scratch_;
+  const float* data_ = nullptr;
+};
+// Path numbers for DerivedPanels keys (pack_weights' layout is shared by two paths).
+inline constexpr int kPanelsPackWeights = 0, kPanelsWinograd = 1, kPanelsChannelLanes = 2;
 
 // A worker thread's copy of one (image, group) input of one conv call (phase planes, a padded
 // copy), kept across that call's tasks so consecutive tiles of an image skip the rebuild. Each

@@ -378,8 +378,9 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
   if (!winograd_fits(g)) return false;
   const I64 cg = g.in_channels, mg = g.out_channels;
   const Plan p = make_plan(g, cg, mg);
-  const PackedWeights up(static_cast<std::size_t>(kXi * mg * cg));
-  transform_weights(w, mg, cg, up.data());
+  const DerivedPanels up(g, w, {mg, cg, 0}, kPanelsWinograd,
+                         static_cast<std::size_t>(kXi * mg * cg),
+                         [&](float* dst) { transform_weights(w, mg, cg, dst); });
   const float clip_range[2] = {g.act_min, g.act_max};
   const float* clip = g.has_activation() ? clip_range : nullptr;
   const I64 in_pix = g.in_pixels(), in_image = cg * in_pix;
