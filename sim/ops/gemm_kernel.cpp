@@ -83,6 +83,48 @@ bool small_k_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, MatRef A, Mat
   }
   return true;
 }
+
+// C = A * B (+ C when accumulate) for a few rows of A and a transposed B (a batch of vectors
+// through a Gemm with transB, a Linear layer's [N x K] weights): dot products along K with both
+// operands read in place. Eigen packs the whole weight matrix on every call, which at batch 8 costs
+// more than the product (a Gemm's bias arrives as C, accumulate). Tiles of 4 x 4 outputs; rows and
+// columns past the edges repeat the last ones and are not stored. Each output sums lane l over k =
+// l mod 16 in order, then its 16 lanes.
+bool small_m_sgemm(std::int64_t M, std::int64_t N, std::int64_t K, MatRef A, MatRef B, float* C,
+                   std::int64_t ldc, bool accumulate) {
+  if (A.trans || !B.trans || M > 16 || K < 16) return false;
+  constexpr int kT = 4;
+  const __mmask16 last = convk::lanes_below(K - (K - 1) / 16 * 16);
+  for (std::int64_t n0 = 0; n0 < N; n0 += kT)
+    for (std::int64_t m0 = 0; m0 < M; m0 += kT) {
+      const float* a[kT];
+      const float* b[kT];
+      for (int t = 0; t < kT; ++t) {
+        a[t] = A.p + std::min<std::int64_t>(m0 + t, M - 1) * A.ld;
+        b[t] = B.p + std::min<std::int64_t>(n0 + t, N - 1) * B.ld;
+      }
+      __m512 acc[kT][kT];
+      for (auto& row : acc)
+        for (auto& v : row) v = _mm512_setzero_ps();
+      for (std::int64_t k = 0; k < K; k += 16) {
+        const __mmask16 m = k + 16 <= K ? __mmask16{0xffff} : last;
+        __m512 av[kT], bv[kT];
+        for (int t = 0; t < kT; ++t) {
+          av[t] = _mm512_maskz_loadu_ps(m, a[t] + k);
+          bv[t] = _mm512_maskz_loadu_ps(m, b[t] + k);
+        }
+        for (int i = 0; i < kT; ++i)
+          for (int j = 0; j < kT; ++j) acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+      }
+      for (int i = 0; i < kT && m0 + i < M; ++i)
+        for (int j = 0; j < kT && n0 + j < N; ++j) {
+          float& c = C[(m0 + i) * ldc + n0 + j];
+          const float dot = _mm512_mask_reduce_add_ps(0xffff, acc[i][j]);
+          c = accumulate ? c + dot : dot;
+        }
+    }
+  return true;
+}
 #endif
 
 }  // namespace
@@ -92,6 +134,9 @@ void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A
   if (M <= 0 || N <= 0) return;
 #if defined(__AVX512F__)
   if (K > 0 && alpha == 1.0f && beta == 0.0f && small_k_sgemm(M, N, K, A, B, C, ldc)) return;
+  if (K > 0 && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+      small_m_sgemm(M, N, K, A, B, C, ldc, beta == 1.0f))
+    return;
 #endif
   MutMap c(C, M, N, Eigen::OuterStride<>(ldc));
   if (K <= 0) {

@@ -25,13 +25,25 @@ struct GemmRow {
 };
 
 const GemmRow kRows[] = {
-    {"vit_linear", 98, 64, 64, false, false},  {"vit_mlp_up", 49, 128, 64, false, false},
-    {"narrow_tail", 9, 10, 33, false, false},  {"tail_after_panel", 17, 50, 20, false, false},
-    {"single_row", 1, 100, 7, false, false},   {"one_column", 13, 1, 5, false, false},
-    {"k_512", 11, 48, 512, false, false},      {"k_513_eigen", 11, 48, 513, false, false},
-    {"wide", 20, 200, 64, false, false},       {"trans_b", 32, 128, 96, false, true},
-    {"trans_a", 12, 40, 24, true, false},      {"split_rows", 300, 64, 64, false, false},
+    {"vit_linear", 98, 64, 64, false, false},
+    {"vit_mlp_up", 49, 128, 64, false, false},
+    {"narrow_tail", 9, 10, 33, false, false},
+    {"tail_after_panel", 17, 50, 20, false, false},
+    {"single_row", 1, 100, 7, false, false},
+    {"one_column", 13, 1, 5, false, false},
+    {"k_512", 11, 48, 512, false, false},
+    {"k_513_eigen", 11, 48, 513, false, false},
+    {"wide", 20, 200, 64, false, false},
+    {"trans_b", 32, 128, 96, false, true},
+    {"trans_a", 12, 40, 24, true, false},
+    {"split_rows", 300, 64, 64, false, false},
     {"split_cols", 24, 300, 32, false, false},
+    // Few rows times a transposed B (Gemm transB at small batch): the dot-product path.
+    {"fc_batch8", 8, 128, 1152, false, true},
+    {"fc_tails", 3, 10, 37, false, true},
+    {"fc_k16", 16, 7, 16, false, true},
+    {"fc_split_cols", 5, 300, 200, false, true},
+    {"fc_17_rows_eigen", 17, 20, 40, false, true},
 };
 
 // n floats ending exactly where a PROT_NONE page begins.
@@ -76,16 +88,20 @@ TEST_P(GemmPaths, MatchesTheReference) {
             static_cast<double>(a[static_cast<std::size_t>(r.ta ? k * r.m + i : i * r.k + k)]) *
             b[static_cast<std::size_t>(r.tb ? j * r.k + k : k * r.n + j)];
   const double tol = 4e-7 * static_cast<double>(r.k + 1);
-  for (const bool parallel : {false, true}) {
-    std::vector<float> c(ref.size(), std::nanf(""));
-    if (parallel)
-      gemm::parallel_sgemm(r.m, r.n, r.k, 1.0f, A, B, 0.0f, c.data(), r.n);
-    else
-      gemm::sgemm(r.m, r.n, r.k, 1.0f, A, B, 0.0f, c.data(), r.n);
-    for (std::size_t e = 0; e < c.size(); ++e)
-      ASSERT_NEAR(c[e], ref[e], tol)
-          << r.name << (parallel ? " parallel" : "") << ", element " << e;
-  }
+  // beta 1 adds the product to C's values (a Gemm's bias), beta 0 ignores them (NaN here).
+  const auto c0 = test::random_values(ref.size(), 3);
+  for (const bool parallel : {false, true})
+    for (const float beta : {0.0f, 1.0f}) {
+      std::vector<float> c(ref.size(), std::nanf(""));
+      if (beta != 0.0f) c.assign(c0.begin(), c0.end());
+      if (parallel)
+        gemm::parallel_sgemm(r.m, r.n, r.k, 1.0f, A, B, beta, c.data(), r.n);
+      else
+        gemm::sgemm(r.m, r.n, r.k, 1.0f, A, B, beta, c.data(), r.n);
+      for (std::size_t e = 0; e < c.size(); ++e)
+        ASSERT_NEAR(c[e], ref[e] + beta * c0[e], tol)
+            << r.name << (parallel ? " parallel" : "") << " beta " << beta << ", element " << e;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Rows, GemmPaths, ::testing::ValuesIn(kRows),
