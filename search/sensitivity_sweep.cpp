@@ -58,13 +58,15 @@ QuantizedConstants task_constants(const SweepInputs& in, const QuantConfig& cfg,
   return qc;
 }
 
-// Points the engine at `others`, then overrides with the task's constants and hooks.
+// Points the engine at `others`, then overrides with the task's constants and hooks. The
+// task's constants outlive the group's engine and never change, so the engine keeps what its
+// kernels derive from them while the tasks take turns batch after batch.
 Status attach_task(Engine& e, const QuantConfig& cfg, const QuantizedConstants& base,
                    const QuantizedConstants& task) {
   e.reset_constants();
   if (auto st = attach_config(e, cfg, base); !st) return st;
   for (const auto& [name, t] : task.tensors)
-    if (auto st = e.set_constant(name, &t); !st) return st;
+    if (auto st = e.set_constant(name, &t, /*values_fixed=*/true); !st) return st;
   return Ok{};
 }
 
@@ -187,17 +189,18 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
     for (const auto& c : g.candidates)
       if (!done.count({gi, c.name()})) todo.push_back(&c);
     if (todo.empty()) return;
-    auto engine = Engine::create(net);
-    if (!engine) {
-      errors[gi] = engine.error().message;
-      return;
-    }
     std::vector<QuantConfig> cfgs;
     std::vector<QuantizedConstants> consts;
     SettingCache settings;
     for (const Candidate* c : todo) {
       cfgs.push_back(sweep_task_config(in, others, g, *c, &settings));
       consts.push_back(task_constants(in, cfgs.back(), g, others));
+    }
+    // Created after the task constants, so it never outlives them (attach_task).
+    auto engine = Engine::create(net);
+    if (!engine) {
+      errors[gi] = engine.error().message;
+      return;
     }
     bool input_group = false;
     const std::size_t first = first_affected_step(*engine, in, g, input_group);

@@ -300,14 +300,14 @@ void Engine::clear_hooks() {
   for (auto& h : elementwise_) h = nullptr;
 }
 
-Status Engine::set_constant(const std::string& name, const Tensor* t) {
+Status Engine::set_constant(const std::string& name, const Tensor* t, bool values_fixed) {
   auto it = net_->model.initializers.find(name);
   if (it == net_->model.initializers.end()) return make_error("no constant '" + name + "'");
   const auto s = static_cast<std::size_t>(slot_of_.at(name));
   slots_[s] = t ? t : &it->second;
   // Set again, the tensor (or a new one at the same address) may hold new values. The model's
   // own constants never change.
-  if (t) drop_derived(s, t->f.data());
+  if (t && !values_fixed) drop_derived(s, t->f.data());
   return Ok{};
 }
 

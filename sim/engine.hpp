@@ -53,8 +53,10 @@ class Engine {
   // Makes a constant read `t` instead (a fake-quantized weight); nullptr restores the model's.
   // `t` must outlive every later run, and its values must not change while it is set: kernels
   // keep weights derived from a constant's values (repacked, transformed) for reuse, which a
-  // set_constant call with that tensor drops.
-  Status set_constant(const std::string& name, const Tensor* t);
+  // set_constant call with that tensor drops, unless `values_fixed` promises that t's values
+  // stay as they are for the engine's whole life (a sweep switching every batch between the
+  // weights of its candidates keeps what was derived from each).
+  Status set_constant(const std::string& name, const Tensor* t, bool values_fixed = false);
   // Every constant reads the model's value again.
   void reset_constants();
 

@@ -47,10 +47,10 @@ Weights scaled_conv_weights(const Network& net, float factor) {
   return w;
 }
 
-void attach(Engine& e, const Weights* w) {
+void attach(Engine& e, const Weights* w, bool values_fixed = false) {
   e.reset_constants();
   if (!w) return;
-  for (const auto& [name, t] : *w) ASSERT_TRUE(e.set_constant(name, &t).ok());
+  for (const auto& [name, t] : *w) ASSERT_TRUE(e.set_constant(name, &t, values_fixed).ok());
 }
 
 FloatBuffer run(Engine& e, const std::vector<Tensor>& in) {
@@ -85,6 +85,12 @@ TEST(DerivedWeights, SwitchingConstantsAndBatchesMatchesFreshEngines) {
       attach(*e, s.w);
       const auto got = run(*e, *s.in);
       ASSERT_EQ(got, fresh(net, s.w, *s.in));
+    }
+    // Weights promised fixed (as a sweep's task constants) keep what was derived from them
+    // while the engine switches between them.
+    for (const auto& s : sequence) {
+      attach(*e, s.w, /*values_fixed=*/true);
+      ASSERT_EQ(run(*e, *s.in), fresh(net, s.w, *s.in));
     }
     // New values in a tensor already set: setting it again must drop what was derived from it.
     for (auto& [name, t] : a)
