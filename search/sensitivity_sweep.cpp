@@ -58,13 +58,13 @@ QuantizedConstants task_constants(const SweepInputs& in, const QuantConfig& cfg,
   return qc;
 }
 
-// Points the engine at `others`, then overrides with the task's constants and hooks. The
-// task's constants outlive the group's engine and never change, so the engine keeps what its
+// Points the engine at `others`, then overrides with the task's constants and hooks. Both sets
+// of constants outlive the group's engine and never change, so the engine keeps what its
 // kernels derive from them while the tasks take turns batch after batch.
 Status attach_task(Engine& e, const QuantConfig& cfg, const QuantizedConstants& base,
                    const QuantizedConstants& task) {
   e.reset_constants();
-  if (auto st = attach_config(e, cfg, base); !st) return st;
+  if (auto st = attach_config(e, cfg, base, /*values_fixed=*/true); !st) return st;
   for (const auto& [name, t] : task.tensors)
     if (auto st = e.set_constant(name, &t, /*values_fixed=*/true); !st) return st;
   return Ok{};

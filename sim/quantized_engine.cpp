@@ -31,10 +31,11 @@ QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg
   return qc;
 }
 
-Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedConstants& constants) {
+Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedConstants& constants,
+                     bool values_fixed) {
   engine.clear_hooks();
   for (const auto& [name, t] : constants.tensors)
-    if (auto st = engine.set_constant(name, &t); !st) return st;
+    if (auto st = engine.set_constant(name, &t, values_fixed); !st) return st;
   for (const auto& [name, s] : cfg.quantizers) {
     if (s.kind != QuantizerKind::Activation || s.params.format.is_identity()) continue;
     // Per-tensor quantizers map every element on its own: the engine may apply them inside

@@ -20,7 +20,9 @@ QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg
 void quantize_bias(const Tensor& b, const BiasSetting& s, Tensor& out);
 
 // Points `engine`'s weights at `constants` and attaches the activation quantizers of `cfg`.
-// Both must outlive the engine's runs.
-Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedConstants& constants);
+// Both must outlive the engine's runs. `values_fixed`: the constants outlive the engine and
+// never change (Engine::set_constant), so what kernels derive from them is kept across calls.
+Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedConstants& constants,
+                     bool values_fixed = false);
 
 }  // namespace mpq
