@@ -142,7 +142,16 @@ bool Engine::chained_here(std::size_t i, std::size_t end) const {
   return st.residual_slot >= 0 && fused_here(static_cast<std::size_t>(st.fusable_next), end);
 }
 
-Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain) {
+// A Conv whose Relu/Clip folds (fused_here) folds the MaxPool after it too, unless a hook
+// watches the Relu/Clip's output.
+bool Engine::pooled_here(std::size_t i, std::size_t end) const {
+  const Step& st = steps_[i];
+  if (st.max_pool < 0 || static_cast<std::size_t>(st.max_pool) >= end) return false;
+  const Step& clamp = steps_[static_cast<std::size_t>(st.fusable_next)];
+  return !hooks_[static_cast<std::size_t>(clamp.out[0])];
+}
+
+Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool pool) {
   const Step& st = steps_[i];
   const OpNode& n = net_->node(st.node);
   const Step* add = fuse && chain ? &steps_[static_cast<std::size_t>(st.fusable_next)] : nullptr;
@@ -151,8 +160,9 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain) {
            : nullptr;
   in_ptrs_.clear();
   for (int s : st.in) in_ptrs_.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
-  // A fused step writes straight into its reader's output slot.
-  const std::vector<int>& out_slots = reader ? reader->out : st.out;
+  // A fused step writes straight into its reader's output slot (or the folded MaxPool's).
+  const Step* pool_step = pool ? &steps_[static_cast<std::size_t>(st.max_pool)] : nullptr;
+  const std::vector<int>& out_slots = pool_step ? pool_step->out : reader ? reader->out : st.out;
   outs_.resize(out_slots.size());
   for (std::size_t k = 0; k < out_slots.size(); ++k)
     outs_[k] =
@@ -180,6 +190,7 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain) {
     }
     if (donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(st.donor)];
     if (keeps_derived_[i]) ctx.derived = &derived_[i];
+    ctx.out_max_pool = pool_step != nullptr;
     st.spec->run(ctx, in_ptrs_, outs_);
   } catch (const std::exception& err) {
     return make_error(
@@ -194,6 +205,7 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain) {
     if (hooks_[s] && out_slots[k] != hooked_in_kernel) hooks_[s](owned_[s]);
   }
   if (reader) stale_[static_cast<std::size_t>(st.out[0])] = 1;
+  if (pool_step) stale_[static_cast<std::size_t>(reader->out[0])] = 1;
   if (add) stale_[static_cast<std::size_t>(add->out[0])] = 1;
   if (donate) stale_[static_cast<std::size_t>(st.donor)] = 1;
   return Ok{};
@@ -225,19 +237,21 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
     const bool gelu = gelu_here(i, end);
     const bool fuse = !gelu && fused_here(i, end);
     const bool chain = fuse && chained_here(i, end);
+    const bool pool = fuse && !chain && pooled_here(i, end);
     // Only storage made in this call is taken: a value from before `begin` is shared by
     // every call that starts there (sweeps rerun [k, n) many times over one prefix).
     const bool donate = !gelu && fusion_ && st.donor >= 0 &&
                         producer_[static_cast<std::size_t>(st.donor)] >= static_cast<int>(begin);
     const auto t0 =
         profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate, chain); !r) return r;
+    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate, chain, pool); !r) return r;
     if (profile_)
       (*profile_)[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (gelu)
       for (int k : st.gelu) folded_[static_cast<std::size_t>(k)] = 1;
     if (fuse) folded_[static_cast<std::size_t>(st.fusable_next)] = 1;
+    if (pool) folded_[static_cast<std::size_t>(st.max_pool)] = 1;
     if (chain)
       folded_[static_cast<std::size_t>(
           steps_[static_cast<std::size_t>(st.fusable_next)].fusable_next)] = 1;
@@ -336,6 +350,22 @@ void Engine::record_shapes(Network& net) const {
   for (const Step& st : steps_) {
     if (st.fusable_next < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
     const Step* r = &steps_[static_cast<std::size_t>(st.fusable_next)];
+    if (st.max_pool >= 0 && stale_[static_cast<std::size_t>(r->out[0])]) {
+      // Folded into a MaxPool: batch and channels from its output, the spatial extent from the
+      // shapes the fold was planned with (pooling loses whether it was odd).
+      const Shape& pooled =
+          slots_[static_cast<std::size_t>(steps_[static_cast<std::size_t>(st.max_pool)].out[0])]
+              ->shape;
+      for (int s : {st.out[0], r->out[0]}) {
+        const std::string& name = slot_names_[static_cast<std::size_t>(s)];
+        Shape shape = net_->shapes.at(name);
+        shape[0] = pooled[0];
+        shape[1] = pooled[1];
+        net.shapes[name] = shape;
+        net.dtypes[name] = DType::Float32;
+      }
+      continue;
+    }
     if (r->fusable_next >= 0 && stale_[static_cast<std::size_t>(r->out[0])])
       r = &steps_[static_cast<std::size_t>(r->fusable_next)];
     const Tensor& y = *slots_[static_cast<std::size_t>(r->out[0])];

@@ -86,6 +86,9 @@ class Engine {
     // For a Conv whose fusable_next is an Add of a same-shaped tensor computed before it (a
     // residual connection): that tensor's slot. The Add's own folded Relu/Clip may chain on.
     int residual_slot = -1;
+    // For a Conv whose fusable_next is a Relu/Clip read only by a 2x2 stride-2 MaxPool: that
+    // MaxPool's step, which may fold in too (the Conv then writes the pooled values).
+    int max_pool = -1;
     // For a Div that starts an exported exact GELU (Div, Erf, Add, Mul, Mul): the other four
     // steps, and the constants c, one, half; empty otherwise.
     std::vector<int> gelu;
@@ -99,13 +102,16 @@ class Engine {
   int find_bias_vector(const Step& st, const Step& add) const;
   int find_residual(std::size_t conv, const Step& add) const;
   bool chained_here(std::size_t i, std::size_t end) const;
+  bool pooled_here(std::size_t i, std::size_t end) const;
+  int find_max_pool(const Step& clamp, const std::vector<int>& readers,
+                    const std::vector<int>& reader_step) const;
   void find_gelu_chain(Step& div, const std::vector<int>& readers,
                        const std::vector<int>& reader_step);
   bool gelu_here(std::size_t i, std::size_t end) const;
   // Drops what the steps reading slot `s` derived from the values at `source`.
   void drop_derived(std::size_t s, const float* source);
   Status run_gelu(std::size_t i);
-  Status run_step(std::size_t i, bool fuse, bool donate, bool chain = false);
+  Status run_step(std::size_t i, bool fuse, bool donate, bool chain = false, bool pool = false);
   // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
   Status refresh(std::size_t slot);
   const Network* net_ = nullptr;

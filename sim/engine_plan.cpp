@@ -61,8 +61,47 @@ void Engine::plan_reuse() {
     // Clip bounds must be constants: they are read when the producer runs.
     const bool clip = type == "Clip" && r.in[0] == st.out[0] &&
                       std::all_of(r.in.begin() + 1, r.in.end(), is_constant);
-    if ((relu || clip) && r.out.size() == 1 && r.out[0] >= 0) st.fusable_next = reader_step[s];
+    if ((relu || clip) && r.out.size() == 1 && r.out[0] >= 0) {
+      st.fusable_next = reader_step[s];
+      if (st.spec->takes_output_max_pool) st.max_pool = find_max_pool(r, readers, reader_step);
+    }
   }
+}
+
+// The step of a MaxPool that alone reads `clamp`'s output and pools 2x2 windows at stride 2
+// without padding over a rank-4 float tensor (the last row / column dropped when odd), or -1.
+// Needs the shapes from shape inference.
+int Engine::find_max_pool(const Step& clamp, const std::vector<int>& readers,
+                          const std::vector<int>& reader_step) const {
+  const auto s = static_cast<std::size_t>(clamp.out[0]);
+  if (readers[s] != 1 || reader_step[s] < 0) return -1;
+  const Step& m = steps_[static_cast<std::size_t>(reader_step[s])];
+  const OpNode& n = net_->node(m.node);
+  if (n.op_type != "MaxPool" || m.in.size() != 1 || m.out.empty() || m.out[0] < 0) return -1;
+  for (std::size_t k = 1; k < m.out.size(); ++k)
+    if (m.out[k] >= 0) return -1;  // Indices wanted
+  const auto all = [&](const char* key, std::int64_t v) {
+    const auto a = n.attr_ints(key, {});
+    return std::all_of(a.begin(), a.end(), [&](std::int64_t x) { return x == v; });
+  };
+  const std::string pad = n.attr_string("auto_pad", "NOTSET");
+  if (n.attr_ints("kernel_shape", {}) != std::vector<std::int64_t>{2, 2} ||
+      n.attr_ints("strides", {}) != std::vector<std::int64_t>{2, 2} || !all("pads", 0) ||
+      !all("dilations", 1) || n.attr_int("ceil_mode", 0) != 0 ||
+      (pad != "NOTSET" && pad != "VALID"))
+    return -1;
+  const auto x = net_->shapes.find(slot_names_[s]);
+  const auto y = net_->shapes.find(slot_names_[static_cast<std::size_t>(m.out[0])]);
+  const auto dt = net_->dtypes.find(slot_names_[s]);
+  if (x == net_->shapes.end() || y == net_->shapes.end() || dt == net_->dtypes.end() ||
+      dt->second != DType::Float32 || x->second.size() != 4 || x->second[2] < 2 || x->second[3] < 2)
+    return -1;
+  const Shape pooled{x->second[0], x->second[1], x->second[2] / 2, x->second[3] / 2};
+  if (y->second != pooled) return -1;
+  // The Conv's own output has the clamp's shape (checked by shape inference).
+  const auto c = net_->shapes.find(slot_names_[static_cast<std::size_t>(clamp.in[0])]);
+  if (c == net_->shapes.end() || c->second != x->second) return -1;
+  return reader_step[s];
 }
 
 // The constant slot of an Add (`add`, the sole reader of `st`'s output) that adds one value per

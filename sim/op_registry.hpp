@@ -59,6 +59,10 @@ struct OpContext {
   const float* out_residual = nullptr;
   // Set when every input but input 0 is a constant: the step's cache of derived weights.
   DerivedWeights* derived = nullptr;
+  // A Relu/Clip and then a MaxPool (2x2 kernel, stride 2, no padding, floor) the engine folded
+  // into this op: write the pool of the clamped result, [N, C, H / 2, W / 2] of a [N, C, H, W]
+  // output. Only for ops whose OpSpec says takes_output_max_pool.
+  bool out_max_pool = false;
   bool has_clamp() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();
@@ -96,6 +100,9 @@ struct OpSpec {
   // The kernel adds OpContext::out_residual to its output before any clamp (the engine folds a
   // following Add of a same-shaped tensor, as in residual blocks).
   bool takes_output_residual = false;
+  // The kernel writes the 2x2 stride-2 max pool of its clamped output when
+  // OpContext::out_max_pool is set (the engine folds Relu/Clip -> MaxPool after it).
+  bool takes_output_max_pool = false;
 };
 
 using OpTable = std::vector<OpSpec>;

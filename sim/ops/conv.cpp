@@ -169,10 +169,16 @@ void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   g.act_max = ctx.act_max;
   g.residual = ctx.out_residual;
   g.derived = ctx.derived;
+  if (ctx.out_max_pool) {
+    if (g.spatial != 2 || g.out[1] < 2 || g.out[2] < 2 || g.residual)
+      throw OpError("a folded MaxPool needs a 2-D output of at least 2x2, got " +
+                    shape_str(g.y_shape()));
+    g.max_pool = true;
+  }
   if (b && b->size() != g.out_channels)
     throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
                   " values");
-  shape_float_output(out[0], g.y_shape());
+  shape_float_output(out[0], g.max_pool ? g.pooled_y_shape() : g.y_shape());
   conv_forward(g, x.f.data(), w.f.data(), b ? b->f.data() : nullptr, out[0].f.data());
 }
 
@@ -193,9 +199,43 @@ ConvPath conv_path() {
   return g_conv_path;
 }
 
+// y = the 2x2 stride-2 max pool of x, planes of g's output shape (odd last row / column dropped).
+void max_pool_planes(const ConvGeometry& g, const float* x, float* y) {
+  const I64 OH = g.out[1], OW = g.out[2], PH = OH / 2, PW = OW / 2;
+  tbb::parallel_for(I64{0}, g.batch * g.out_channels, [&](I64 p) {
+    const float* xp = x + p * OH * OW;
+    float* yp = y + p * PH * PW;
+    for (I64 i = 0; i < PH; ++i)
+      for (I64 j = 0; j < PW; ++j) {
+        const float* a = xp + 2 * i * OW + 2 * j;
+        yp[i * PW + j] = std::max(std::max(a[0], a[1]), std::max(a[OW], a[OW + 1]));
+      }
+  });
+}
+
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y) {
   if (g.batch == 0 || g.out_channels == 0) return;
+  if (g.max_pool) {
+    // Winograd writes pooled tiles itself; every other path writes the whole output first.
+    if (!is_depthwise(g) && conv_path() != ConvPath::Eigen && conv_dense_avx512(g, x, w, bias, y))
+      return;
+    ConvGeometry whole = g;
+    whole.max_pool = false;
+    // Kept per thread across calls (a fresh vector per call costs page faults); a nested call
+    // on the same thread (a worker picking up another conv while waiting) gets its own.
+    thread_local std::vector<float> kept;
+    thread_local bool busy = false;
+    std::vector<float> own;
+    std::vector<float>& full = busy ? own : kept;
+    const bool owner = !busy;
+    busy = true;
+    full.resize(static_cast<std::size_t>(numel(whole.y_shape())));
+    conv_forward(whole, x, w, bias, full.data());
+    max_pool_planes(whole, full.data(), y);
+    if (owner) busy = false;
+    return;
+  }
   if (!is_depthwise(g) && conv_path() != ConvPath::Eigen && conv_dense_avx512(g, x, w, bias, y))
     return;  // the AVX-512 paths add the residual in their stores
   // The other kernels run without the residual and the clamp, then one pass adds and clamps.
@@ -222,6 +262,7 @@ void conv_forward(const ConvGeometry& g, const float* x, const float* w, const f
 void register_conv_ops(OpTable& t) {
   OpSpec conv{"Conv", conv_kernel, validate_conv, true};
   conv.takes_output_residual = true;
+  conv.takes_output_max_pool = true;
   t.push_back(conv);
   register_conv_transpose_op(t);
 }

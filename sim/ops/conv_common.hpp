@@ -41,6 +41,9 @@ struct ConvGeometry {
   // The step's cache of weights derived from W (OpContext::derived); null when W is not a
   // constant or the caller keeps none.
   DerivedWeights* derived = nullptr;
+  // y holds the 2x2 stride-2 max pool (last odd row / column dropped) of the clamped output,
+  // pooled_y_shape() (OpContext::out_max_pool); never together with a residual.
+  bool max_pool = false;
   bool has_activation() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();
@@ -55,6 +58,7 @@ struct ConvGeometry {
   // Shapes of the ONNX tensors X (Conv input / ConvTranspose input) and Y.
   Shape x_shape() const;
   Shape y_shape() const;
+  Shape pooled_y_shape() const;
   // Weight shape: [M, C/group, k...] for Conv, [C, M/group, k...] for ConvTranspose.
   Shape w_shape(bool transpose) const;
 };

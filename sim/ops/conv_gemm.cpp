@@ -260,6 +260,7 @@ bool conv_dense_avx512(const ConvGeometry& g, const float* x, const float* w, co
   if ((path == ConvPath::Winograd || (path == ConvPath::Auto && winograd_suits(g))) &&
       conv_winograd(g, x, w, bias, y))
     return true;
+  if (g.max_pool) return false;  // only Winograd writes pooled outputs
   if ((path == ConvPath::ChannelLanes || (path == ConvPath::Auto && channel_lanes_suits(g))) &&
       conv_channel_lanes(g, x, w, bias, y))
     return true;

@@ -1,5 +1,6 @@
 // Attribute resolution for Conv and ConvTranspose (pads, auto_pad, output sizes).
 #include <algorithm>
+#include <cassert>
 #include <limits>
 
 #include "sim/ops/conv_common.hpp"
@@ -89,6 +90,11 @@ Shape ConvGeometry::y_shape() const {
   Shape s{batch, out_channels};
   for (int d = 3 - spatial; d < 3; ++d) s.push_back(out[static_cast<std::size_t>(d)]);
   return s;
+}
+
+Shape ConvGeometry::pooled_y_shape() const {
+  assert(spatial == 2);
+  return {batch, out_channels, out[1] / 2, out[2] / 2};
 }
 
 Shape ConvGeometry::w_shape(bool transpose) const {

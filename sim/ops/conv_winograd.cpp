@@ -353,6 +353,61 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
   }
 }
 
+// The max of a tile's four outputs, clamped (the clamp commutes with the max): one 2x2
+// stride-2 max pool window per tile, so a folded MaxPool costs one max per output.
+__m512 pooled_tile(const __m512 (&yt)[2][2], const float* clip, __m512 lo, __m512 hi) {
+  const auto mx = [](__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); };
+  const __m512 v = mx(mx(yt[0][0], yt[0][1]), mx(yt[1][0], yt[1][1]));
+  return clip ? clamp_ps(v, lo, hi) : v;
+}
+
+// transform_outputs for a folded MaxPool: tile row ty is pooled row ty (dropped when the output
+// has an odd last row), tile t pooled column t; yn is the image's pooled output at channel m0.
+void transform_outputs_pooled(const ConvGeometry& g, const Plan& p, const float* mbuf, I64 ty,
+                              I64 mg, I64 t0, const float* bias, const float* clip, float* yn) {
+  const I64 PH = g.out[1] / 2, PW = g.out[2] / 2, PP = PH * PW;
+  if (ty >= PH) return;
+  const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
+               hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
+  const I64 xs = mg * p.ldv;
+  for (I64 tx0 = 0; tx0 < PW; tx0 += 16) {
+    const __mmask16 live = lanes_below(std::min<I64>(16, p.TW - tx0));
+    const __mmask16 store = lanes_below(PW - tx0);
+    for (I64 m = 0; m < mg; ++m) {
+      __m512 yt[2][2];
+      output_transform(mbuf + m * p.ldv + t0 + tx0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f),
+                       yt);
+      _mm512_mask_storeu_ps(yn + m * PP + ty * PW + tx0, store, pooled_tile(yt, clip, lo, hi));
+    }
+  }
+}
+
+// transform_output_rows for a folded MaxPool: row group q's tiles (lanes q TW + t) go to
+// pooled row ty[q] of its image (yrow[q], at channel m0).
+void transform_output_rows_pooled(const ConvGeometry& g, const Plan& p, const RowGroup& rg,
+                                  float* const* yrow, const float* mbuf, I64 mg, I64 t0,
+                                  const float* bias, const float* clip) {
+  const I64 PH = g.out[1] / 2, PW = g.out[2] / 2, PP = PH * PW;
+  const __mmask16 live = lanes_below(rg.k * p.TW), store = lanes_below(PW);
+  __m512i from[4];
+  for (int q = 0; q < rg.k; ++q)
+    from[q] =
+        _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(q * p.TW)));
+  const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
+               hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
+  const I64 xs = mg * p.ldv;
+  for (I64 m = 0; m < mg; ++m) {
+    __m512 yt[2][2];
+    output_transform(mbuf + m * p.ldv + t0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f), yt);
+    const __m512 v = pooled_tile(yt, clip, lo, hi);
+    for (int q = 0; q < rg.k; ++q)
+      if (rg.ty[q] < PH)
+        _mm512_mask_storeu_ps(yrow[q] + m * PP + rg.ty[q] * PW, store,
+                              _mm512_permutexvar_ps(from[q], v));
+  }
+}
+
 // The shapes this path computes: dense 2-D 3x3 convs, stride 1, no dilation.
 bool winograd_fits(const ConvGeometry& g) {
   return g.planar() && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.stride[1] == 1 &&
@@ -385,6 +440,7 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
   const float* clip = g.has_activation() ? clip_range : nullptr;
   const I64 in_pix = g.in_pixels(), in_image = cg * in_pix;
   const I64 out_pix = g.out_pixels(), out_image = mg * out_pix;
+  const I64 pooled_pix = (g.out[1] / 2) * (g.out[2] / 2);  // g.max_pool
   const I64 all = g.batch * p.TH;
   const I64 per = per_vector(p.TW);
   const RowIndex ri = row_index(p.TW);
@@ -437,6 +493,19 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
         }
         const float* bm = bias ? bias + m0 : nullptr;
         for (I64 u = u0; u < u1; u += per) {
+          if (g.max_pool) {
+            if (per == 1) {
+              const I64 n = u / p.TH;
+              transform_outputs_pooled(g, p, mb, u % p.TH, mn, (u - u0) * p.TW, bm, clip,
+                                       y + (n * mg + m0) * pooled_pix);
+              continue;
+            }
+            const RowGroup rg = group_at(u, 0);
+            float* yrow[4] = {};
+            for (int q = 0; q < rg.k; ++q) yrow[q] = y + ((u + q) / p.TH * mg + m0) * pooled_pix;
+            transform_output_rows_pooled(g, p, rg, yrow, mb, mn, (u - u0) * p.TW, bm, clip);
+            continue;
+          }
           if (per == 1) {
             const I64 n = u / p.TH;
             transform_outputs(g, p, mb, u % p.TH, mn, (u - u0) * p.TW, bm, clip,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -360,14 +361,33 @@ ConvGeometry geometry(const ConvRow& r) {
 class ConvPaths : public ::testing::TestWithParam<ConvRow> {};
 
 // Each row runs three ways: plain, with a fused clamp, and with a fused residual Add followed
-// by the clamp (the reference then adds and clamps after an unclamped conv).
-enum class Epilogue { None, Clamp, ResidualClamp };
+// by the clamp (the reference then adds and clamps after an unclamped conv); 2-D rows also a
+// fourth, a fused clamp and 2x2 stride-2 max pool (the reference pools its clamped output).
+enum class Epilogue { None, Clamp, ResidualClamp, ClampPool };
+
+// The 2x2 stride-2 max pool of NCHW planes of g's output shape (odd last row / column dropped).
+std::vector<float> max_pool_2x2(const ConvGeometry& g, const std::vector<float>& y) {
+  const std::int64_t OH = g.out[1], OW = g.out[2], PH = OH / 2, PW = OW / 2;
+  std::vector<float> p(static_cast<std::size_t>(g.batch * g.out_channels * PH * PW));
+  for (std::int64_t c = 0; c < g.batch * g.out_channels; ++c)
+    for (std::int64_t i = 0; i < PH; ++i)
+      for (std::int64_t j = 0; j < PW; ++j) {
+        float m = -std::numeric_limits<float>::infinity();
+        for (std::int64_t a = 0; a < 2; ++a)
+          for (std::int64_t b = 0; b < 2; ++b)
+            m = std::max(m, y[static_cast<std::size_t>((c * OH + 2 * i + a) * OW + 2 * j + b)]);
+        p[static_cast<std::size_t>((c * PH + i) * PW + j)] = m;
+      }
+  return p;
+}
 
 TEST_P(ConvPaths, EveryPathMatchesTheReference) {
   const ConvRow& row = GetParam();
-  for (const Epilogue epi : {Epilogue::None, Epilogue::Clamp, Epilogue::ResidualClamp}) {
+  for (const Epilogue epi :
+       {Epilogue::None, Epilogue::Clamp, Epilogue::ResidualClamp, Epilogue::ClampPool}) {
     const bool clamp = epi != Epilogue::None;
     ConvGeometry g = geometry(row);
+    if (epi == Epilogue::ClampPool && (g.spatial != 2 || g.out[1] < 2 || g.out[2] < 2)) continue;
     const std::int64_t cg = g.in_channels / g.group, k = cg * g.kernel_pixels();
     const auto x = test::random_values(static_cast<std::size_t>(numel(g.x_shape())), 1);
     const auto w = test::random_values(static_cast<std::size_t>(numel(g.w_shape(false))), 2);
@@ -382,6 +402,10 @@ TEST_P(ConvPaths, EveryPathMatchesTheReference) {
     if (epi == Epilogue::ResidualClamp) g.residual = res.data();
     for (std::size_t i = 0; i < ref.size(); ++i)
       ref[i] = std::min(std::max(ref[i] + (g.residual ? res[i] : 0.0f), g.act_min), g.act_max);
+    if (epi == Epilogue::ClampPool) {
+      ref = max_pool_2x2(g, ref);
+      g.max_pool = true;
+    }
     // Float accumulation of k products of magnitude <= 1, against a double reference.
     const float tol = 4e-7f * static_cast<float>(k + 1);
     for (const ConvPath path : {ConvPath::Auto, ConvPath::Packed, ConvPath::Implicit,

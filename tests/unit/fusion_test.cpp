@@ -299,3 +299,66 @@ TEST(Fusion, ShapeInferenceRecordsTheFoldedConvOutputs) {
 
 }  // namespace
 }  // namespace mpq
+
+namespace mpq {
+namespace {
+
+// The cnn's three Conv -> Relu -> MaxPool (2x2, stride 2) chains fold into the Convs, which
+// write the pooled values (Winograd for two of them, the whole output then a pool for the
+// first; 7x7 -> 3x3 drops the odd row and column).
+TEST(Fusion, MaxPoolsAfterAConvAndItsReluFoldIntoTheConv) {
+  const Network net = prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/cnn.onnx");
+  const auto in = random_inputs(net, 5, 23);
+  const auto expected = run(net, in, false);
+  auto e = Engine::create(net);
+  ASSERT_TRUE(e.ok());
+  std::vector<std::size_t> pools;
+  for (std::size_t i = 2; i < e->num_steps(); ++i)
+    if (e->step_node(i).op_type == "MaxPool" && e->step_node(i - 2).op_type == "Conv")
+      pools.push_back(i);
+  ASSERT_EQ(pools.size(), 3u);
+  std::vector<double> seconds;
+  e->set_profile(&seconds);
+  auto out = e->run(in);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  expect_identical(*out, expected, "cnn with folded MaxPools");
+  for (std::size_t p : pools) {
+    EXPECT_EQ(seconds[p], 0.0) << e->step_node(p).name;
+    EXPECT_EQ(seconds[p - 1], 0.0) << e->step_node(p - 1).name;
+    EXPECT_GT(seconds[p - 2], 0.0);
+  }
+  e->set_profile(nullptr);
+  // Reruns from the MaxPool and from the Relu recompute the values the fold left unwritten
+  // (the MaxPool first: nothing has written the Relu's output yet).
+  for (std::size_t p : pools)
+    for (std::size_t k : {p, p - 1}) {
+      ASSERT_TRUE(e->run(in).ok());
+      ASSERT_TRUE(e->set_inputs(in).ok());
+      ASSERT_TRUE(e->run_steps(k, e->num_steps()).ok());
+      expect_identical(e->outputs(), expected, "rerun from step " + std::to_string(k));
+    }
+  // A hook on the Relu's output sees the whole unpooled tensor and stops the pool fold.
+  auto h = Engine::create(net);
+  ASSERT_TRUE(h.ok());
+  std::size_t seen = 0;
+  ASSERT_TRUE(h->set_hook(h->step_node(pools[1] - 1).outputs[0], [&](Tensor& t) {
+                 seen = t.f.size();
+               }).ok());
+  auto r = h->run(in);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(seen, static_cast<std::size_t>(5 * 64 * 14 * 14));
+  expect_identical(*r, expected, "with a hook on the Relu");
+  // Recorded shapes give the values the fold skips their own (unpooled) shapes at this batch.
+  Network shaped = net;
+  e->record_shapes(shaped);
+  for (std::size_t p : pools)
+    for (std::size_t k : {p - 2, p - 1}) {
+      const std::string& name = e->step_node(k).outputs[0];
+      Shape want = net.shapes.at(name);
+      want[0] = 5;
+      EXPECT_EQ(shaped.shapes.at(name), want) << name;
+    }
+}
+
+}  // namespace
+}  // namespace mpq
