@@ -317,8 +317,17 @@ void transform_input_rows(const ConvGeometry& g, const Plan& p, const RowIndex& 
   }
 }
 
+// The max of a tile's four outputs, clamped (the clamp commutes with the max): one 2x2
+// stride-2 max pool window per tile, so a folded MaxPool costs one max per output.
+__m512 pooled_tile(const __m512 (&yt)[2][2], const float* clip, __m512 lo, __m512 hi) {
+  const auto mx = [](__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); };
+  const __m512 v = mx(mx(yt[0][0], yt[0][1]), mx(yt[1][0], yt[1][1]));
+  return clip ? clamp_ps(v, lo, hi) : v;
+}
+
 // Output transform of a row group: row s's tiles interleaved (columns 2t, 2t + 1) into one
-// output row segment of 2 TW <= 16 columns.
+// output row segment of 2 TW <= 16 columns. With a folded MaxPool (g.max_pool), each tile's max
+// instead, row q's tiles (lanes q TW + t) into pooled row ty[q] of yrow[q].
 void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup& rg,
                            float* const* yrow, const float* const* rrow, const float* mbuf, I64 mg,
                            I64 t0, const float* bias, const float* clip) {
@@ -333,12 +342,27 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
     }
     inter[q] = _mm512_load_si512(id);
   }
+  const I64 PH = OH / 2, PW = OW / 2, PP = PH * PW;
+  const __mmask16 pooled = lanes_below(PW);
+  __m512i from[4];
+  for (int q = 0; q < rg.k; ++q)
+    from[q] =
+        _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(q * p.TW)));
   const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
                hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
   const I64 xs = mg * p.ldv;
   for (I64 m = 0; m < mg; ++m) {
     __m512 yt[2][2];
     output_transform(mbuf + m * p.ldv + t0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f), yt);
+    if (g.max_pool) {
+      const __m512 v = pooled_tile(yt, clip, lo, hi);
+      for (int q = 0; q < rg.k; ++q)
+        if (rg.ty[q] < PH)
+          _mm512_mask_storeu_ps(yrow[q] + m * PP + rg.ty[q] * PW, pooled,
+                                _mm512_permutexvar_ps(from[q], v));
+      continue;
+    }
     for (int a = 0; a < 2; ++a) {
       for (int q = 0; q < rg.k; ++q) {
         const I64 oh = 2 * rg.ty[q] + a;
@@ -351,14 +375,6 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
       }
     }
   }
-}
-
-// The max of a tile's four outputs, clamped (the clamp commutes with the max): one 2x2
-// stride-2 max pool window per tile, so a folded MaxPool costs one max per output.
-__m512 pooled_tile(const __m512 (&yt)[2][2], const float* clip, __m512 lo, __m512 hi) {
-  const auto mx = [](__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); };
-  const __m512 v = mx(mx(yt[0][0], yt[0][1]), mx(yt[1][0], yt[1][1]));
-  return clip ? clamp_ps(v, lo, hi) : v;
 }
 
 // transform_outputs for a folded MaxPool: tile row ty is pooled row ty (dropped when the output
@@ -379,32 +395,6 @@ void transform_outputs_pooled(const ConvGeometry& g, const Plan& p, const float*
                        yt);
       _mm512_mask_storeu_ps(yn + m * PP + ty * PW + tx0, store, pooled_tile(yt, clip, lo, hi));
     }
-  }
-}
-
-// transform_output_rows for a folded MaxPool: row group q's tiles (lanes q TW + t) go to
-// pooled row ty[q] of its image (yrow[q], at channel m0).
-void transform_output_rows_pooled(const ConvGeometry& g, const Plan& p, const RowGroup& rg,
-                                  float* const* yrow, const float* mbuf, I64 mg, I64 t0,
-                                  const float* bias, const float* clip) {
-  const I64 PH = g.out[1] / 2, PW = g.out[2] / 2, PP = PH * PW;
-  const __mmask16 live = lanes_below(rg.k * p.TW), store = lanes_below(PW);
-  __m512i from[4];
-  for (int q = 0; q < rg.k; ++q)
-    from[q] =
-        _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int>(q * p.TW)));
-  const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
-               hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
-  const I64 xs = mg * p.ldv;
-  for (I64 m = 0; m < mg; ++m) {
-    __m512 yt[2][2];
-    output_transform(mbuf + m * p.ldv + t0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f), yt);
-    const __m512 v = pooled_tile(yt, clip, lo, hi);
-    for (int q = 0; q < rg.k; ++q)
-      if (rg.ty[q] < PH)
-        _mm512_mask_storeu_ps(yrow[q] + m * PP + rg.ty[q] * PW, store,
-                              _mm512_permutexvar_ps(from[q], v));
   }
 }
 
@@ -502,8 +492,9 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
             }
             const RowGroup rg = group_at(u, 0);
             float* yrow[4] = {};
+            const float* rrow[4] = {};
             for (int q = 0; q < rg.k; ++q) yrow[q] = y + ((u + q) / p.TH * mg + m0) * pooled_pix;
-            transform_output_rows_pooled(g, p, rg, yrow, mb, mn, (u - u0) * p.TW, bm, clip);
+            transform_output_rows(g, p, rg, yrow, rrow, mb, mn, (u - u0) * p.TW, bm, clip);
             continue;
           }
           if (per == 1) {
