@@ -26,7 +26,7 @@ Result<Engine> Engine::create(const Network& net) {
     return s;
   };
   for (const auto& [name, t] : net.model.initializers) add_slot(name, &t);
-  e.num_constants_ = e.slot_names_.size();
+  const int num_constants = static_cast<int>(e.slot_names_.size());  // slots [0, num_constants)
   for (const auto& in : net.model.inputs) e.input_slots_.push_back(add_slot(in.name, nullptr));
   for (std::size_t k : net.order) {
     const OpNode& n = net.node(k);
@@ -60,7 +60,7 @@ Result<Engine> Engine::create(const Network& net) {
   for (std::size_t i = 0; i < e.steps_.size(); ++i) {
     const std::vector<int>& in = e.steps_[i].in;
     e.keeps_derived_[i] = in.size() > 1 && std::all_of(in.begin() + 1, in.end(), [&](int s) {
-                            return s < static_cast<int>(e.num_constants_);  // -1: omitted
+                            return s < num_constants;  // -1: omitted
                           });
   }
   e.plan_reuse();

@@ -131,8 +131,7 @@ class Engine {
   // Slots whose value is out of date because the last run folded their reader into their
   // producer (which wrote the reader's output directly).
   std::vector<char> stale_;
-  std::vector<int> producer_;      // step that computes each slot, -1 for constants and inputs
-  std::size_t num_constants_ = 0;  // slots [0, num_constants_) are the model's constants
+  std::vector<int> producer_;  // step that computes each slot, -1 for constants and inputs
   // Per step: weights its kernel derived from its constants (OpContext::derived), for steps
   // whose inputs but input 0 are all constants.
   std::vector<DerivedWeights> derived_;

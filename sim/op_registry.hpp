@@ -25,7 +25,7 @@ namespace mpq {
 struct DerivedWeights {
   struct Entry {
     const float* source = nullptr;
-    std::array<std::int64_t, 3> key{};
+    std::array<std::int64_t, 4> key{};
     std::vector<float> data;
   };
   static constexpr std::size_t kMaxEntries = 8;

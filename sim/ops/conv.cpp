@@ -199,20 +199,6 @@ ConvPath conv_path() {
   return g_conv_path;
 }
 
-// y = the 2x2 stride-2 max pool of x, planes of g's output shape (odd last row / column dropped).
-void max_pool_planes(const ConvGeometry& g, const float* x, float* y) {
-  const I64 OH = g.out[1], OW = g.out[2], PH = OH / 2, PW = OW / 2;
-  tbb::parallel_for(I64{0}, g.batch * g.out_channels, [&](I64 p) {
-    const float* xp = x + p * OH * OW;
-    float* yp = y + p * PH * PW;
-    for (I64 i = 0; i < PH; ++i)
-      for (I64 j = 0; j < PW; ++j) {
-        const float* a = xp + 2 * i * OW + 2 * j;
-        yp[i * PW + j] = std::max(std::max(a[0], a[1]), std::max(a[OW], a[OW + 1]));
-      }
-  });
-}
-
 void conv_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                   float* y) {
   if (g.batch == 0 || g.out_channels == 0) return;
@@ -222,18 +208,10 @@ void conv_forward(const ConvGeometry& g, const float* x, const float* w, const f
       return;
     ConvGeometry whole = g;
     whole.max_pool = false;
-    // Kept per thread across calls (a fresh vector per call costs page faults); a nested call
-    // on the same thread (a worker picking up another conv while waiting) gets its own.
-    thread_local std::vector<float> kept;
-    thread_local bool busy = false;
-    std::vector<float> own;
-    std::vector<float>& full = busy ? own : kept;
-    const bool owner = !busy;
-    busy = true;
-    full.resize(static_cast<std::size_t>(numel(whole.y_shape())));
+    const ThreadBuffer<struct UnpooledConvOutput> full(
+        static_cast<std::size_t>(numel(whole.y_shape())));
     conv_forward(whole, x, w, bias, full.data());
-    max_pool_planes(whole, full.data(), y);
-    if (owner) busy = false;
+    max_pool_2x2(full.data(), g.batch * g.out_channels, g.out[1], g.out[2], y);
     return;
   }
   if (!is_depthwise(g) && conv_path() != ConvPath::Eigen && conv_dense_avx512(g, x, w, bias, y))

@@ -182,9 +182,8 @@ void packed_gemm(const ConvGeometry& g, I64 K, I64 Q, I64 mg, const float* x, co
   // worth it once every weight meets many columns.
   const bool packed = Q >= 16 * kNR;
   const DerivedPanels wpacked(g, w, {G, mg, K}, kPanelsPackWeights,
-                              packed ? static_cast<std::size_t>(G * mg * K) : 0, [&](float* dst) {
-                                if (packed) pack_weights(w, G, mg, K, dst);
-                              });
+                              packed ? static_cast<std::size_t>(G * mg * K) : 0,
+                              [&](float* dst) { pack_weights(w, G, mg, K, dst); });
   tbb::parallel_for(tbb::blocked_range<I64>(0, tasks, 1), [&](const tbb::blocked_range<I64>& r) {
     for (I64 t = r.begin(); t != r.end(); ++t) {
       const I64 mi = t % plan.mb, ci = t / plan.mb % plan.cb, grp = t / (plan.mb * plan.cb);

@@ -16,6 +16,7 @@
 
 #include "sim/ops/conv_common.hpp"
 #include "sim/ops/conv_phase.hpp"
+#include "sim/ops/kernel_util.hpp"
 
 namespace mpq::convk {
 
@@ -169,42 +170,8 @@ inline void pack_weights(const float* w, I64 G, I64 mg, I64 K, float* wp) {
   });
 }
 
-// Buffer for one call's repacked W, owned by the calling thread and reused across calls (a
-// fresh multi-MB vector per call costs page faults on every run). A nested call on the same
-// thread (a TBB worker that picks up another conv while waiting) gets its own vector.
-class PackedWeights {
- public:
-  explicit PackedWeights(std::size_t n) {
-    if (!busy()) {
-      busy() = true;
-      owner_ = true;
-      if (shared().size() < n) shared().resize(n);
-      data_ = shared().data();
-    } else {
-      own_.resize(n);
-      data_ = own_.data();
-    }
-  }
-  ~PackedWeights() {
-    if (owner_) busy() = false;
-  }
-  PackedWeights(const PackedWeights&) = delete;
-  PackedWeights& operator=(const PackedWeights&) = delete;
-  float* data() const { return data_; }
-
- private:
-  static std::vector<float>& shared() {
-    thread_local std::vector<float> v;
-    return v;
-  }
-  static bool& busy() {
-    thread_local bool b = false;
-    return b;
-  }
-  std::vector<float> own_;
-  float* data_ = nullptr;
-  bool owner_ = false;
-};
+// Buffer for one call's repacked W (ThreadBuffer).
+using PackedWeights = ThreadBuffer<struct PackedWeightsOwner>;
 
 // One call's derived weights (repacked panels, transforms): n floats that fill(dst) writes.
 // With the step's cache (g.derived) they are built once and reused by later calls while `key`
@@ -222,7 +189,7 @@ class DerivedPanels {
       data_ = scratch_->data();
       return;
     }
-    const std::array<std::int64_t, 3> key{sizes[0] * 4 + path, sizes[1], sizes[2]};
+    const std::array<std::int64_t, 4> key{path, sizes[0], sizes[1], sizes[2]};
     auto& entries = g.derived->entries;
     for (const DerivedWeights::Entry& e : entries)
       if (e.source == w && e.key == key && e.data.size() == n) {

@@ -1,6 +1,8 @@
 #pragma once
 // Small helpers shared by the conv / gemm / pool kernels.
+#include <cstddef>
 #include <utility>
+#include <vector>
 
 #include "graph/tensor.hpp"
 
@@ -18,5 +20,48 @@ inline void shape_float_output(Tensor& t, Shape s) {
   t.dtype = DType::Float32;
   t.allocate(std::move(s));
 }
+
+// n floats owned by the calling thread and reused across calls, one buffer per Owner tag (a
+// fresh multi-MB vector per call costs page faults on every run). A nested use on the same
+// thread (a TBB worker that picks up another op's task while waiting) gets its own vector.
+template <class Owner>
+class ThreadBuffer {
+ public:
+  explicit ThreadBuffer(std::size_t n) {
+    if (!busy()) {
+      busy() = true;
+      owner_ = true;
+      if (shared().size() < n) shared().resize(n);
+      data_ = shared().data();
+    } else {
+      own_.resize(n);
+      data_ = own_.data();
+    }
+  }
+  ~ThreadBuffer() {
+    if (owner_) busy() = false;
+  }
+  ThreadBuffer(const ThreadBuffer&) = delete;
+  ThreadBuffer& operator=(const ThreadBuffer&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  static std::vector<float>& shared() {
+    thread_local std::vector<float> v;
+    return v;
+  }
+  static bool& busy() {
+    thread_local bool b = false;
+    return b;
+  }
+  std::vector<float> own_;
+  float* data_ = nullptr;
+  bool owner_ = false;
+};
+
+// The 2x2 stride-2 max pool (no padding, last odd row / column dropped) of `planes` H x W
+// planes: the MaxPool kernel's own loop (pool.cpp), for a MaxPool folded into a Conv whose path
+// cannot pool as it stores (conv.cpp).
+void max_pool_2x2(const float* x, std::int64_t planes, std::int64_t H, std::int64_t W, float* y);
 
 }  // namespace mpq

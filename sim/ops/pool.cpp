@@ -450,6 +450,16 @@ std::optional<std::string> validate_pool(const OpNode& node, std::int64_t) {
 
 }  // namespace
 
+void max_pool_2x2(const float* x, std::int64_t planes, std::int64_t H, std::int64_t W, float* y) {
+  PoolGeometry g;
+  g.planes = planes;
+  g.in = {1, H, W};
+  g.out = {1, H / 2, W / 2};
+  g.kernel = {1, 2, 2};
+  g.stride = {1, 2, 2};
+  pool(g, Mode::Max, x, y);
+}
+
 void register_pool_ops(OpTable& t) {
   t.push_back({"MaxPool", maxpool_kernel, validate_pool});
   t.push_back({"AveragePool", avgpool_kernel, validate_pool});
