@@ -3,11 +3,12 @@
 // input patch d:  Y = A^T [ (G g G^T) .* (B^T d B) ] A,  so the 36 multiply-adds per tile and
 // channel pair become 16, at the price of transforms that are linear in the channel counts:
 //   1. weights: U[xi] = (G g G^T)[xi] for each of the 16 positions xi, packed as the GEMM
-//      micro-kernels' A panels (once per call);
+//      micro-kernels' A panels (once per weight tensor when the engine keeps them: DerivedPanels);
 //   2. inputs:  V[xi][c][t] = (B^T d B)[xi] of tile t, vectorized over 16 tiles of one tile
 //      row (two masked loads and two permutes per patch row and column parity);
 //   3. 16 products M[xi] = U[xi] V[xi] (mg x cg times cg x T) on the 8x48 micro-kernels;
-//   4. outputs: A^T M A + bias (+ residual, clamp), interleaved back into output rows.
+//   4. outputs: A^T M A + bias (+ residual, clamp), interleaved back into output rows, or
+//      with a folded 2x2 MaxPool each tile's max, one pooled value per tile.
 // Tasks are runs of tile rows across the batch, about L2-sized, so T fills whole panels even
 // on 7x7 maps. The transforms' coefficients are 0, +-1 and +-1/2: the float error stays within
 // a few units of the direct sum's.
@@ -171,6 +172,14 @@ void output_transform(const float* mm, I64 xs, __mmask16 live, __m512 bias, __m5
   }
 }
 
+// The max of a tile's four outputs, clamped (the clamp commutes with the max): one 2x2
+// stride-2 max pool window per tile, so a folded MaxPool costs one max per output.
+__m512 pooled_tile(const __m512 (&yt)[2][2], const float* clip, __m512 lo, __m512 hi) {
+  const auto mx = [](__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); };
+  const __m512 v = mx(mx(yt[0][0], yt[0][1]), mx(yt[1][0], yt[1][1]));
+  return clip ? clamp_ps(v, lo, hi) : v;
+}
+
 // Input transform of one tile row: V[xi][c][t0 + j] for its tiles j < TW, every channel.
 void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64 ty, I64 cg,
                       float* v, I64 t0) {
@@ -207,10 +216,14 @@ void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64
 }
 
 // Output transform of one tile row for every output channel: A^T M A + bias, then the
-// residual and the clamp, written to output rows 2 ty and 2 ty + 1.
+// residual and the clamp, written to output rows 2 ty and 2 ty + 1. With a folded MaxPool
+// (g.max_pool), each tile's max instead, tile t to column t of pooled row ty of yn (an odd
+// last output row or column has none).
 void transform_outputs(const ConvGeometry& g, const Plan& p, const float* mbuf, I64 ty, I64 mg,
                        I64 t0, const float* bias, const float* clip, const float* rn, float* yn) {
   const I64 OH = g.out[1], OW = g.out[2], N = g.out_pixels();
+  const I64 PH = OH / 2, PW = OW / 2, PP = PH * PW;
+  if (g.max_pool && ty >= PH) return;
   const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi_idx =
       _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -226,6 +239,11 @@ void transform_outputs(const ConvGeometry& g, const Plan& p, const float* mbuf, 
       __m512 yt[2][2];
       output_transform(mbuf + m * p.ldv + t0 + tx0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f),
                        yt);
+      if (g.max_pool) {
+        _mm512_mask_storeu_ps(yn + m * PP + ty * PW + tx0, lanes_below(PW - tx0),
+                              pooled_tile(yt, clip, lo, hi));
+        continue;
+      }
       for (int a = 0; a < 2; ++a) {
         const I64 oh = 2 * ty + a;
         if (oh >= OH) break;
@@ -317,14 +335,6 @@ void transform_input_rows(const ConvGeometry& g, const Plan& p, const RowIndex& 
   }
 }
 
-// The max of a tile's four outputs, clamped (the clamp commutes with the max): one 2x2
-// stride-2 max pool window per tile, so a folded MaxPool costs one max per output.
-__m512 pooled_tile(const __m512 (&yt)[2][2], const float* clip, __m512 lo, __m512 hi) {
-  const auto mx = [](__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xffff, a, b); };
-  const __m512 v = mx(mx(yt[0][0], yt[0][1]), mx(yt[1][0], yt[1][1]));
-  return clip ? clamp_ps(v, lo, hi) : v;
-}
-
 // Output transform of a row group: row s's tiles interleaved (columns 2t, 2t + 1) into one
 // output row segment of 2 TW <= 16 columns. With a folded MaxPool (g.max_pool), each tile's max
 // instead, row q's tiles (lanes q TW + t) into pooled row ty[q] of yrow[q].
@@ -377,27 +387,6 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
   }
 }
 
-// transform_outputs for a folded MaxPool: tile row ty is pooled row ty (dropped when the output
-// has an odd last row), tile t pooled column t; yn is the image's pooled output at channel m0.
-void transform_outputs_pooled(const ConvGeometry& g, const Plan& p, const float* mbuf, I64 ty,
-                              I64 mg, I64 t0, const float* bias, const float* clip, float* yn) {
-  const I64 PH = g.out[1] / 2, PW = g.out[2] / 2, PP = PH * PW;
-  if (ty >= PH) return;
-  const __m512 lo = _mm512_set1_ps(clip ? clip[0] : 0.0f),
-               hi = _mm512_set1_ps(clip ? clip[1] : 0.0f);
-  const I64 xs = mg * p.ldv;
-  for (I64 tx0 = 0; tx0 < PW; tx0 += 16) {
-    const __mmask16 live = lanes_below(std::min<I64>(16, p.TW - tx0));
-    const __mmask16 store = lanes_below(PW - tx0);
-    for (I64 m = 0; m < mg; ++m) {
-      __m512 yt[2][2];
-      output_transform(mbuf + m * p.ldv + t0 + tx0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f),
-                       yt);
-      _mm512_mask_storeu_ps(yn + m * PP + ty * PW + tx0, store, pooled_tile(yt, clip, lo, hi));
-    }
-  }
-}
-
 // The shapes this path computes: dense 2-D 3x3 convs, stride 1, no dilation.
 bool winograd_fits(const ConvGeometry& g) {
   return g.planar() && g.group == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.stride[1] == 1 &&
@@ -430,7 +419,8 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
   const float* clip = g.has_activation() ? clip_range : nullptr;
   const I64 in_pix = g.in_pixels(), in_image = cg * in_pix;
   const I64 out_pix = g.out_pixels(), out_image = mg * out_pix;
-  const I64 pooled_pix = (g.out[1] / 2) * (g.out[2] / 2);  // g.max_pool
+  // y's planes: pooled ones with a folded MaxPool (the residual never comes with one).
+  const I64 y_pix = g.max_pool ? (g.out[1] / 2) * (g.out[2] / 2) : out_pix, y_image = mg * y_pix;
   const I64 all = g.batch * p.TH;
   const I64 per = per_vector(p.TW);
   const RowIndex ri = row_index(p.TW);
@@ -483,25 +473,11 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
         }
         const float* bm = bias ? bias + m0 : nullptr;
         for (I64 u = u0; u < u1; u += per) {
-          if (g.max_pool) {
-            if (per == 1) {
-              const I64 n = u / p.TH;
-              transform_outputs_pooled(g, p, mb, u % p.TH, mn, (u - u0) * p.TW, bm, clip,
-                                       y + (n * mg + m0) * pooled_pix);
-              continue;
-            }
-            const RowGroup rg = group_at(u, 0);
-            float* yrow[4] = {};
-            const float* rrow[4] = {};
-            for (int q = 0; q < rg.k; ++q) yrow[q] = y + ((u + q) / p.TH * mg + m0) * pooled_pix;
-            transform_output_rows(g, p, rg, yrow, rrow, mb, mn, (u - u0) * p.TW, bm, clip);
-            continue;
-          }
           if (per == 1) {
             const I64 n = u / p.TH;
             transform_outputs(g, p, mb, u % p.TH, mn, (u - u0) * p.TW, bm, clip,
                               g.residual ? g.residual + n * out_image + m0 * out_pix : nullptr,
-                              y + n * out_image + m0 * out_pix);
+                              y + n * y_image + m0 * y_pix);
             continue;
           }
           const RowGroup rg = group_at(u, 0);
@@ -509,7 +485,7 @@ bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const 
           const float* rrow[4] = {};
           for (int q = 0; q < rg.k; ++q) {
             const I64 n = (u + q) / p.TH;
-            yrow[q] = y + n * out_image + m0 * out_pix;
+            yrow[q] = y + n * y_image + m0 * y_pix;
             rrow[q] = g.residual ? g.residual + n * out_image + m0 * out_pix : nullptr;
           }
           transform_output_rows(g, p, rg, yrow, rrow, mb, mn, (u - u0) * p.TW, bm, clip);

@@ -188,6 +188,20 @@ const ConvRow kRows[] = {
      {0, 0, 2},
      {0, 2, 0},
      2},
+    // One tile row per vector (19 tiles: 16 + 3) with an odd output height and width (7 x 37):
+    // a folded MaxPool drops the last tile row and column.
+    {"dense_3x3_winograd_wide_odd",
+     2,
+     16,
+     16,
+     1,
+     {1, 7, 37},
+     {1, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0, 1, 1},
+     {0, 1, 1},
+     2},
     // Winograd with 136 input and output channels: two input channel blocks (128 + 8)
     // accumulated in M, two output channel blocks.
     {"dense_3x3_winograd_channel_blocks",
