@@ -6,9 +6,8 @@
 
 #include "broadcast.hpp"
 #include "eigen_arrays.hpp"
-// Vectorized float erf (a rational approximation accurate to a few ulp).
-#include <unsupported/Eigen/SpecialFunctions>
 #include "elementwise.hpp"
+#include "erf.hpp"
 #include "kernel_util.hpp"
 
 namespace mpq::ops {
@@ -58,7 +57,6 @@ MPQ_FLOAT_UNARY(tanh_op, x.tanh())
 MPQ_FLOAT_UNARY(sqrt_op, x.sqrt())
 MPQ_FLOAT_UNARY(exp_op, x.exp())
 MPQ_FLOAT_UNARY(log_op, x.log())
-MPQ_FLOAT_UNARY(erf_op, x.erf())
 MPQ_FLOAT_UNARY(hard_swish, x*((x * (1.0f / 6.0f) + 0.5f).max(0.0f).min(1.0f)))
 MPQ_FLOAT_UNARY(reciprocal, x.inverse())
 MPQ_FLOAT_UNARY(floor_op, x.floor())
@@ -131,6 +129,11 @@ void selu(const OpContext& ctx, In in, Out out) {
   });
 }
 
+void erf_op(const OpContext&, In in, Out out) {
+  map_float(float_input(in), out[0],
+            [](const CMapF& x, MapF y) { erf_float(x.data(), y.data(), x.size()); });
+}
+
 void gelu(const OpContext& ctx, In in, Out out) {
   if (ctx.node.attr_string("approximate", "none") == "tanh") {
     const float k = 0.7978845608028654f;  // sqrt(2 / pi)
@@ -139,7 +142,9 @@ void gelu(const OpContext& ctx, In in, Out out) {
     });
   }
   map_float(float_input(in), out[0], [](const CMapF& x, MapF y) {
-    y = 0.5f * x * (1.0f + (x * 0.70710678118654752f).erf());
+    y = x * 0.70710678118654752f;
+    erf_float(y.data(), y.data(), y.size());
+    y = 0.5f * x * (1.0f + y);
   });
 }
 

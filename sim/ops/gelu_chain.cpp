@@ -1,10 +1,8 @@
 #include "sim/ops/gelu_chain.hpp"
 
 #include "broadcast.hpp"
-#include "eigen_arrays.hpp"
+#include "erf.hpp"
 #include "kernel_util.hpp"
-// Eigen's vectorized erf, as the Erf kernel uses it.
-#include <unsupported/Eigen/SpecialFunctions>
 
 namespace mpq::ops {
 
@@ -13,8 +11,7 @@ void gelu_erf_chain(const Tensor& x, float c, float one, float half, Tensor& y,
   shape_float_output(y, x.shape);
   const float* px = x.f.data();
   float* py = y.f.data();
-  // The Erf kernel's chunks (parallel_chunks over the flat tensor, default grain) and 64-byte
-  // aligned chunk starts, so Eigen splits every chunk into the same packets and scalar tail.
+  // The Erf kernel's chunks (parallel_chunks over the flat tensor, default grain).
   const bool hooked = hooks[0] || hooks[1] || hooks[2] || hooks[3];
   parallel_chunks(x.size(), [&](std::int64_t b, std::int64_t e) {
     const std::span<float> run(py + b, static_cast<std::size_t>(e - b));
@@ -23,8 +20,7 @@ void gelu_erf_chain(const Tensor& x, float c, float one, float half, Tensor& y,
     };
     for (std::int64_t k = b; k < e; ++k) py[k] = px[k] / c;
     hook(0);
-    MapF t(py + b, e - b);
-    t = t.erf();
+    erf_float(py + b, py + b, e - b);
     if (!hooked) {
       for (std::int64_t k = b; k < e; ++k) py[k] = (px[k] * (py[k] + one)) * half;
       return;
