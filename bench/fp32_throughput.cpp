@@ -2,8 +2,10 @@
 // can be compared line by line (bench/run_fp32_vs_onnxruntime.sh does that).
 //
 //   mpq_bench_fp32 --model M.onnx [--batch 32] [--threads 2] [--iters 20] [--warmup 3]
-//                  [--input-shape 3x224x224] [--seed 0] [--profile] [--no-fusion]
-// --profile also prints, on stderr, the mean time of every op over the timed runs.
+//                  [--input-shape 3x224x224] [--seed 0] [--profile] [--no-fusion] [--whole-batch]
+// Runs as `mpq run` does: in sub-batches of 8 on one engine per thread (SubBatchRunner) when
+// the model keeps its images apart, else the whole batch through one engine. --profile also
+// prints, on stderr, the mean time of every op of one engine over the timed runs.
 #include <tbb/global_control.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -15,12 +17,15 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "graph/onnx_import.hpp"
 #include "sim/engine.hpp"
 #include "sim/prepare.hpp"
+#include "sim/sub_batch_runner.hpp"
 
 namespace {
 
@@ -34,6 +39,7 @@ struct Args {
   std::uint32_t seed = 0;
   bool profile = false;
   bool no_fusion = false;
+  bool whole_batch = false;
 };
 
 // The same xorshift32 uniform [-1, 1) stream as ort_bench.js, so both engines see one input.
@@ -107,14 +113,26 @@ int bench(const Args& a) {
   auto engine = mpq::Engine::create(*net);
   if (!engine) return fail(engine.error().message);
   engine->set_fusion(!a.no_fusion);
+  std::string split = "off (--whole-batch or --no-fusion)";
+  std::optional<mpq::SubBatchRunner> runner;
+  if (!a.whole_batch && !a.no_fusion) {
+    auto r = mpq::SubBatchRunner::create(*net);
+    if (r) {
+      runner.emplace(std::move(r).value());
+      split = "sub-batches of " + std::to_string(mpq::SubBatchRunner::kSubBatch);
+    } else {
+      split = "off: " + r.error().message;
+    }
+  }
+  auto run_once = [&] { return runner ? runner->run(*inputs) : engine->run(*inputs); };
 
   for (int k = 0; k < a.warmup; ++k)
-    if (auto r = engine->run(*inputs); !r) return fail(r.error().message);
+    if (auto r = run_once(); !r) return fail(r.error().message);
   std::vector<double> ms;
   ms.reserve(static_cast<std::size_t>(a.iters));
   for (int k = 0; k < a.iters; ++k) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = engine->run(*inputs);
+    auto r = run_once();
     const auto t1 = std::chrono::steady_clock::now();
     if (!r) return fail(r.error().message);
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
@@ -138,7 +156,8 @@ int bench(const Args& a) {
       {"ms_per_batch_min", round(*std::min_element(ms.begin(), ms.end()), 4)},
       {"iters", a.iters},
       {"warmup", a.warmup},
-      {"input_shape", x.shape}};
+      {"input_shape", x.shape},
+      {"split", split}};
   std::cout << out.dump() << '\n';
   return 0;
 }
@@ -162,6 +181,9 @@ int main(int argc, char** argv) {
   app.add_flag("--profile", a.profile, "Also print per-op times (stderr)");
   app.add_flag("--no-fusion", a.no_fusion,
                "Run every op on its own (no folded Relu/Clip/bias, no storage reuse)");
+  app.add_flag("--whole-batch", a.whole_batch,
+               "Run the whole batch through one engine, each op split over the threads, instead "
+               "of sub-batches of 8 on one engine per thread");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

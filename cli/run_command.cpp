@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -13,6 +14,7 @@
 #include "sim/evaluate.hpp"
 #include "sim/npy.hpp"
 #include "sim/quantized_engine.hpp"
+#include "sim/sub_batch_runner.hpp"
 
 namespace mpq::cli {
 namespace {
@@ -27,7 +29,7 @@ struct RunArgs {
   std::string config;
 };
 
-int run_on_data(const RunArgs& a, const Network& net, Engine& engine) {
+int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run) {
   auto spec = parse_data_spec(a.data);
   if (!spec) return fail(spec.error());
   auto set = load_dataset(*spec);
@@ -48,12 +50,11 @@ int run_on_data(const RunArgs& a, const Network& net, Engine& engine) {
   }
   const bool tty = isatty(STDERR_FILENO) && !a.common.json;
   const auto t0 = std::chrono::steady_clock::now();
-  auto acc =
-      evaluate_accuracy(engine, *set, *pre, batch, [&](std::int64_t done, std::int64_t total) {
-        if (tty)
-          std::fprintf(stderr, "\r%lld / %lld images", static_cast<long long>(done),
-                       static_cast<long long>(total));
-      });
+  auto acc = evaluate_accuracy(run, *set, *pre, batch, [&](std::int64_t done, std::int64_t total) {
+    if (tty)
+      std::fprintf(stderr, "\r%lld / %lld images", static_cast<long long>(done),
+                   static_cast<long long>(total));
+  });
   if (tty) std::fprintf(stderr, "\n");
   if (!acc) return fail(acc.error());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -74,7 +75,7 @@ int run_on_data(const RunArgs& a, const Network& net, Engine& engine) {
   return 0;
 }
 
-int run_on_inputs(const RunArgs& a, const Network& net, Engine& engine) {
+int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run) {
   const auto& declared = net.model.inputs;
   std::vector<Tensor> inputs(declared.size());
   std::vector<bool> given(declared.size(), false);
@@ -101,7 +102,7 @@ int run_on_inputs(const RunArgs& a, const Network& net, Engine& engine) {
   }
   for (std::size_t k = 0; k < declared.size(); ++k)
     if (!given[k]) return fail(make_error("no value given for input '" + declared[k].name + "'"));
-  auto out = engine.run(inputs);
+  auto out = run(inputs);
   if (!out) return fail(out.error());
   nlohmann::json written = nlohmann::json::array();
   auto write = [&](const std::string& path, const Tensor& t, const std::string& name) -> bool {
@@ -161,7 +162,14 @@ int run_run(const RunArgs& a) {
     constants = quantize_constants(*net, cfg);
     if (auto st = attach_config(*engine, cfg, constants); !st) return fail(st.error());
   }
-  return a.data.empty() ? run_on_inputs(a, *net, *engine) : run_on_data(a, *net, *engine);
+  // FP32 runs in sub-batches, one engine per thread, when the model keeps its images apart.
+  std::optional<SubBatchRunner> runner;
+  if (a.config.empty())
+    if (auto r = SubBatchRunner::create(*net); r) runner.emplace(std::move(r).value());
+  const BatchRun run = [&](std::span<const Tensor> in) {
+    return runner ? runner->run(in) : engine->run(in);
+  };
+  return a.data.empty() ? run_on_inputs(a, *net, run) : run_on_data(a, *net, run);
 }
 
 }  // namespace
@@ -169,7 +177,8 @@ int run_run(const RunArgs& a) {
 void add_run_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
-      "run", "Run the model (FP32, or fake-quantized with --config): top-1 accuracy on a data set, "
+      "run",
+      "Run the model (FP32, or fake-quantized with --config): top-1 accuracy on a data set, "
       "or outputs for given inputs");
   add_model_args(*cmd, args->model);
   add_common_args(*cmd, args->common);

@@ -340,6 +340,12 @@ void Engine::drop_derived(std::size_t s, const float* source) {
   }
 }
 
+std::map<std::string, Shape> Engine::value_shapes() const {
+  std::map<std::string, Shape> shapes;
+  for (std::size_t s = 0; s < slots_.size(); ++s) shapes[slot_names_[s]] = slots_[s]->shape;
+  return shapes;
+}
+
 void Engine::record_shapes(Network& net) const {
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     net.shapes[slot_names_[s]] = slots_[s]->shape;

@@ -62,6 +62,9 @@ class Engine {
 
   // Shape and dtype of every value computed by the last run (for shape inference).
   void record_shapes(Network& net) const;
+  // Shape of every value by name as the last run left it. A value folded into its reader keeps
+  // an old shape: with set_fusion(false) every value is written.
+  std::map<std::string, Shape> value_shapes() const;
   // Off: every step runs on its own (a Relu/Clip is never folded into its producer).
   void set_fusion(bool on) { fusion_ = on; }
   // When set, every run adds each step's wall time (seconds) to (*seconds)[step]; a folded

@@ -15,7 +15,7 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
 }
 
 Result<Accuracy> evaluate_accuracy(
-    Engine& engine, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
+    const BatchRun& run, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
     const std::function<void(std::int64_t, std::int64_t)>& progress) {
   if (set.labels.empty()) return make_error("accuracy needs labels, and the data set has none");
   Accuracy acc;
@@ -23,7 +23,7 @@ Result<Accuracy> evaluate_accuracy(
   for (std::int64_t start = 0; start < set.count; start += batch) {
     const std::int64_t n = std::min(batch, set.count - start);
     inputs[0] = make_batch(set, start, n, pre);
-    auto out = engine.run(inputs);
+    auto out = run(inputs);
     if (!out) return out.error();
     const Tensor& logits = out->at(0);
     if (!logits.is_float() || logits.shape.empty() || logits.shape[0] != n)

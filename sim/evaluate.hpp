@@ -2,6 +2,8 @@
 // Top-1 accuracy of a model over a labeled image set, streamed in batches.
 #include <cstdint>
 #include <functional>
+#include <span>
+#include <vector>
 
 #include "dataset.hpp"
 #include "engine.hpp"
@@ -13,9 +15,12 @@ struct Accuracy {
   double percent() const { return total ? 100.0 * static_cast<double>(correct) / total : 0.0; }
 };
 
+// Runs one batch of inputs: Engine::run or SubBatchRunner::run.
+using BatchRun = std::function<Result<std::vector<Tensor>>(std::span<const Tensor>)>;
+
 // `progress(done, total)` is called after each batch when given.
 Result<Accuracy> evaluate_accuracy(
-    Engine& engine, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
+    const BatchRun& run, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
     const std::function<void(std::int64_t, std::int64_t)>& progress = {});
 
 // Index of the largest value in each row of a [N, C] tensor (first on ties).
