@@ -9,19 +9,14 @@
 
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
+#include "prepared_network.hpp"
 #include "sim/engine.hpp"
 #include "sim/prepare.hpp"
 
 namespace mpq {
 namespace {
 
-Network prepared(const std::string& model) {
-  auto m = load_onnx(std::string(MPQ_SOURCE_DIR) + "/configs/models/" + model + ".onnx");
-  EXPECT_TRUE(m.ok()) << m.error().message;
-  auto n = prepare_network(std::move(m).value());
-  EXPECT_TRUE(n.ok()) << n.error().message;
-  return std::move(n).value();
-}
+using test::prepared;
 
 std::vector<Tensor> inputs(const Network& net, std::int64_t batch) {
   auto in = make_example_inputs(net.model, batch);
@@ -70,7 +65,7 @@ FloatBuffer fresh(const Network& net, const Weights* w, const std::vector<Tensor
 TEST(DerivedWeights, SwitchingConstantsAndBatchesMatchesFreshEngines) {
   for (const char* model : {"cnn", "resnet", "mobilenet"}) {
     SCOPED_TRACE(model);
-    const Network net = prepared(model);
+    const Network net = prepared(test::bundled_model(model));
     Weights a = scaled_conv_weights(net, 0.5f), b = scaled_conv_weights(net, -1.25f);
     // Batch 32 and 1 take different conv paths (and derived layouts) for some layers.
     const std::vector<Tensor> big = inputs(net, 32), small = inputs(net, 1);

@@ -10,6 +10,7 @@
 
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
+#include "prepared_network.hpp"
 #include "sim/engine.hpp"
 #include "sim/prepare.hpp"
 
@@ -17,15 +18,8 @@ namespace mpq {
 namespace {
 
 using test::OnnxBuilder;
+using test::prepared;
 using test::random_values;
-
-Network prepared(const std::string& path) {
-  auto m = load_onnx(path);
-  EXPECT_TRUE(m.ok()) << m.error().message;
-  auto n = prepare_network(std::move(m).value());
-  EXPECT_TRUE(n.ok()) << n.error().message;
-  return std::move(n).value();
-}
 
 std::vector<Tensor> random_inputs(const Network& net, std::int64_t batch, unsigned seed) {
   auto in = make_example_inputs(net.model, batch);
@@ -94,8 +88,7 @@ TEST(Fusion, FoldedRunsAreBitIdenticalToStepByStep) {
 
 TEST(Fusion, BundledModelsAreBitIdenticalToStepByStep) {
   for (const char* model : {"cnn", "mobilenet", "resnet", "vit"}) {
-    const Network net =
-        prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/" + model + ".onnx");
+    const Network net = prepared(test::bundled_model(model));
     const auto in = random_inputs(net, 8, 11);
     expect_identical(run(net, in, true), run(net, in, false), model);
   }
@@ -194,7 +187,7 @@ TEST(Fusion, ViewOpsTakingTheirInputsStorageChangeNothing) {
 // Per-tensor fake quantizers are elementwise hooks: the GELU chain and the MatMul + bias fold
 // apply them inside the fold, with the same result as running every op on its own.
 TEST(Fusion, ElementwiseHooksAreAppliedInsideFolds) {
-  const Network net = prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/vit.onnx");
+  const Network net = prepared(test::bundled_model("vit"));
   const auto in = random_inputs(net, 4, 21);
   const auto grid = [](std::span<float> v) {
     for (float& x : v) x = std::nearbyint(x * 16.0f) / 16.0f;
@@ -237,7 +230,7 @@ TEST(Fusion, ElementwiseHooksAreAppliedInsideFolds) {
 
 // ResNet's residual blocks: Conv -> Add(shortcut) -> Relu runs as one Conv call.
 TEST(Fusion, ResidualAddsAndTheirReluFoldIntoTheConv) {
-  const Network net = prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/resnet.onnx");
+  const Network net = prepared(test::bundled_model("resnet"));
   const auto in = random_inputs(net, 3, 17);
   const auto expected = run(net, in, false);
   auto e = Engine::create(net);
@@ -307,7 +300,7 @@ namespace {
 // write the pooled values (Winograd for two of them, the whole output then a pool for the
 // first; 7x7 -> 3x3 drops the odd row and column).
 TEST(Fusion, MaxPoolsAfterAConvAndItsReluFoldIntoTheConv) {
-  const Network net = prepared(std::string(MPQ_SOURCE_DIR) + "/configs/models/cnn.onnx");
+  const Network net = prepared(test::bundled_model("cnn"));
   const auto in = random_inputs(net, 5, 23);
   const auto expected = run(net, in, false);
   auto e = Engine::create(net);

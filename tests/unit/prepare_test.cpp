@@ -6,6 +6,7 @@
 
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
+#include "prepared_network.hpp"
 #include "sim/engine.hpp"
 #include "sim/prepare.hpp"
 
@@ -13,15 +14,8 @@ namespace mpq {
 namespace {
 
 using test::OnnxBuilder;
+using test::prepared;
 using test::random_values;
-
-Network prepared(const std::string& path, PrepareOptions opts = {}, ImportOptions io = {}) {
-  auto m = load_onnx(path, io);
-  EXPECT_TRUE(m.ok()) << m.error().message;
-  auto n = prepare_network(std::move(m).value(), opts);
-  EXPECT_TRUE(n.ok()) << n.error().message;
-  return std::move(n).value();
-}
 
 Tensor run1(const Network& net, const Tensor& x) {
   auto e = Engine::create(net);

@@ -11,6 +11,7 @@
 
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
+#include "prepared_network.hpp"
 #include "sim/engine.hpp"
 #include "sim/image_independence.hpp"
 #include "sim/op_registry.hpp"
@@ -21,22 +22,11 @@ namespace mpq {
 namespace {
 
 using test::OnnxBuilder;
-
-Network prepared(const std::string& path) {
-  auto m = load_onnx(path);
-  EXPECT_TRUE(m.ok()) << m.error().message;
-  auto n = prepare_network(std::move(m).value());
-  EXPECT_TRUE(n.ok()) << n.error().message;
-  return std::move(n).value();
-}
-
-std::string bundled(const std::string& model) {
-  return std::string(MPQ_SOURCE_DIR) + "/configs/models/" + model + ".onnx";
-}
+using test::prepared;
 
 TEST(ImageIndependence, BundledModelsKeepTheirImagesApart) {
   for (const char* m : {"cnn", "mobilenet", "resnet", "vit"}) {
-    const Network net = prepared(bundled(m));
+    const Network net = prepared(test::bundled_model(m));
     const auto st = check_images_independent(net);
     EXPECT_TRUE(st.ok()) << m << ": " << st.error().message;
   }
@@ -174,7 +164,7 @@ std::vector<Tensor> image_batch(const Network& net, std::int64_t batch) {
 
 TEST(SubBatchRunner, GivesEachSubBatchsEngineResultWhateverTheThreads) {
   for (const char* m : {"cnn", "vit"}) {
-    const Network net = prepared(bundled(m));
+    const Network net = prepared(test::bundled_model(m));
     const auto in = image_batch(net, 20);  // sub-batches of 8, 8 and 4
     // Reference: one engine, one sub-batch at a time.
     FloatBuffer want;
