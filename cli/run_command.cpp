@@ -29,7 +29,8 @@ struct RunArgs {
   std::string config;
 };
 
-int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run) {
+int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run,
+                const std::string& split) {
   auto spec = parse_data_spec(a.data);
   if (!spec) return fail(spec.error());
   auto set = load_dataset(*spec);
@@ -65,6 +66,7 @@ int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run) {
                 {"correct", acc->correct},
                 {"total", acc->total},
                 {"batch", batch},
+                {"split", split},
                 {"seconds", secs}});
   } else {
     std::printf("%s on %s: top-1 accuracy %.2f%% (%lld / %lld), %.1f images/s\n",
@@ -75,7 +77,8 @@ int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run) {
   return 0;
 }
 
-int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run) {
+int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run,
+                  const std::string& split) {
   const auto& declared = net.model.inputs;
   std::vector<Tensor> inputs(declared.size());
   std::vector<bool> given(declared.size(), false);
@@ -132,7 +135,8 @@ int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run) {
     nlohmann::json outs = nlohmann::json::array();
     for (std::size_t k = 0; k < out->size(); ++k)
       outs.push_back({{"name", net.model.outputs[k].name}, {"shape", (*out)[k].shape}});
-    print_json({{"model", a.model.model}, {"outputs", outs}, {"written", written}});
+    print_json(
+        {{"model", a.model.model}, {"outputs", outs}, {"written", written}, {"split", split}});
   } else {
     for (std::size_t k = 0; k < out->size(); ++k)
       std::printf("output '%s': shape %s\n", net.model.outputs[k].name.c_str(),
@@ -163,13 +167,21 @@ int run_run(const RunArgs& a) {
     if (auto st = attach_config(*engine, cfg, constants); !st) return fail(st.error());
   }
   // FP32 runs in sub-batches, one engine per thread, when the model keeps its images apart.
+  // ("split" in the JSON says which way it ran, and why not in sub-batches.)
   std::optional<SubBatchRunner> runner;
-  if (a.config.empty())
-    if (auto r = SubBatchRunner::create(*net); r) runner.emplace(std::move(r).value());
+  std::string split = "whole batch: fake-quantized (--config)";
+  if (a.config.empty()) {
+    if (auto r = SubBatchRunner::create(*net); r) {
+      runner.emplace(std::move(r).value());
+      split = "sub-batches of " + std::to_string(SubBatchRunner::kSubBatch);
+    } else {
+      split = "whole batch: " + r.error().message;
+    }
+  }
   const BatchRun run = [&](std::span<const Tensor> in) {
     return runner ? runner->run(in) : engine->run(in);
   };
-  return a.data.empty() ? run_on_inputs(a, *net, run) : run_on_data(a, *net, run);
+  return a.data.empty() ? run_on_inputs(a, *net, run, split) : run_on_data(a, *net, run, split);
 }
 
 }  // namespace
