@@ -6,6 +6,7 @@
 #include <tbb/global_control.h>
 
 #include <climits>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,11 @@ TEST(ImageIndependence, BundledModelsKeepTheirImagesApart) {
   }
 }
 
-// x [N, 4, 6] -> one op `op` (node "mix") -> y; `extra` adds its attributes and constants.
+// x [N, 4, 6] -> ... -> y, where `build` adds the op that mixes images, named "mix", with its
+// attributes and constants; `expect` is part of the error the analysis must give.
 struct MixCase {
   std::string what;
-  std::string expect;  // in the error message
+  std::string expect;
   std::function<void(OnnxBuilder&)> build;
   int opset = 17;
 };
