@@ -12,6 +12,7 @@
 #endif
 
 #include "sim/ops/conv_common.hpp"
+#include "sim/ops/kernel_util.hpp"
 
 namespace mpq::convk {
 
@@ -65,10 +66,7 @@ inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
   return _mm512_maskz_min_ps(0xffff, hi, _mm512_maskz_max_ps(0xffff, lo, v));
 }
 
-// Lanes [0, n): none when n <= 0, all 16 when n >= 16.
-inline __mmask16 lanes_below(I64 n) {
-  return static_cast<__mmask16>((1u << std::clamp<I64>(n, 0, 16)) - 1u);
-}
+using mpq::lanes_below;  // kernel_util.hpp; kernels here spell it convk::lanes_below
 // Lanes [lo, hi).
 inline __mmask16 lanes_between(I64 lo, I64 hi) {
   return static_cast<__mmask16>(lanes_below(hi) & ~lanes_below(lo));

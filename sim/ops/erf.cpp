@@ -7,9 +7,8 @@
 #include <array>
 #include <climits>
 #include <cmath>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+
+#include "sim/ops/kernel_util.hpp"
 
 namespace mpq::ops {
 namespace {
@@ -118,7 +117,7 @@ void erf_float(const float* x, float* y, std::int64_t n) {
 #if defined(__AVX512F__)
   for (; k + 16 <= n; k += 16) _mm512_storeu_ps(y + k, erf16(_mm512_loadu_ps(x + k)));
   if (k < n) {
-    const auto m = static_cast<__mmask16>((1u << (n - k)) - 1u);
+    const __mmask16 m = lanes_below(n - k);
     _mm512_mask_storeu_ps(y + k, m, erf16(_mm512_maskz_loadu_ps(m, x + k)));
   }
 #else

@@ -1,8 +1,14 @@
 #pragma once
 // Small helpers shared by the conv / gemm / pool kernels.
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "graph/tensor.hpp"
 
@@ -20,6 +26,13 @@ inline void shape_float_output(Tensor& t, Shape s) {
   t.dtype = DType::Float32;
   t.allocate(std::move(s));
 }
+
+#if defined(__AVX512F__)
+// Lanes [0, n) of a 16-float vector: none when n <= 0, all 16 when n >= 16 (tail masks).
+inline __mmask16 lanes_below(std::int64_t n) {
+  return static_cast<__mmask16>((1u << std::clamp<std::int64_t>(n, 0, 16)) - 1u);
+}
+#endif
 
 // n floats owned by the calling thread and reused across calls, one buffer per Owner tag (a
 // fresh multi-MB vector per call costs page faults on every run). A nested use on the same

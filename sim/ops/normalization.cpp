@@ -176,9 +176,7 @@ template <bool kLog>
 void softmax_row(const float* x, float* y, std::int64_t n) {
 #if defined(__AVX512F__)
   using Eigen::internal::pexp;
-  const auto tail = [n](std::int64_t j) {
-    return static_cast<__mmask16>(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1u);
-  };
+  const auto tail = [n](std::int64_t j) { return lanes_below(n - j); };
   __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (std::int64_t j = 0; j < n; j += 16)
     mx = _mm512_mask_max_ps(mx, tail(j), mx, _mm512_maskz_loadu_ps(tail(j), x + j));
