@@ -70,6 +70,9 @@ struct Probe {
 
 Result<Probe> probe_shapes(const Network& net) {
   Probe p;
+  auto engine = Engine::create(net);
+  if (!engine) return engine.error();
+  engine->set_fusion(false);  // every value written, with its own shape
   for (int k = 0; k < 2; ++k) {
     auto inputs = make_example_inputs(net.model, kProbe[k]);
     if (!inputs) return inputs.error();
@@ -79,9 +82,6 @@ Result<Probe> probe_shapes(const Network& net) {
         return make_error("input '" + net.model.inputs[i].name +
                           "' has no batch dimension to split (its axis 0 is fixed)");
     }
-    auto engine = Engine::create(net);
-    if (!engine) return engine.error();
-    engine->set_fusion(false);  // every value written, with its own shape
     if (auto out = engine->run(*inputs); !out)
       return make_error("the model does not run at batch " + std::to_string(kProbe[k]) + ": " +
                         out.error().message);
