@@ -4,7 +4,7 @@
 class UsageError extends Error {}
 
 // Parses "--key value" and "--key=value" options. `spec` maps option name to
-// 'string' | 'int' | 'list' (repeatable string). Unknown options are errors.
+// 'string' | 'int' | 'list' (repeatable string) | 'flag' (no value). Unknown options are errors.
 function parseArgs(argv, spec) {
   const out = {};
   for (const [k, t] of Object.entries(spec)) if (t === 'list') out[k] = [];
@@ -25,6 +25,11 @@ function parseArgs(argv, spec) {
     }
     const t = spec[a];
     if (t === undefined) throw new UsageError(`unknown option '--${a}'`);
+    if (t === 'flag') {  // takes no value
+      if (val !== undefined) throw new UsageError(`option '--${a}' takes no value`);
+      out[a.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = true;
+      continue;
+    }
     if (val === undefined) {
       if (i + 1 >= argv.length) throw new UsageError(`option '--${a}' needs a value`);
       val = argv[++i];

@@ -4,11 +4,15 @@
 // Reference numbers for the mpq engine's benchmarks.
 
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const { UsageError, parseArgs, loadOrt, sessionOptions, runMain } = require('./common');
 
 const USAGE = `usage: node tools/ort/ort_bench.js --model M.onnx [--batch B] [--threads T] [--iters N]
-                                  [--warmup K] [--input-shape CxHxW] [--seed S]
+                                  [--warmup K] [--input-shape CxHxW] [--seed S] [--profile]
+--profile: afterwards, a second session with onnxruntime's profiler runs the batch --iters
+times more and prints the median kernel time per node to stderr (after graph optimization,
+so nodes carry onnxruntime's fused names, e.g. '/layer1/Relu_output_0_nchwc').
 Defaults: --batch 1 --threads 1 --iters 20 --warmup 3 --seed 0.
 The input shape is B x INPUT_SHAPE; without --input-shape it is read from the model's
 input metadata (dim 0 becomes B, other dims must be static).
@@ -41,7 +45,7 @@ function randomFloats(n, seed) {
 async function main() {
   const args = parseArgs(process.argv.slice(2), {
     model: 'string', batch: 'int', threads: 'int', iters: 'int', warmup: 'int',
-    'input-shape': 'string', seed: 'int',
+    'input-shape': 'string', seed: 'int', profile: 'flag',
   });
   if (args.help) {
     process.stdout.write(USAGE);
@@ -132,6 +136,47 @@ async function main() {
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   if (session.release) await session.release();
+  if (args.profile) await profileNodes(ort, args.model, threads, feeds, iters);
+}
+
+// Median kernel time per node over `iters` profiled runs, printed to stderr like
+// mpq_bench_fp32 --profile. The profiler writes a JSON trace into a temporary directory.
+async function profileNodes(ort, model, threads, feeds, iters) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-profile-'));
+  try {
+    const opts = { ...sessionOptions(threads), enableProfiling: true,
+      profileFilePrefix: path.join(dir, 'p') };
+    const session = await ort.InferenceSession.create(model, opts);
+    for (let i = 0; i < iters; i++) await session.run(feeds);
+    session.endProfiling();
+    if (session.release) await session.release();
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    if (files.length !== 1) throw new Error(`expected one profile in ${dir}, found ${files.length}`);
+    const events = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
+    const times = new Map();
+    const ops = new Map();
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      const node = e.name.slice(0, -'_kernel_time'.length);
+      if (!times.has(node)) times.set(node, []);
+      times.get(node).push(e.dur / 1000);
+      ops.set(node, (e.args && e.args.op_name) || '?');
+    }
+    const median = (v) => {
+      const s = [...v].sort((a, b) => a - b);
+      return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    const rows = [...times].map(([node, v]) => [median(v), node]).sort((a, b) => b[0] - a[0]);
+    const total = rows.reduce((a, r) => a + r[0], 0);
+    let text = '      ms      %  op                 node\n';
+    for (const [ms, node] of rows) {
+      text += `${ms.toFixed(3).padStart(8)} ${(100 * ms / total).toFixed(1).padStart(6)}  ` +
+        `${ops.get(node).padEnd(18)} ${node}\n`;
+    }
+    process.stderr.write(text);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 runMain(main, USAGE);
