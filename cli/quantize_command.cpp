@@ -7,9 +7,9 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "search/sweep_journal.hpp"
 #include "sim/calibration.hpp"
 #include "sim/quant_metrics.hpp"
-#include "search/sweep_journal.hpp"
 #include "sim/quantized_engine.hpp"
 
 namespace mpq::cli {
@@ -171,13 +171,15 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--act-scheme", args->act_scheme, "Integer activations: asymmetric or symmetric")
       ->capture_default_str();
-  cmd->add_option("--weight-scheme", args->weight_scheme, "Integer weights: symmetric or asymmetric")
+  cmd->add_option("--weight-scheme", args->weight_scheme,
+                  "Integer weights: symmetric or asymmetric")
       ->capture_default_str();
   cmd->add_flag("--per-tensor", args->per_tensor,
                 "One weight scale per tensor instead of one per output channel");
   cmd->add_option("--bias", args->bias, "Biases: int32 (scale s_w x s_a) or float")
       ->capture_default_str();
-  cmd->add_option("--batch", args->batch, "Batch size")->check(CLI::PositiveNumber)
+  cmd->add_option("--batch", args->batch, "Batch size")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->callback([args, &exit_code] { exit_code = run_quantize(*args); });
 }

@@ -33,7 +33,8 @@ void read_choice(StrictMap& m, const std::string& key, std::string& out,
     }
   std::string list;
   for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  issues.add(m.node()[key].Mark(), m.path_of(key), "expected one of " + list + ", got '" + *v + "'");
+  issues.add(m.node()[key].Mark(), m.path_of(key),
+             "expected one of " + list + ", got '" + *v + "'");
 }
 
 }  // namespace
@@ -135,8 +136,9 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
       x.budgets = sweep;
     }
     if (m.has("homogeneous"))
-      x.homogeneous = hw::read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
-                          .value_or(std::vector<std::string>{});
+      x.homogeneous =
+          hw::read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
+              .value_or(std::vector<std::string>{});
     m.finish();
   }
   x.output = resolve(dir, root.string("output", false).value_or(""));

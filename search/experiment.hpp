@@ -12,8 +12,8 @@
 namespace mpq {
 
 struct BudgetSweep {
-  std::string metric = "bops";  // bops | memory | latency | energy
-  std::string accelerator;      // name of one of the experiment's accelerators ("" = first)
+  std::string metric = "bops";    // bops | memory | latency | energy
+  std::string accelerator;        // name of one of the experiment's accelerators ("" = first)
   std::vector<double> fractions;  // of the baseline's cost
 };
 

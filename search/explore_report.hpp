@@ -14,8 +14,8 @@ struct ExploreOutputs {
   bool plots = true;
 };
 
-Status write_exploration(const Phase1Context& ctx, const Phase1Result& phase1,
-                         const Exploration& x, const ExploreOutputs& out);
+Status write_exploration(const Phase1Context& ctx, const Phase1Result& phase1, const Exploration& x,
+                         const ExploreOutputs& out);
 
 // The summary printed by `mpq explore --json`.
 nlohmann::json exploration_json(const Phase1Context& ctx, const Exploration& x);

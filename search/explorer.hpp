@@ -49,7 +49,7 @@ struct AcceleratorExploration {
   std::vector<std::vector<int>> options;  // per group: candidate indices, [0] = its baseline
   MpProblem problem;                      // loss from phase 1, cost deltas of `cost_metric`
   std::string cost_metric;
-  std::vector<PointReport> front;         // forward front, every point evaluated
+  std::vector<PointReport> front;  // forward front, every point evaluated
   std::vector<PointReport> homogeneous;
   std::vector<SearchReport> searches;
   std::optional<PointReport> chosen;  // the cheapest front point meeting the accuracy bound

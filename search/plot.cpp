@@ -37,7 +37,8 @@ std::string script(const PlotSpec& p, const std::string& terminal, const std::st
   s << "plot ";
   bool first = true;
   for (const auto& ser : p.series) {
-    s << (first ? "" : ", ") << "'-' using 1:2 with " << ser.style << " title " << quoted(ser.title);
+    s << (first ? "" : ", ") << "'-' using 1:2 with " << ser.style << " title "
+      << quoted(ser.title);
     if (!ser.labels.empty())
       s << ", '-' using 1:2:3 with labels offset 0.5,0.5 font \",8\" notitle";
     first = false;
@@ -46,7 +47,8 @@ std::string script(const PlotSpec& p, const std::string& terminal, const std::st
   s.precision(17);
   for (const auto& ser : p.series) {
     for (std::size_t k = 0; k < ser.x.size(); ++k)
-      if (std::isfinite(ser.x[k]) && std::isfinite(ser.y[k])) s << ser.x[k] << " " << ser.y[k] << "\n";
+      if (std::isfinite(ser.x[k]) && std::isfinite(ser.y[k]))
+        s << ser.x[k] << " " << ser.y[k] << "\n";
     s << "e\n";
     if (!ser.labels.empty()) {
       for (std::size_t k = 0; k < ser.x.size(); ++k)

@@ -44,7 +44,8 @@ void ProgressMeter::update(std::int64_t done) {
   if (tty_) {
     constexpr int kWidth = 30;
     std::string bar(kWidth, ' ');
-    for (int k = 0; k < static_cast<int>(frac * kWidth); ++k) bar[static_cast<std::size_t>(k)] = '#';
+    for (int k = 0; k < static_cast<int>(frac * kWidth); ++k)
+      bar[static_cast<std::size_t>(k)] = '#';
     std::fprintf(stderr, "\r%s [%s] %lld/%lld  %.2f/s  ETA %s ", what_.c_str(), bar.c_str(),
                  static_cast<long long>(done), static_cast<long long>(total_), rate,
                  clock_text(eta).c_str());

@@ -40,7 +40,6 @@ double bops_reduction(const Network& net, const QuantizerPlacement& p, const Swe
 void sort_sensitivity(SensitivityList& list);
 
 std::string sensitivity_csv(const SensitivityList& list, const std::vector<SweepGroup>& groups);
-nlohmann::json sensitivity_json(const SensitivityList& list,
-                                const std::vector<SweepGroup>& groups);
+nlohmann::json sensitivity_json(const SensitivityList& list, const std::vector<SweepGroup>& groups);
 
 }  // namespace mpq

@@ -89,11 +89,13 @@ Result<LoadedJournal> load_journal(const std::string& path, const SweepKey& key,
   try {
     head = json::parse(line);
   } catch (const json::exception&) {
-    return make_error(path + " is not an mpq phase-1 journal (its first line is not JSON); "
+    return make_error(path +
+                      " is not an mpq phase-1 journal (its first line is not JSON); "
                       "remove it or choose another output directory");
   }
   if (!head.is_object() || !head.contains("mpq_phase1_journal"))
-    return make_error(path + " is not an mpq phase-1 journal; remove it or choose another "
+    return make_error(path +
+                      " is not an mpq phase-1 journal; remove it or choose another "
                       "output directory");
   if (head["mpq_phase1_journal"] != kJournalVersion)
     return make_error(path + " was written by an incompatible mpq (journal version " +

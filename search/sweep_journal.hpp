@@ -22,9 +22,9 @@ struct SweepKey {
 };
 
 struct LoadedJournal {
-  std::vector<TaskResult> results;  // in file order
+  std::vector<TaskResult> results;       // in file order
   std::vector<std::string> other_lines;  // results of groups this run does not have: kept
-  std::string notice;  // why an old journal was set aside; "" otherwise
+  std::string notice;                    // why an old journal was set aside; "" otherwise
 };
 
 // Reads `path` if it exists. Errors: a journal of another format version (nothing is touched).

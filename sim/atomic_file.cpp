@@ -1,8 +1,8 @@
 #include "atomic_file.hpp"
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 namespace mpq {
 

@@ -14,8 +14,8 @@ struct Extremes {
   float hi = -std::numeric_limits<float>::infinity();
 };
 
-Status run_all(Engine& engine, const SampleSource& samples, std::int64_t batch,
-               std::int64_t count, std::int64_t pass, const Progress& progress) {
+Status run_all(Engine& engine, const SampleSource& samples, std::int64_t batch, std::int64_t count,
+               std::int64_t pass, const Progress& progress) {
   std::vector<Tensor> in(1);
   for (std::int64_t start = 0; start < count; start += batch) {
     const std::int64_t n = std::min(batch, count - start);
@@ -56,8 +56,8 @@ Result<ActivationStats> collect_activation_stats(const Network& net,
   stats.samples = count;
   for (auto& [name, e] : ext) {
     if (!std::isfinite(e.lo) || !std::isfinite(e.hi))
-      return make_error("activation '" + name + "' has no finite values on " +
-                        samples.description + "; it cannot be calibrated");
+      return make_error("activation '" + name + "' has no finite values on " + samples.description +
+                        "; it cannot be calibrated");
     Histogram* h = &(stats.histograms[name] = Histogram(e.lo, e.hi));
     (void)engine->set_hook(name, [h](Tensor& t) { h->add(t.f); });
   }

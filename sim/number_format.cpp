@@ -28,8 +28,8 @@ Result<NumberFormat> parse_format(std::string_view text) {
     const int bits = std::stoi(std::string(digits));
     if (bits < kMinIntBits || bits > kMaxIntBits)
       return make_error("format '" + std::string(text) + "': integer bit-width " +
-                        std::to_string(bits) + " is outside " + std::to_string(kMinIntBits) +
-                        ".." + std::to_string(kMaxIntBits));
+                        std::to_string(bits) + " is outside " + std::to_string(kMinIntBits) + ".." +
+                        std::to_string(kMaxIntBits));
     return NumberFormat::integer(bits);
   }
   if (text == "float") return NumberFormat{};

@@ -48,10 +48,10 @@ constexpr bool float_table_is_complete() {
   return true;
 }
 static_assert(float_table_is_complete(), "every float FormatKind needs a row in kFloatFormats");
-static_assert(kFloatFormats[0].bits == 1 + kFloatFormats[0].exponent_bits +
-                                           kFloatFormats[0].mantissa_bits);
-static_assert(kFloatFormats[2].bits == 1 + kFloatFormats[2].exponent_bits +
-                                           kFloatFormats[2].mantissa_bits);
+static_assert(kFloatFormats[0].bits ==
+              1 + kFloatFormats[0].exponent_bits + kFloatFormats[0].mantissa_bits);
+static_assert(kFloatFormats[2].bits ==
+              1 + kFloatFormats[2].exponent_bits + kFloatFormats[2].mantissa_bits);
 
 inline constexpr int kMinIntBits = 2;
 inline constexpr int kMaxIntBits = 16;
@@ -63,8 +63,8 @@ struct NumberFormat {
   bool is_int() const { return kind == FormatKind::Int; }
   bool is_float() const { return !is_int(); }
   bool is_identity() const { return kind == FormatKind::Float32; }  // no quantization
-  const FloatFormatTraits& float_traits() const;  // asserts is_float()
-  std::string name() const;                       // "int8", "fp16", ...
+  const FloatFormatTraits& float_traits() const;                    // asserts is_float()
+  std::string name() const;                                         // "int8", "fp16", ...
   bool operator==(const NumberFormat&) const = default;
 
   static NumberFormat integer(int bits) { return {FormatKind::Int, bits}; }

@@ -116,7 +116,8 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
   const auto bad = [&](const std::string& what) { return make_error(source + ": " + what); };
   try {
     if (!j.is_object() || j.value("format", "") != "mpq-quant-config")
-      return bad("not an mpq quantization configuration (\"format\": \"mpq-quant-config\" missing)");
+      return bad(
+          "not an mpq quantization configuration (\"format\": \"mpq-quant-config\" missing)");
     if (j.value("version", 0) != 1)
       return bad("configuration version " + j.value("version", json(0)).dump() +
                  " is not supported (this mpq reads version 1)");
@@ -158,8 +159,8 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
           s.range_max.size() != s.range_min.size())
         return bad(where + ": \"min\" and \"max\" need " + std::to_string(channels) +
                    " value(s), one per channel");
-      s.params = params_from_range(*fmt, s.scheme, mq->non_negative, axis, s.range_min,
-                                   s.range_max);
+      s.params =
+          params_from_range(*fmt, s.scheme, mq->non_negative, axis, s.range_min, s.range_max);
       // Stored parameters win over re-derived ones: they are what other engines were given.
       if (q.contains("scale")) s.params.scale = q.at("scale").get<std::vector<float>>();
       if (q.contains("zero_point"))
@@ -173,8 +174,8 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
                    " value(s)");
       for (float sc : s.params.scale)
         if (!(sc > 0) || !std::isfinite(sc)) return bad(where + ": scales must be positive");
-      if (fmt->is_int() && (s.params.qmin >= s.params.qmax ||
-                            s.params.qmax - s.params.qmin > (1 << fmt->bits) - 1))
+      if (fmt->is_int() &&
+          (s.params.qmin >= s.params.qmax || s.params.qmax - s.params.qmin > (1 << fmt->bits) - 1))
         return bad(where + ": qmin/qmax do not fit " + fmt->name());
       cfg.quantizers[name] = std::move(s);
     }

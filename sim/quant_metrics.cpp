@@ -56,7 +56,8 @@ QuantMetrics MetricSums::finish(bool labeled) const {
     m.float_accuracy = 100.0 * static_cast<double>(correct_float) / s;
     m.accuracy = 100.0 * static_cast<double>(correct) / s;
   }
-  m.sqnr_db = noise > 0 ? 10.0 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
+  m.sqnr_db =
+      noise > 0 ? 10.0 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
   m.agreement = 100.0 * static_cast<double>(agree) / s;
   m.kl = kl / s;
   m.mse = elements ? noise / static_cast<double>(elements) : 0.0;
@@ -82,8 +83,8 @@ Result<QuantMetrics> compare_with_float(Engine& fp, Engine& quantized, const Sam
                         "; the metrics need [batch, ...] float outputs");
     std::span<const std::int64_t> labels;
     if (!samples.labels.empty())
-      labels = std::span<const std::int64_t>(samples.labels).subspan(static_cast<std::size_t>(start),
-                                                                     static_cast<std::size_t>(n));
+      labels = std::span<const std::int64_t>(samples.labels)
+                   .subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n));
     sums.add(out, yq->at(0), labels);
     if (progress) progress(start + n, count);
   }

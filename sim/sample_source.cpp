@@ -16,8 +16,9 @@ Status check_sample_shape(const std::string& source, const Shape& sample, const 
     match = in.dims[d] < 0 || in.dims[d] == sample[d - 1];
   if (match) return Ok{};
   Shape want(in.dims.begin() + (in.dims.empty() ? 0 : 1), in.dims.end());
-  return make_error(source + ": samples have shape " + shape_str(sample) + ", but the model input '" +
-                    in.name + "' takes samples of shape " + shape_str(want));
+  return make_error(source + ": samples have shape " + shape_str(sample) +
+                    ", but the model input '" + in.name + "' takes samples of shape " +
+                    shape_str(want));
 }
 
 }  // namespace
@@ -59,8 +60,8 @@ Result<SampleSource> open_samples(const std::string& spec, const Network& net) {
   if (!set) return set.error();
   auto pre = preprocess_from_metadata(net.model);
   if (!pre) return pre.error();
-  const Shape sample = pre->layout == "NHWC" ? Shape{set->rows, set->cols, 1}
-                                             : Shape{1, set->rows, set->cols};
+  const Shape sample =
+      pre->layout == "NHWC" ? Shape{set->rows, set->cols, 1} : Shape{1, set->rows, set->cols};
   if (auto st = check_sample_shape(spec, sample, net); !st) return st.error();
   src.count = set->count;
   src.labels = set->labels;

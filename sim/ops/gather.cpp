@@ -83,8 +83,7 @@ void run_gather_elements(const OpContext& ctx, std::span<const Tensor* const> in
   });
 }
 
-void run_gather_nd(const OpContext& ctx, std::span<const Tensor* const> in,
-                   std::span<Tensor> out) {
+void run_gather_nd(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "data");
   const Tensor& ind = require(in, 1, "indices");
   const std::int64_t b = ctx.node.attr_int("batch_dims", 0);
@@ -100,8 +99,8 @@ void run_gather_nd(const OpContext& ctx, std::span<const Tensor* const> in,
   os.insert(os.end(), x.shape.begin() + b + m, x.shape.end());
   allocate_for_overwrite(out[0], x.dtype, os);
   const std::vector<std::int64_t> xst = strides_of(x.shape);
-  const std::int64_t slice = numel(std::span<const std::int64_t>(x.shape.data() + b + m,
-                                                                 static_cast<std::size_t>(r - b - m)));
+  const std::int64_t slice = numel(
+      std::span<const std::int64_t>(x.shape.data() + b + m, static_cast<std::size_t>(r - b - m)));
   const std::int64_t batches = numel(std::span<const std::int64_t>(x.shape.data(), b));
   const std::int64_t tuples = numel(ind.shape) / m;
   const std::int64_t per_batch = batches > 0 ? tuples / batches : 0;

@@ -64,8 +64,7 @@ void tiled_transpose(const T* src, T* dst, const std::vector<std::int64_t>& dims
       grain);
 }
 
-void run_transpose(const OpContext& ctx, std::span<const Tensor* const> in,
-                   std::span<Tensor> out) {
+void run_transpose(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "data");
   const std::size_t r = x.shape.size();
   std::vector<std::int64_t> perm = ctx.node.attr_ints("perm");
@@ -223,7 +222,8 @@ void run_slice(const OpContext& ctx, std::span<const Tensor* const> in, std::spa
   axes = ops::normalize_axes(axes, r);
 
   Shape os = x.shape;
-  std::vector<std::int64_t> first(static_cast<std::size_t>(r), 0), step(static_cast<std::size_t>(r), 1);
+  std::vector<std::int64_t> first(static_cast<std::size_t>(r), 0),
+      step(static_cast<std::size_t>(r), 1);
   for (std::size_t k = 0; k < m; ++k) {
     const auto a = static_cast<std::size_t>(axes[k]);
     const std::int64_t dim = x.shape[a], st = steps[k];

@@ -33,8 +33,10 @@ std::optional<std::string> validate_pad(const OpNode& node, std::int64_t) {
 std::optional<std::int64_t> pad_source(std::int64_t j, std::int64_t n, PadMode mode) {
   if (j >= 0 && j < n) return j;
   switch (mode) {
-    case PadMode::Constant: return std::nullopt;
-    case PadMode::Edge: return std::clamp<std::int64_t>(j, 0, n - 1);
+    case PadMode::Constant:
+      return std::nullopt;
+    case PadMode::Edge:
+      return std::clamp<std::int64_t>(j, 0, n - 1);
     case PadMode::Reflect: {
       if (n == 1) return 0;
       // Reflection without repeating the edge is periodic with period 2(n-1).
@@ -50,7 +52,8 @@ std::optional<std::int64_t> pad_source(std::int64_t j, std::int64_t n, PadMode m
 void run_pad(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "data");
   const std::int64_t r = x.rank();
-  const PadMode mode = pad_mode(ctx.node.attr_string("mode", "constant")).value_or(PadMode::Constant);
+  const PadMode mode =
+      pad_mode(ctx.node.attr_string("mode", "constant")).value_or(PadMode::Constant);
   // Pads and the constant: attributes before opset 11, inputs from 11 (axes input from 18).
   std::vector<std::int64_t> pads;
   double value = 0.0;
@@ -69,7 +72,8 @@ void run_pad(const OpContext& ctx, std::span<const Tensor* const> in, std::span<
   if (pads.size() != 2 * na)
     throw OpError("pads has " + std::to_string(pads.size()) + " values, expected " +
                   std::to_string(2 * na));
-  std::vector<std::int64_t> begin(static_cast<std::size_t>(r), 0), end(static_cast<std::size_t>(r), 0);
+  std::vector<std::int64_t> begin(static_cast<std::size_t>(r), 0),
+      end(static_cast<std::size_t>(r), 0);
   for (std::size_t k = 0; k < na; ++k) {
     begin[static_cast<std::size_t>(axes[k])] = pads[k];
     end[static_cast<std::size_t>(axes[k])] = pads[k + na];

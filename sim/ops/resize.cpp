@@ -37,7 +37,9 @@ std::optional<Rounding> parse_rounding(const std::string& s) {
 }
 
 // Upsample-7 knew "bilinear" as an alias of linear.
-bool is_linear(const std::string& mode) { return mode == "linear" || mode == "bilinear"; }
+bool is_linear(const std::string& mode) {
+  return mode == "linear" || mode == "bilinear";
+}
 
 std::optional<std::string> validate_resize(const OpNode& node, std::int64_t opset) {
   const std::string mode = node.attr_string("mode", "nearest");
@@ -78,12 +80,16 @@ struct Plan {
 double source_coord(const Plan& p, double x, double scale, std::int64_t in_len) {
   const double out_len = scale * static_cast<double>(in_len);
   switch (p.coord) {
-    case Coord::HalfPixel: return (x + 0.5) / scale - 0.5;
-    case Coord::Asymmetric: return x / scale;
+    case Coord::HalfPixel:
+      return (x + 0.5) / scale - 0.5;
+    case Coord::Asymmetric:
+      return x / scale;
     case Coord::AlignCorners:
       return out_len == 1.0 ? 0.0 : x * static_cast<double>(in_len - 1) / (out_len - 1.0);
-    case Coord::PytorchHalfPixel: return out_len == 1.0 ? -0.5 : (x + 0.5) / scale - 0.5;
-    case Coord::TfHalfPixelForNN: return (x + 0.5) / scale;
+    case Coord::PytorchHalfPixel:
+      return out_len == 1.0 ? -0.5 : (x + 0.5) / scale - 0.5;
+    case Coord::TfHalfPixelForNN:
+      return (x + 0.5) / scale;
   }
   return x;
 }
@@ -93,11 +99,16 @@ std::int64_t round_nearest(double x, double scale, Rounding r) {
   if (x == fl) return static_cast<std::int64_t>(fl);
   const double frac = x - fl;
   switch (r) {
-    case Rounding::PreferFloor: return static_cast<std::int64_t>(frac <= 0.5 ? fl : fl + 1);
-    case Rounding::PreferCeil: return static_cast<std::int64_t>(frac < 0.5 ? fl : fl + 1);
-    case Rounding::Floor: return static_cast<std::int64_t>(fl);
-    case Rounding::Ceil: return static_cast<std::int64_t>(fl + 1);
-    case Rounding::Simple: return static_cast<std::int64_t>(scale < 1.0 ? std::ceil(x) : std::trunc(x));
+    case Rounding::PreferFloor:
+      return static_cast<std::int64_t>(frac <= 0.5 ? fl : fl + 1);
+    case Rounding::PreferCeil:
+      return static_cast<std::int64_t>(frac < 0.5 ? fl : fl + 1);
+    case Rounding::Floor:
+      return static_cast<std::int64_t>(fl);
+    case Rounding::Ceil:
+      return static_cast<std::int64_t>(fl + 1);
+    case Rounding::Simple:
+      return static_cast<std::int64_t>(scale < 1.0 ? std::ceil(x) : std::trunc(x));
   }
   return static_cast<std::int64_t>(fl);
 }
@@ -204,8 +215,8 @@ void run_plan(const Plan& p, const Tensor& x, Tensor& out) {
   for (std::size_t k = 0; k < r; ++k) {
     const std::int64_t n = x.shape[k], m = p.out_shape[k];
     const auto mz = static_cast<std::size_t>(m);
-    Pass ps{k, std::vector<std::int64_t>(mz), std::vector<std::int64_t>(mz),
-            std::vector<float>(mz), std::vector<float>(mz)};
+    Pass ps{k, std::vector<std::int64_t>(mz), std::vector<std::int64_t>(mz), std::vector<float>(mz),
+            std::vector<float>(mz)};
     bool identity = m == n;
     for (std::size_t j = 0; j < mz; ++j) {
       const double c = source_coord(p, static_cast<double>(j), p.scales[k], n);

@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
     } else if (p.scale.empty()) {
       want = mpq::round_to_float_format(v, p.format.float_traits());
     } else {
-      want = mpq::round_to_float_format(v * (1.0f / p.scale[c]), p.format.float_traits()) *
-             p.scale[c];
+      want =
+          mpq::round_to_float_format(v * (1.0f / p.scale[c]), p.format.float_traits()) * p.scale[c];
     }
     const float got = fast.f[static_cast<std::size_t>(k)];
     if (!same_bits(got, want)) {
