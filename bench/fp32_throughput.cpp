@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -164,7 +165,7 @@ int bench(const Args& a) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{
       "FP32 throughput of the mpq engine on one seeded uniform[-1,1) batch; prints one "
       "JSON line like tools/ort/ort_bench.js (engine \"mpq\")"};
@@ -191,4 +192,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   return bench(a);
+}
+
+// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "mpq_bench_fp32: internal error: " << e.what() << '\n';
+    return 1;
+  }
 }

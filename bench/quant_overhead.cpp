@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -102,7 +103,7 @@ int bench_model(const std::string& path, const std::string& candidate, std::int6
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"Fake-quantized vs FP32 throughput of mpq's engine"};
   std::vector<std::string> models = {
       MPQ_SOURCE_DIR "/configs/models/cnn.onnx", MPQ_SOURCE_DIR "/configs/models/mobilenet.onnx",
@@ -124,4 +125,14 @@ int main(int argc, char** argv) {
   for (const auto& m : models)
     rc = std::max(rc, bench_model(m, candidate, batch, threads, iters, profile));
   return rc;
+}
+
+// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "mpq_bench_quant_overhead: internal error: " << e.what() << '\n';
+    return 1;
+  }
 }

@@ -1,9 +1,10 @@
 // The `mpq` command: a thin front over the libraries; each subcommand lives in its own file.
+#include <exception>
 #include <iostream>
 
 #include "commands.hpp"
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"mpq: hardware-aware mixed-precision quantization simulator and explorer"};
   app.require_subcommand(1);
   int exit_code = 0;
@@ -22,4 +23,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   return exit_code;
+}
+
+// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "mpq: internal error: " << e.what() << '\n';
+    return 1;
+  }
 }

@@ -150,7 +150,7 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
           t.f[k] = bf16_to_float(load_le<std::uint16_t>(e));
           break;
         case TP::INT8:
-          t.i[k] = load_le<std::int8_t>(e);
+          t.i[k] = load_le<std::int8_t>(e);  // NOLINT(bugprone-signed-char-misuse): int8, signed
           break;
         case TP::UINT8:
           t.i[k] = load_le<std::uint8_t>(e);

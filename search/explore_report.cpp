@@ -82,6 +82,7 @@ PlotSeries series_of(const std::string& title, const std::string& style,
 
 std::vector<const PointReport*> ptrs(const std::vector<PointReport>& v) {
   std::vector<const PointReport*> out;
+  out.reserve(v.size());
   for (const auto& p : v) out.push_back(&p);
   return out;
 }

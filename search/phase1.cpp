@@ -419,7 +419,8 @@ Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
     s.x.push_back(static_cast<double>(e.result.group));
     s.y.push_back(raw_metric(e.result, r.list.metric));
   }
-  for (auto& [name, s] : by_candidate) {
+  for (auto& entry : by_candidate) {
+    PlotSeries& s = entry.second;
     // Lines join groups in network order.
     std::vector<std::size_t> idx(s.x.size());
     for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
 namespace mpq {
@@ -9,7 +10,7 @@ namespace {
 
 std::string clock_text(double secs) {
   if (!(secs >= 0) || secs > 360000) return "--:--";
-  const auto s = static_cast<long long>(secs + 0.5);
+  const long long s = std::llround(secs);
   char buf[32];
   if (s >= 3600)
     std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);

@@ -111,7 +111,7 @@ double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGr
     const QuantParams& qp = cfg.quantizers.at(q.name).params;
     if (counts.empty()) {
       qmin = qp.qmin;
-      counts.assign(static_cast<std::size_t>(qp.qmax - qp.qmin + 1), 0.0);
+      counts.assign(static_cast<std::size_t>(std::int64_t{qp.qmax} - qp.qmin + 1), 0.0);
     }
     assert(qp.qmin == qmin && qp.qmax - qp.qmin + 1 == static_cast<std::int64_t>(counts.size()));
     std::int64_t inner = w.size(), channels = 1;

@@ -43,7 +43,7 @@ Result<Tensor> read_npy(const std::string& path) {
   std::stringstream ss(m[1].str());
   std::string tok;
   while (std::getline(ss, tok, ','))
-    if (tok.find_first_not_of(" ") != std::string::npos) shape.push_back(std::stoll(tok));
+    if (tok.find_first_not_of(' ') != std::string::npos) shape.push_back(std::stoll(tok));
   Tensor t;
   if (kind == 'f')
     t.dtype = DType::Float32;
@@ -77,7 +77,7 @@ Result<Tensor> read_npy(const std::string& path) {
       t.i[k] = *p != 0;
     } else if (kind == 'i') {
       if (bytes == 1)
-        t.i[k] = load(std::int8_t{});
+        t.i[k] = load(std::int8_t{});  // NOLINT(bugprone-signed-char-misuse): int8, signed
       else if (bytes == 2)
         t.i[k] = load(std::int16_t{});
       else if (bytes == 4)

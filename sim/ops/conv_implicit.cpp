@@ -144,19 +144,22 @@ void subsample_plane(const ConvGeometry& g, const float* x, float* dst) {
 
 double implicit_cost(const ConvGeometry& g) {
   if (!g.planar()) return 1e300;
-  const double mg = static_cast<double>(g.out_channels / g.group);
-  const double K = static_cast<double>(g.in_channels / g.group * g.kernel_pixels());
+  // Whole channels per group and whole 16-lane vectors: integer divisions on purpose.
+  const I64 mg_i = g.out_channels / g.group, cg_i = g.in_channels / g.group;
+  const auto mg = static_cast<double>(mg_i);
+  const auto K = static_cast<double>(cg_i * g.kernel_pixels());
   if (subsampled_1x1(g)) {
     // Subsampled 1x1: no junk columns; the gather touches each output pixel once per channel.
-    const double lanes = static_cast<double>((g.out_pixels() + 15) / 16 * 16);
+    const I64 lanes_i = (g.out_pixels() + 15) / 16 * 16;
+    const auto lanes = static_cast<double>(lanes_i);
     return static_cast<double>(g.batch * g.group) *
            (1.05 * lanes * K * mg / 32.0 + 0.3 * K * lanes);
   }
   const PhaseLayout L = phase_layout(g);
-  const double lanes = static_cast<double>((g.out[1] * L.wq + 15) / 16 * 16);
+  const I64 lanes_i = (g.out[1] * L.wq + 15) / 16 * 16;
+  const auto lanes = static_cast<double>(lanes_i);
   // Building the phase planes: a plain copy for stride 1, a slower deinterleave otherwise.
-  const double copy = static_cast<double>(g.in_channels / g.group * L.sh * L.sw * L.plane) *
-                      (L.sw == 1 ? 0.2 : 0.6);
+  const double copy = static_cast<double>(cg_i * L.sh * L.sw * L.plane) * (L.sw == 1 ? 0.2 : 0.6);
   // 1.05: compressed stores and shifted (unaligned) B rows, measured on ResNet layers.
   return static_cast<double>(g.batch * g.group) * (1.05 * lanes * K * mg / 32.0 + copy);
 }

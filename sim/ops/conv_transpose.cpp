@@ -1,6 +1,7 @@
 // ConvTranspose as GEMM + col2im: col = W_g^T * X_g holds, for every input pixel, its
 // contribution through every (output channel, kernel tap); col2im scatter-adds them into Y.
 #include <algorithm>
+#include <tuple>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -96,7 +97,10 @@ void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* 
   tbb::parallel_for(tbb::blocked_range<I64>(0, units, 1), [&](const tbb::blocked_range<I64>& r) {
     std::vector<float> col(static_cast<std::size_t>(kc * in_pix));
     for (I64 u = r.begin(); u != r.end(); ++u) {
-      const auto [xg, wg, yg] = unit_ptrs(u);
+      const auto ptrs = unit_ptrs(u);
+      const auto* xg = std::get<0>(ptrs);
+      const auto* wg = std::get<1>(ptrs);
+      auto* yg = std::get<2>(ptrs);
       gemm::parallel_sgemm(kc, in_pix, cg, 1.0f, {wg, kc, true}, {xg, in_pix}, 0.0f, col.data(),
                            in_pix);
       tbb::parallel_for(tbb::blocked_range<I64>(0, mg), [&](const tbb::blocked_range<I64>& cr) {

@@ -128,7 +128,8 @@ Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg) {
   double best = 0;
   for (I64 u = most; u >= std::max<I64>(1, most / 2); --u) {
     const I64 t = u * p.TW;
-    const double fill = static_cast<double>(t) / static_cast<double>((t + kNR - 1) / kNR * kNR);
+    const I64 padded = (t + kNR - 1) / kNR * kNR;  // whole panels
+    const double fill = static_cast<double>(t) / static_cast<double>(padded);
     if (fill > best + 1e-9) best = fill, p.units = u;
   }
   p.tasks = (all + p.units - 1) / p.units;

@@ -22,6 +22,7 @@ namespace mpq {
 inline constexpr int kDefaultExportOpset = 21;  // first with int4 and int16 Q/DQ
 inline constexpr int kMaxExportOpset = 21;
 
+// NOLINTNEXTLINE(bugprone-exception-escape): clang-tidy 14 on nlohmann::json members
 struct QdqExportOptions {
   int opset = kDefaultExportOpset;
   std::string config_source;  // recorded in metadata_props and the encodings
@@ -30,6 +31,7 @@ struct QdqExportOptions {
   nlohmann::json groups;
 };
 
+// NOLINTNEXTLINE(bugprone-exception-escape): clang-tidy 14 on nlohmann::json members
 struct QdqExport {
   std::string model;  // the serialized ModelProto, checked by onnx::checker::check_model
   nlohmann::json encodings;

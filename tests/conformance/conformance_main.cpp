@@ -1,6 +1,7 @@
 // Runs every ONNX backend test case from Debian's libonnx-testdata whose ops mpq supports and
 // compares with the stored outputs. The list is discovered from the installed data.
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -56,7 +57,7 @@ CaseResult run_isolated(const std::string& dir) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   std::string root = "/usr/share/libonnx-testdata/data";
   if (const char* env = std::getenv("MPQ_ONNX_TESTDATA")) root = env;
   std::string filter = ".*", report;
@@ -140,4 +141,14 @@ int main(int argc, char** argv) {
             << skip << " skipped, of " << (pass + fail + rej) << " runnable\n";
   std::cout << pass << " passed, " << fail << " failed\n";
   return fail == 0 ? 0 : 1;
+}
+
+// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "mpq_conformance: internal error: " << e.what() << '\n';
+    return 1;
+  }
 }

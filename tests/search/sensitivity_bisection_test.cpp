@@ -22,6 +22,7 @@ TEST(SensitivityBisection, LowersTheLongestPrefixWithinTheBound) {
     return 0.9 - config_loss(p, c);
   });
   std::vector<Lowering> lowerings;
+  lowerings.reserve(4);
   for (int g = 0; g < 4; ++g) lowerings.push_back({g, 1, p.groups[g][1].loss});
   // Sorted: groups 1 (0.001), 3 (0.004), 2 (0.01), 0 (0.05). Prefix accuracies:
   // 0.9, 0.899, 0.895, 0.885, 0.835. Bound 0.88: the longest prefix is 3 (groups 1, 3, 2).

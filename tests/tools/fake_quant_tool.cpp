@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -52,7 +53,7 @@ bool same_bits(float a, float b) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   if (argc != 4) return usage_error("expected 3 arguments");
   const std::string in_path = argv[1], spec = argv[2], out_path = argv[3];
 
@@ -147,4 +148,14 @@ int main(int argc, char** argv) {
   }
   if (auto st = mpq::write_npy(out_path, fast); !st) return usage_error(st.error().message);
   return 0;
+}
+
+// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "fake_quant_tool: internal error: " << e.what() << '\n';
+    return 1;
+  }
 }

@@ -12,7 +12,7 @@ namespace {
 
 using test::OnnxBuilder;
 
-std::string relu_model(const std::string& file, std::vector<std::int64_t> in_dims) {
+std::string relu_model(const std::string& file, const std::vector<std::int64_t>& in_dims) {
   OnnxBuilder b;
   b.input("x", in_dims);
   b.output("y", in_dims);

@@ -183,7 +183,7 @@ TEST(QuantConfig, ErrorsNameTheOffendingItem) {
                               uniform_formats(c.placement, *parse_candidate("W8A8")), c.stats, {});
   ASSERT_TRUE(cfg.ok());
   const nlohmann::json good = config_to_json(*cfg);
-  auto expect_error = [&](nlohmann::json j, const std::string& needle) {
+  auto expect_error = [&](const nlohmann::json& j, const std::string& needle) {
     auto r = config_from_json(j, c.net, c.placement, "cfg.json");
     ASSERT_FALSE(r.ok()) << needle;
     EXPECT_NE(r.error().message.find(needle), std::string::npos) << r.error().message;
