@@ -90,8 +90,9 @@ Result<Probe> probe_shapes(const Network& net) {
   return p;
 }
 
-// The axis-0 rules of the shape-keeping ops that may mix images.
-Status check_axes(const OpNode& n, const Network& net, std::size_t rank) {
+// The axis-0 rules of the shape-keeping ops that may mix images; `data_per_image`: input 0
+// holds images (not a constant table).
+Status check_axes(const OpNode& n, const Network& net, std::size_t rank, bool data_per_image) {
   const std::string& op = n.op_type;
   auto refuse = [&](const std::string& why) -> Status { return make_error(n.label() + " " + why); };
   if (op == "Softmax" || op == "LogSoftmax") {
@@ -102,10 +103,13 @@ Status check_axes(const OpNode& n, const Network& net, std::size_t rank) {
     if (normalized_axis(n.attr_int("axis", -1), rank) <= 0)
       return refuse("normalizes over axis 0, the batch");
   } else if (op == "Gather" || op == "GatherElements") {
-    if (normalized_axis(n.attr_int("axis", 0), rank) == 0)
+    // Along axis 0 of the images it picks rows of other images; of a constant table (an
+    // embedding lookup of each image's ids) it keeps each image's rows with its indices.
+    if (data_per_image && normalized_axis(n.attr_int("axis", 0), rank) == 0)
       return refuse("gathers along axis 0, the batch");
   } else if (op == "GatherND") {
-    if (n.attr_int("batch_dims", 0) < 1) return refuse("indexes axis 0, the batch");
+    if (data_per_image && n.attr_int("batch_dims", 0) < 1)
+      return refuse("indexes axis 0, the batch");
   } else if (op == "Slice") {
     // Rows stay in order when axis 0 is not sliced or sliced with step 1 (the shapes check
     // that all rows are kept).
@@ -174,7 +178,7 @@ Status check_images_independent(const Network& net) {
                             std::to_string(k) + ", '" + n.inputs[k] + "')");
       const std::string& x = n.inputs.at(0);
       const auto rank = probe->shapes[0].count(x) ? probe->shapes[0].at(x).size() : 0;
-      if (auto st = check_axes(n, net, rank); !st) return st;
+      if (auto st = check_axes(n, net, rank, rows_of(x) == Rows::PerImage); !st) return st;
       out = Rows::PerImage;
     } else if (any_size) {
       out = Rows::BatchSize;

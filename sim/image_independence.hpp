@@ -11,7 +11,8 @@ namespace mpq {
 // Ok when row b of every output depends only on row b of every input (axis 0 the batch), for
 // any batch size. Established from the network's shapes at two batch sizes (every per-image
 // value must have the batch in axis 0 and the same other dims at both) and from the ops that
-// keep a shape while mixing along axis 0 (Softmax, LayerNormalization, Slice, Gather).
+// keep a shape while mixing along axis 0 (Softmax, LayerNormalization, Slice, and Gather of
+// the images along axis 0; a Gather of a constant table by each image's ids keeps them apart).
 // The error names the first node at fault and why.
 Status check_images_independent(const Network& net);
 

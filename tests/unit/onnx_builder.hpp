@@ -37,10 +37,11 @@ struct OnnxBuilder {
         dim->set_dim_value(d);
     }
   }
-  void input(const std::string& name, const std::vector<std::int64_t>& dims) {
+  void input(const std::string& name, const std::vector<std::int64_t>& dims,
+             int elem = onnx::TensorProto::FLOAT) {
     auto* v = g->add_input();
     v->set_name(name);
-    set_shape(v, dims);
+    set_shape(v, dims, elem);
   }
   void output(const std::string& name, const std::vector<std::int64_t>& dims) {
     auto* v = g->add_output();

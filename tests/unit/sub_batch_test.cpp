@@ -156,6 +156,38 @@ TEST(ImageIndependence, AcceptsShapeArithmeticThatKeepsTheBatch) {
   EXPECT_TRUE(st.ok()) << st.error().message;
 }
 
+// An embedding lookup: token ids [N, 5] (per image) gather rows of a constant table along its
+// axis 0. Each image keeps its own rows, so the batch splits, and the sub-batched results are
+// the whole batch's (the rows are copies).
+TEST(ImageIndependence, AcceptsAnEmbeddingLookupOfEachImagesIds) {
+  OnnxBuilder b(17);
+  b.input("ids", {-1, 5}, onnx::TensorProto::INT64);
+  std::vector<float> table(10 * 6);
+  for (std::size_t k = 0; k < table.size(); ++k) table[k] = 0.5f * static_cast<float>(k);
+  b.initializer("table", {10, 6}, table);
+  b.node("Gather", {"table", "ids"}, {"emb"}, "lookup");
+  OnnxBuilder::attr_int(b.node("ReduceSum", {"emb", i64(b, "axes", {1})}, {"y"}), "keepdims", 0);
+  b.output("y", {});
+  const Network net = prepared(b.save("embedding.onnx"));
+  const auto st = check_images_independent(net);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  auto in = make_example_inputs(net.model, 20);
+  ASSERT_TRUE(in.ok()) << in.error().message;
+  for (std::size_t k = 0; k < in->at(0).i.size(); ++k)
+    in->at(0).i[k] = static_cast<std::int64_t>((k * 7 + 3) % 10);
+  auto engine = Engine::create(net);
+  ASSERT_TRUE(engine.ok());
+  auto want = engine->run(*in);
+  ASSERT_TRUE(want.ok()) << want.error().message;
+  auto runner = SubBatchRunner::create(net);
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  auto got = runner->run(*in);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->at(0).shape, (Shape{20, 6}));
+  EXPECT_EQ(got->at(0).f, want->at(0).f);
+  // The same lookup into the images themselves mixes them (RefusesEveryOpThatMixesImages).
+}
+
 std::vector<Tensor> image_batch(const Network& net, std::int64_t batch) {
   auto in = make_example_inputs(net.model, batch);
   EXPECT_TRUE(in.ok());
