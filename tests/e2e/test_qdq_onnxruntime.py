@@ -191,6 +191,9 @@ def main():
     ap.add_argument("src")
     ap.add_argument("models", nargs="*")
     ap.add_argument("--table", help="also write the results as a Markdown table")
+    ap.add_argument("--extra-level", choices=["basic", "extended"],
+                    help="also run onnxruntime at this optimization level on the 256 images and "
+                         "report how many logits differ from mpq's (not asserted; README)")
     args = ap.parse_args()
     mpq, src = os.path.abspath(args.mpq), os.path.abspath(args.src)
     ort = os.path.join(src, "tools", "ort", "ort_logits.js")
@@ -202,7 +205,8 @@ def main():
         # Two models at a time, one thread each: the 2 cores stay busy through the serial parts
         # (process start, model loading); the longest model (vit) starts first.
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            results = list(pool.map(lambda n: check_model(mpq, src, ort, n, tmp), models))
+            results = list(pool.map(
+                lambda n: check_model(mpq, src, ort, n, tmp, args.extra_level), models))
     rows = [r for res in results for r in res[0]]
     failures = [f for res in results for f in res[1]]
     table = markdown(rows)
@@ -217,7 +221,7 @@ def main():
     return 0
 
 
-def check_model(mpq, src, ort, name, tmp):
+def check_model(mpq, src, ort, name, tmp, extra_level=None):
     """Every configuration of one model: (rows, failures)."""
     failures, rows = [], []
     model = os.path.join(src, "configs", "models", name + ".onnx")
@@ -272,6 +276,8 @@ def check_model(mpq, src, ort, name, tmp):
             acc_mpq = json.loads(p.stdout)["top1_accuracy"]
         outs = {}
         jobs = [("disabled", x_256, qdq)] + ([("all", x_all, qdq)] if full else [])
+        if extra_level:
+            jobs.append((extra_level, x_256, qdq))
         if True:  # every configuration: isolates the x / s versus x * (1/s) flips
             recip = qdq + ".recip.onnx"
             reciprocal_copy(qdq, recip)
@@ -296,6 +302,9 @@ def check_model(mpq, src, ort, name, tmp):
             r["step"] = step
             if "recip" in outs:
                 r["recip_ndiff"] = int((np.abs(outs["recip"] - ref) > 0).sum())
+            if extra_level:
+                e = np.abs(outs[extra_level].astype(np.float64) - ref)
+                r["extra"] = (extra_level, int((e > 0).sum()), float(e.max()))
             if full:
                 a = outs["all"]
                 r["acc_mpq"] = acc_mpq
@@ -340,6 +349,9 @@ def summary(r):
          f"{r['spec_top1']}/{COUNT}")
     if "recip_ndiff" in r:
         s += f"; with x*(1/s) in Q: {r['recip_ndiff']} differ"
+    if "extra" in r:
+        level, n, mx = r["extra"]
+        s += f"; '{level}': {n}/{COUNT * 10} logits differ, max {mx / r['step']:.0f} steps"
     if "acc_mpq" in r:
         s += (f"; accuracy mpq {r['acc_mpq']:.2f} onnxruntime {r['acc_ort']:.2f}; 'all' max "
               f"|diff| {r['all_max']:.4g}")
