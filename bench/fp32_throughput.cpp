@@ -13,7 +13,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -23,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/guarded_main.hpp"
 #include "graph/onnx_import.hpp"
 #include "sim/engine.hpp"
 #include "sim/prepare.hpp"
@@ -194,12 +194,6 @@ static int run(int argc, char** argv) {
   return bench(a);
 }
 
-// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "mpq_bench_fp32: internal error: " << e.what() << '\n';
-    return 1;
-  }
+  return mpq::guarded_main("mpq_bench_fp32", [&] { return run(argc, argv); });
 }

@@ -9,11 +9,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "graph/guarded_main.hpp"
 #include "graph/onnx_import.hpp"
 #include "sim/calibration.hpp"
 #include "sim/prepare.hpp"
@@ -127,12 +127,6 @@ static int run(int argc, char** argv) {
   return rc;
 }
 
-// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "mpq_bench_quant_overhead: internal error: " << e.what() << '\n';
-    return 1;
-  }
+  return mpq::guarded_main("mpq_bench_quant_overhead", [&] { return run(argc, argv); });
 }

@@ -1,8 +1,8 @@
 // The `mpq` command: a thin front over the libraries; each subcommand lives in its own file.
-#include <exception>
 #include <iostream>
 
 #include "commands.hpp"
+#include "graph/guarded_main.hpp"
 
 static int run(int argc, char** argv) {
   CLI::App app{"mpq: hardware-aware mixed-precision quantization simulator and explorer"};
@@ -25,12 +25,6 @@ static int run(int argc, char** argv) {
   return exit_code;
 }
 
-// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "mpq: internal error: " << e.what() << '\n';
-    return 1;
-  }
+  return mpq::guarded_main("mpq", [&] { return run(argc, argv); });
 }

@@ -1,7 +1,6 @@
 // Runs every ONNX backend test case from Debian's libonnx-testdata whose ops mpq supports and
 // compares with the stored outputs. The list is discovered from the installed data.
 #include <algorithm>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "conformance.hpp"
+#include "graph/guarded_main.hpp"
 
 namespace fs = std::filesystem;
 using mpq::conformance::CaseResult;
@@ -143,12 +143,6 @@ static int run(int argc, char** argv) {
   return fail == 0 ? 0 : 1;
 }
 
-// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "mpq_conformance: internal error: " << e.what() << '\n';
-    return 1;
-  }
+  return mpq::guarded_main("mpq_conformance", [&] { return run(argc, argv); });
 }

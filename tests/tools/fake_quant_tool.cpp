@@ -17,13 +17,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "graph/guarded_main.hpp"
 #include "sim/fake_quant.hpp"
 #include "sim/npy.hpp"
 #include "sim/number_format.hpp"
@@ -150,12 +150,6 @@ static int run(int argc, char** argv) {
   return 0;
 }
 
-// An exception that escapes (a bug, or out of memory) ends with a message, not an abort.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "fake_quant_tool: internal error: " << e.what() << '\n';
-    return 1;
-  }
+  return mpq::guarded_main("fake_quant_tool", [&] { return run(argc, argv); });
 }
