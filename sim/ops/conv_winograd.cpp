@@ -102,7 +102,8 @@ struct Plan {
   I64 tasks;
 };
 
-Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg) {
+// T: the threads the tasks are shared among.
+Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg, I64 T) {
   Plan p{};
   p.TH = (g.out[1] + 1) / 2;
   p.TW = (g.out[2] + 1) / 2;
@@ -119,7 +120,6 @@ Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg) {
   // A task per thread at least when the batch is small, but whole panels first: a product
   // of 16 or 32 columns runs on the 1- and 2-vector kernels at half speed. At least one
   // vector's worth of tile rows (see per_vector) when the batch has them.
-  const I64 T = gemm::num_threads();
   const I64 most =
       std::min(all, std::max(per_vector(p.TW), std::min(std::max<I64>(1, target / p.TW),
                                                         std::max<I64>(1, (all + T - 1) / T))));
@@ -407,14 +407,17 @@ bool winograd_suits(const ConvGeometry& g) {
   // behind at 512 (layer4, 7x7: 38 vs 37 ms: its inputs are transformed once per 128 output
   // channels, and M accumulates over four input blocks). Layers past 128 output channels also
   // need two or more tasks per thread (at batch 8 they get fewer and fall behind).
-  return mg <= 128 || make_plan(g, cg, mg).tasks >= 2 * gemm::num_threads();
+  // Judged for a fixed 2 threads, not this machine's: the paths round differently, and the
+  // same inputs must give the same outputs on any machine.
+  constexpr I64 kJudgeThreads = 2;
+  return mg <= 128 || make_plan(g, cg, mg, kJudgeThreads).tasks >= 2 * kJudgeThreads;
 }
 
 bool conv_winograd(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                    float* y) {
   if (!winograd_fits(g)) return false;
   const I64 cg = g.in_channels, mg = g.out_channels;
-  const Plan p = make_plan(g, cg, mg);
+  const Plan p = make_plan(g, cg, mg, gemm::num_threads());
   const DerivedPanels up(g, w, {mg, cg, 0}, kPanelsWinograd,
                          static_cast<std::size_t>(kXi * mg * cg),
                          [&](float* dst) { transform_weights(w, mg, cg, dst); });
