@@ -62,6 +62,14 @@ Result<std::vector<Tensor>> SubBatchRunner::run(std::span<const Tensor> inputs) 
       return make_error("the inputs' batch sizes differ (" + shape_str(inputs[0].shape) + ", " +
                         shape_str(t.shape) + ")");
   const std::int64_t parts = std::max<std::int64_t>(1, (batch + kSubBatch - 1) / kSubBatch);
+  if (parts == 1) {
+    // One sub-batch: the inputs as they are, no copies in or out.
+    auto engine = take_engine();
+    if (!engine) return engine.error();
+    auto out = (*engine)->run(inputs);
+    give_back(*engine);
+    return out;
+  }
   std::vector<Result<std::vector<Tensor>>> outs(static_cast<std::size_t>(parts),
                                                 make_error("not run"));
   tbb::parallel_for(

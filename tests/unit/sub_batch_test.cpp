@@ -224,6 +224,14 @@ TEST(SubBatchRunner, GivesEachSubBatchsEngineResultWhateverTheThreads) {
         EXPECT_EQ(out->at(0).shape, (Shape{20, 10})) << m;
         EXPECT_EQ(out->at(0).f, want) << m << ", " << threads << " threads, run " << rep;
       }
+      // A batch of one sub-batch runs as it is.
+      const auto small = image_batch(net, 5);
+      auto whole = engine->run(small);
+      ASSERT_TRUE(whole.ok()) << whole.error().message;
+      auto out = runner->run(small);
+      ASSERT_TRUE(out.ok()) << out.error().message;
+      EXPECT_EQ(out->at(0).shape, (Shape{5, 10})) << m;
+      EXPECT_EQ(out->at(0).f, whole->at(0).f) << m << ", " << threads << " threads, batch 5";
     }
   }
 }
