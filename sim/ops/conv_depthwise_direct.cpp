@@ -202,30 +202,26 @@ bool depthwise_direct(const ConvGeometry& g, const float* x, const float* w, con
         taps.off[kh * KW + kw] = static_cast<std::int32_t>(
             (kh * g.dilation[1] - g.pad_begin[1]) * W + kw * dw - g.pad_begin[2]);
     masks.resize(static_cast<std::size_t>(nvec * T));
-    // Output row and column of every pixel, stepped: q / OW and q % OW in the loops below
-    // (64-bit divisions) cost more than the conv on small planes.
-    std::vector<std::int32_t> qh, qw;
-    qh.reserve(static_cast<std::size_t>(out_pix));
-    qw.reserve(static_cast<std::size_t>(out_pix));
-    for (I64 oh = 0; oh < OH; ++oh)
-      for (I64 ow = 0; ow < OW; ++ow) {
-        qh.push_back(static_cast<std::int32_t>(oh));
-        qw.push_back(static_cast<std::int32_t>(ow));
-      }
-    for (I64 v = 0; v < nvec; ++v)
+    // Output row and column stepped along the lanes from two divisions per vector: q / OW and
+    // q % OW per lane (64-bit divisions) cost more than the conv on small planes.
+    for (I64 v = 0; v < nvec; ++v) {
+      const I64 oh0 = v * 16 / OW, ow0 = v * 16 % OW;
       for (I64 kh = 0; kh < KH; ++kh)
         for (I64 kw = 0; kw < KW; ++kw) {
           unsigned m = 0;
-          for (I64 l = 0; l < 16; ++l) {
-            const I64 q = v * 16 + l;
-            if (q >= out_pix) break;
-            const auto qi = static_cast<std::size_t>(q);
-            const I64 ih = qh[qi] + kh * g.dilation[1] - g.pad_begin[1];
-            const I64 iw = qw[qi] + kw * dw - g.pad_begin[2];
+          I64 oh = oh0, ow = ow0;
+          for (I64 l = 0; l < 16 && v * 16 + l < out_pix; ++l) {
+            const I64 ih = oh + kh * g.dilation[1] - g.pad_begin[1];
+            const I64 iw = ow + kw * dw - g.pad_begin[2];
             if (ih >= 0 && ih < H && iw >= 0 && iw < W) m |= 1u << l;
+            if (++ow == OW) {
+              ow = 0;
+              ++oh;
+            }
           }
           masks[static_cast<std::size_t>(v * T + kh * KW + kw)] = static_cast<__mmask16>(m);
         }
+    }
   } else if (pairs) {
     const I64 c0 = -g.pad_begin[2];
     chunks.push_back({0, c0, lanes_inside(c0, W), 0, lanes_below(2 * OW)});
