@@ -195,12 +195,7 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
           if (lb.n != n || lb.grp != grp) {
             const I64 cols = std::min(W, wpad - pl);
             for (I64 c = 0; c < cg; ++c) {
-              // The planes are read once and usually not in cache: fetch the next one while
-              // copying this one (as build_phases does).
-              if (c + 1 < cg)
-                for (I64 e = 0; e < in_pix; e += 16)
-                  _mm_prefetch(reinterpret_cast<const char*>(xg + (c + 1) * in_pix + e),
-                               _MM_HINT_T0);
+              if (c + 1 < cg) prefetch_plane(xg + (c + 1) * in_pix, in_pix);
               for (I64 ih = 0; ih < H && ih + pt < hp; ++ih)
                 copy_n(xg + c * in_pix + ih * W, cols, xp + c * cs + (ih + pt) * wpad + pl);
             }

@@ -82,6 +82,14 @@ inline __m512i odd_lanes() {
 }
 #endif
 
+// Fetches n floats at p into L1: an input plane that is read once and usually not in cache,
+// fetched while the previous plane is copied.
+inline void prefetch_plane([[maybe_unused]] const float* p, [[maybe_unused]] I64 n) {
+#if defined(__AVX512F__)
+  for (I64 e = 0; e < n; e += 16) _mm_prefetch(reinterpret_cast<const char*>(p + e), _MM_HINT_T0);
+#endif
+}
+
 // Short copies inline (a libc call per 7..28-float row costs more than the copy).
 inline void copy_n(const float* src, I64 n, float* dst) {
 #if defined(__AVX512F__)
@@ -103,11 +111,7 @@ inline void build_phases(const ConvGeometry& g, const PhaseLayout& L, const floa
                          float* row, const float* next = nullptr) {
   const I64 H = g.in[1], W = g.in[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
   const I64 wp = L.sw * L.wq, cols = std::min(W, wp - pl);
-#if defined(__AVX512F__)
-  if (next)
-    for (I64 e = 0; e < H * W; e += 16)
-      _mm_prefetch(reinterpret_cast<const char*>(next + e), _MM_HINT_T0);
-#endif
+  if (next) prefetch_plane(next, H * W);
   // Padded row r = ih + pt = i * sh + a, stepped without divisions (64-bit idiv is slow).
   I64 a = pt % L.sh, i = pt / L.sh;
   for (I64 ih = 0; ih < H && i < L.hq; ++ih, a = a + 1 == L.sh ? 0 : a + 1, i += a == 0) {
