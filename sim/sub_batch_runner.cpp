@@ -48,9 +48,13 @@ Result<Engine*> SubBatchRunner::take_engine() {
   return e;
 }
 
-void SubBatchRunner::give_back(Engine* e) {
+Result<std::vector<Tensor>> SubBatchRunner::run_on_idle_engine(std::span<const Tensor> inputs) {
+  auto engine = take_engine();
+  if (!engine) return engine.error();
+  auto out = (*engine)->run(inputs);
   const std::lock_guard lock(*mu_);
-  idle_.push_back(e);
+  idle_.push_back(*engine);
+  return out;
 }
 
 Result<std::vector<Tensor>> SubBatchRunner::run(std::span<const Tensor> inputs) {
@@ -62,14 +66,7 @@ Result<std::vector<Tensor>> SubBatchRunner::run(std::span<const Tensor> inputs) 
       return make_error("the inputs' batch sizes differ (" + shape_str(inputs[0].shape) + ", " +
                         shape_str(t.shape) + ")");
   const std::int64_t parts = std::max<std::int64_t>(1, (batch + kSubBatch - 1) / kSubBatch);
-  if (parts == 1) {
-    // One sub-batch: the inputs as they are, no copies in or out.
-    auto engine = take_engine();
-    if (!engine) return engine.error();
-    auto out = (*engine)->run(inputs);
-    give_back(*engine);
-    return out;
-  }
+  if (parts == 1) return run_on_idle_engine(inputs);  // as they are, no copies in or out
   std::vector<Result<std::vector<Tensor>>> outs(static_cast<std::size_t>(parts),
                                                 make_error("not run"));
   tbb::parallel_for(
@@ -83,13 +80,7 @@ Result<std::vector<Tensor>> SubBatchRunner::run(std::span<const Tensor> inputs) 
           std::vector<Tensor> part;
           part.reserve(inputs.size());
           for (const Tensor& t : inputs) part.push_back(rows_of(t, begin, n));
-          auto engine = take_engine();
-          if (!engine) {
-            outs[static_cast<std::size_t>(p)] = engine.error();
-            return;
-          }
-          outs[static_cast<std::size_t>(p)] = (*engine)->run(part);
-          give_back(*engine);
+          outs[static_cast<std::size_t>(p)] = run_on_idle_engine(part);
         });
       },
       tbb::simple_partitioner());

@@ -26,7 +26,8 @@ class SubBatchRunner {
 
  private:
   Result<Engine*> take_engine();
-  void give_back(Engine* e);
+  // Runs on an idle engine (a new one when none is), which is idle again afterwards.
+  Result<std::vector<Tensor>> run_on_idle_engine(std::span<const Tensor> inputs);
   const Network* net_ = nullptr;
   std::vector<std::unique_ptr<Engine>> engines_;  // created as threads need them
   std::vector<Engine*> idle_;
