@@ -7,6 +7,7 @@
 
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
+#include "prepared_network.hpp"
 #include "sim/engine.hpp"
 #include "sim/prepare.hpp"
 
@@ -62,15 +63,12 @@ TEST(Determinism, WideConvPathDoesNotDependOnTheCoreCount) {
   auto* conv = b.node("Conv", {"x", "w"}, {"y"});
   OnnxBuilder::attr_ints(conv, "pads", {1, 1, 1, 1});
   b.output("y", {});
-  auto m = load_onnx(b.save("wide_conv.onnx"));
-  ASSERT_TRUE(m.ok()) << m.error().message;
-  auto net = prepare_network(std::move(m).value());
-  ASSERT_TRUE(net.ok()) << net.error().message;
+  const Network net = test::prepared(b.save("wide_conv.onnx"));
   const auto on_cores = [&](const std::vector<Tensor>& in, int cores) {
     tbb::task_arena arena(cores);
     std::vector<Tensor> out;
     arena.execute([&] {
-      auto e = Engine::create(*net);
+      auto e = Engine::create(net);
       ASSERT_TRUE(e.ok());
       auto r = e->run(in);
       ASSERT_TRUE(r.ok()) << r.error().message;
@@ -79,7 +77,7 @@ TEST(Determinism, WideConvPathDoesNotDependOnTheCoreCount) {
     return out;
   };
   for (std::int64_t batch : {1, 8}) {
-    auto in = make_example_inputs(net->model, batch);
+    auto in = make_example_inputs(net.model, batch);
     ASSERT_TRUE(in.ok());
     const auto r = test::random_values((*in)[0].f.size(), 43, -1.0f, 1.0f);
     (*in)[0].f.assign(r.begin(), r.end());
