@@ -227,29 +227,38 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
         const Init init = k0 == 0 ? Init::Bias : Init::Load;
         const bool last = k0 + kc == K;
         const float* clip = g.has_activation() && last ? clip_range : nullptr;
-        for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
+        // One 8-row tile over one panel.
+        const auto tile = [&](I64 mr0, I64 pj) {
           const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
           const float* a = wp.data() + m * K + k0 * mr;
           const float* bm = bias ? bias + m : nullptr;
           float* ym = y + (n * g.out_channels + m) * N;
           const float* rm =
               g.residual && last ? g.residual + (n * g.out_channels + m) * N : nullptr;
-          for (I64 pj = pj0; pj < pj1; ++pj) {
-            const I64 cols = std::min<I64>(kNR, p.qw - pj * kNR);
-            if (p.direct || p.subsample) {
-              // Dense planes, no junk columns: B rows are cs apart and output columns are
-              // contiguous, so the plain kernel stores without compressing.
-              const MicroFn mf = kMicroPacked[static_cast<std::size_t>(mr - 1)]
-                                             [static_cast<std::size_t>((cols + 15) / 16 - 1)];
-              mf(kc, a, 0, b + k0 * p.cs + pj * kNR, p.cs, bm, init, clip,
-                 rm ? rm + pj * kNR : nullptr, ym + pj * kNR, N, static_cast<int>(cols));
-              continue;
-            }
-            const ImplicitFn fn = kMicroImplicit[static_cast<std::size_t>(mr - 1)]
-                                                [static_cast<std::size_t>((cols + 15) / 16 - 1)];
-            fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm, init,
-               clip, rm, ym, N);
+          const I64 cols = std::min<I64>(kNR, p.qw - pj * kNR);
+          if (p.direct || p.subsample) {
+            // Dense planes, no junk columns: B rows are cs apart and output columns are
+            // contiguous, so the plain kernel stores without compressing.
+            const MicroFn mf = kMicroPacked[static_cast<std::size_t>(mr - 1)]
+                                           [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+            mf(kc, a, 0, b + k0 * p.cs + pj * kNR, p.cs, bm, init, clip,
+               rm ? rm + pj * kNR : nullptr, ym + pj * kNR, N, static_cast<int>(cols));
+            return;
           }
+          const ImplicitFn fn = kMicroImplicit[static_cast<std::size_t>(mr - 1)]
+                                              [static_cast<std::size_t>((cols + 15) / 16 - 1)];
+          fn(kc, a, b + pj * kNR, off.data() + k0, stores[static_cast<std::size_t>(pj)], bm, init,
+             clip, rm, ym, N);
+        };
+        // A panel's B rows (shifted windows of every channel's plane) are scattered over the
+        // input: while the block's weights fit in half of L1, every row tile takes the panel
+        // before the next panel is touched. Else each row tile sweeps the panels.
+        if (nm * kc <= 4096) {
+          for (I64 pj = pj0; pj < pj1; ++pj)
+            for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) tile(mr0, pj);
+        } else {
+          for (I64 mr0 = 0; mr0 < nm; mr0 += kMR)
+            for (I64 pj = pj0; pj < pj1; ++pj) tile(mr0, pj);
         }
       }
     }
