@@ -55,7 +55,7 @@ namespace {
 
 ImplicitPlan make_plan(const ConvGeometry& g, I64 mg) {
   ImplicitPlan p;
-  p.L = phase_layout(g);
+  p.L = phase_layout(g, true);
   p.direct = implicit_reads_in_place(g);
   p.subsample = subsampled_1x1(g);
   if (p.direct) {
@@ -155,7 +155,7 @@ double implicit_cost(const ConvGeometry& g) {
     return static_cast<double>(g.batch * g.group) *
            (1.05 * lanes * K * mg / 32.0 + 0.3 * K * lanes);
   }
-  const PhaseLayout L = phase_layout(g);
+  const PhaseLayout L = phase_layout(g, true);
   const I64 lanes_i = (g.out[1] * L.wq + 15) / 16 * 16;
   const auto lanes = static_cast<double>(lanes_i);
   // Building the phase planes: a plain copy for stride 1, a slower deinterleave otherwise.

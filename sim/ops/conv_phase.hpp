@@ -38,7 +38,12 @@ inline PaddedExtent padded_extent(const ConvGeometry& g) {
                    (g.out[2] - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1)};
 }
 
-inline PhaseLayout phase_layout(const ConvGeometry& g) {
+// With `shared_columns` (for readers that discard the columns past OW of each row, like the
+// implicit GEMM), a stride-1 plane whose right padding is no wider than its left one gets no
+// right padding: reads past a row's end land in the next row's left padding, which is zero
+// too. The junk columns per row then drop from pl + pr to pl (ResNet's 28-wide layers: 30 ->
+// 29 columns computed per 28).
+inline PhaseLayout phase_layout(const ConvGeometry& g, bool shared_columns = false) {
   PhaseLayout L;
   L.sh = g.stride[1];
   L.sw = g.stride[2];
@@ -46,6 +51,9 @@ inline PhaseLayout phase_layout(const ConvGeometry& g) {
   const PaddedExtent pad = padded_extent(g);
   L.hq = (pad.h + L.sh - 1) / L.sh;
   L.wq = (pad.w + L.sw - 1) / L.sw;
+  const I64 pl = g.pad_begin[2], right = pad.w - pl - g.in[2];
+  if (shared_columns && L.sw == 1 && pl > 0 && right <= pl && g.out[2] <= g.in[2] + pl)
+    L.wq = g.in[2] + pl;
   L.wide = g.out[1] * L.wq;
   // Junk columns of the last row read up to one row past the plane.
   L.plane = (L.hq + 1) * L.wq + 16;
