@@ -2,11 +2,12 @@
 //   Y_g[m, q] = bias[m] + sum_k W_g[m, k] * col[k, q]
 // where q runs over the output pixels of ALL images back to back, so small feature maps
 // (7x7, 14x14) still fill whole 48-column panels. Per task: im2col of a column block straight
-// into 48-wide panels ([k][48] contiguous, one masked load or gather per zmm), then 8x48 tiles
-// of C accumulate in 24 zmm registers while streaming an 8-row panel of W (repacked k-major
-// when several column panels reuse it) and the B panel. Tasks are (group, column block, row
-// block) tiles sized so their count is a multiple of the thread count. conv_dense_avx512 at the
-// end picks among this path and the Winograd, channel-lane and implicit ones.
+// into 48-wide panels ([k][48] contiguous, one masked load or gather per zmm; width-stride-2
+// convs take two loads and a permute per output-row chunk, conv_pack_stride2.cpp), then 8x48
+// tiles of C accumulate in 24 zmm registers while streaming an 8-row panel of W (repacked
+// k-major when several column panels reuse it) and the B panel. Tasks are (group, column block,
+// row block) tiles sized so their count is a multiple of the thread count. conv_dense_avx512 at
+// the end picks among this path and the Winograd, channel-lane and implicit ones.
 #include "sim/ops/conv_common.hpp"
 
 #if defined(__AVX512F__)
@@ -192,12 +193,17 @@ void packed_gemm(const ConvGeometry& g, I64 K, I64 Q, I64 mg, const float* x, co
       const I64 panels = (nq + kNR - 1) / kNR;
       float* bp = gemm::thread_scratch(static_cast<std::size_t>(panels * plan.kc * kNR));
       float* tile = gemm::thread_scratch(kMR * kNR, 1);
-      const std::vector<LaneVec>& vecs = lane_vectors(g, q0, nq);
+      const bool stride2 = g.stride[2] == 2;
+      const std::vector<LaneVec>& vecs = lane_vectors(g, q0, stride2 ? 0 : nq);
+      const std::vector<RowChunk>& chunks = row_chunks(g, q0, stride2 ? nq : 0);
       const float* xb = x + q0 / N * g.in_channels * g.in_pixels();
       for (I64 k0 = 0; k0 < K; k0 += plan.kc) {
         const I64 kc = std::min(plan.kc, K - k0);
         const bool last = k0 + kc == K;
-        pack_columns(g, xb, grp, k0, k0 + kc, vecs, bp);
+        if (stride2)
+          pack_columns_stride2(g, xb, grp, k0, k0 + kc, chunks, nq, bp);
+        else
+          pack_columns(g, xb, grp, k0, k0 + kc, vecs, bp);
         for (I64 mr0 = 0; mr0 < nm; mr0 += kMR) {
           const I64 mr = std::min<I64>(kMR, nm - mr0), m = grp * mg + m0 + mr0;
           const float* a = packed ? wpacked.data() + m * K + k0 * mr : w + m * K + k0;

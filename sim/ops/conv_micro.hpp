@@ -238,6 +238,19 @@ inline I64 k_block(I64 K) {
   return K <= 512 ? K : (K + (K + 383) / 384 - 1) / ((K + 383) / 384);
 }
 
+// Width-stride-2 im2col packing for the packed GEMM (conv_pack_stride2.cpp). A block's flat
+// output columns [q0, q0 + nq) cut into chunks of at most 16 within one output row: x is the
+// chunk's image offset in x (relative to the block's first image), ih / iw the input row /
+// column of its first output's window origin, and its columns start at `offset` in `panel`.
+struct RowChunk {
+  I64 x, ih, iw, panel, offset, len;
+};
+std::vector<RowChunk>& row_chunks(const ConvGeometry& g, I64 q0, I64 nq);
+// Rows [k0, k1) of group grp's im2col matrix for the chunks' columns (nq in all), into the
+// panels of conv_gemm.cpp's layout; columns past nq in the last panel become zeros.
+void pack_columns_stride2(const ConvGeometry& g, const float* xb, I64 grp, I64 k0, I64 k1,
+                          const std::vector<RowChunk>& chunks, I64 nq, float* bp);
+
 // The implicit-GEMM path (conv_implicit.cpp): its estimated cost in the units of
 // conv_gemm.cpp's estimate, and the conv itself (false if the shape does not fit it).
 double implicit_cost(const ConvGeometry& g);
