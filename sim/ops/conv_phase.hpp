@@ -90,14 +90,6 @@ inline __m512i odd_lanes() {
 }
 #endif
 
-// Fetches n floats at p into L1: an input plane that is read once and usually not in cache,
-// fetched while the previous plane is copied.
-inline void prefetch_plane([[maybe_unused]] const float* p, [[maybe_unused]] I64 n) {
-#if defined(__AVX512F__)
-  for (I64 e = 0; e < n; e += 16) _mm_prefetch(reinterpret_cast<const char*>(p + e), _MM_HINT_T0);
-#endif
-}
-
 // Short copies inline (a libc call per 7..28-float row costs more than the copy).
 inline void copy_n(const float* src, I64 n, float* dst) {
 #if defined(__AVX512F__)

@@ -188,6 +188,9 @@ void pool_plane_f32(const PoolGeometry& g, Mode mode, const float* x, float* y, 
   for (I64 od = 0; od < g.out[0]; ++od)
     for (I64 oh = 0; oh < g.out[1]; ++oh) {
       const I64 d0 = od * g.stride[0] - g.pad_begin[0], h0 = oh * g.stride[1] - g.pad_begin[1];
+      // The rows two output rows ahead (past the last row: the next plane of the task).
+      prefetch_plane(x + (std::max<I64>(d0, 0) * H + h0 + g.kernel[1] + g.stride[1]) * W,
+                     g.stride[1] * W);
       I64 vcount = 0;
       for (I64 kd = 0; kd < g.kernel[0]; ++kd) {
         const I64 id = d0 + kd * g.dilation[0];
@@ -246,6 +249,7 @@ void max2x2_plane(const PoolGeometry& g, const float* x, float* y) {
   for (I64 oh = 0; oh < g.out[1]; ++oh) {
     const float* r0 = x + 2 * oh * W;
     const float* r1 = r0 + W;
+    prefetch_plane(r0 + 4 * W, 2 * W);  // two output rows ahead, as in pool_plane_f32
     float* yr = y + oh * OW;
     for (I64 ow = 0; ow < OW; ow += 16) {
       const I64 n = std::min<I64>(16, OW - ow);  // outputs; inputs 2n
