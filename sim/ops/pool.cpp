@@ -188,9 +188,11 @@ void pool_plane_f32(const PoolGeometry& g, Mode mode, const float* x, float* y, 
   for (I64 od = 0; od < g.out[0]; ++od)
     for (I64 oh = 0; oh < g.out[1]; ++oh) {
       const I64 d0 = od * g.stride[0] - g.pad_begin[0], h0 = oh * g.stride[1] - g.pad_begin[1];
-      // The rows two output rows ahead (past the last row: the next plane of the task).
-      prefetch_plane(x + (std::max<I64>(d0, 0) * H + h0 + g.kernel[1] + g.stride[1]) * W,
-                     g.stride[1] * W);
+      // The rows that two output rows ahead will add, where they lie inside the plane.
+      const I64 ahead0 = h0 + (g.kernel[1] - 1) * g.dilation[1] + 1 + g.stride[1];
+      const I64 ahead1 = std::min(ahead0 + g.stride[1], H);
+      if (ahead0 >= 0 && ahead0 < ahead1)
+        prefetch_plane(x + (std::clamp<I64>(d0, 0, D - 1) * H + ahead0) * W, (ahead1 - ahead0) * W);
       I64 vcount = 0;
       for (I64 kd = 0; kd < g.kernel[0]; ++kd) {
         const I64 id = d0 + kd * g.dilation[0];
@@ -249,7 +251,7 @@ void max2x2_plane(const PoolGeometry& g, const float* x, float* y) {
   for (I64 oh = 0; oh < g.out[1]; ++oh) {
     const float* r0 = x + 2 * oh * W;
     const float* r1 = r0 + W;
-    prefetch_plane(r0 + 4 * W, 2 * W);  // two output rows ahead, as in pool_plane_f32
+    if (2 * oh + 6 <= g.in[1]) prefetch_plane(r0 + 4 * W, 2 * W);  // as in pool_plane_f32
     float* yr = y + oh * OW;
     for (I64 ow = 0; ow < OW; ow += 16) {
       const I64 n = std::min<I64>(16, OW - ow);  // outputs; inputs 2n
