@@ -217,8 +217,11 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
             const TileFn fn = kTiles[static_cast<std::size_t>(V)];
             const float* wv = wpk.data() + grp * K * Mp + K * 16 * v0;
             const float* bv = bias ? bpad.data() + grp * Mp + 16 * v0 : nullptr;
-            // K blocks of whole channels whose weights (kc x 16V) stay in L1 over all tiles.
-            const I64 kc = std::max<I64>(1, 4096 / (16 * V) / taps) * taps;
+            // K blocks of whole channels, of up to 256 KB of weights (kc x 16V): every layer
+            // channel_lanes_suits takes runs in one block. Blocks whose weights stayed in L1
+            // (16 KB) reloaded every tile's accumulators up to 5 times: ResNet layer3.conv1
+            // 0.086 -> 0.082 ms, layer2.conv1 0.094 -> 0.091 ms (batch 8, one thread; 48 KB L1).
+            const I64 kc = std::max<I64>(1, 65536 / (16 * V) / taps) * taps;
             for (I64 k0 = 0; k0 < K; k0 += kc) {
               const I64 kn = std::min(kc, K - k0);
               for (I64 j = 0; j < nj; j += P)

