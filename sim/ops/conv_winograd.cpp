@@ -141,7 +141,8 @@ Plan make_plan(const ConvGeometry& g, I64 cg, I64 mg, I64 T) {
 // B^T d B of 16 tiles: `col` holds, per patch row i, the patch columns (d0, d1, d2, d3)
 // already combined along the row (d0 - d2, d1 + d2, d2 - d1, d1 - d3); the row combination
 // goes to V[xi] = vc + xi * xs (the lanes in `store`).
-void store_input_transform(const __m512 (&col)[4][4], float* vc, I64 xs, __mmask16 store) {
+[[gnu::always_inline]] inline void store_input_transform(const __m512 (&col)[4][4], float* vc,
+                                                         I64 xs, __mmask16 store) {
   for (int j = 0; j < 4; ++j) {
     _mm512_mask_storeu_ps(vc + (0 * 4 + j) * xs, store, _mm512_sub_ps(col[0][j], col[2][j]));
     _mm512_mask_storeu_ps(vc + (1 * 4 + j) * xs, store, _mm512_add_ps(col[1][j], col[2][j]));
@@ -151,7 +152,8 @@ void store_input_transform(const __m512 (&col)[4][4], float* vc, I64 xs, __mmask
 }
 
 // One patch row's column combination (d B).
-void combine_columns(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 (&out)[4]) {
+[[gnu::always_inline]] inline void combine_columns(__m512 d0, __m512 d1, __m512 d2, __m512 d3,
+                                                   __m512 (&out)[4]) {
   out[0] = _mm512_sub_ps(d0, d2);
   out[1] = _mm512_add_ps(d1, d2);
   out[2] = _mm512_sub_ps(d2, d1);
@@ -160,7 +162,8 @@ void combine_columns(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 (&out)[4
 
 // A^T M A + bias of 16 tiles (M[xi] = mm + xi * xs, lanes in `live`): y[a][b] is output row
 // 2 ty + a, column 2 t + b.
-void output_transform(const float* mm, I64 xs, __mmask16 live, __m512 bias, __m512 (&y)[2][2]) {
+[[gnu::always_inline]] inline void output_transform(const float* mm, I64 xs, __mmask16 live,
+                                                    __m512 bias, __m512 (&y)[2][2]) {
   __m512 s[4][2];  // per row of M: (m0 + m1 + m2, m1 - m2 - m3)
   for (int i = 0; i < 4; ++i) {
     const __m512 a = _mm512_maskz_loadu_ps(live, mm + (i * 4 + 0) * xs);
