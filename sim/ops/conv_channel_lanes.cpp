@@ -123,8 +123,18 @@ bool channel_lanes_suits(const ConvGeometry& g) {
   // stays in L2 (the weights stream once per image). Behind on stride 1 (the others' junk
   // columns cost less than the transposes here), on deep layers (weights from memory) and on
   // stems (few input channels: short K blocks over a large image).
-  return g.planar() && (g.stride[1] > 1 || g.stride[2] > 1) && g.kernel_pixels() > 1 && mg >= 32 &&
-         g.in_channels / g.group >= 16 && K * ((mg + 15) / 16 * 16) <= 128 * 1024;
+  const I64 Mp = (mg + 15) / 16 * 16, in_image = g.in_channels / g.group * g.in_pixels();
+  if (!g.planar() || (g.stride[1] == 1 && g.stride[2] == 1) || mg < 32) return false;
+  // 1x1 strided shortcuts read their input in place (conv_channel_lanes' direct mode): ahead of
+  // the implicit path's gathered planes on small inputs (ResNet's layer3 shortcut, 25 KB per
+  // image: 0.025 -> 0.013 ms at batch 8), behind on ResNet-18's downsamples (200 to 800 KB per
+  // image, written by the layer before and beyond L2: 0.70 -> 0.88 ms), whose strided reads
+  // across 64 to 256 planes the implicit path's gather prefetches.
+  const PaddedExtent pad = padded_extent(g);
+  if (g.kernel_pixels() == 1)
+    return g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && pad.h == g.in[1] && pad.w == g.in[2] &&
+           in_image <= 32 * 1024 && K * Mp <= 128 * 1024;
+  return g.in_channels / g.group >= 16 && K * Mp <= 128 * 1024;
 }
 
 bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, const float* bias,
@@ -137,6 +147,9 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
   const I64 KH = g.kernel[1], KW = g.kernel[2], sh = g.stride[1], sw = g.stride[2];
   const I64 pt = g.pad_begin[1], pl = g.pad_begin[2];
   const PaddedExtent pad = padded_extent(g);
+  // Direct: no padding and every tap inside the input (a 1x1 strided shortcut): pixels point
+  // into x itself, so there is no copy, and chunks may span images.
+  const bool direct = pt == 0 && pl == 0 && pad.h == H && pad.w == W;
   const I64 hp = pad.h, wpad = pad.w;
   const I64 cs = hp * wpad;
   if (cg * cs >= (I64{1} << 31)) return false;
@@ -170,46 +183,58 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
   pix.reserve(static_cast<std::size_t>(N));
   for (I64 oh = 0; oh < g.out[1]; ++oh)
     for (I64 ow = 0; ow < OW; ++ow) pix.push_back(oh * sh * wpad + ow * sw);
-  // Pixel chunks: whole images when the batch alone gives the threads work.
+  // Pixel chunks: whole images when the batch alone gives the threads work. Direct chunks
+  // run over the batch's pixels (image after image), so that small maps fill whole tiles.
   const I64 T = gemm::num_threads(), units = g.batch * G;
-  I64 chunks = units >= 4 * T ? 1 : (4 * T + units - 1) / units;
+  const I64 span = direct ? g.batch * N : N;  // pixels a chunk may range over
+  const I64 spans = direct ? G : units;
+  I64 chunks = spans >= 4 * T ? 1 : (4 * T + spans - 1) / spans;
   // ... and at most 256 KB of tiles per chunk, so they are still in L2 when transposed.
-  I64 chunk = std::clamp<I64>((N + chunks - 1) / chunks, 24, std::max<I64>(24, 65536 / Mp));
+  I64 chunk = std::clamp<I64>((span + chunks - 1) / chunks, 24, std::max<I64>(24, 65536 / Mp));
   chunk = (chunk + 23) / 24 * 24;
-  chunks = (N + chunk - 1) / chunk;
+  chunks = (span + chunk - 1) / chunk;
   const std::uint64_t call = next_conv_call();
   const float clip_range[2] = {g.act_min, g.act_max};
   const float* clip = g.has_activation() ? clip_range : nullptr;
+  const I64 in_image = g.in_channels * in_pix;
   tbb::parallel_for(
-      tbb::blocked_range<I64>(0, units * chunks, 1), [&](const tbb::blocked_range<I64>& r) {
+      tbb::blocked_range<I64>(0, spans * chunks, 1), [&](const tbb::blocked_range<I64>& r) {
         TaggedInput& lb = tagged_input<struct LanePaddedCopy>();
         for (I64 t = r.begin(); t != r.end(); ++t) {
-          const I64 ci = t % chunks, grp = t / chunks % G, n = t / (chunks * G);
-          const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
-          if (lb.call != call) {
-            lb.buf.assign(static_cast<std::size_t>(cg * cs + 16), 0.0f);
-            lb.call = call;
-            lb.n = lb.grp = -1;
-          }
-          float* xp = lb.buf.data();
-          if (lb.n != n || lb.grp != grp) {
-            const I64 cols = std::min(W, wpad - pl);
-            for (I64 c = 0; c < cg; ++c) {
-              if (c + 1 < cg) prefetch_plane(xg + (c + 1) * in_pix, in_pix);
-              for (I64 ih = 0; ih < H && ih + pt < hp; ++ih)
-                copy_n(xg + c * in_pix + ih * W, cols, xp + c * cs + (ih + pt) * wpad + pl);
-            }
-            lb.n = n;
-            lb.grp = grp;
-          }
-          const I64 j0 = ci * chunk, nj = std::min(chunk, N - j0);
+          const I64 ci = t % chunks, grp = t / chunks % G, n = direct ? 0 : t / (chunks * G);
+          const I64 j0 = ci * chunk, nj = std::min(chunk, span - j0);
           float* tile = gemm::thread_scratch(static_cast<std::size_t>((chunk + 24) * Mp));
           // Input pointer of every pixel of the chunk; the last tile repeats the last pixel.
           thread_local std::vector<const float*> pxs;
           pxs.resize(static_cast<std::size_t>(chunk + 24));
-          for (I64 j = 0; j < nj + 24; ++j)
-            pxs[static_cast<std::size_t>(j)] =
-                xp + pix[static_cast<std::size_t>(j0 + std::min(j, nj - 1))];
+          if (direct) {
+            for (I64 j = 0; j < nj + 24; ++j) {
+              const I64 q = j0 + std::min(j, nj - 1), qn = q / N;
+              pxs[static_cast<std::size_t>(j)] =
+                  x + qn * in_image + grp * cg * in_pix + pix[static_cast<std::size_t>(q - qn * N)];
+            }
+          } else {
+            const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
+            if (lb.call != call) {
+              lb.buf.assign(static_cast<std::size_t>(cg * cs + 16), 0.0f);
+              lb.call = call;
+              lb.n = lb.grp = -1;
+            }
+            float* xp = lb.buf.data();
+            if (lb.n != n || lb.grp != grp) {
+              const I64 cols = std::min(W, wpad - pl);
+              for (I64 c = 0; c < cg; ++c) {
+                if (c + 1 < cg) prefetch_plane(xg + (c + 1) * in_pix, in_pix);
+                for (I64 ih = 0; ih < H && ih + pt < hp; ++ih)
+                  copy_n(xg + c * in_pix + ih * W, cols, xp + c * cs + (ih + pt) * wpad + pl);
+              }
+              lb.n = n;
+              lb.grp = grp;
+            }
+            for (I64 j = 0; j < nj + 24; ++j)
+              pxs[static_cast<std::size_t>(j)] =
+                  xp + pix[static_cast<std::size_t>(j0 + std::min(j, nj - 1))];
+          }
           const I64 taps = g.kernel_pixels();
           for (I64 v0 = 0; v0 < vecs; v0 += 4) {
             const I64 V = std::min<I64>(4, vecs - v0);
@@ -229,9 +254,15 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
                    tile + j * Mp + 16 * v0, Mp);
             }
           }
-          const I64 at = (n * g.out_channels + grp * mg) * N + j0;
-          store_transposed(tile, Mp, nj, mg, y + at, N, g.residual ? g.residual + at : nullptr,
-                           clip);
+          // The chunk's pixels, image by image.
+          for (I64 j = 0; j < nj;) {
+            const I64 q = j0 + j, qn = direct ? q / N : n, p = direct ? q - qn * N : q;
+            const I64 len = std::min(nj - j, N - p);
+            const I64 at = (qn * g.out_channels + grp * mg) * N + p;
+            store_transposed(tile + j * Mp, Mp, len, mg, y + at, N,
+                             g.residual ? g.residual + at : nullptr, clip);
+            j += len;
+          }
         }
       });
   return true;
