@@ -124,16 +124,21 @@ bool channel_lanes_suits(const ConvGeometry& g) {
   // columns cost less than the transposes here), on deep layers (weights from memory) and on
   // stems (few input channels: short K blocks over a large image).
   const I64 Mp = (mg + 15) / 16 * 16, in_image = g.in_channels / g.group * g.in_pixels();
-  if (!g.planar() || (g.stride[1] == 1 && g.stride[2] == 1) || mg < 32) return false;
-  // 1x1 strided shortcuts read their input in place (conv_channel_lanes' direct mode): ahead of
-  // the implicit path's gathered planes on small inputs (ResNet's layer3 shortcut, 25 KB per
-  // image: 0.025 -> 0.013 ms at batch 8), behind on ResNet-18's downsamples (200 to 800 KB per
-  // image, written by the layer before and beyond L2: 0.70 -> 0.88 ms), whose strided reads
-  // across 64 to 256 planes the implicit path's gather prefetches.
+  const bool strided = g.stride[1] > 1 || g.stride[2] > 1;
+  if (!g.planar() || mg < 32) return false;
+  // 1x1 convs read their input in place (conv_channel_lanes' direct mode), on small inputs:
+  //  - strided shortcuts: ahead of the implicit path's gathered planes (ResNet's layer3
+  //    shortcut, 25 KB per image: 0.025 -> 0.013 ms at batch 8), behind on ResNet-18's
+  //    downsamples (200 to 800 KB per image, written by the layer before and beyond L2: 0.70
+  //    -> 0.88 ms), whose strided reads across 64 to 256 planes the implicit path prefetches;
+  //  - stride 1 on maps of 64 pixels or fewer, whose images fill the implicit path's 48-column
+  //    panels badly (7x7: 48 + 1): MobileNet's 7x7 pointwise convs 0.026 -> 0.021 ms, its
+  //    14x14 ones 0.035 -> 0.044 (behind).
   const PaddedExtent pad = padded_extent(g);
   if (g.kernel_pixels() == 1)
     return g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && pad.h == g.in[1] && pad.w == g.in[2] &&
-           in_image <= 32 * 1024 && K * Mp <= 128 * 1024;
+           (strided || g.out_pixels() <= 64) && in_image <= 32 * 1024 && K * Mp <= 128 * 1024;
+  if (!strided) return false;
   return g.in_channels / g.group >= 16 && K * Mp <= 128 * 1024;
 }
 
