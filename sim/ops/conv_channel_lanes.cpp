@@ -34,6 +34,7 @@ void lanes_tile(I64 K, const std::int32_t* off, const float* const* px, const fl
   // Unrolled by pragma: GCC 12 left the 24-pixel loops rolled, with the accumulators on the
   // stack (a load and a store around every FMA).
   __m512 acc[P][V];
+#pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
     const __m512 b = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 24
@@ -44,15 +45,18 @@ void lanes_tile(I64 K, const std::int32_t* off, const float* const* px, const fl
   for (I64 k = 0; k < K; ++k) {
     const I64 o = off[k];
     __m512 wv[V];
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(w + k * 16 * V + 16 * v);
 #pragma GCC unroll 24
     for (int p = 0; p < P; ++p) {
       const __m512 a = _mm512_set1_ps(q[p][o]);
+#pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(a, wv[v], acc[p][v]);
     }
   }
 #pragma GCC unroll 24
   for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + p * ldo + 16 * v, acc[p][v]);
 }
 

@@ -30,7 +30,9 @@ enum class Init { Bias, Zero, Load };
 template <int MR, int NV>
 inline void clamp_tile(__m512 (&acc)[MR][NV], const float* clip) {
   const __m512 lo = _mm512_set1_ps(clip[0]), hi = _mm512_set1_ps(clip[1]);
+#pragma GCC unroll 8
   for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[m][v] = clamp_ps(acc[m][v], lo, hi);
 }
 
@@ -39,13 +41,19 @@ inline void clamp_tile(__m512 (&acc)[MR][NV], const float* clip) {
 // is packed k-major (A[k * MR + m]: one pointer, immediate offsets) when kPacked, else read in
 // place from W rows (A[m * lda + k]). Lanes at or past `valid` columns are neither loaded from
 // C nor stored.
+// The loops over MR and NV are unrolled by pragma: GCC 12 otherwise kept the accumulators on
+// the stack outside the k loop (48 moves a call: MobileNet's K = 16 expand conv ran at half
+// the FMA peak, 0.098 -> 0.078 ms at batch 8).
 template <int MR, int NV, bool kPacked>
 void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float* bias, Init init,
            const float* clip, const float* R, float* C, I64 ldc, int valid) {
   __m512 acc[MR][NV];
   __mmask16 mask[NV];
+#pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) mask[v] = lanes_below(valid - 16 * v);
+#pragma GCC unroll 8
   for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       if (init == Init::Load)
         acc[m][v] = _mm512_maskz_loadu_ps(mask[v], C + m * ldc + 16 * v);
@@ -54,18 +62,25 @@ void micro(I64 K, const float* A, I64 lda, const float* B, I64 ldb, const float*
     }
   for (I64 k = 0; k < K; ++k) {
     __m512 b[NV];
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(B + k * ldb + 16 * v);
+#pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
       const __m512 a = _mm512_set1_ps(kPacked ? A[k * MR + m] : A[m * lda + k]);
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
     }
   }
   if (R)
+#pragma GCC unroll 8
     for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v)
         acc[m][v] = _mm512_add_ps(acc[m][v], _mm512_maskz_loadu_ps(mask[v], R + m * ldc + 16 * v));
   if (clip) clamp_tile<MR, NV>(acc, clip);
+#pragma GCC unroll 8
   for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(C + m * ldc + 16 * v, mask[v], acc[m][v]);
 }
 
@@ -106,16 +121,19 @@ void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* o
                     const PanelStore& ps, const float* bias, Init init, const float* clip,
                     const float* R, float* C, I64 ldc) {
   // Masks are only used outside the k loop: masked loads inside it make GCC 12 spill the
-  // accumulators.
+  // accumulators. Loops unrolled by pragma, as in micro.
   __mmask16 cm[NV], sm[NV];
   I64 yo[NV];
+#pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
     cm[v] = ps.cmask[v];
     sm[v] = ps.smask[v];
     yo[v] = ps.yoff[v];
   }
   __m512 acc[MR][NV];
+#pragma GCC unroll 8
   for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       if (init == Init::Load)
         acc[m][v] =
@@ -126,20 +144,27 @@ void micro_implicit(I64 K, const float* A, const float* B, const std::int32_t* o
   for (I64 k = 0; k < K; ++k) {
     const float* bk = B + off[k];
     __m512 b[NV];
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_ps(bk + 16 * v);
+#pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
       const __m512 a = _mm512_set1_ps(A[k * MR + m]);
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
     }
   }
   if (R)
+#pragma GCC unroll 8
     for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v)
         acc[m][v] = _mm512_add_ps(
             acc[m][v],
             _mm512_maskz_expand_ps(cm[v], _mm512_maskz_loadu_ps(sm[v], R + m * ldc + yo[v])));
   if (clip) clamp_tile<MR, NV>(acc, clip);
+#pragma GCC unroll 8
   for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
       _mm512_mask_storeu_ps(C + m * ldc + yo[v], sm[v], _mm512_maskz_compress_ps(cm[v], acc[m][v]));
 }
