@@ -156,8 +156,8 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
   const I64 KH = g.kernel[1], KW = g.kernel[2], sh = g.stride[1], sw = g.stride[2];
   const I64 pt = g.pad_begin[1], pl = g.pad_begin[2];
   const PaddedExtent pad = padded_extent(g);
-  // Direct: no padding and every tap inside the input (a 1x1 strided shortcut): pixels point
-  // into x itself, so there is no copy, and chunks may span images.
+  // Direct: no padding and every tap inside the input (the 1x1 convs channel_lanes_suits
+  // takes): pixels point into x itself, so there is no copy, and chunks may span images.
   const bool direct = pt == 0 && pl == 0 && pad.h == H && pad.w == W;
   const I64 hp = pad.h, wpad = pad.w;
   const I64 cs = hp * wpad;
