@@ -182,6 +182,26 @@ void softmax_row(const float* x, float* y, std::int64_t n) {
     mx = _mm512_mask_max_ps(mx, tail(j), mx, _mm512_maskz_loadu_ps(tail(j), x + j));
   const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
   __m512 sum = _mm512_setzero_ps();
+  if (!kLog && n <= 64) {
+    // Up to four vectors: the exponentials stay in registers until divided. Stored and loaded
+    // back, each masked store stalled its reload (no store forwarding): ViT's attention
+    // Softmax 0.044 -> 0.039 ms per layer at batch 8.
+    __m512 e[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      if (16 * v >= n) break;
+      const __mmask16 k = tail(16 * v);
+      e[v] = _mm512_maskz_mov_ps(k, pexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + 16 * v), m)));
+      sum = _mm512_add_ps(sum, e[v]);
+    }
+    const __m512 t = _mm512_set1_ps(_mm512_reduce_add_ps(sum));
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) {
+      if (16 * v >= n) break;
+      _mm512_mask_storeu_ps(y + 16 * v, tail(16 * v), _mm512_div_ps(e[v], t));
+    }
+    return;
+  }
   for (std::int64_t j = 0; j < n; j += 16) {
     const __mmask16 k = tail(j);
     const __m512 e =
