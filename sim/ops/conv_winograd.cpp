@@ -19,7 +19,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -193,6 +192,13 @@ __m512 pooled_tile(const __m512 (&yt)[2][2], const float* clip, __m512 lo, __m51
 // whole net 128 -> 120 ms (batch 8, one thread).
 constexpr I64 kAhead = 4;
 
+// Prefetches rows [r0, r1) of a plane of `rows` rows of W floats, clamped to the plane.
+void prefetch_rows(const float* plane, I64 r0, I64 r1, I64 rows, I64 W) {
+  r0 = std::max<I64>(0, r0);
+  r1 = std::min(rows, r1);
+  if (r1 > r0) prefetch_plane(plane + r0 * W, (r1 - r0) * W);
+}
+
 // Input transform of one tile row: V[xi][c][t0 + j] for its tiles j < TW, every channel.
 void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64 ty, I64 cg,
                       float* v, I64 t0) {
@@ -205,12 +211,11 @@ void transform_inputs(const ConvGeometry& g, const Plan& p, const float* xn, I64
     const __mmask16 m2 = lanes_between(-c0 - 2, W - c0 - 2),
                     m3 = lanes_between(-c0 - 18, W - c0 - 18);
     const __mmask16 store = lanes_below(nt);
-    // The patch rows of the channel kAhead on (whole rows, so on the first pass only).
-    const I64 r0 = std::max<I64>(0, 2 * ty - pt), r1 = std::min<I64>(H, 2 * ty - pt + 4);
     for (I64 c = 0; c < cg; ++c) {
       const float* xc = xn + c * H * W;
-      if (tx0 == 0 && c + kAhead < cg && r1 > r0)
-        prefetch_plane(xc + kAhead * H * W + r0 * W, (r1 - r0) * W);
+      // The patch rows of the channel kAhead on (whole rows, so on the first pass only).
+      if (tx0 == 0 && c + kAhead < cg)
+        prefetch_rows(xc + kAhead * H * W, 2 * ty - pt, 2 * ty - pt + 4, H, W);
       __m512 r[4][4];  // per patch row: the column transform of (d0, d1, d2, d3)
       for (int i = 0; i < 4; ++i) {
         const I64 ih = 2 * ty + i - pt;
@@ -252,12 +257,11 @@ void transform_outputs(const ConvGeometry& g, const Plan& p, const float* mbuf, 
     const __mmask16 live = lanes_below(nt);
     const I64 ow0 = 2 * tx0;
     const __mmask16 s0 = lanes_below(OW - ow0), s1 = lanes_below(OW - ow0 - 16);
-    const I64 rows = std::min<I64>(2, OH - 2 * ty);
     for (I64 m = 0; m < mg; ++m) {
       // The residual is the block's input, out of L2 by now: ResNet-18's layer1.x.conv2
       // 7.5 -> 7.0 ms (batch 8, one thread).
       if (rn && tx0 == 0 && m + kAhead < mg)
-        prefetch_plane(rn + (m + kAhead) * N + 2 * ty * OW, rows * OW);
+        prefetch_rows(rn + (m + kAhead) * N, 2 * ty, 2 * ty + 2, OH, OW);
       __m512 yt[2][2];
       output_transform(mbuf + m * p.ldv + t0 + tx0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f),
                        yt);
@@ -330,11 +334,9 @@ void transform_input_rows(const ConvGeometry& g, const Plan& p, const RowIndex& 
   for (I64 c = 0; c < cg; ++c) {
     // As in transform_inputs: ResNet-18's layer3 convs 6.8 -> 6.3 ms.
     if (c + kAhead < cg)
-      for (int q = 0; q < rg.k; ++q) {
-        const I64 r0 = std::max<I64>(0, 2 * rg.ty[q] - pt);
-        const I64 r1 = std::min<I64>(H, 2 * rg.ty[q] - pt + 4);
-        if (r1 > r0) prefetch_plane(rg.x[q] + ((c + kAhead) * H + r0) * W, (r1 - r0) * W);
-      }
+      for (int q = 0; q < rg.k; ++q)
+        prefetch_rows(rg.x[q] + (c + kAhead) * H * W, 2 * rg.ty[q] - pt, 2 * rg.ty[q] - pt + 4, H,
+                      W);
     __m512 r[4][4];
     for (int i = 0; i < 4; ++i) {
       __m512 a[4], a2[4];
@@ -394,10 +396,8 @@ void transform_output_rows(const ConvGeometry& g, const Plan& p, const RowGroup&
   for (I64 m = 0; m < mg; ++m) {
     if (m + kAhead < mg)  // as in transform_outputs: layer3.x.conv2 6.3 -> 6.1 ms
       for (int q = 0; q < rg.k; ++q)
-        if (rrow[q]) {
-          const I64 oh = 2 * rg.ty[q];
-          prefetch_plane(rrow[q] + (m + kAhead) * N + oh * OW, std::min<I64>(2, OH - oh) * OW);
-        }
+        if (rrow[q])
+          prefetch_rows(rrow[q] + (m + kAhead) * N, 2 * rg.ty[q], 2 * rg.ty[q] + 2, OH, OW);
     __m512 yt[2][2];
     output_transform(mbuf + m * p.ldv + t0, xs, live, _mm512_set1_ps(bias ? bias[m] : 0.0f), yt);
     if (g.max_pool) {
