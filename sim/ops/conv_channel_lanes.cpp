@@ -116,6 +116,13 @@ void store_transposed(const float* t, I64 ldt, I64 np, I64 mc, float* y, I64 N, 
   }
 }
 
+// No padding, and every tap of every output inside the input: the lane path's direct mode
+// reads x in place.
+bool reads_unpadded(const ConvGeometry& g) {
+  const PaddedExtent pad = padded_extent(g);
+  return g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && pad.h == g.in[1] && pad.w == g.in[2];
+}
+
 }  // namespace
 
 bool channel_lanes_suits(const ConvGeometry& g) {
@@ -138,10 +145,9 @@ bool channel_lanes_suits(const ConvGeometry& g) {
   //  - stride 1 on maps of 64 pixels or fewer, whose images fill the implicit path's 48-column
   //    panels badly (7x7: 48 + 1): MobileNet's 7x7 pointwise convs 0.026 -> 0.021 ms, its
   //    14x14 ones 0.035 -> 0.044 (behind).
-  const PaddedExtent pad = padded_extent(g);
   if (g.kernel_pixels() == 1)
-    return g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && pad.h == g.in[1] && pad.w == g.in[2] &&
-           (strided || g.out_pixels() <= 64) && in_image <= 32 * 1024 && K * Mp <= 128 * 1024;
+    return reads_unpadded(g) && (strided || g.out_pixels() <= 64) && in_image <= 32 * 1024 &&
+           K * Mp <= 128 * 1024;
   if (!strided) return false;
   return g.in_channels / g.group >= 16 && K * Mp <= 128 * 1024;
 }
@@ -158,7 +164,7 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
   const PaddedExtent pad = padded_extent(g);
   // Direct: no padding and every tap inside the input (the 1x1 convs channel_lanes_suits
   // takes): pixels point into x itself, so there is no copy, and chunks may span images.
-  const bool direct = pt == 0 && pl == 0 && pad.h == H && pad.w == W;
+  const bool direct = reads_unpadded(g);
   const I64 hp = pad.h, wpad = pad.w;
   const I64 cs = hp * wpad;
   if (cg * cs >= (I64{1} << 31)) return false;
