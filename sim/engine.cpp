@@ -136,6 +136,25 @@ bool Engine::fused_here(std::size_t i, std::size_t end) const {
   return st.bias_slot >= 0 ? foldable(st.out[0]) : !hooks_[static_cast<std::size_t>(st.out[0])];
 }
 
+// Transpose step i folds into the MatMul reading its output: both run in this call and no hook
+// watches the transposed value.
+bool Engine::transpose_folds_here(std::size_t i, std::size_t end) const {
+  const Step& st = steps_[i];
+  if (!fusion_ || st.transpose_of < 0 || static_cast<std::size_t>(st.transpose_of) >= end)
+    return false;
+  if (steps_[static_cast<std::size_t>(st.transpose_of)].out_transpose == static_cast<int>(i))
+    return false;  // it transposes the MatMul's output (out_transposed_here)
+  return !hooks_[static_cast<std::size_t>(st.out[0])];
+}
+
+// MatMul step i writes its result through the Transpose reading it: both run in this call and
+// no hook watches the MatMul's own output.
+bool Engine::out_transposed_here(std::size_t i, std::size_t end) const {
+  const Step& st = steps_[i];
+  return fusion_ && st.out_transpose >= 0 && static_cast<std::size_t>(st.out_transpose) < end &&
+         !hooks_[static_cast<std::size_t>(st.out[0])];
+}
+
 // A Conv folds its residual Add, and the Add's folded Relu/Clip too.
 bool Engine::chained_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
@@ -151,7 +170,8 @@ bool Engine::pooled_here(std::size_t i, std::size_t end) const {
   return !hooks_[static_cast<std::size_t>(clamp.out[0])];
 }
 
-Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool pool) {
+Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool pool,
+                        bool transposed, bool out_transposed) {
   const Step& st = steps_[i];
   const OpNode& n = net_->node(st.node);
   const Step* add = fuse && chain ? &steps_[static_cast<std::size_t>(st.fusable_next)] : nullptr;
@@ -160,9 +180,24 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool 
            : nullptr;
   in_ptrs_.clear();
   for (int s : st.in) in_ptrs_.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
-  // A fused step writes straight into its reader's output slot (or the folded MaxPool's).
+  // An input whose Transpose was skipped (folded_) is read from the Transpose's own input.
+  std::array<const std::vector<std::int64_t>*, 2> in_perm{nullptr, nullptr};
+  for (std::size_t k = 0; transposed && k < 2; ++k) {
+    const int t = st.in_transpose[k];
+    if (t < 0 || !folded_[static_cast<std::size_t>(t)]) continue;
+    const Step& tr = steps_[static_cast<std::size_t>(t)];
+    in_ptrs_[k] = slots_[static_cast<std::size_t>(tr.in[0])];
+    in_perm[k] = &tr.perm;
+  }
+  const Step* out_tr =
+      out_transposed ? &steps_[static_cast<std::size_t>(st.out_transpose)] : nullptr;
+  // A fused step writes straight into its reader's output slot (or the folded MaxPool's, or the
+  // folded Transpose's).
   const Step* pool_step = pool ? &steps_[static_cast<std::size_t>(st.max_pool)] : nullptr;
-  const std::vector<int>& out_slots = pool_step ? pool_step->out : reader ? reader->out : st.out;
+  const std::vector<int>& out_slots = pool_step ? pool_step->out
+                                      : reader  ? reader->out
+                                      : out_tr  ? out_tr->out
+                                                : st.out;
   outs_.resize(out_slots.size());
   for (std::size_t k = 0; k < out_slots.size(); ++k)
     outs_[k] =
@@ -182,6 +217,8 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool 
       ctx.out_bias_len = b.size();
       const auto own = static_cast<std::size_t>(st.out[0]);
       if (elementwise_[own]) ctx.before_bias = &elementwise_[own];
+    } else if (reader && st.scale_slot >= 0) {
+      ctx.out_scale = slots_[static_cast<std::size_t>(st.scale_slot)]->f.data();
     } else if (reader && st.residual_slot >= 0) {
       ctx.out_residual = slots_[static_cast<std::size_t>(st.residual_slot)]->f.data();
       if (add) std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
@@ -191,6 +228,9 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool 
     if (donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(st.donor)];
     if (keeps_derived_[i]) ctx.derived = &derived_[i];
     ctx.out_max_pool = pool_step != nullptr;
+    ctx.in_perm[0] = in_perm[0];
+    ctx.in_perm[1] = in_perm[1];
+    if (out_tr) ctx.out_perm = &out_tr->perm;
     st.spec->run(ctx, in_ptrs_, outs_);
   } catch (const std::exception& err) {
     return make_error(
@@ -204,7 +244,7 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool 
     stale_[s] = 0;
     if (hooks_[s] && out_slots[k] != hooked_in_kernel) hooks_[s](owned_[s]);
   }
-  if (reader) stale_[static_cast<std::size_t>(st.out[0])] = 1;
+  if (reader || out_tr) stale_[static_cast<std::size_t>(st.out[0])] = 1;
   if (pool_step) stale_[static_cast<std::size_t>(reader->out[0])] = 1;
   if (add) stale_[static_cast<std::size_t>(add->out[0])] = 1;
   if (donate) stale_[static_cast<std::size_t>(st.donor)] = 1;
@@ -234,6 +274,12 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
   for (std::size_t i = begin; i < end; ++i) {
     if (folded_[i]) continue;
     const Step& st = steps_[i];
+    if (transpose_folds_here(i, end)) {
+      // The MatMul reading it reads its input instead (run_step); the value is left out of date.
+      folded_[i] = 1;
+      stale_[static_cast<std::size_t>(st.out[0])] = 1;
+      continue;
+    }
     const bool gelu = gelu_here(i, end);
     const bool fuse = !gelu && fused_here(i, end);
     const bool chain = fuse && chained_here(i, end);
@@ -244,7 +290,9 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
                         producer_[static_cast<std::size_t>(st.donor)] >= static_cast<int>(begin);
     const auto t0 =
         profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate, chain, pool); !r) return r;
+    const bool out_tr = !gelu && !fuse && out_transposed_here(i, end);
+    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate, chain, pool, true, out_tr); !r)
+      return r;
     if (profile_)
       (*profile_)[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -252,6 +300,7 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
       for (int k : st.gelu) folded_[static_cast<std::size_t>(k)] = 1;
     if (fuse) folded_[static_cast<std::size_t>(st.fusable_next)] = 1;
     if (pool) folded_[static_cast<std::size_t>(st.max_pool)] = 1;
+    if (out_tr) folded_[static_cast<std::size_t>(st.out_transpose)] = 1;
     if (chain)
       folded_[static_cast<std::size_t>(
           steps_[static_cast<std::size_t>(st.fusable_next)].fusable_next)] = 1;
@@ -353,6 +402,27 @@ void Engine::record_shapes(Network& net) const {
   }
   // A folded step's own output was never written; it has its reader's (elementwise) shape,
   // or, when the reader was folded too, its reader's.
+  // A skipped Transpose's value is its input's, permuted; a MatMul's written through a
+  // Transpose is that Transpose output's, permuted back.
+  for (const Step& st : steps_) {
+    if (st.perm.empty() || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    const Shape& x = slots_[static_cast<std::size_t>(st.in[0])]->shape;
+    if (x.size() != st.perm.size()) continue;
+    Shape t(x.size());
+    for (std::size_t d = 0; d < x.size(); ++d) t[d] = x[static_cast<std::size_t>(st.perm[d])];
+    net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = t;
+    net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
+  }
+  for (const Step& st : steps_) {
+    if (st.out_transpose < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    const Step& tr = steps_[static_cast<std::size_t>(st.out_transpose)];
+    const Shape& t = slots_[static_cast<std::size_t>(tr.out[0])]->shape;
+    if (t.size() != tr.perm.size()) continue;
+    Shape y(t.size());
+    for (std::size_t d = 0; d < t.size(); ++d) y[static_cast<std::size_t>(tr.perm[d])] = t[d];
+    net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y;
+    net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
+  }
   for (const Step& st : steps_) {
     if (st.fusable_next < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
     const Step* r = &steps_[static_cast<std::size_t>(st.fusable_next)];

@@ -3,6 +3,7 @@
 // order over numbered value slots. Not thread-safe: use one Engine per thread.
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -98,6 +99,16 @@ class Engine {
     float gelu_c = 0.0f, gelu_one = 0.0f, gelu_half = 0.0f;
     // in[0] when this view op may take over its storage (it is the value's only reader), or -1.
     int donor = -1;
+    // For a MatMul whose fusable_next is a Mul by a scalar constant: that constant's slot.
+    int scale_slot = -1;
+    // Transposes folded into a MatMul, which then reads or writes through their perms: for a
+    // MatMul, the Transpose step producing input k (k = 0, 1) and the one reading its output
+    // (each the only reader of its input), or -1; for such a Transpose, the MatMul's step and
+    // the Transpose's perm, normalized.
+    int in_transpose[2] = {-1, -1};
+    int out_transpose = -1;
+    int transpose_of = -1;
+    std::vector<std::int64_t> perm;
   };
   void plan_reuse();
   bool fused_here(std::size_t i, std::size_t end) const;
@@ -111,10 +122,18 @@ class Engine {
   void find_gelu_chain(Step& div, const std::vector<int>& readers,
                        const std::vector<int>& reader_step);
   bool gelu_here(std::size_t i, std::size_t end) const;
+  int find_scale(const Step& st, const Step& mul) const;
+  std::optional<std::vector<std::int64_t>> transpose_perm(const Step& t) const;
+  void plan_transposes(const std::vector<int>& readers, const std::vector<int>& reader_step);
+  bool transpose_folds_here(std::size_t i, std::size_t end) const;
+  bool out_transposed_here(std::size_t i, std::size_t end) const;
   // Drops what the steps reading slot `s` derived from the values at `source`.
   void drop_derived(std::size_t s, const float* source);
   Status run_gelu(std::size_t i);
-  Status run_step(std::size_t i, bool fuse, bool donate, bool chain = false, bool pool = false);
+  // `transposed`: the main loop of run_steps, where folded_ says which Transposes this step
+  // reads through (or writes through, `out_transposed`).
+  Status run_step(std::size_t i, bool fuse, bool donate, bool chain = false, bool pool = false,
+                  bool transposed = false, bool out_transposed = false);
   // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
   Status refresh(std::size_t slot);
   const Network* net_ = nullptr;

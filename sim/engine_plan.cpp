@@ -27,6 +27,7 @@ void Engine::plan_reuse() {
       if (s >= 0) producer_[static_cast<std::size_t>(s)] = static_cast<int>(i);
   for (Step& st : steps_)
     if (net_->node(st.node).op_type == "Div") find_gelu_chain(st, readers, reader_step);
+  plan_transposes(readers, reader_step);
   for (Step& st : steps_) {
     // A view op may take over its data input's storage when nothing else reads it.
     if (st.spec->reuses_input0 && !st.in.empty() && st.in[0] >= 0) {
@@ -45,6 +46,14 @@ void Engine::plan_reuse() {
       if (res >= 0) {
         st.fusable_next = reader_step[s];
         st.residual_slot = res;
+      }
+      continue;
+    }
+    if (st.spec->takes_output_scale && type == "Mul") {
+      const int scale = find_scale(st, r);
+      if (scale >= 0) {
+        st.fusable_next = reader_step[s];
+        st.scale_slot = scale;
       }
       continue;
     }
@@ -102,6 +111,98 @@ int Engine::find_max_pool(const Step& clamp, const std::vector<int>& readers,
   const auto c = net_->shapes.find(slot_names_[static_cast<std::size_t>(clamp.in[0])]);
   if (c == net_->shapes.end() || c->second != x->second) return -1;
   return reader_step[s];
+}
+
+// The scalar float constant's slot of a Mul (`mul`, the sole reader of `st`'s output) that keeps
+// the output's shape, or -1. Needs the shapes from shape inference.
+int Engine::find_scale(const Step& st, const Step& mul) const {
+  if (mul.in.size() != 2 || mul.out.size() != 1 || mul.out[0] < 0) return -1;
+  const int other = mul.in[0] == st.out[0] ? mul.in[1] : mul.in[0];
+  if (other < 0 || other == st.out[0]) return -1;
+  const std::string& name = slot_names_[static_cast<std::size_t>(other)];
+  if (!net_->model.is_constant(name)) return -1;
+  const Tensor& c = net_->model.initializers.at(name);
+  if (!c.is_float() || c.size() != 1) return -1;
+  const auto y = net_->shapes.find(slot_names_[static_cast<std::size_t>(st.out[0])]);
+  const auto z = net_->shapes.find(slot_names_[static_cast<std::size_t>(mul.out[0])]);
+  if (y == net_->shapes.end() || z == net_->shapes.end() || y->second != z->second) return -1;
+  return other;
+}
+
+// A Transpose step's perm, normalized (the default reverses the axes), when its input is a float
+// value of rank 2 or more with a known shape; nullopt otherwise.
+std::optional<std::vector<std::int64_t>> Engine::transpose_perm(const Step& t) const {
+  if (t.in.size() != 1 || t.in[0] < 0 || t.out.size() != 1 || t.out[0] < 0) return std::nullopt;
+  const std::string& x = slot_names_[static_cast<std::size_t>(t.in[0])];
+  const auto xs = net_->shapes.find(x);
+  const auto dt = net_->dtypes.find(x);
+  if (xs == net_->shapes.end() || dt == net_->dtypes.end() || dt->second != DType::Float32)
+    return std::nullopt;
+  const auto r = static_cast<std::int64_t>(xs->second.size());
+  std::vector<std::int64_t> perm = net_->node(t.node).attr_ints("perm", {});
+  if (perm.empty())
+    for (std::int64_t k = r; k-- > 0;) perm.push_back(k);
+  if (r < 2 || static_cast<std::int64_t>(perm.size()) != r) return std::nullopt;
+  std::vector<char> seen(static_cast<std::size_t>(r), 0);
+  for (std::int64_t& p : perm) {
+    if (p < -r || p >= r) return std::nullopt;
+    if (p < 0) p += r;
+    if (seen[static_cast<std::size_t>(p)]++) return std::nullopt;
+  }
+  return perm;
+}
+
+// Transposes next to a MatMul (attention heads split and merged: [B, T, H, D] <-> [B, H, T, D])
+// fold into it: the MatMul reads the Transpose's input with the permuted strides, or writes its
+// result at the Transpose output's places, and the copy is never made. A read needs the last
+// axis to stay in one of the last two places (one unit stride per matrix), a write needs it
+// last. Needs the shapes from shape inference.
+void Engine::plan_transposes(const std::vector<int>& readers, const std::vector<int>& reader_step) {
+  const auto sole_reader = [&](int slot) {
+    const auto s = static_cast<std::size_t>(slot);
+    return slot >= 0 && readers[s] == 1 ? reader_step[s] : -1;
+  };
+  const auto is = [&](int step, const char* type) {
+    return step >= 0 && net_->node(steps_[static_cast<std::size_t>(step)].node).op_type == type;
+  };
+  // Both inputs of a MatMul are matrices or stacks of them (no 1-D operand).
+  const auto matrices = [&](const Step& mm) {
+    if (mm.in.size() != 2 || mm.out.size() != 1) return false;
+    for (int s : mm.in) {
+      if (s < 0) return false;
+      const auto sh = net_->shapes.find(slot_names_[static_cast<std::size_t>(s)]);
+      if (sh == net_->shapes.end() || sh->second.size() < 2) return false;
+    }
+    return true;
+  };
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    Step& mm = steps_[i];
+    if (!mm.spec->takes_transposes || !matrices(mm)) continue;
+    const int t = sole_reader(mm.out[0]);
+    if (!is(t, "Transpose")) continue;
+    Step& tr = steps_[static_cast<std::size_t>(t)];
+    const auto perm = transpose_perm(tr);
+    if (!perm || perm->back() != static_cast<std::int64_t>(perm->size()) - 1) continue;
+    mm.out_transpose = t;
+    tr.transpose_of = static_cast<int>(i);
+    tr.perm = *perm;
+  }
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    Step& tr = steps_[i];
+    if (tr.transpose_of >= 0 || net_->node(tr.node).op_type != "Transpose" || tr.out.size() != 1)
+      continue;
+    const int m = sole_reader(tr.out[0]);
+    if (m < 0) continue;
+    Step& mm = steps_[static_cast<std::size_t>(m)];
+    if (!mm.spec->takes_transposes || !matrices(mm) || mm.in[0] == mm.in[1]) continue;
+    const auto perm = transpose_perm(tr);
+    if (!perm) continue;
+    const auto last = static_cast<std::int64_t>(perm->size()) - 1;
+    if (perm->back() != last && (*perm)[perm->size() - 2] != last) continue;
+    mm.in_transpose[mm.in[0] == tr.out[0] ? 0 : 1] = static_cast<int>(i);
+    tr.transpose_of = m;
+    tr.perm = *perm;
+  }
 }
 
 // The constant slot of an Add (`add`, the sole reader of `st`'s output) that adds one value per

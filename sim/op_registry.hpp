@@ -63,6 +63,14 @@ struct OpContext {
   // into this op: write the pool of the clamped result, [N, C, H / 2, W / 2] of a [N, C, H, W]
   // output. Only for ops whose OpSpec says takes_output_max_pool.
   bool out_max_pool = false;
+  // Transposes the engine folded into this op (OpSpec::takes_transposes): input k is read as
+  // numpy.transpose(input k, *in_perm[k]) when in_perm[k] is set, and the output is written as
+  // numpy.transpose(result, *out_perm) when out_perm is set (the kernel shapes it so).
+  const std::vector<std::int64_t>* in_perm[2] = {nullptr, nullptr};
+  const std::vector<std::int64_t>* out_perm = nullptr;
+  // A Mul by a scalar constant the engine folded into this op: every result is multiplied by
+  // *out_scale before anything else is applied. Only for OpSpec::takes_output_scale.
+  const float* out_scale = nullptr;
   bool has_clamp() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();
@@ -103,6 +111,12 @@ struct OpSpec {
   // The kernel writes the 2x2 stride-2 max pool of its clamped output when
   // OpContext::out_max_pool is set (the engine folds Relu/Clip -> MaxPool after it).
   bool takes_output_max_pool = false;
+  // The kernel reads inputs 0 and 1 and writes its output through OpContext::in_perm and
+  // out_perm (the engine folds a Transpose before either input or after the output). Perms
+  // that keep the innermost axis innermost, or make it the second innermost, only.
+  bool takes_transposes = false;
+  // The kernel multiplies its result by OpContext::out_scale (a following Mul by a scalar).
+  bool takes_output_scale = false;
 };
 
 using OpTable = std::vector<OpSpec>;

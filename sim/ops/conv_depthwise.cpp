@@ -60,35 +60,6 @@ void taps(const ConvGeometry& g, const PhaseLayout& L, const float* ph, const fl
 }
 
 #if defined(__AVX512F__)
-// In-register 16x16 transpose: r[i] lane j  ->  r[j] lane i. (maskz forms: GCC 12's plain
-// unpack/shuffle intrinsics trip -Wuninitialized.)
-void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_maskz_unpacklo_ps(0xffff, r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_maskz_unpackhi_ps(0xffff, r[2 * i], r[2 * i + 1]);
-  }
-  __m512 u[16];
-  for (int g = 0; g < 4; ++g) {
-    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 2]);
-    const __m512d c = _mm512_castps_pd(t[4 * g + 1]), d = _mm512_castps_pd(t[4 * g + 3]);
-    u[4 * g + 0] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xff, a, b));
-    u[4 * g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xff, a, b));
-    u[4 * g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xff, c, d));
-    u[4 * g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xff, c, d));
-  }
-  for (int j = 0; j < 4; ++j) {
-    const __m512 v = _mm512_maskz_shuffle_f32x4(0xffff, u[j], u[4 + j], 0x44);
-    const __m512 w = _mm512_maskz_shuffle_f32x4(0xffff, u[8 + j], u[12 + j], 0x44);
-    const __m512 v2 = _mm512_maskz_shuffle_f32x4(0xffff, u[j], u[4 + j], 0xEE);
-    const __m512 w2 = _mm512_maskz_shuffle_f32x4(0xffff, u[8 + j], u[12 + j], 0xEE);
-    r[j] = _mm512_maskz_shuffle_f32x4(0xffff, v, w, 0x88);
-    r[j + 4] = _mm512_maskz_shuffle_f32x4(0xffff, v, w, 0xDD);
-    r[j + 8] = _mm512_maskz_shuffle_f32x4(0xffff, v2, w2, 0x88);
-    r[j + 12] = _mm512_maskz_shuffle_f32x4(0xffff, v2, w2, 0xDD);
-  }
-}
-
 // Depthwise with multiplier 1, 16 channels at a time: the block's input planes are transposed
 // into a zero-padded pixel-major buffer ([pixel][16 channels]), where every kernel tap of every
 // output pixel is one full-width FMA with no masks and no junk columns, and the results are

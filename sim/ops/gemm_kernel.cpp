@@ -174,6 +174,11 @@ void apply_epilogue(const Epilogue& e, std::int64_t m, std::int64_t n, std::int6
     for (std::int64_t i = 0; i < m; ++i)
       (*h)(std::span<float>(C + i * ldc, static_cast<std::size_t>(n)));
   };
+  if (e.scale) {
+    if (whole) Eigen::Map<Eigen::ArrayXf>(C, m * n) *= *e.scale;
+    for (std::int64_t i = 0; !whole && i < m; ++i)
+      Eigen::Map<Eigen::ArrayXf>(C + i * ldc, n) *= *e.scale;
+  }
   hook(e.before_bias);
   if (e.col_bias || e.clamp)
     for (std::int64_t i = 0; i < m; ++i) {

@@ -25,17 +25,19 @@ struct MatRef {
 void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, MatRef A, MatRef B,
            float beta, float* C, std::int64_t ldc);
 
-// Applied to each block of C right after its product, while it is in cache: C[i, j] +=
-// col_bias[j] (when set), then clamped to [lo, hi] (when clamp). Ops a following Add of a bias
-// vector or a Relu/Clip was folded into.
+// Applied to each block of C right after its product, while it is in cache: C[i, j] *= scale,
+// += col_bias[j], then clamped to [lo, hi] (each when set). Ops a following Mul by a scalar, Add
+// of a bias vector or Relu/Clip was folded into.
 struct Epilogue {
+  const float* scale = nullptr;  // C[i, j] *= *scale before all else (a folded Mul)
   const std::function<void(std::span<float>)>* before_bias = nullptr;  // on each row first
   const float* col_bias = nullptr;
   bool clamp = false;
   float lo = 0.0f, hi = 0.0f;
   const std::function<void(std::span<float>)>* after = nullptr;  // on each row last
   bool empty() const {
-    return before_bias == nullptr && col_bias == nullptr && !clamp && after == nullptr;
+    return scale == nullptr && before_bias == nullptr && col_bias == nullptr && !clamp &&
+           after == nullptr;
   }
 };
 
