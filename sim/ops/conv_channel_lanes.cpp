@@ -64,6 +64,11 @@ using TileFn = void (*)(I64, const std::int32_t*, const float* const*, const flo
                         bool, float*, I64);
 constexpr std::array<TileFn, 5> kTiles = {nullptr, lanes_tile<24, 1>, lanes_tile<12, 2>,
                                           lanes_tile<8, 3>, lanes_tile<6, 4>};
+// Narrower tiles (8 or 9 accumulator chains still) for a chunk's last pixels: a whole tile for
+// one pixel left wasted 5 / 6 of it (ResNet's 7x7 maps: 49 = 8 x 6 + 1).
+constexpr std::array<int, 5> kHalfPixels = {0, 8, 4, 3, 2};
+constexpr std::array<TileFn, 5> kHalfTiles = {nullptr, lanes_tile<8, 1>, lanes_tile<4, 2>,
+                                              lanes_tile<3, 3>, lanes_tile<2, 4>};
 
 // y[c * N + j] = clamp(t[j * ldt + c] + R[c * N + j]) for channels c < mc, pixels j < np.
 void store_transposed(const float* t, I64 ldt, I64 np, I64 mc, float* y, I64 N, const float* R,
@@ -196,11 +201,18 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
           thread_local std::vector<const float*> pxs;
           pxs.resize(static_cast<std::size_t>(chunk + 24));
           if (direct) {
-            for (I64 j = 0; j < nj + 24; ++j) {
-              const I64 q = j0 + std::min(j, nj - 1), qn = q / N;
-              pxs[static_cast<std::size_t>(j)] =
-                  x + qn * in_image + grp * cg * in_pix + pix[static_cast<std::size_t>(q - qn * N)];
+            // Image and pixel stepped along the chunk: a division per pixel cost as much as
+            // the tiles on 7x7 maps.
+            I64 qn = j0 / N, qp = j0 - qn * N;
+            const float* img = x + qn * in_image + grp * cg * in_pix;
+            for (I64 j = 0; j < nj; ++j) {
+              pxs[static_cast<std::size_t>(j)] = img + pix[static_cast<std::size_t>(qp)];
+              if (++qp == N) {
+                qp = 0;
+                img += in_image;
+              }
             }
+            std::fill(pxs.begin() + nj, pxs.begin() + nj + 24, pxs[static_cast<std::size_t>(nj - 1)]);
           } else {
             const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
             if (lb.call != call) {
@@ -237,9 +249,14 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
             const I64 kc = std::max<I64>(1, 65536 / (16 * V) / taps) * taps;
             for (I64 k0 = 0; k0 < K; k0 += kc) {
               const I64 kn = std::min(kc, K - k0);
-              for (I64 j = 0; j < nj; j += P)
-                fn(kn, off.data() + k0, pxs.data() + j, wv + k0 * 16 * V, bv, k0 > 0,
-                   tile + j * Mp + 16 * v0, Mp);
+              const auto run = [&](TileFn f, I64 j) {
+                f(kn, off.data() + k0, pxs.data() + j, wv + k0 * 16 * V, bv, k0 > 0,
+                  tile + j * Mp + 16 * v0, Mp);
+              };
+              const I64 full = nj - nj % P;
+              for (I64 j = 0; j < full; j += P) run(fn, j);
+              const int hp = kHalfPixels[static_cast<std::size_t>(V)];
+              for (I64 j = full; j < nj; j += hp) run(kHalfTiles[static_cast<std::size_t>(V)], j);
             }
           }
           // The chunk's pixels, image by image.
