@@ -212,7 +212,8 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
                 img += in_image;
               }
             }
-            std::fill(pxs.begin() + nj, pxs.begin() + nj + 24, pxs[static_cast<std::size_t>(nj - 1)]);
+            std::fill(pxs.begin() + nj, pxs.begin() + nj + 24,
+                      pxs[static_cast<std::size_t>(nj - 1)]);
           } else {
             const float* xg = x + (n * g.in_channels + grp * cg) * in_pix;
             if (lb.call != call) {
