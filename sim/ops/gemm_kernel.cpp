@@ -180,6 +180,27 @@ void apply_epilogue(const Epilogue& e, std::int64_t m, std::int64_t n, std::int6
       Eigen::Map<Eigen::ArrayXf>(C + i * ldc, n) *= *e.scale;
   }
   hook(e.before_bias);
+#if defined(__AVX512F__)
+  if (e.col_bias && !e.clamp) {
+    // The bias rows by hand: Eigen's per-row setup cost more than the adds on 64-wide rows (a
+    // ViT's projections: 4 % of its run).
+    const float* b = e.col_bias + col0;
+    for (std::int64_t i = 0; i < m; ++i) {
+      float* row = C + i * ldc;
+      std::int64_t j = 0;
+      for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(row + j, _mm512_add_ps(_mm512_loadu_ps(row + j), _mm512_loadu_ps(b + j)));
+      if (j < n) {
+        const __mmask16 k = convk::lanes_below(n - j);
+        _mm512_mask_storeu_ps(
+            row + j, k,
+            _mm512_add_ps(_mm512_maskz_loadu_ps(k, row + j), _mm512_maskz_loadu_ps(k, b + j)));
+      }
+    }
+    hook(e.after);
+    return;
+  }
+#endif
   if (e.col_bias || e.clamp)
     for (std::int64_t i = 0; i < m; ++i) {
       Eigen::Map<Eigen::ArrayXf> row(C + i * ldc, n);
