@@ -94,6 +94,26 @@ void store_transposed(const float* t, I64 ldt, I64 np, I64 mc, float* y, I64 N, 
   }
 }
 
+// The cg planes at x (H x W, in_pix floats apart) into the zero-bordered copy xp (cs floats per
+// plane, wpad per row, the input at row pt, column pl; `cols` columns, rows past hp dropped):
+// only input pixels are written. A function of its own: inlined in the task, it reloaded every
+// bound per row (ResNet layer3.conv1 0.077 -> 0.071 ms, layer2.conv1 0.080 -> 0.077 ms).
+void pad_copy(const float* x, I64 cg, I64 in_pix, I64 H, I64 W, I64 cols, float* xp, I64 cs,
+              I64 wpad, I64 pt, I64 pl, I64 hp) {
+  const I64 rows = std::min(H, hp - pt);
+  const __mmask16 m = lanes_below(cols);
+  for (I64 c = 0; c < cg; ++c) {
+    if (c + 1 < cg) prefetch_plane(x + (c + 1) * in_pix, in_pix);
+    const float* src = x + c * in_pix;
+    float* dst = xp + c * cs + pt * wpad + pl;
+    if (cols <= 16)
+      for (I64 ih = 0; ih < rows; ++ih)
+        _mm512_mask_storeu_ps(dst + ih * wpad, m, _mm512_maskz_loadu_ps(m, src + ih * W));
+    else
+      for (I64 ih = 0; ih < rows; ++ih) copy_n(src + ih * W, cols, dst + ih * wpad);
+  }
+}
+
 // No padding, and every tap of every output inside the input: the lane path's direct mode
 // reads x in place.
 bool reads_unpadded(const ConvGeometry& g) {
@@ -223,12 +243,7 @@ bool conv_channel_lanes(const ConvGeometry& g, const float* x, const float* w, c
             }
             float* xp = lb.buf.data();
             if (lb.n != n || lb.grp != grp) {
-              const I64 cols = std::min(W, wpad - pl);
-              for (I64 c = 0; c < cg; ++c) {
-                if (c + 1 < cg) prefetch_plane(xg + (c + 1) * in_pix, in_pix);
-                for (I64 ih = 0; ih < H && ih + pt < hp; ++ih)
-                  copy_n(xg + c * in_pix + ih * W, cols, xp + c * cs + (ih + pt) * wpad + pl);
-              }
+              pad_copy(xg, cg, in_pix, H, W, std::min(W, wpad - pl), xp, cs, wpad, pt, pl, hp);
               lb.n = n;
               lb.grp = grp;
             }
