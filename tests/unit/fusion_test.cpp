@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <span>
 
+#include "engine_runs.hpp"
 #include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
 #include "prepared_network.hpp"
@@ -17,9 +18,11 @@
 namespace mpq {
 namespace {
 
+using test::expect_identical;
 using test::OnnxBuilder;
 using test::prepared;
 using test::random_values;
+using test::run;
 
 std::vector<Tensor> random_inputs(const Network& net, std::int64_t batch, unsigned seed) {
   auto in = make_example_inputs(net.model, batch);
@@ -29,24 +32,6 @@ std::vector<Tensor> random_inputs(const Network& net, std::int64_t batch, unsign
     t.f.assign(r.begin(), r.end());
   }
   return std::move(in).value();
-}
-
-std::vector<Tensor> run(const Network& net, const std::vector<Tensor>& in, bool fusion) {
-  auto e = Engine::create(net);
-  EXPECT_TRUE(e.ok()) << e.error().message;
-  e->set_fusion(fusion);
-  auto out = e->run(in);
-  EXPECT_TRUE(out.ok()) << out.error().message;
-  return std::move(out).value();
-}
-
-void expect_identical(const std::vector<Tensor>& a, const std::vector<Tensor>& b,
-                      const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    EXPECT_EQ(a[k].shape, b[k].shape) << what;
-    EXPECT_EQ(a[k].f, b[k].f) << what << ", output " << k;
-  }
 }
 
 // Conv -> Clip (input bounds, opset 11), grouped ConvTranspose -> Relu, a depthwise Conv ->

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine_runs.hpp"
 #include "onnx_builder.hpp"
 #include "prepared_network.hpp"
 #include "sim/engine.hpp"
@@ -17,9 +18,11 @@
 namespace mpq {
 namespace {
 
+using test::expect_identical;
 using test::OnnxBuilder;
 using test::prepared;
 using test::random_values;
+using test::run;
 
 constexpr std::int64_t kT = 7, kH = 3, kD = 5;  // tokens, heads, head width: no multiple of 16
 
@@ -71,24 +74,6 @@ std::vector<Tensor> inputs(const Network& net, std::int64_t batch) {
   const auto r = random_values(in->at(0).f.size(), 17, -2.0f, 2.0f);
   in->at(0).f.assign(r.begin(), r.end());
   return std::move(in).value();
-}
-
-std::vector<Tensor> run(const Network& net, const std::vector<Tensor>& in, bool fusion) {
-  auto e = Engine::create(net);
-  EXPECT_TRUE(e.ok()) << e.error().message;
-  e->set_fusion(fusion);
-  auto out = e->run(in);
-  EXPECT_TRUE(out.ok()) << out.error().message;
-  return std::move(out).value();
-}
-
-void expect_identical(const std::vector<Tensor>& a, const std::vector<Tensor>& b,
-                      const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    EXPECT_EQ(a[k].shape, b[k].shape) << what;
-    EXPECT_EQ(a[k].f, b[k].f) << what << ", output " << k;
-  }
 }
 
 // Names of the steps a profiled run spent no time in (folded into another step).
