@@ -402,27 +402,6 @@ void Engine::record_shapes(Network& net) const {
   }
   // A folded step's own output was never written; it has its reader's (elementwise) shape,
   // or, when the reader was folded too, its reader's.
-  // A skipped Transpose's value is its input's, permuted; a MatMul's written through a
-  // Transpose is that Transpose output's, permuted back.
-  for (const Step& st : steps_) {
-    if (st.perm.empty() || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
-    const Shape& x = slots_[static_cast<std::size_t>(st.in[0])]->shape;
-    if (x.size() != st.perm.size()) continue;
-    Shape t(x.size());
-    for (std::size_t d = 0; d < x.size(); ++d) t[d] = x[static_cast<std::size_t>(st.perm[d])];
-    net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = t;
-    net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
-  }
-  for (const Step& st : steps_) {
-    if (st.out_transpose < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
-    const Step& tr = steps_[static_cast<std::size_t>(st.out_transpose)];
-    const Shape& t = slots_[static_cast<std::size_t>(tr.out[0])]->shape;
-    if (t.size() != tr.perm.size()) continue;
-    Shape y(t.size());
-    for (std::size_t d = 0; d < t.size(); ++d) y[static_cast<std::size_t>(tr.perm[d])] = t[d];
-    net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y;
-    net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
-  }
   for (const Step& st : steps_) {
     if (st.fusable_next < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
     const Step* r = &steps_[static_cast<std::size_t>(st.fusable_next)];
@@ -447,6 +426,27 @@ void Engine::record_shapes(Network& net) const {
     const Tensor& y = *slots_[static_cast<std::size_t>(r->out[0])];
     net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.shape;
     net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.dtype;
+  }
+  // A skipped Transpose's value is its input's, permuted; a MatMul's written through a
+  // Transpose is that Transpose output's, permuted back.
+  for (const Step& st : steps_) {
+    if (st.perm.empty() || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    const Shape& x = slots_[static_cast<std::size_t>(st.in[0])]->shape;
+    if (x.size() != st.perm.size()) continue;
+    Shape t(x.size());
+    for (std::size_t d = 0; d < x.size(); ++d) t[d] = x[static_cast<std::size_t>(st.perm[d])];
+    net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = t;
+    net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
+  }
+  for (const Step& st : steps_) {
+    if (st.out_transpose < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    const Step& tr = steps_[static_cast<std::size_t>(st.out_transpose)];
+    const Shape& t = slots_[static_cast<std::size_t>(tr.out[0])]->shape;
+    if (t.size() != tr.perm.size()) continue;
+    Shape y(t.size());
+    for (std::size_t d = 0; d < t.size(); ++d) y[static_cast<std::size_t>(tr.perm[d])] = t[d];
+    net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y;
+    net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
   }
 }
 

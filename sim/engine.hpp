@@ -26,10 +26,12 @@ class Engine {
   // set the inputs (input hooks run here), run steps [begin, end), read the outputs. A step
   // only writes its own outputs, so rerunning [k, n) after changing hooks or constants that
   // steps before k do not touch gives the same result as a full run.
-  // Two savings keep that contract: a Conv, Add or MatMul whose sole reader is a Relu/Clip
-  // (or, for MatMul, an Add of a bias vector; for Conv, an Add of a residual computed before it,
-  // with that Add's own Relu/Clip) writes the reader's result straight into the reader's output
-  // (when both run in the same call and no hook watches its own output), and a
+  // Three savings keep that contract: a Conv, Add or MatMul whose sole reader is a Relu/Clip
+  // (or, for MatMul, an Add of a bias vector, a Mul by a scalar or a Transpose; for Conv, an Add
+  // of a residual computed before it, with that Add's own Relu/Clip) writes the reader's result
+  // straight into the reader's output (when both run in the same call and no hook watches its
+  // own output); a MatMul reads through a Transpose that only it reads (skipped, when both run
+  // in the same call and no hook watches the transposed value); and a
   // Reshape-like view op takes over the storage of an input nobody else reads (when that input was
   // computed in the same call). A value left out of date that way is recomputed, with its hooks,
   // when a later call that starts after it reads it.

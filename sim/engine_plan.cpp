@@ -1,6 +1,7 @@
-// Planning the engine's folds: which Relu/Clip, bias Add or GELU chain a step may absorb, and
-// which view ops may take over their input's storage. Decided once, from the graph alone; whether
-// a fold happens is decided per call (Engine::run_steps: no blocking hook, both ends in range).
+// Planning the engine's folds: which Relu/Clip, bias Add, scalar Mul, Transpose or GELU chain a
+// step may absorb, and which view ops may take over their input's storage. Decided once, from
+// the graph alone; whether a fold happens is decided per call (Engine::run_steps: no blocking
+// hook, both ends in range).
 #include <algorithm>
 #include <limits>
 #include <optional>
