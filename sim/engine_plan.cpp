@@ -140,17 +140,8 @@ std::optional<std::vector<std::int64_t>> Engine::transpose_perm(const Step& t) c
   if (xs == net_->shapes.end() || dt == net_->dtypes.end() || dt->second != DType::Float32)
     return std::nullopt;
   const auto r = static_cast<std::int64_t>(xs->second.size());
-  std::vector<std::int64_t> perm = net_->node(t.node).attr_ints("perm", {});
-  if (perm.empty())
-    for (std::int64_t k = r; k-- > 0;) perm.push_back(k);
-  if (r < 2 || static_cast<std::int64_t>(perm.size()) != r) return std::nullopt;
-  std::vector<char> seen(static_cast<std::size_t>(r), 0);
-  for (std::int64_t& p : perm) {
-    if (p < -r || p >= r) return std::nullopt;
-    if (p < 0) p += r;
-    if (seen[static_cast<std::size_t>(p)]++) return std::nullopt;
-  }
-  return perm;
+  if (r < 2) return std::nullopt;
+  return mpq::transpose_perm(net_->node(t.node), r);
 }
 
 // Transposes next to a MatMul (attention heads split and merged: [B, T, H, D] <-> [B, H, T, D])

@@ -52,4 +52,27 @@ std::int64_t normalize_axis(std::int64_t axis, std::int64_t rank) {
   return a;
 }
 
+std::optional<std::vector<std::int64_t>> transpose_perm(const OpNode& node, std::int64_t rank,
+                                                        std::string* why) {
+  const auto fail = [&](std::string reason) -> std::optional<std::vector<std::int64_t>> {
+    if (why) *why = std::move(reason);
+    return std::nullopt;
+  };
+  std::vector<std::int64_t> perm = node.attr_ints("perm", {});
+  if (perm.empty())
+    for (std::int64_t k = rank; k-- > 0;) perm.push_back(k);
+  if (static_cast<std::int64_t>(perm.size()) != rank)
+    return fail("perm length does not match rank " + std::to_string(rank));
+  std::vector<char> seen(static_cast<std::size_t>(rank), 0);
+  for (std::int64_t& p : perm) {
+    const std::int64_t a = p < 0 ? p + rank : p;
+    if (a < 0 || a >= std::max<std::int64_t>(rank, 1))
+      return fail("axis " + std::to_string(p) + " is out of range for rank " +
+                  std::to_string(rank));
+    if (seen[static_cast<std::size_t>(a)]++) return fail("perm is not a permutation");
+    p = a;
+  }
+  return perm;
+}
+
 }  // namespace mpq

@@ -146,5 +146,10 @@ inline const Tensor* optional_input(std::span<const Tensor* const> in, std::size
 }
 // Normalizes a possibly negative axis against `rank`; throws OpError when out of range.
 std::int64_t normalize_axis(std::int64_t axis, std::int64_t rank);
+// A Transpose node's perm for an input of rank `rank`: the axes reversed when the attribute is
+// absent, negative axes normalized. nullopt when it is not a permutation of [0, rank), with the
+// reason in *why when why is set.
+std::optional<std::vector<std::int64_t>> transpose_perm(const OpNode& node, std::int64_t rank,
+                                                        std::string* why = nullptr);
 
 }  // namespace mpq

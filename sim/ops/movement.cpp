@@ -67,16 +67,10 @@ void tiled_transpose(const T* src, T* dst, const std::vector<std::int64_t>& dims
 void run_transpose(const OpContext& ctx, std::span<const Tensor* const> in, std::span<Tensor> out) {
   const Tensor& x = require(in, 0, "data");
   const std::size_t r = x.shape.size();
-  std::vector<std::int64_t> perm = ctx.node.attr_ints("perm");
-  if (perm.empty() && r > 0)
-    for (std::size_t k = r; k-- > 0;) perm.push_back(static_cast<std::int64_t>(k));
-  std::vector<bool> seen(r, false);
-  if (perm.size() != r) throw OpError("perm length does not match rank " + std::to_string(r));
-  for (auto& p : perm) {
-    p = normalize_axis(p, static_cast<std::int64_t>(r));
-    if (seen[static_cast<std::size_t>(p)]) throw OpError("perm is not a permutation");
-    seen[static_cast<std::size_t>(p)] = true;
-  }
+  std::string why;
+  const auto normalized = transpose_perm(ctx.node, static_cast<std::int64_t>(r), &why);
+  if (!normalized) throw OpError(why);
+  const std::vector<std::int64_t>& perm = *normalized;
   Shape os(r);
   for (std::size_t k = 0; k < r; ++k) os[k] = x.shape[static_cast<std::size_t>(perm[k])];
   allocate_for_overwrite(out[0], x.dtype, os);
