@@ -143,8 +143,14 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
   // numpy semantics: a 1-D A is a row [1, K], a 1-D B a column [K, 1]; those dims are dropped.
   Shape& as = va.dims;
   Shape& bs = vb.dims;
-  if (as.size() == 1) as.insert(as.begin(), 1);
-  if (bs.size() == 1) bs.push_back(1);
+  if (as.size() == 1) {
+    as.insert(as.begin(), 1);
+    va.strides.insert(va.strides.begin(), as[1]);
+  }
+  if (bs.size() == 1) {
+    bs.push_back(1);
+    vb.strides.push_back(1);
+  }
   const I64 M = as[as.size() - 2], K = as.back(), N = bs.back();
   if (bs[bs.size() - 2] != K)
     throw OpError("MatMul inner dimensions differ: " + shape_str(va.dims) + " x " +
@@ -189,8 +195,9 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
     return;
   }
   const std::size_t r = ys.size();
-  if (folded && cs[r - 1] != 1) throw OpError("folded Transpose moves the output's last axis");
-  const I64 ldc = folded ? cs[r - 2] : N;
+  if (ctx.out_perm && cs[r - 1] != 1)
+    throw OpError("folded Transpose moves the output's last axis");
+  const I64 ldc = ctx.out_perm ? cs[r - 2] : N;
   // Element offsets of A, B and y for each output batch index (broadcast dims have stride 0).
   std::vector<I64> a_off(static_cast<std::size_t>(nbatch)), b_off(a_off.size()),
       c_off(a_off.size());
@@ -208,8 +215,8 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
     b_off[static_cast<std::size_t>(t)] = bo;
     c_off[static_cast<std::size_t>(t)] = co;
   }
-  const I64 ars = folded ? va.strides[ra] : K, acs = folded ? va.strides[ra + 1] : 1;
-  const I64 brs = folded ? vb.strides[rb] : N, bcs = folded ? vb.strides[rb + 1] : 1;
+  const I64 ars = va.strides[ra], acs = va.strides[ra + 1];
+  const I64 brs = vb.strides[rb], bcs = vb.strides[rb + 1];
   // parallel_sgemm blocks each product the same way whatever the thread count (determinism);
   // TBB runs its nested loops inside the outer one when the batch already fills the threads.
   tbb::parallel_for(tbb::blocked_range<I64>(0, nbatch), [&](const tbb::blocked_range<I64>& rg) {
