@@ -11,6 +11,9 @@ void add_model_args(CLI::App& cmd, ModelArgs& a) {
   cmd.add_option("--input-shape", a.input_shapes,
                  "Shape of an input with dynamic dimensions, NAME:D1xD2x... (repeatable; the "
                  "name may be left out for a single-input model)");
+  cmd.add_flag("--no-canonicalize", a.no_canonicalize,
+               "Skip the canonicalization pass (affine chains, decomposed activations and "
+               "normalizations stay as exported; quantizers sit after each of their ops)");
 }
 
 void add_common_args(CLI::App& cmd, CommonArgs& a) {
@@ -25,8 +28,10 @@ std::unique_ptr<tbb::global_control> apply_threads(const CommonArgs& a) {
                                                static_cast<std::size_t>(a.threads));
 }
 
-Result<Network> load_network(const ModelArgs& a) {
-  return mpq::load_network(a.model, a.input_shapes);
+Result<Network> load_network(const ModelArgs& a, CanonicalizationReport* canonical) {
+  PrepareOptions opts;
+  opts.canonicalize = !a.no_canonicalize;
+  return mpq::load_network(a.model, a.input_shapes, opts, canonical);
 }
 
 int fail(const Error& e) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/canonicalize.hpp"
 #include "graph/network.hpp"
 #include "graph/result.hpp"
 
@@ -18,6 +19,7 @@ constexpr int kExitInputError = 2;
 struct ModelArgs {
   std::string model;
   std::vector<std::string> input_shapes;
+  bool no_canonicalize = false;  // --no-canonicalize: the graph as exported (before/after)
 };
 
 struct CommonArgs {
@@ -31,7 +33,8 @@ void add_common_args(CLI::App& cmd, CommonArgs& a);
 // Limits TBB to --threads for as long as the returned object lives.
 std::unique_ptr<tbb::global_control> apply_threads(const CommonArgs& a);
 
-Result<Network> load_network(const ModelArgs& a);
+// `canonical` (may be null) receives the canonicalization pass's report.
+Result<Network> load_network(const ModelArgs& a, CanonicalizationReport* canonical = nullptr);
 
 // Prints "mpq: error: ..." to stderr and returns the input-error exit code.
 int fail(const Error& e);

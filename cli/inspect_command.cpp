@@ -35,10 +35,41 @@ nlohmann::json quantizer_table(const Network& net) {
   return rows;
 }
 
-int print_quantizers(const InspectArgs& a, const Network& net) {
+nlohmann::json canonical_json(const CanonicalizationReport& r) {
+  nlohmann::json rewrites = nlohmann::json::array(), unfused = nlohmann::json::array();
+  for (const auto& w : r.rewrites)
+    rewrites.push_back({{"pattern", w.pattern}, {"node", w.node}, {"replaced", w.replaced}});
+  for (const auto& u : r.unfused)
+    unfused.push_back({{"pattern", u.pattern}, {"at", u.at}, {"reason", u.reason}});
+  return {{"ran", r.ran}, {"summary", r.summary()}, {"rewrites", rewrites}, {"unfused", unfused}};
+}
+
+// "canonicalized: ..." with the fused nodes per pattern, then what was left unfused and why.
+void print_canonical(const CanonicalizationReport& r, bool names) {
+  if (!r.ran) {
+    std::printf("canonicalized: not run (--no-canonicalize)\n");
+    return;
+  }
+  std::printf("canonicalized: %s\n", r.summary().c_str());
+  if (names)
+    for (const auto& [pattern, n] : r.counts()) {
+      std::string list;
+      for (const auto& w : r.rewrites)
+        if (w.pattern == pattern) list += (list.empty() ? "" : ", ") + w.node;
+      std::printf("  %s (%d): %s\n", pattern.c_str(), n, list.c_str());
+    }
+  for (const auto& u : r.unfused)
+    std::printf("  left unfused (%s) at %s: %s\n", u.pattern.c_str(), u.at.c_str(),
+                u.reason.c_str());
+}
+
+int print_quantizers(const InspectArgs& a, const Network& net,
+                     const CanonicalizationReport& canonical) {
   const nlohmann::json rows = quantizer_table(net);
   if (a.common.json) {
-    print_json({{"model", a.model.model}, {"quantizers", rows}});
+    print_json({{"model", a.model.model},
+                {"quantizers", rows},
+                {"canonicalized", canonical_json(canonical)}});
     return 0;
   }
   std::printf("%-4s %-36s %-10s %-40s %s\n", "#", "quantizer", "kind", "at", "notes");
@@ -60,6 +91,7 @@ int print_quantizers(const InspectArgs& a, const Network& net) {
                 r["kind"].get<std::string>().c_str(), at.c_str(), notes.c_str());
   }
   std::printf("%zu quantizers\n", rows.size());
+  print_canonical(canonical, false);
   return 0;
 }
 
@@ -72,9 +104,10 @@ std::string with_commas(std::int64_t v) {
 
 int run_inspect(const InspectArgs& a) {
   auto threads = apply_threads(a.common);
-  auto net = load_network(a.model);
+  CanonicalizationReport canonical;
+  auto net = load_network(a.model, &canonical);
   if (!net) return fail(net.error());
-  if (a.quantizers) return print_quantizers(a, *net);
+  if (a.quantizers) return print_quantizers(a, *net, canonical);
   nlohmann::json layers = nlohmann::json::array();
   std::int64_t total_macs = 0, total_params = 0;
   for (std::size_t k : net->order) {
@@ -100,11 +133,14 @@ int run_inspect(const InspectArgs& a) {
                 {"layers", layers},
                 {"total_params", total_params},
                 {"total_macs", total_macs},
+                {"canonicalized", canonical_json(canonical)},
                 {"note", "shapes at batch 1; MACs per sample; -1 marks a dynamic dimension"}});
     return 0;
   }
-  std::printf("%s  (opset %lld, %zu ops after BatchNorm and constant folding)\n",
-              a.model.model.c_str(), static_cast<long long>(net->model.opset), net->order.size());
+  std::printf(
+      "%s  (opset %lld, %zu ops after BatchNorm and constant folding and canonicalization)\n",
+      a.model.model.c_str(), static_cast<long long>(net->model.opset), net->order.size());
+  print_canonical(canonical, true);
   std::printf("%-4s %-36s %-20s %-18s %12s %14s\n", "#", "name", "op", "output (batch 1)", "params",
               "MACs");
   int idx = 0;

@@ -12,15 +12,15 @@ bool in(const std::set<std::string>& s, const std::string& op) {
 }
 
 const std::set<std::string> kElementwise = {
-    "Add",  "Sub",         "Mul",   "Div", "Max",   "Min",        "Pow",
-    "Sqrt", "Neg",         "Abs",   "Exp", "Log",   "Reciprocal", "Floor",
-    "Ceil", "Round",       "Sign",  "Mod", "Equal", "Greater",    "GreaterOrEqual",
-    "Less", "LessOrEqual", "Where", "Not", "And",   "Or",         "Xor",
-    "Sum",  "Mean",        "Cos",   "Sin"};
+    "Add",  "Sub",         "Mul",   "Div", "Max",         "Min",        "Pow",
+    "Sqrt", "Neg",         "Abs",   "Exp", "Log",         "Reciprocal", "Floor",
+    "Ceil", "Round",       "Sign",  "Mod", "Equal",       "Greater",    "GreaterOrEqual",
+    "Less", "LessOrEqual", "Where", "Not", "And",         "Or",         "Xor",
+    "Sum",  "Mean",        "Cos",   "Sin", "mpq::GateMul"};
 const std::set<std::string> kActivation = {
-    "Relu",     "Clip",      "Sigmoid", "HardSigmoid",     "HardSwish",  "Gelu", "Erf",
-    "Tanh",     "LeakyRelu", "PRelu",   "Softmax",         "LogSoftmax", "Elu",  "Selu",
-    "Softplus", "Softsign",  "Mish",    "ThresholdedRelu", "Celu"};
+    "Relu",     "Clip",      "Sigmoid", "HardSigmoid",     "HardSwish",  "Gelu",     "Erf",
+    "Tanh",     "LeakyRelu", "PRelu",   "Softmax",         "LogSoftmax", "Elu",      "Selu",
+    "Softplus", "Softsign",  "Mish",    "ThresholdedRelu", "Celu",       "mpq::SiLU"};
 const std::set<std::string> kPooling = {
     "AveragePool", "GlobalAveragePool", "MaxPool", "GlobalMaxPool", "LpPool", "GlobalLpPool"};
 const std::set<std::string> kNormalization = {"LayerNormalization",
@@ -39,7 +39,8 @@ const std::set<std::string> kNormalization = {"LayerNormalization",
                                               "ReduceLogSum",
                                               "ReduceLogSumExp",
                                               "ReduceSumSquare",
-                                              "MeanVarianceNormalization"};
+                                              "MeanVarianceNormalization",
+                                              "mpq::RMSNormalization"};
 const std::set<std::string> kResize = {"Resize", "Upsample"};
 const std::set<std::string> kExtraDataMovement = {"Shape", "Size", "DepthToSpace", "SpaceToDepth",
                                                   "ConstantOfShape"};

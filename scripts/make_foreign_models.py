@@ -19,6 +19,7 @@ Everything is deterministic: fixed seeds, fixed node/tensor names.
 """
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -376,9 +377,240 @@ def foreign_opset13(rng):
     return model, inp, ref, ops
 
 
+def hard_swish_written(g, x, name):
+    """Add(3) -> Clip(0, 6) -> Mul(x) -> Div(6), as converters write HardSwish."""
+    g.const(name + "/three", np.array(3.0, np.float32))
+    g.const(name + "/zero", np.array(0.0, np.float32))
+    g.const(name + "/six", np.array(6.0, np.float32))
+    g.op("Add", [x, name + "/three"], name + "/add")
+    g.op("Clip", [name + "/add", name + "/zero", name + "/six"], name + "/relu6")
+    g.op("Mul", [x, name + "/relu6"], name + "/mul")
+    return g.op("Div", [name + "/mul", name + "/six"], name + "/out")
+
+
+def affine_written(g, x, name, scale, shift, shape):
+    """BatchNorm as a converter writes it: Mul and Add by per-channel constants."""
+    g.const(name + "/scale", scale.reshape(shape))
+    g.const(name + "/shift", shift.reshape(shape))
+    g.op("Mul", [x, name + "/scale"], name + "/mul")
+    return g.op("Add", [name + "/mul", name + "/shift"], name + "/add")
+
+
+def np_hard_swish(x):
+    return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
+def foreign_patterns_cnn(rng):
+    """A MobileNetV3-style block as an opset-11 converter writes it: BatchNorm as Mul/Add,
+    HardSwish and the squeeze-excitation HardSigmoid written out, SiLU and Mish decomposed."""
+    g = G()
+    inp, out = "image", "logits"
+    w1 = he(rng, (8, 3, 3, 3), 27)
+    s1, t1 = (1.0 + small(rng, (8,))).astype(np.float32), small(rng, (8,))
+    wd = he(rng, (8, 1, 3, 3), 9)
+    s2, t2 = (1.0 + small(rng, (8,))).astype(np.float32), small(rng, (8,))
+    wse1, bse1 = he(rng, (4, 8, 1, 1), 8), small(rng, (4,))
+    wse2, bse2 = he(rng, (8, 4, 1, 1), 4), small(rng, (8,))
+    wp = he(rng, (12, 8, 1, 1), 8)
+    s3, t3 = (1.0 + small(rng, (12,))).astype(np.float32), small(rng, (12,))
+    wg, bg = he(rng, (10, 12), 12), small(rng, (10,))
+    sg, tg = (1.0 + small(rng, (10,))).astype(np.float32), small(rng, (10,))
+
+    g.const("stem/W", w1)
+    g.op("Conv", [inp, "stem/W"], "stem/conv", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    y = affine_written(g, "stem/conv", "stem/bn", s1, t1, (1, 8, 1, 1))
+    y = hard_swish_written(g, y, "stem/hswish")
+    g.const("dw/W", wd)
+    g.op("Conv", [y, "dw/W"], "dw/conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=8)
+    y = affine_written(g, "dw/conv", "dw/bn", s2, t2, (8, 1, 1))
+    g.op("Relu", [y], "dw/relu")
+    # Squeeze-excitation: pool -> Conv -> Relu -> Conv -> relu6(x + 3) / 6 -> scale.
+    g.op("GlobalAveragePool", ["dw/relu"], "se/pool")
+    g.const("se/W1", wse1)
+    g.const("se/B1", bse1)
+    g.op("Conv", ["se/pool", "se/W1", "se/B1"], "se/conv1", kernel_shape=[1, 1])
+    g.op("Relu", ["se/conv1"], "se/relu")
+    g.const("se/W2", wse2)
+    g.const("se/B2", bse2)
+    g.op("Conv", ["se/relu", "se/W2", "se/B2"], "se/conv2", kernel_shape=[1, 1])
+    g.const("se/three", np.array(3.0, np.float32))
+    g.const("se/zero", np.array(0.0, np.float32))
+    g.const("se/six", np.array(6.0, np.float32))
+    g.op("Add", ["se/conv2", "se/three"], "se/add")
+    g.op("Clip", ["se/add", "se/zero", "se/six"], "se/relu6")
+    g.op("Div", ["se/relu6", "se/six"], "se/gate")
+    g.op("Mul", ["dw/relu", "se/gate"], "se/scaled")
+    g.const("pw/W", wp)
+    g.op("Conv", ["se/scaled", "pw/W"], "pw/conv", kernel_shape=[1, 1])
+    y = affine_written(g, "pw/conv", "pw/bn", s3, t3, (1, 12, 1, 1))
+    g.op("Sigmoid", [y], "silu/sigmoid")
+    g.op("Mul", [y, "silu/sigmoid"], "silu/out")
+    g.op("Exp", ["silu/out"], "mish/exp")
+    g.const("mish/one", np.array(1.0, np.float32))
+    g.op("Add", ["mish/exp", "mish/one"], "mish/add")
+    g.op("Log", ["mish/add"], "mish/softplus")
+    g.op("Tanh", ["mish/softplus"], "mish/tanh")
+    g.op("Mul", ["silu/out", "mish/tanh"], "mish/out")
+    g.op("GlobalAveragePool", ["mish/out"], "head/pool")
+    g.op("Flatten", ["head/pool"], "head/flat", axis=1)
+    g.const("head/W", wg)
+    g.const("head/B", bg)
+    g.op("Gemm", ["head/flat", "head/W", "head/B"], "head/gemm", transB=1)
+    g.const("head/scale", sg)
+    g.const("head/shift", tg.reshape(1, 10))
+    g.op("Mul", ["head/scale", "head/gemm"], "head/mul")
+    g.op("Add", ["head/mul", "head/shift"], out)
+    model = make_model(g, "foreign_patterns_cnn", 11, 6, inp, ["N", 3, 16, 16], out, ["N", 10],
+                       "an opset-11 converter's MobileNetV3 block: BatchNorm as Mul/Add, HardSwish, "
+                       "SE HardSigmoid, SiLU and Mish written out")
+
+    def ref(x):
+        y = conv2d(x, w1, strides=(2, 2), pads=(1, 1, 1, 1)).astype(np.float64)
+        y = np_hard_swish(y * s1.reshape(1, -1, 1, 1) + t1.reshape(1, -1, 1, 1))
+        y = conv2d(y.astype(np.float32), wd, pads=(1, 1, 1, 1), group=8).astype(np.float64)
+        y = np.maximum(y * s2.reshape(1, -1, 1, 1) + t2.reshape(1, -1, 1, 1), 0)
+        p = y.mean(axis=(2, 3), keepdims=True).astype(np.float32)
+        p = np.maximum(conv2d(p, wse1, bse1), 0)
+        gate = np.clip(conv2d(p, wse2, bse2).astype(np.float64) + 3, 0, 6) / 6
+        y = conv2d((y * gate).astype(np.float32), wp).astype(np.float64)
+        y = y * s3.reshape(1, -1, 1, 1) + t3.reshape(1, -1, 1, 1)
+        y = y / (1 + np.exp(-y))
+        y = y * np.tanh(np.log1p(np.exp(y)))
+        y = y.mean(axis=(2, 3)) @ wg.T.astype(np.float64) + bg
+        return (y * sg + tg).astype(np.float32)
+
+    ops = ("Conv, Mul/Add (BatchNorm), HardSwish written out, depthwise Conv, Mul/Add, Relu, "
+           "SE (GlobalAveragePool, Conv, Relu, Conv, relu6(x+3)/6, Mul), Conv 1x1, Mul/Add, "
+           "x*Sigmoid(x), x*Tanh(Log(1+Exp(x))), GlobalAveragePool, Flatten, Gemm, Mul/Add")
+    return model, inp, ref, ops
+
+
+def layer_norm_written(g, x, name, gamma=None, beta=None, reciprocal=False):
+    """ReduceMean, Sub, Pow(2), ReduceMean, Add(eps), Sqrt, Div (or Reciprocal and Mul)."""
+    g.op("ReduceMean", [x], name + "/mean", axes=[-1], keepdims=1)
+    g.op("Sub", [x, name + "/mean"], name + "/sub")
+    g.const(name + "/two", np.array(2.0, np.float32))
+    g.op("Pow", [name + "/sub", name + "/two"], name + "/pow")
+    g.op("ReduceMean", [name + "/pow"], name + "/var", axes=[-1], keepdims=1)
+    g.const(name + "/eps", np.array(1e-5, np.float32))
+    g.op("Add", [name + "/var", name + "/eps"], name + "/add_eps")
+    g.op("Sqrt", [name + "/add_eps"], name + "/std")
+    if reciprocal:
+        g.op("Reciprocal", [name + "/std"], name + "/inv")
+        y = g.op("Mul", [name + "/sub", name + "/inv"], name + "/norm")
+    else:
+        y = g.op("Div", [name + "/sub", name + "/std"], name + "/norm")
+    if gamma is not None:
+        g.const(name + "/gamma", gamma)
+        g.const(name + "/beta", beta)
+        g.op("Mul", [y, name + "/gamma"], name + "/scaled")
+        y = g.op("Add", [name + "/scaled", name + "/beta"], name + "/out")
+    return y
+
+
+def np_layer_norm(x, gamma=None, beta=None):
+    d = x - x.mean(axis=-1, keepdims=True)
+    y = d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5)
+    return y if gamma is None else y * gamma + beta
+
+
+def foreign_patterns_transformer(rng):
+    """A transformer block as PyTorch writes it at opset 13: LayerNorm, GELU (erf and tanh
+    forms) and RMSNorm as arithmetic, a Linear's scale as a Mul after MatMul + Add."""
+    g = G()
+    inp, out = "image", "logits"
+    wp, bp = he(rng, (16, 3, 4, 4), 48), small(rng, (16,))
+    g1, b1 = (1.0 + small(rng, (16,))).astype(np.float32), small(rng, (16,))
+    w1, c1 = he(rng, (16, 32), 16), small(rng, (32,))
+    w2, c2 = he(rng, (32, 16), 32), small(rng, (16,))
+    s2 = (1.0 + small(rng, (16,))).astype(np.float32)
+    gr = (1.0 + small(rng, (16,))).astype(np.float32)
+    wh, bh = he(rng, (10, 16), 16), small(rng, (10,))
+
+    g.const("patch/W", wp)
+    g.const("patch/B", bp)
+    g.op("Conv", [inp, "patch/W", "patch/B"], "patch/conv", kernel_shape=[4, 4], strides=[4, 4])
+    g.const("tokens/shape", np.array([0, 16, 16], np.int64))
+    g.op("Reshape", ["patch/conv", "tokens/shape"], "tokens/nct")
+    g.op("Transpose", ["tokens/nct"], "tokens", perm=[0, 2, 1])                # (N,16 tokens,16)
+    y = layer_norm_written(g, "tokens", "ln1", g1, b1)
+    g.const("mlp/W1", w1)
+    g.op("MatMul", [y, "mlp/W1"], "mlp/fc1")
+    g.const("mlp/B1", c1)
+    g.op("Add", ["mlp/fc1", "mlp/B1"], "mlp/fc1_bias")
+    # GELU as PyTorch exports it: Div(sqrt 2), Erf, Add(1), Mul(x), Mul(0.5).
+    g.const("gelu/sqrt2", np.array(np.sqrt(2.0), np.float32))
+    g.op("Div", ["mlp/fc1_bias", "gelu/sqrt2"], "gelu/div")
+    g.op("Erf", ["gelu/div"], "gelu/erf")
+    g.const("gelu/one", np.array(1.0, np.float32))
+    g.op("Add", ["gelu/erf", "gelu/one"], "gelu/add")
+    g.op("Mul", ["mlp/fc1_bias", "gelu/add"], "gelu/mul")
+    g.const("gelu/half", np.array(0.5, np.float32))
+    g.op("Mul", ["gelu/mul", "gelu/half"], "gelu/out")
+    g.const("mlp/W2", w2)
+    g.op("MatMul", ["gelu/out", "mlp/W2"], "mlp/fc2")
+    g.const("mlp/B2", c2)
+    g.op("Add", ["mlp/fc2", "mlp/B2"], "mlp/fc2_bias")
+    g.const("mlp/layer_scale", s2)
+    g.op("Mul", ["mlp/fc2_bias", "mlp/layer_scale"], "mlp/scaled")
+    g.op("Add", ["tokens", "mlp/scaled"], "res")
+    # RMSNorm: Pow, ReduceMean, Add(eps), Sqrt, Reciprocal, Mul, Mul(gamma).
+    g.const("rms/two", np.array(2.0, np.float32))
+    g.op("Pow", ["res", "rms/two"], "rms/pow")
+    g.op("ReduceMean", ["rms/pow"], "rms/mean", axes=[-1], keepdims=1)
+    g.const("rms/eps", np.array(1e-6, np.float32))
+    g.op("Add", ["rms/mean", "rms/eps"], "rms/add")
+    g.op("Sqrt", ["rms/add"], "rms/sqrt")
+    g.op("Reciprocal", ["rms/sqrt"], "rms/inv")
+    g.op("Mul", ["res", "rms/inv"], "rms/norm")
+    g.const("rms/gamma", gr)
+    g.op("Mul", ["rms/norm", "rms/gamma"], "rms/out")
+    # GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    g.const("gelu_t/three", np.array(3.0, np.float32))
+    g.op("Pow", ["rms/out", "gelu_t/three"], "gelu_t/cube")
+    g.const("gelu_t/c", np.array(0.044715, np.float32))
+    g.op("Mul", ["gelu_t/cube", "gelu_t/c"], "gelu_t/cubic")
+    g.op("Add", ["rms/out", "gelu_t/cubic"], "gelu_t/inner")
+    g.const("gelu_t/k", np.array(np.sqrt(2.0 / np.pi), np.float32))
+    g.op("Mul", ["gelu_t/inner", "gelu_t/k"], "gelu_t/scaled")
+    g.op("Tanh", ["gelu_t/scaled"], "gelu_t/tanh")
+    g.const("gelu_t/one", np.array(1.0, np.float32))
+    g.op("Add", ["gelu_t/tanh", "gelu_t/one"], "gelu_t/add")
+    g.const("gelu_t/half", np.array(0.5, np.float32))
+    g.op("Mul", ["rms/out", "gelu_t/half"], "gelu_t/halfx")
+    g.op("Mul", ["gelu_t/halfx", "gelu_t/add"], "gelu_t/out")
+    y = layer_norm_written(g, "gelu_t/out", "ln2", reciprocal=True)
+    g.op("ReduceMean", [y], "pool", axes=[1], keepdims=0)                       # (N,16)
+    g.const("head/W", wh)
+    g.const("head/B", bh)
+    g.op("Gemm", ["pool", "head/W", "head/B"], out, transB=1)
+    model = make_model(g, "foreign_patterns_transformer", 13, 7, inp, ["N", 3, 16, 16], out, ["N", 10],
+                       "an opset-13 export of a transformer block: LayerNorm, GELU (erf and tanh) and "
+                       "RMSNorm written out")
+
+    def ref(x):
+        t = conv2d(x, wp, bp, strides=(4, 4)).astype(np.float64)
+        t = t.reshape(t.shape[0], 16, 16).transpose(0, 2, 1)
+        y = np_layer_norm(t, g1, b1) @ w1 + c1
+        y = 0.5 * y * (1 + np.vectorize(math.erf)(y / np.sqrt(2.0)))
+        r = t + (y @ w2 + c2) * s2
+        r = r / np.sqrt((r * r).mean(axis=-1, keepdims=True) + 1e-6) * gr
+        r = 0.5 * r * (1 + np.tanh(np.sqrt(2 / np.pi) * (r + 0.044715 * r ** 3)))
+        y = np_layer_norm(r).mean(axis=1)
+        return (y @ wh.T + bh).astype(np.float32)
+
+    ops = ("Conv 4x4/4, Reshape, Transpose, LayerNorm written out (with Mul/Add affine), MatMul, Add, "
+           "GELU erf form (PyTorch order), MatMul, Add, Mul (layer scale), Add (residual), RMSNorm "
+           "(Pow, ReduceMean, Add, Sqrt, Reciprocal, Mul, Mul), GELU tanh form, LayerNorm (Reciprocal, "
+           "no affine), ReduceMean over tokens, Gemm")
+    return model, inp, ref, ops
+
+
 MODELS = [("foreign_opset9", foreign_opset9, 9),
           ("foreign_opset11", foreign_opset11, 11),
-          ("foreign_opset13", foreign_opset13, 13)]
+          ("foreign_opset13", foreign_opset13, 13),
+          ("foreign_patterns_cnn", foreign_patterns_cnn, 11),
+          ("foreign_patterns_transformer", foreign_patterns_transformer, 13)]
 
 
 # --------------------------------------------------------------------- running

@@ -37,7 +37,7 @@ const std::set<std::string, std::less<>>& reviewed_ops() {
       "ReduceSum", "ReduceSumSquare", "Relu", "Reshape", "Resize", "Round", "Selu", "Shape",
       "Sigmoid", "Sign", "Size", "Slice", "Softmax", "Softplus", "Softsign", "Split", "Sqrt",
       "Squeeze", "Sub", "Sum", "Tanh", "Tile", "Transpose", "Unsqueeze", "Upsample", "Where",
-      "Xor"};
+      "Xor", "mpq::GateMul", "mpq::RMSNormalization", "mpq::SiLU"};
   return ops;
 }
 // clang-format on
@@ -99,7 +99,7 @@ Status check_axes(const OpNode& n, const Network& net, std::size_t rank, bool da
     const std::int64_t dflt = net.model.opset >= 13 ? -1 : 1;
     if (normalized_axis(n.attr_int("axis", dflt), rank) == 0)
       return refuse("normalizes over axis 0, the batch");
-  } else if (op == "LayerNormalization") {
+  } else if (op == "LayerNormalization" || op == "mpq::RMSNormalization") {
     if (normalized_axis(n.attr_int("axis", -1), rank) <= 0)
       return refuse("normalizes over axis 0, the batch");
   } else if (op == "Gather" || op == "GatherElements") {

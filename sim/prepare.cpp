@@ -145,7 +145,26 @@ Result<std::vector<Tensor>> make_example_inputs(const Model& model, std::int64_t
   return ins;
 }
 
-Result<Network> prepare_network(Model model, const PrepareOptions& opts) {
+namespace {
+
+// Every tensor's shape and type, from a dry run at batch 1 with the engine's folds off, so
+// that every intermediate is computed (the canonicalization matchers read their shapes).
+Status infer_shapes(Network& net) {
+  auto inputs = make_example_inputs(net.model, 1);
+  if (!inputs) return inputs.error();
+  auto engine = Engine::create(net);
+  if (!engine) return engine.error();
+  engine->set_fusion(false);
+  auto out = engine->run(*inputs);
+  if (!out) return make_error("shape inference failed: " + out.error().message);
+  engine->record_shapes(net);
+  return Ok{};
+}
+
+}  // namespace
+
+Result<Network> prepare_network(Model model, const PrepareOptions& opts,
+                                CanonicalizationReport* canonical) {
   if (auto st = check_supported(model); !st) return st.error();
   if (opts.fold_constants)
     if (auto r = fold_constants(model); !r) return r.error();
@@ -153,20 +172,24 @@ Result<Network> prepare_network(Model model, const PrepareOptions& opts) {
   auto net = build_network(std::move(model));
   if (!net) return net.error();
   if (opts.infer_shapes) {
-    auto inputs = make_example_inputs(net->model, 1);
-    if (!inputs) return inputs.error();
-    auto engine = Engine::create(*net);
-    if (!engine) return engine.error();
-    auto out = engine->run(*inputs);
-    if (!out) return make_error("shape inference failed: " + out.error().message);
-    engine->record_shapes(*net);
+    if (auto st = infer_shapes(*net); !st) return st.error();
+    if (opts.canonicalize) {
+      Model m = net->model;
+      CanonicalizationReport report = canonicalize(m, net->shapes);
+      if (!report.rewrites.empty()) {
+        net = build_network(std::move(m));
+        if (!net) return make_error("canonicalization: " + net.error().message);
+        if (auto st = infer_shapes(*net); !st) return st.error();
+      }
+      if (canonical) *canonical = std::move(report);
+    }
   }
   compute_op_stats(*net);
   return net;
 }
 
-Result<Network> load_network(const std::string& path,
-                             const std::vector<std::string>& input_shapes) {
+Result<Network> load_network(const std::string& path, const std::vector<std::string>& input_shapes,
+                             const PrepareOptions& prepare, CanonicalizationReport* canonical) {
   ImportOptions opts;
   for (const auto& spec : input_shapes) {
     auto s = parse_input_shape(spec);
@@ -175,7 +198,7 @@ Result<Network> load_network(const std::string& path,
   }
   auto model = load_onnx(path, opts);
   if (!model) return model.error();
-  auto net = prepare_network(std::move(model).value());
+  auto net = prepare_network(std::move(model).value(), prepare, canonical);
   if (!net) return make_error(path + ": " + net.error().message);
   return net;
 }

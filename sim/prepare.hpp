@@ -1,10 +1,12 @@
 #pragma once
 // From an imported Model to a Network ready to run: reject unsupported ops (all at once),
 // fold constant subgraphs and BatchNorm, build the graph, infer every shape by a dry run at
-// batch 1, and count MACs and parameters.
+// batch 1, canonicalize (graph/canonicalize.hpp: affine chains, decomposed activations and
+// normalizations), and count MACs and parameters.
 #include <string>
 #include <vector>
 
+#include "graph/canonicalize.hpp"
 #include "graph/network.hpp"
 #include "graph/result.hpp"
 
@@ -14,6 +16,8 @@ struct PrepareOptions {
   bool fold_constants = true;
   bool fold_batchnorm = true;
   bool infer_shapes = true;  // dry run at batch 1; needs every non-batch dim to be known
+  // graph/canonicalize.hpp, after the folds (needs the inferred shapes: skipped without them)
+  bool canonicalize = true;
 };
 
 // One error listing every unsupported op type with its node names, and every attribute value
@@ -24,11 +28,15 @@ Status check_supported(const Model& model);
 // Returns the number of nodes removed.
 Result<int> fold_constants(Model& model);
 
-Result<Network> prepare_network(Model model, const PrepareOptions& opts = {});
+// `canonical` (may be null) receives what the canonicalization pass rewrote and left.
+Result<Network> prepare_network(Model model, const PrepareOptions& opts = {},
+                                CanonicalizationReport* canonical = nullptr);
 
 // load_onnx with `input_shapes` ("NAME:D1xD2..." each) and then prepare_network: what every
 // command that starts from an ONNX file does.
-Result<Network> load_network(const std::string& path, const std::vector<std::string>& input_shapes);
+Result<Network> load_network(const std::string& path, const std::vector<std::string>& input_shapes,
+                             const PrepareOptions& opts = {},
+                             CanonicalizationReport* canonical = nullptr);
 
 // Zero-filled inputs at batch `batch` (dynamic leading dims), for dry runs and benchmarks.
 Result<std::vector<Tensor>> make_example_inputs(const Model& model, std::int64_t batch);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "broadcast.hpp"
+#include "eigen_arrays.hpp"
 #include "elementwise.hpp"
 #include "kernel_util.hpp"
 
@@ -241,6 +242,29 @@ void prelu(const OpContext& ctx, In in, Out out) {
                [](auto v, auto k) { return v < decltype(v){0} ? v * k : v; });
 }
 
+// mpq::GateMul (graph/canonicalize.hpp): X * gate(G), the gate Sigmoid or HardSigmoid(alpha,
+// beta), broadcasting. The gate is computed apart first: it is small (a squeeze-excitation
+// vector) or X itself.
+void gate_mul(const OpContext& ctx, In in, Out out) {
+  const Tensor& x = require(in, 0, "X");
+  Tensor gate = require(in, 1, "G");
+  if (!x.is_float() || !gate.is_float()) throw OpError("GateMul expects float inputs");
+  MapF g(gate.f.data(), gate.size());
+  if (ctx.node.attr_string("gate", "Sigmoid") == "HardSigmoid")
+    g = (g * ctx.node.attr_float("alpha", 0.2f) + ctx.node.attr_float("beta", 0.5f))
+            .max(0.0f)
+            .min(1.0f);
+  else
+    g = g.logistic();
+  apply_binary(x, gate, out[0], DType::Float32, std::multiplies<>());
+}
+
+std::optional<std::string> validate_gate_mul(const OpNode& n, std::int64_t) {
+  const std::string gate = n.attr_string("gate", "Sigmoid");
+  if (gate != "Sigmoid" && gate != "HardSigmoid") return "gate='" + gate + "' is not supported";
+  return std::nullopt;
+}
+
 void where(const OpContext&, In in, Out out) {
   const Tensor& c = require(in, 0, "condition");
   const Tensor& a = require(in, 1, "X");
@@ -292,6 +316,7 @@ void register_binary_ops(OpTable& t) {
   t.push_back({"Mul", arith<std::multiplies<>>, nullptr, false, false, false, true});
   t.push_back({"Div", arith<std::divides<>, true>, nullptr, false, false, false, true});
   t.push_back({"Pow", pow_op, nullptr});
+  t.push_back({"mpq::GateMul", gate_mul, validate_gate_mul});
   t.push_back({"Mod", mod_op, nullptr});
   t.push_back({"Min", fold_inputs<MinOp>, validate_variadic});
   t.push_back({"Max", fold_inputs<MaxOp>, validate_variadic});

@@ -3,11 +3,13 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 #include "broadcast.hpp"
 #include "eigen_arrays.hpp"
 #include "elementwise.hpp"
 #include "erf.hpp"
+#include "gelu_chain.hpp"
 #include "kernel_util.hpp"
 
 namespace mpq::ops {
@@ -65,6 +67,7 @@ MPQ_FLOAT_UNARY(round_op, x.rint())  // halves to even, as ONNX Round
 MPQ_FLOAT_UNARY(softsign, x / (1.0f + x.abs()))
 // log(1 + e^x) without overflow for large x.
 MPQ_FLOAT_UNARY(softplus, x.max(0.0f) + (-x.abs()).exp().log1p())
+MPQ_FLOAT_UNARY(silu, x* x.logistic())  // mpq::SiLU (graph/canonicalize.hpp)
 MPQ_FLOAT_UNARY(mish, x*((x.max(0.0f) + (-x.abs()).exp().log1p()).tanh()))
 #undef MPQ_FLOAT_UNARY
 
@@ -141,11 +144,9 @@ void gelu(const OpContext& ctx, In in, Out out) {
       y = 0.5f * x * (1.0f + (k * (x + 0.044715f * x.cube())).tanh());
     });
   }
-  map_float(float_input(in), out[0], [](const CMapF& x, MapF y) {
-    y = x * 0.70710678118654752f;
-    erf_float(y.data(), y.data(), y.size());
-    y = 0.5f * x * (1.0f + y);
-  });
+  // The arithmetic of PyTorch's exported chain (x * (erf(x / sqrt 2) + 1)) * 0.5, blocked in
+  // L1: a chain the canonicalization pass turned into this op computes what it did before.
+  gelu_erf_chain(float_input(in), std::numbers::sqrt2_v<float>, 1.0f, 0.5f, out[0]);
 }
 
 std::optional<std::string> validate_gelu(const OpNode& n, std::int64_t) {
@@ -345,6 +346,7 @@ void register_unary_ops(OpTable& t) {
   t.push_back({"Softplus", softplus, nullptr});
   t.push_back({"Softsign", softsign, nullptr});
   t.push_back({"Mish", mish, nullptr});
+  t.push_back({"mpq::SiLU", silu, nullptr});
   t.push_back({"Cast", cast, validate_cast});
 }
 

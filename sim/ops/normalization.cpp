@@ -141,6 +141,39 @@ void layer_norm(const OpContext& ctx, In in, Out out) {
       row_grain(inner));
 }
 
+// ---- mpq::RMSNormalization (graph/canonicalize.hpp) ----
+
+// Y = X / sqrt(mean(X^2 over the axes from `axis`) + epsilon) * Scale (optional, of the
+// normalized shape).
+void rms_norm(const OpContext& ctx, In in, Out out) {
+  const Tensor& x = float_input(in, 0, "X");
+  const std::int64_t axis = normalize_axis(ctx.node.attr_int("axis", -1), x.rank());
+  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const Shape norm_shape(x.shape.begin() + axis, x.shape.end());
+  const std::int64_t inner = numel(norm_shape);
+  const std::int64_t outer = inner == 0 ? 0 : x.size() / inner;
+  const Tensor* scale = optional_input(in, 1);
+  if (scale && (!scale->is_float() || scale->shape != norm_shape))
+    throw OpError("Scale shape " + shape_str(scale->shape) + " is not the normalized shape " +
+                  shape_str(norm_shape));
+  Tensor& y = out[0];
+  shape_float_output(y, x.shape);
+  ops::parallel_chunks(
+      outer,
+      [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+          const CMapF row(x.f.data() + r * inner, inner);
+          const float inv = 1.0f / std::sqrt(row.square().sum() / static_cast<float>(inner) + eps);
+          MapF yr(y.f.data() + r * inner, inner);
+          if (scale)
+            yr = row * inv * CMapF(scale->f.data(), inner);
+          else
+            yr = row * inv;
+        }
+      },
+      row_grain(inner));
+}
+
 // ---- Softmax / LogSoftmax ----
 
 // Softmax over n elements spaced `inner` apart, for `cols` adjacent columns starting at p.
@@ -291,6 +324,7 @@ void softmax(const OpContext& ctx, In in, Out out) {
 void register_normalization_ops(OpTable& t) {
   t.push_back({"BatchNormalization", batch_norm, validate_batch_norm});
   t.push_back({"LayerNormalization", layer_norm, nullptr, false, false, false, true});
+  t.push_back({"mpq::RMSNormalization", rms_norm, nullptr});
   t.push_back({"Softmax", softmax<false>, nullptr, false, false, false, true});
   t.push_back({"LogSoftmax", softmax<true>, nullptr, false, false, false, true});
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "fused_op_expansion.hpp"
 #include "onnx_writer.hpp"
 #include "opset_upgrade.hpp"
 #include "qdq_builder.hpp"
@@ -55,8 +56,8 @@ Result<onnx::ModelProto> build_model(const Network& net, const QuantConfig& cfg,
   op->set_domain("");
   op->set_version(opset);
   std::set<std::string> domains;
-  for (const auto& n : m.nodes)
-    if (auto sep = n.op_type.find("::"); sep != std::string::npos)
+  for (const auto& n : m.nodes)  // mpq's own fused ops are written as standard ops
+    if (auto sep = n.op_type.find("::"); sep != std::string::npos && n.op_type.rfind("mpq::", 0))
       domains.insert(n.op_type.substr(0, sep));
   for (const auto& d : domains) {
     auto* o = mp.add_opset_import();
@@ -122,7 +123,14 @@ Result<onnx::ModelProto> build_model(const Network& net, const QuantConfig& cfg,
       pending.emplace_back(b.fresh(out + "_float"), out);
       out = pending.back().first;
     }
-    node_to_proto(n, *g.add_node());
+    std::map<std::string, Tensor> constants;
+    const auto shape = net.shapes.find(n.inputs.empty() ? "" : m.nodes[k].inputs[0]);
+    const auto rank =
+        static_cast<std::int64_t>(shape == net.shapes.end() ? 0 : shape->second.size());
+    for (const auto& s : standard_ops(
+             n, opset, rank, [&](const std::string& t) { return b.fresh(t); }, constants))
+      node_to_proto(s, *g.add_node());
+    for (const auto& [name, t] : constants) tensor_to_proto(t, name, *g.add_initializer());
     for (const auto& [src, dst] : pending)
       emit.activation(src, dst, cfg.quantizers.at(dst).params, formats.at(dst));
   }

@@ -98,6 +98,23 @@ struct OnnxBuilder {
     a->set_type(onnx::AttributeProto::INT);
     a->set_i(v);
   }
+  static void attr_float(onnx::NodeProto* n, const std::string& key, float v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+  static void attr_string(onnx::NodeProto* n, const std::string& key, const std::string& v) {
+    auto* a = n->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+  }
+  // A scalar float initializer, named after its value's role.
+  std::string scalar(const std::string& name, float v) {
+    initializer(name, {}, {v});
+    return name;
+  }
   static void attr_ints(onnx::NodeProto* n, const std::string& key,
                         const std::vector<std::int64_t>& v) {
     auto* a = n->add_attribute();
