@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "hardware_args.hpp"
 #include "sim/prepare.hpp"
 
 namespace mpq::cli {
@@ -32,6 +33,12 @@ Result<Network> load_network(const ModelArgs& a, CanonicalizationReport* canonic
   PrepareOptions opts;
   opts.canonicalize = !a.no_canonicalize;
   return mpq::load_network(a.model, a.input_shapes, opts, canonical);
+}
+
+Result<QuantizerPlacement> placement_for(const Network& net, const ModelArgs& a) {
+  auto rules = placement_rules_for(a.fusion_hw);
+  if (!rules) return rules.error();
+  return place_quantizers(net, *rules);
 }
 
 int fail(const Error& e) {

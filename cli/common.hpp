@@ -10,6 +10,7 @@
 
 #include "graph/canonicalize.hpp"
 #include "graph/network.hpp"
+#include "graph/quantizer_placement.hpp"
 #include "graph/result.hpp"
 
 namespace mpq::cli {
@@ -20,6 +21,7 @@ struct ModelArgs {
   std::string model;
   std::vector<std::string> input_shapes;
   bool no_canonicalize = false;  // --no-canonicalize: the graph as exported (before/after)
+  std::string fusion_hw;  // --hw of quantize, run, export, inspect: whose fusion rules place
 };
 
 struct CommonArgs {
@@ -35,6 +37,8 @@ std::unique_ptr<tbb::global_control> apply_threads(const CommonArgs& a);
 
 // `canonical` (may be null) receives the canonicalization pass's report.
 Result<Network> load_network(const ModelArgs& a, CanonicalizationReport* canonical = nullptr);
+// The quantizer placement under the fusion rules of `a.fusion_hw` (defaults without one).
+Result<QuantizerPlacement> placement_for(const Network& net, const ModelArgs& a);
 
 // Prints "mpq: error: ..." to stderr and returns the input-error exit code.
 int fail(const Error& e);

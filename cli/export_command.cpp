@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "hardware_args.hpp"
 #include "sim/qdq/qdq_export.hpp"
 
 namespace mpq::cli {
@@ -18,10 +19,23 @@ struct ExportArgs {
 
 int run_export(const ExportArgs& a) {
   auto threads = apply_threads(a.common);
-  auto net = load_network(a.model);
+  auto cfg_json = read_config_json(a.config);
+  if (!cfg_json) return fail(cfg_json.error());
+  // The shapes the configuration was calibrated with, unless --input-shape says otherwise.
+  ModelArgs model = a.model;
+  if (model.input_shapes.empty() && cfg_json->is_object() && cfg_json->contains("input_shapes")) {
+    try {
+      model.input_shapes = cfg_json->at("input_shapes").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception&) {
+      return fail(
+          make_error(a.config + ": \"input_shapes\" must be a list of NAME:D1xD2... strings"));
+    }
+  }
+  auto net = load_network(model);
   if (!net) return fail(net.error());
-  const QuantizerPlacement placement = place_quantizers(*net);
-  auto cfg = read_config(a.config, *net, placement);
+  auto placement = placement_for(*net, model);
+  if (!placement) return fail(placement.error());
+  auto cfg = config_from_json(*cfg_json, *net, *placement, a.config);
   if (!cfg) return fail(cfg.error());
   QdqExportOptions opts;
   opts.opset = a.opset;
@@ -61,6 +75,7 @@ void add_export_command(CLI::App& app, int& exit_code) {
       "Write a configuration as an ONNX QDQ model (QuantizeLinear/DequantizeLinear "
       "per quantizer, BatchNorm folded) and optionally an encodings JSON");
   add_model_args(*cmd, args->model);
+  add_fusion_hw_option(*cmd, args->model.fusion_hw);
   add_common_args(*cmd, args->common);
   cmd->add_option("--config", args->config, "Configuration (written by `mpq quantize -o`)")
       ->required();

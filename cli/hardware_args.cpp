@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "hw/accelerator_loader.hpp"
+#include "search/hardware_groups.hpp"
 
 namespace mpq::cli {
 
@@ -17,6 +18,19 @@ Result<hw::Accelerator> load_hardware(const std::string& path) {
   auto acc = hw::load_accelerator(path);
   if (!acc) return make_error(acc.error().message);
   return std::move(acc).value();
+}
+
+void add_fusion_hw_option(CLI::App& cmd, std::string& path) {
+  cmd.add_option("--hw", path,
+                 "Place quantizers by this accelerator's fusion rules (its `fusion:` section; "
+                 "default: any op followed by its sole Relu/Clip runs fused)");
+}
+
+Result<PlacementRules> placement_rules_for(const std::string& path) {
+  if (path.empty()) return PlacementRules::defaults();
+  auto acc = load_hardware(path);
+  if (!acc) return acc.error();
+  return placement_rules_of(*acc);
 }
 
 std::string thousands(double v) {

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "graph/quantizer_placement.hpp"
 #include "graph/result.hpp"
 #include "hw/accelerator.hpp"
 
@@ -11,6 +12,11 @@ namespace mpq::cli {
 
 void add_hw_option(CLI::App& cmd, std::string& path);
 Result<hw::Accelerator> load_hardware(const std::string& path);
+// For commands that place quantizers without pricing (quantize, run, export, inspect): an
+// optional --hw whose fusion rules the placement follows.
+void add_fusion_hw_option(CLI::App& cmd, std::string& path);
+// The accelerator's placement rules, or the defaults when `path` is empty.
+Result<PlacementRules> placement_rules_for(const std::string& path);
 // "1,234,567"
 std::string thousands(double v);
 

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "graph/quantizer_placement.hpp"
+#include "hardware_args.hpp"
 
 namespace mpq::cli {
 namespace {
@@ -15,8 +16,7 @@ struct InspectArgs {
   bool quantizers = false;
 };
 
-nlohmann::json quantizer_table(const Network& net) {
-  const QuantizerPlacement p = place_quantizers(net);
+nlohmann::json quantizer_table(const Network& net, const QuantizerPlacement& p) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& q : p.quantizers) {
     const bool weight = q.kind == QuantizerKind::Weight;
@@ -65,13 +65,18 @@ void print_canonical(const CanonicalizationReport& r, bool names) {
 
 int print_quantizers(const InspectArgs& a, const Network& net,
                      const CanonicalizationReport& canonical) {
-  const nlohmann::json rows = quantizer_table(net);
+  auto placement = placement_for(net, a.model);
+  if (!placement) return fail(placement.error());
+  const nlohmann::json rows = quantizer_table(net, *placement);
   if (a.common.json) {
     print_json({{"model", a.model.model},
+                {"fusion_rules", placement->rules},
+                {"placement", placement_fingerprint(*placement)},
                 {"quantizers", rows},
                 {"canonicalized", canonical_json(canonical)}});
     return 0;
   }
+  std::printf("fusion rules: %s\n", placement->rules.c_str());
   std::printf("%-4s %-36s %-10s %-40s %s\n", "#", "quantizer", "kind", "at", "notes");
   int idx = 0;
   for (const auto& r : rows) {
@@ -165,6 +170,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
                                  "Print the per-layer table: op, output shape, "
                                  "parameters and MACs, with totals");
   add_model_args(*cmd, args->model);
+  add_fusion_hw_option(*cmd, args->model.fusion_hw);
   add_common_args(*cmd, args->common);
   cmd->add_flag("--quantizers", args->quantizers,
                 "List the quantizers instead: where each sits, its kind and the tensors "

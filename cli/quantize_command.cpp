@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "hardware_args.hpp"
 #include "search/sweep_journal.hpp"
 #include "sim/calibration.hpp"
 #include "sim/quant_metrics.hpp"
@@ -73,7 +74,9 @@ int run_quantize(const QuantizeArgs& a) {
   auto threads = apply_threads(a.common);
   auto net = load_network(a.model);
   if (!net) return fail(net.error());
-  const QuantizerPlacement placement = place_quantizers(*net);
+  auto placed = placement_for(*net, a.model);
+  if (!placed) return fail(placed.error());
+  const QuantizerPlacement& placement = *placed;
   const bool tty = isatty(STDERR_FILENO) != 0;
   const std::int64_t batch = batch_size_for(*net, a.batch);
 
@@ -99,6 +102,7 @@ int run_quantize(const QuantizeArgs& a) {
   if (!cfg) return fail(cfg.error());
   cfg->notes["configuration"] = label;
   cfg->notes["calibration_data"] = a.calib;
+  cfg->input_shapes = a.model.input_shapes;
 
   const std::string eval_spec = a.data.empty() ? a.calib : a.data;
   auto eval = open_samples(eval_spec, *net);
@@ -151,6 +155,7 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       "Calibrate a quantization configuration, print its metrics against the float model "
       "and write it as JSON");
   add_model_args(*cmd, args->model);
+  add_fusion_hw_option(*cmd, args->model.fusion_hw);
   add_common_args(*cmd, args->common);
   cmd->add_option("--candidate", args->candidate,
                   "One candidate for every quantizer: W<w>A<a> (W8A8, W4A8, W8A16, ...) or a "

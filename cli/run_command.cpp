@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "hardware_args.hpp"
 #include "sim/dataset.hpp"
 #include "sim/engine.hpp"
 #include "sim/evaluate.hpp"
@@ -159,8 +160,9 @@ int run_run(const RunArgs& a) {
   QuantConfig cfg;
   QuantizedConstants constants;
   if (!a.config.empty()) {
-    const QuantizerPlacement placement = place_quantizers(*net);
-    auto read = read_config(a.config, *net, placement);
+    auto placement = placement_for(*net, a.model);
+    if (!placement) return fail(placement.error());
+    auto read = read_config(a.config, *net, *placement);
     if (!read) return fail(read.error());
     cfg = std::move(read).value();
     constants = quantize_constants(*net, cfg);
@@ -193,6 +195,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
       "Run the model (FP32, or fake-quantized with --config): top-1 accuracy on a data set, "
       "or outputs for given inputs");
   add_model_args(*cmd, args->model);
+  add_fusion_hw_option(*cmd, args->model.fusion_hw);
   add_common_args(*cmd, args->common);
   cmd->add_option("--data", args->data,
                   "Labeled data set: fashion-mnist:test, fashion-mnist:train[:N] or :OFFSET+N");

@@ -57,7 +57,8 @@ ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v) {
   return out;
 }
 
-// Constant node -> tensor (all the value_* forms the opsets define).
+}  // namespace
+
 Result<Tensor> constant_value(const onnx::NodeProto& n, const std::string& where) {
   for (const auto& a : n.attribute()) {
     if (a.name() == "value") return tensor_from_proto(a.t(), where);
@@ -76,6 +77,25 @@ Result<Tensor> constant_value(const onnx::NodeProto& n, const std::string& where
                     ": Constant node without a supported value attribute "
                     "(sparse_value and strings are not supported)");
 }
+
+Result<OpNode> node_from_proto(const onnx::NodeProto& n, const std::string& where) {
+  OpNode node;
+  node.name = n.name();
+  node.op_type = (n.domain().empty() || n.domain() == "ai.onnx") ? n.op_type()
+                                                                 : n.domain() + "::" + n.op_type();
+  node.inputs.assign(n.input().begin(), n.input().end());
+  node.outputs.assign(n.output().begin(), n.output().end());
+  for (const auto& a : n.attribute()) {
+    if (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS)
+      continue;  // control flow: rejected later as an unsupported op
+    auto attr = attribute_from_proto(a, where);
+    if (!attr) return attr.error();
+    node.attrs[a.name()] = std::move(attr).value();
+  }
+  return node;
+}
+
+namespace {
 
 void set_input_shape(onnx::ValueInfoProto& v, const Shape& s) {
   auto* shape = v.mutable_type()->mutable_tensor_type()->mutable_shape();
@@ -204,21 +224,9 @@ Result<Model> load_onnx(const std::string& path, const ImportOptions& opts) {
       m.initializers[n.output(0)] = std::move(t).value();
       continue;
     }
-    OpNode node;
-    node.name = n.name();
-    node.op_type = (n.domain().empty() || n.domain() == "ai.onnx")
-                       ? n.op_type()
-                       : n.domain() + "::" + n.op_type();
-    node.inputs.assign(n.input().begin(), n.input().end());
-    node.outputs.assign(n.output().begin(), n.output().end());
-    for (const auto& a : n.attribute()) {
-      if (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS)
-        continue;  // control flow: rejected later as an unsupported op
-      auto attr = attribute_from_proto(a, where);
-      if (!attr) return attr.error();
-      node.attrs[a.name()] = std::move(attr).value();
-    }
-    m.nodes.push_back(std::move(node));
+    auto node = node_from_proto(n, where);
+    if (!node) return node.error();
+    m.nodes.push_back(std::move(node).value());
   }
   return m;
 }

@@ -7,6 +7,10 @@
 #include "model.hpp"
 #include "result.hpp"
 
+namespace onnx {
+class NodeProto;
+}
+
 namespace mpq {
 
 struct ImportOptions {
@@ -14,6 +18,12 @@ struct ImportOptions {
 };
 
 Result<Model> load_onnx(const std::string& path, const ImportOptions& opts = {});
+
+// One ONNX node as an OpNode ("domain::Op" for other domains; graph attributes are dropped).
+// `where` names the node in errors.
+Result<OpNode> node_from_proto(const onnx::NodeProto& n, const std::string& where);
+// The value of a Constant node (all the value_* forms the opsets define).
+Result<Tensor> constant_value(const onnx::NodeProto& n, const std::string& where);
 
 // Parses "x:1x3x224x224" (or "1x3x224x224" for the only input) into (name, shape).
 Result<std::pair<std::string, Shape>> parse_input_shape(const std::string& spec);

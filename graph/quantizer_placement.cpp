@@ -1,7 +1,11 @@
 #include "quantizer_placement.hpp"
 
 #include <cassert>
+#include <cstdint>
+#include <cstdio>
 #include <set>
+
+#include "fused_chains.hpp"
 
 namespace mpq {
 namespace {
@@ -26,10 +30,6 @@ bool clip_min_non_negative(const Network& net, const OpNode& n) {
   auto it = net.model.initializers.find(n.inputs[1]);
   return it != net.model.initializers.end() && it->second.is_float() && it->second.size() == 1 &&
          it->second.f[0] >= 0.0f;
-}
-
-bool fuses_into_producer(const OpNode& n) {
-  return n.op_type == "Relu" || n.op_type == "Clip";
 }
 
 }  // namespace
@@ -67,7 +67,7 @@ const Quantizer* QuantizerPlacement::input_quantizer(const Network& net, std::si
   return it == format_source.end() ? nullptr : &quantizers[it->second];
 }
 
-QuantizerPlacement place_quantizers(const Network& net) {
+QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& rules) {
   const Model& m = net.model;
   std::map<std::string, std::vector<std::size_t>> consumers;
   for (std::size_t k : net.order)
@@ -76,7 +76,9 @@ QuantizerPlacement place_quantizers(const Network& net) {
   std::set<std::string> outputs;
   for (const auto& o : m.outputs) outputs.insert(o.name);
 
+  const std::set<std::string> fused = fused_intermediates(net, rules, consumers, outputs);
   QuantizerPlacement p;
+  p.rules = rules.describe();
   std::map<std::string, bool> non_negative;  // per float activation tensor
   auto add_activation = [&](const std::string& t, std::size_t node, bool nonneg) {
     Quantizer q;
@@ -128,12 +130,8 @@ QuantizerPlacement place_quantizers(const Network& net) {
         if (outputs.count(out)) p.quantizers[p.format_source[out]].model_output = true;
         continue;
       }
-      // Fused with a sole Relu/Clip consumer: the quantizer goes on that consumer's output.
-      auto c = consumers.find(out);
-      const bool fused = n.outputs.size() == 1 && !outputs.count(out) && c != consumers.end() &&
-                         c->second.size() == 1 && fuses_into_producer(m.nodes[c->second[0]]) &&
-                         !fuses_into_producer(n);
-      if (fused) continue;
+      // Inside a fused chain: the quantizer goes on the chain's last output.
+      if (fused.count(out)) continue;
       add_activation(out, k, nonneg);
     }
   }
@@ -153,6 +151,19 @@ QuantizerPlacement place_quantizers(const Network& net) {
     p.quantizers.push_back(q);
   }
   return p;
+}
+
+std::string placement_fingerprint(const QuantizerPlacement& p) {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a, 64 bits
+  const auto mix = [&h](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+    h = (h ^ 0xffU) * 1099511628211ULL;
+  };
+  for (const auto& q : p.quantizers) mix((q.kind == QuantizerKind::Weight ? "w:" : "a:") + q.name);
+  mix(p.rules);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::to_string(p.quantizers.size()) + "-" + buf;
 }
 
 }  // namespace mpq

@@ -2,9 +2,9 @@
 // Where quantizers sit on the network, as the reference PTQ tools place them by default:
 // a weight quantizer on every Conv/ConvTranspose/Gemm/MatMul weight, an activation quantizer
 // on each model input and on the output of each compute op. Data-movement ops pass their
-// input's format through. A compute op whose only consumer is Relu/Clip is fused with it
-// (hardware applies the activation in the accumulator's store), so the quantizer sits on the
-// activation's output only.
+// input's format through. Op chains the target runs as one kernel (PlacementRules: by default
+// any compute op followed by its sole consumer Relu or Clip, the activation applied in the
+// accumulator's store) have no quantizer inside: only the chain's last output is quantized.
 #include <cstddef>
 #include <map>
 #include <string>
@@ -27,12 +27,27 @@ struct Quantizer {
   static constexpr std::size_t kNoNode = static_cast<std::size_t>(-1);
 };
 
+// What runs fused, as quantizer placement sees it (an accelerator's `fusion:` rules, handed
+// over by search/; hw/fusion_rules.hpp checks their names).
+struct PlacementRules {
+  // Producer first; "*" first = any op that computes and is not the sequence's next op. A chain
+  // matches when each op's only output is consumed by the next op alone.
+  std::vector<std::vector<std::string>> fused_sequences;
+  // Op types computed at higher precision whose output is not quantized: consumers read the
+  // wide value, the next quantizer downstream applies.
+  std::vector<std::string> internal_precision;
+
+  static PlacementRules defaults();  // {*, Relu}, {*, Clip}
+  std::string describe() const;      // "*>Relu, *>Clip; internal: Softmax"
+};
+
 struct QuantizerPlacement {
   std::vector<Quantizer> quantizers;  // activations in topological order, then weights
   std::map<std::string, std::size_t> by_name;
   // Every float activation tensor -> the activation quantizer whose format it carries
   // (itself, or the source seen through data-movement ops). Absent for fused intermediates.
   std::map<std::string, std::size_t> format_source;
+  std::string rules;  // PlacementRules::describe() of the rules it was placed by
 
   const Quantizer* find(const std::string& name) const;
   // The quantizer of input `k` of node `node`: a weight quantizer, or the activation
@@ -47,6 +62,12 @@ bool has_weight_quantizer(const std::string& op_type);
 // Output-channel axis of the weight (input 1) of `n`.
 int weight_channel_axis(const OpNode& n, const Shape& weight_shape);
 
-QuantizerPlacement place_quantizers(const Network& net);
+QuantizerPlacement place_quantizers(const Network& net,
+                                    const PlacementRules& rules = PlacementRules::defaults());
+
+// A short digest of which quantizers exist (names and kinds) and of the rules: configurations
+// record it, so one made for another placement (other fusion rules, another canonicalization)
+// is refused when read.
+std::string placement_fingerprint(const QuantizerPlacement& p);
 
 }  // namespace mpq

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "candidate.hpp"
+#include "fusion_rules.hpp"
 #include "measured_latency_table.hpp"
 
 namespace mpq::hw {
@@ -63,6 +64,7 @@ struct Accelerator {
   std::vector<MemoryLevel> memory;                   // innermost (on-chip) first
   double layer_overhead_cycles = 0;
   GroupingRuleSet grouping;
+  std::optional<FusionRules> fusion;  // absent: mpq's default placement rules
   LatencyModelKind latency_model = LatencyModelKind::Roofline;
   BitSerialArray bit_serial;                     // latency_model == BitSerial
   SystolicArray systolic;                        // latency_model == Systolic

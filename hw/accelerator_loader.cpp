@@ -177,6 +177,49 @@ struct Loader {
     m.finish();
   }
 
+  // fusion: {sequences: [[Conv, Relu], ...], internal_precision: [LayerNormalization, ...]}
+  void fusion(StrictMap& root) {
+    YAML::Node node = root.get("fusion", false);
+    if (!node.IsDefined()) return;
+    StrictMap m(node, "fusion", issues);
+    if (!m.is_map()) return;
+    FusionRules rules;
+    if (YAML::Node list = m.get("sequences", true); list.IsDefined()) {
+      if (!list.IsSequence())
+        issues.add(list.Mark(), "fusion.sequences", "expected a list of op sequences");
+      for (std::size_t k = 0; list.IsSequence() && k < list.size(); ++k) {
+        const std::string key = "fusion.sequences[" + std::to_string(k) + "]";
+        auto ops = read_string_list(list[k], key, issues);
+        if (!ops) continue;
+        std::size_t at = 0;
+        if (auto problem = sequence_problem(*ops, at)) {
+          const YAML::Node item =
+              list[k].IsSequence() && at < list[k].size() ? list[k][at] : list[k];
+          issues.add(item.Mark(), key, *problem);
+          continue;
+        }
+        rules.sequences.push_back(*ops);
+      }
+    }
+    if (YAML::Node list = m.get("internal_precision", false); list.IsDefined())
+      if (auto ops = read_string_list(list, "fusion.internal_precision", issues))
+        for (std::size_t k = 0; k < ops->size(); ++k) {
+          const std::string& op = (*ops)[k];
+          if (!is_known_op_type(op) || is_data_movement_op_type(op) || is_mac_op_type(op))
+            issues.add(
+                list[k].Mark(), "fusion.internal_precision",
+                "'" + op + "' is " +
+                    (!is_known_op_type(op) ? "not an op type mpq knows"
+                     : is_mac_op_type(op)  ? "a weighted op (its precision is its candidate's)"
+                                           : "a data-movement op (it computes nothing)"));
+          else
+            rules.internal_precision.push_back(op);
+        }
+    m.string("source", false);
+    m.finish();
+    acc.fusion = std::move(rules);
+  }
+
   void latency_model(StrictMap& root) {
     auto model = root.string("latency_model", true);
     const std::map<std::string, LatencyModelKind> kinds = {
@@ -302,6 +345,7 @@ struct Loader {
     energy(root);
     memory(root);
     grouping(root);
+    fusion(root);
     latency_model(root);
     root.finish();
     if (!issues.empty()) return make_error(issues.joined());

@@ -56,6 +56,7 @@ Status AssignmentEvaluator::prepare_reference() {
 QuantConfig AssignmentEvaluator::config_of(const FormatAssignment& formats) {
   QuantConfig cfg;
   cfg.model = net_.model.path;
+  cfg.placement = placement_fingerprint(placement_);
   cfg.bias_mode = ranges_.bias;
   for (std::size_t q = 0; q < formats.size(); ++q) {
     if (formats[q].is_identity()) continue;

@@ -30,6 +30,11 @@ GroupingRules grouping_rules_of(const hw::Accelerator& acc) {
   return r;
 }
 
+PlacementRules placement_rules_of(const hw::Accelerator& acc) {
+  if (!acc.fusion) return PlacementRules::defaults();
+  return {acc.fusion->sequences, acc.fusion->internal_precision};
+}
+
 Result<std::vector<std::vector<int>>> group_candidates(const Network& net,
                                                        const QuantizerPlacement& p,
                                                        const QuantizerGroups& groups,

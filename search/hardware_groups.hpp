@@ -14,6 +14,9 @@ namespace mpq {
 using GroupConfig = std::vector<int>;
 
 GroupingRules grouping_rules_of(const hw::Accelerator& acc);
+// The accelerator's fusion rules as quantizer placement takes them (its defaults when the
+// description has no `fusion:` section).
+PlacementRules placement_rules_of(const hw::Accelerator& acc);
 
 // Per group, the candidate indices every one of its ops accepts (the intersection over its ops
 // of what the accelerator supports for their class; ops without weights only constrain the

@@ -123,7 +123,6 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
   auto net = load_network(spec.model, spec.input_shapes);
   if (!net) return net.error();
   ctx->net = std::move(net).value();
-  ctx->placement = place_quantizers(ctx->net);
   auto ranges = range_settings_of(spec);
   if (!ranges) return ranges.error();
   ctx->ranges = *ranges;
@@ -132,12 +131,28 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
   if (!metric) return metric.error();
   ctx->metric = *metric;
 
+  std::vector<hw::Accelerator> accs;
   for (const auto& path : spec.accelerators) {
     auto acc = hw::load_accelerator(path);
     if (!acc) return make_error(acc.error().message);
-    auto priced = price_network(ctx->net, *acc);
-    if (!priced) return make_error(acc->name + ": " + priced.error().message);
-    ctx->accelerators.push_back({std::move(acc).value(), std::move(priced).value(), {}});
+    accs.push_back(std::move(acc).value());
+  }
+  // One phase 1 serves every accelerator, so they must agree on where quantizers sit.
+  const PlacementRules rules =
+      accs.empty() ? PlacementRules::defaults() : placement_rules_of(accs.front());
+  for (const auto& acc : accs)
+    if (placement_rules_of(acc).describe() != rules.describe())
+      return make_error("accelerators '" + accs.front().name + "' (" + accs.front().source_file +
+                        ") and '" + acc.name + "' (" + acc.source_file +
+                        ") declare different fusion rules (" + rules.describe() + " against " +
+                        placement_rules_of(acc).describe() +
+                        "): one phase 1 places quantizers one way; explore them in separate "
+                        "experiments");
+  ctx->placement = place_quantizers(ctx->net, rules);
+  for (auto& acc : accs) {
+    auto priced = price_network(ctx->net, acc);
+    if (!priced) return make_error(acc.name + ": " + priced.error().message);
+    ctx->accelerators.push_back({std::move(acc), std::move(priced).value(), {}});
   }
   std::vector<Candidate> wanted;
   for (const auto& name : spec.candidates) {

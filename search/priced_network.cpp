@@ -4,7 +4,7 @@ namespace mpq {
 
 Result<PricedNetwork> price_network(const Network& net, const hw::Accelerator& acc) {
   PricedNetwork p;
-  p.placement = place_quantizers(net);
+  p.placement = place_quantizers(net, placement_rules_of(acc));
   p.groups = build_quantizer_groups(net, p.placement, grouping_rules_of(acc));
   auto supported = group_candidates(net, p.placement, p.groups, acc);
   if (!supported) return supported.error();

@@ -109,6 +109,7 @@ Result<QuantConfig> calibrate_config(const Network& net, const QuantizerPlacemen
                                      const ActivationStats& stats, const RangeSettings& settings) {
   QuantConfig cfg;
   cfg.model = net.model.path;
+  cfg.placement = placement_fingerprint(placement);
   cfg.bias_mode = settings.bias;
   for (const auto& [name, format] : formats) {
     const Quantizer* q = placement.find(name);

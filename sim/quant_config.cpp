@@ -101,13 +101,16 @@ json config_to_json(const QuantConfig& cfg) {
   json biases = json::object();
   for (const auto& [name, b] : cfg.biases)
     biases[name] = {{"format", "int" + std::to_string(b.bits)}, {"scale", b.scale}};
-  return {{"format", "mpq-quant-config"},
-          {"version", 1},
-          {"model", cfg.model},
-          {"bias", cfg.bias_mode == BiasMode::Int32 ? "int32" : "float"},
-          {"notes", cfg.notes},
-          {"quantizers", qs},
-          {"biases", biases}};
+  json out = {{"format", "mpq-quant-config"},
+              {"version", 1},
+              {"model", cfg.model},
+              {"bias", cfg.bias_mode == BiasMode::Int32 ? "int32" : "float"},
+              {"notes", cfg.notes},
+              {"quantizers", qs},
+              {"biases", biases}};
+  if (!cfg.input_shapes.empty()) out["input_shapes"] = cfg.input_shapes;
+  if (!cfg.placement.empty()) out["placement"] = cfg.placement;
+  return out;
 }
 
 Result<QuantConfig> config_from_json(const json& j, const Network& net,
@@ -127,6 +130,17 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
     if (bias != "int32" && bias != "float") return bad("\"bias\" must be \"int32\" or \"float\"");
     cfg.bias_mode = bias == "int32" ? BiasMode::Int32 : BiasMode::Float;
     if (j.contains("notes")) cfg.notes = j.at("notes").get<std::map<std::string, std::string>>();
+    const std::string here = placement_fingerprint(placement);
+    cfg.placement = j.value("placement", "");
+    if (!cfg.placement.empty() && cfg.placement != here)
+      return bad("made for another quantizer placement (" + cfg.placement + ", here " + here +
+                 ": " + std::to_string(placement.quantizers.size()) + " quantizers, fusion rules " +
+                 placement.rules +
+                 "): it was calibrated with other fusion rules (--hw) or another version of "
+                 "the graph canonicalization; recalibrate it with `mpq quantize` (and the same "
+                 "--hw)");
+    if (j.contains("input_shapes"))
+      cfg.input_shapes = j.at("input_shapes").get<std::vector<std::string>>();
     for (const auto& [name, q] : j.at("quantizers").items()) {
       const std::string where = "quantizer '" + name + "'";
       const Quantizer* mq = placement.find(name);
@@ -186,8 +200,7 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
   }
 }
 
-Result<QuantConfig> read_config(const std::string& path, const Network& net,
-                                const QuantizerPlacement& placement) {
+Result<json> read_config_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) return make_error("cannot read configuration '" + path + "'");
   json j;
@@ -196,7 +209,14 @@ Result<QuantConfig> read_config(const std::string& path, const Network& net,
   } catch (const json::exception& e) {
     return make_error(path + ": not valid JSON: " + e.what());
   }
-  return config_from_json(j, net, placement, path);
+  return j;
+}
+
+Result<QuantConfig> read_config(const std::string& path, const Network& net,
+                                const QuantizerPlacement& placement) {
+  auto j = read_config_json(path);
+  if (!j) return j.error();
+  return config_from_json(*j, net, placement, path);
 }
 
 Status write_config(const std::string& path, const QuantConfig& cfg) {

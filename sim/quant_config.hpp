@@ -37,6 +37,11 @@ struct QuantConfig {
   std::map<std::string, QuantizerSetting> quantizers;  // absent: left in float
   std::map<std::string, BiasSetting> biases;           // filled by derive_biases
   std::map<std::string, std::string> notes;            // how it was made (candidate, methods)
+  // The --input-shape values it was calibrated with (empty: the model's own shapes); `mpq
+  // export` applies them when it is given none.
+  std::vector<std::string> input_shapes;
+  // placement_fingerprint() of the placement it was made for; empty in files older than it.
+  std::string placement;
 };
 
 // Quantizer parameters (scale, zero point, grid) for a range per channel (or one range).
@@ -56,6 +61,9 @@ Result<QuantConfig> config_from_json(const nlohmann::json& j, const Network& net
 
 Result<QuantConfig> read_config(const std::string& path, const Network& net,
                                 const QuantizerPlacement& placement);
+// The configuration file as JSON (for what is needed before the network is loaded, such as
+// its "input_shapes"); config_from_json validates it.
+Result<nlohmann::json> read_config_json(const std::string& path);
 // Writes to a temporary file and renames it, so a crash never leaves a partial configuration.
 Status write_config(const std::string& path, const QuantConfig& cfg);
 

@@ -20,17 +20,14 @@ std::string fresh_name(const Model& m, std::string base) {
 
 }  // namespace
 
-Status upgrade_opset(Model& m, std::int64_t target) {
+Status upgrade_opset(Model& m, std::int64_t target, const TensorShapes& types) {
   if (target < m.opset)
     return make_error("the model uses opset " + std::to_string(m.opset) +
                       "; the export cannot lower it to opset " + std::to_string(target) +
                       " (choose --opset " + std::to_string(m.opset) + " or later)");
   if (target == m.opset) return Ok{};
-  if (m.opset < kMinUpgradableOpset)
-    return make_error("the model uses opset " + std::to_string(m.opset) +
-                      "; the export converts models from opset " +
-                      std::to_string(kMinUpgradableOpset) +
-                      " on (re-export the model at opset 13 or later)");
+  if (m.opset < kConverterTargetOpset)
+    if (auto st = upgrade_to_opset13(m, types); !st) return st;
   if (m.opset < 18 && target >= 18) {
     for (auto& n : m.nodes) {
       if (!axes_became_input_at_18(n.op_type) || !n.has_attr("axes")) continue;

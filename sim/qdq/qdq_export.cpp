@@ -47,7 +47,9 @@ Result<onnx::ModelProto> build_model(const Network& net, const QuantConfig& cfg,
                                      const Formats& formats, const QdqExportOptions& opts,
                                      int opset, QdqNodeCounts& counts) {
   Model m = net.model;
-  if (auto st = upgrade_opset(m, opset); !st) return st.error();
+  m.nodes.clear();
+  for (std::size_t k : net.order) m.nodes.push_back(net.model.nodes[k]);
+  if (auto st = upgrade_opset(m, opset, {&net.shapes, &net.dtypes}); !st) return st.error();
   onnx::ModelProto mp;
   mp.set_ir_version(ir_version_for(opset));
   mp.set_producer_name("mpq");
@@ -111,8 +113,8 @@ Result<onnx::ModelProto> build_model(const Network& net, const QuantConfig& cfg,
     emit.activation(vi.name, dq, cfg.quantizers.at(vi.name).params, f->second);
     input_rename[vi.name] = dq;
   }
-  for (std::size_t k : net.order) {
-    OpNode n = m.nodes[k];
+  for (OpNode n : m.nodes) {
+    const std::string x = n.inputs.empty() ? "" : n.inputs[0];  // before the input's DQ rename
     for (auto& in : n.inputs)
       if (auto it = input_rename.find(in); it != input_rename.end()) in = it->second;
     std::vector<std::pair<std::string, std::string>> pending;  // (float name, quantized name)
@@ -124,7 +126,7 @@ Result<onnx::ModelProto> build_model(const Network& net, const QuantConfig& cfg,
       out = pending.back().first;
     }
     std::map<std::string, Tensor> constants;
-    const auto shape = net.shapes.find(n.inputs.empty() ? "" : m.nodes[k].inputs[0]);
+    const auto shape = net.shapes.find(x);
     const auto rank =
         static_cast<std::int64_t>(shape == net.shapes.end() ? 0 : shape->second.size());
     for (const auto& s : standard_ops(
@@ -165,10 +167,10 @@ Status check(const Network& net, const QuantConfig& cfg, const Formats& formats,
 
 Result<QdqExport> export_qdq(const Network& net, const QuantConfig& cfg,
                              const QdqExportOptions& opts) {
-  if (opts.opset < static_cast<int>(kMinUpgradableOpset) || opts.opset > kMaxExportOpset)
-    return make_error(
-        "--opset " + std::to_string(opts.opset) + " is not supported: the export writes opsets " +
-        std::to_string(kMinUpgradableOpset) + " to " + std::to_string(kMaxExportOpset));
+  if (opts.opset < static_cast<int>(kMinExportOpset) || opts.opset > kMaxExportOpset)
+    return make_error("--opset " + std::to_string(opts.opset) +
+                      " is not supported: the export writes opsets " +
+                      std::to_string(kMinExportOpset) + " to " + std::to_string(kMaxExportOpset));
   // Every format first: nothing is built when one cannot be represented.
   Formats formats;
   for (const auto& [name, s] : cfg.quantizers) {

@@ -83,6 +83,39 @@ expect_error "missing configuration file" "cannot read configuration" -- \
 expect_error "unwritable output" "cannot write" -- \
   "$MPQ" export "$CNN" --config "$TMP/cnn.json" -o "$TMP/no/such/dir/out.onnx"
 
+# Old opsets: opset 6 is older than the upgrade handles; an Upsample whose nearest rounding has
+# no opset-13 form (one axis grows, another shrinks) is refused rather than written differently.
+"$PY" - "$TMP" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+tmp = sys.argv[1]
+def save(name, opset, nodes, inits, out_shape):
+    g = helper.make_graph(nodes, name,
+                          [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 28, 28])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+                          initializer=[numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_operatorsetid("", opset)])
+    m.ir_version = 3
+    onnx.save(m, f"{tmp}/{name}.onnx")
+w = np.random.default_rng(0).standard_normal((2, 1, 3, 3)).astype(np.float32)
+save("opset6", 6, [helper.make_node("Conv", ["input", "w"], ["c"], kernel_shape=[3, 3]),
+                   helper.make_node("Relu", ["c"], ["y"])], {"w": w}, ["N", 2, 26, 26])
+save("upsample_mixed", 9, [helper.make_node("Conv", ["input", "w"], ["c"], kernel_shape=[3, 3]),
+                           helper.make_node("Upsample", ["c", "s"], ["y"], mode="nearest")],
+     {"w": w, "s": np.array([1, 1, 2, 0.5], np.float32)}, ["N", 2, 52, 13])
+PYEOF
+for m in opset6 upsample_mixed; do
+  "$MPQ" quantize "$TMP/$m.onnx" --candidate W8A8 --calib fashion-mnist:train:16 -o "$TMP/$m.json" \
+    >/dev/null 2>"$TMP/stderr" || { bad "mpq quantize $m: $(head -n 1 "$TMP/stderr")"; }
+done
+expect_error "opset 6: older than the upgrade handles" "uses opset 6.*opset 7 on.*nothing was written" -- \
+  "$MPQ" export "$TMP/opset6.onnx" --config "$TMP/opset6.json" "${E[@]}"
+expect_error "Upsample growing one axis and shrinking another" \
+  "Upsample.*no opset-13 equivalent.*nothing was written" -- \
+  "$MPQ" export "$TMP/upsample_mixed.onnx" --config "$TMP/upsample_mixed.json" "${E[@]}"
+
 # Good exports: element types per opset, carriers in metadata_props and encodings.
 check_export() {  # NAME CONFIG OPSET PYTHON-ASSERTIONS
   local name=$1 cfg=$2 opset=$3 code=$4

@@ -10,6 +10,13 @@ says (NHWC for the TensorFlow-style model):
     'disabled'): every logit within FP32_ATOL + FP32_RTOL x |ort|, the same top-1 class on every
     image; `mpq run --data fashion-mnist:test:COUNT` gives the accuracy of those logits (mpq's
     own reader applies the metadata the same way).
+  * Export (opsets 11 and 12 go through ONNX's version converter): W8A8 with the default
+    settings, calibrated on 256 training images, `mpq export` (opset 21), and at opset 17 too;
+    the exported model in onnxruntime against `mpq run --config`: top-1 accuracy on the 10,000
+    test images at onnxruntime's default level 'all' within ACC_TOL, and on the first 256 images
+    at level 'disabled' (the ONNX semantics) the logits within MAX_STEPS steps of the logits'
+    quantizer and the same class on at least MIN_TOP1_AGREE images (tests/e2e/
+    test_qdq_onnxruntime.py explains the tolerances: rounding flips of values at a grid tie).
 Needs tools/ort/node_modules (scripts/setup.sh).
 """
 
@@ -26,6 +33,10 @@ from fashion_mnist_test_set import load_test_set
 MODELS = ("mnv3_opset11", "tf_opset12", "vit_opset13")
 COUNT = 1000
 FP32_RTOL, FP32_ATOL = 1e-4, 1e-4
+ACC_TOL = 0.1         # top-1 points, exported model in onnxruntime vs mpq's simulation
+MAX_STEPS = 3         # 'disabled' logits: steps of the logits quantizer
+MIN_TOP1_AGREE = 250  # of LOGIT_COUNT
+LOGIT_COUNT = 256
 
 
 def run(cmd):
@@ -89,6 +100,70 @@ def check_fp32(mpq, src, name, tmp):
     return errors, x_path
 
 
+def output_name(model):
+    import onnx
+    return onnx.load(model).graph.output[0].name
+
+
+def check_export(mpq, src, name, tmp):
+    errors = []
+    model = os.path.join(src, "configs", "models", "foreign", name + ".onnx")
+    x, labels = model_input(model, None)
+    x_all, x_256 = os.path.join(tmp, name + ".xall.npy"), os.path.join(tmp, name + ".x256.npy")
+    np.save(x_all, x)
+    np.save(x_256, x[:LOGIT_COUNT])
+    cfg_path = os.path.join(tmp, name + ".W8A8.json")
+    p = run([mpq, "quantize", model, "--candidate", "W8A8", "--calib", "fashion-mnist:train:256",
+             "-o", cfg_path, "--threads", "2"])
+    if p.returncode != 0:
+        return [f"{name}: mpq quantize exited {p.returncode}: {p.stderr.strip()}"]
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    step = cfg["quantizers"][output_name(model)]["scale"][0]
+    y_mpq = os.path.join(tmp, name + ".W8A8.mpq.npy")
+    p = run([mpq, "run", model, "--config", cfg_path, "--input", x_256, "--output", y_mpq,
+             "--threads", "2"])
+    if p.returncode != 0:
+        return [f"{name}: mpq run --config exited {p.returncode}: {p.stderr.strip()}"]
+    ref = np.load(y_mpq).astype(np.float64)
+    p = run([mpq, "run", model, "--config", cfg_path, "--data", "fashion-mnist:test", "--json",
+             "--threads", "2"])
+    if p.returncode != 0:
+        return [f"{name}: mpq run --config --data exited {p.returncode}: {p.stderr.strip()}"]
+    acc_mpq = json.loads(p.stdout)["top1_accuracy"]
+    for opset in ("21", "17"):
+        tag = f"{name} W8A8 opset {opset}"
+        qdq = os.path.join(tmp, f"{name}.W8A8.{opset}.qdq.onnx")
+        p = run([mpq, "export", model, "--config", cfg_path, "-o", qdq, "--opset", opset, "--json"])
+        if p.returncode != 0:
+            errors.append(f"{tag}: mpq export exited {p.returncode}: {p.stderr.strip()}")
+            continue
+        counts = json.loads(p.stdout)
+        try:
+            spec = ort_logits(src, qdq, x_256, qdq + ".disabled.npy", "disabled")
+            full = ort_logits(src, qdq, x_all, qdq + ".all.npy", "all")
+        except RuntimeError as e:
+            errors.append(f"{tag}: {e}")
+            continue
+        d = np.abs(spec.astype(np.float64) - ref)
+        agree = int((spec.argmax(1) == ref.argmax(1)).sum())
+        acc_ort = float((full.argmax(1) == labels).mean() * 100)
+        print(f"{tag}: {counts['quantize_linear']} Q / {counts['dequantize_linear']} DQ; accuracy "
+              f"mpq {acc_mpq:.2f} onnxruntime {acc_ort:.2f}; 'disabled' logits max |diff| "
+              f"{d.max():.4g} ({d.max() / step:.1f} steps), {int((d > 0).sum())}/{d.size} differ, "
+              f"top-1 agree {agree}/{LOGIT_COUNT}", flush=True)
+        if abs(acc_mpq - acc_ort) > ACC_TOL + 1e-9:
+            errors.append(f"{tag}: accuracy mpq {acc_mpq:.2f} vs onnxruntime {acc_ort:.2f} differs "
+                          f"by more than {ACC_TOL} point")
+        if d.max() > MAX_STEPS * step * (1 + 1e-6):
+            errors.append(f"{tag}: 'disabled' logits differ by {d.max() / step:.2f} steps "
+                          f"(> {MAX_STEPS}): the exported graph computes something else than "
+                          f"mpq's simulation")
+        if agree < MIN_TOP1_AGREE:
+            errors.append(f"{tag}: top-1 agrees on {agree}/{LOGIT_COUNT} < {MIN_TOP1_AGREE}")
+    return errors
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -103,6 +178,7 @@ def main():
         for name in models:
             errors, _ = check_fp32(mpq, src, name, tmp)
             failures += errors
+            failures += check_export(mpq, src, name, tmp)
     if failures:
         print("\nFAIL:\n  " + "\n  ".join(failures))
         return 1
