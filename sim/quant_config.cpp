@@ -130,15 +130,7 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
     if (bias != "int32" && bias != "float") return bad("\"bias\" must be \"int32\" or \"float\"");
     cfg.bias_mode = bias == "int32" ? BiasMode::Int32 : BiasMode::Float;
     if (j.contains("notes")) cfg.notes = j.at("notes").get<std::map<std::string, std::string>>();
-    const std::string here = placement_fingerprint(placement);
     cfg.placement = j.value("placement", "");
-    if (!cfg.placement.empty() && cfg.placement != here)
-      return bad("made for another quantizer placement (" + cfg.placement + ", here " + here +
-                 ": " + std::to_string(placement.quantizers.size()) + " quantizers, fusion rules " +
-                 placement.rules +
-                 "): it was calibrated with other fusion rules (--hw) or another version of "
-                 "the graph canonicalization; recalibrate it with `mpq quantize` (and the same "
-                 "--hw)");
     if (j.contains("input_shapes"))
       cfg.input_shapes = j.at("input_shapes").get<std::vector<std::string>>();
     for (const auto& [name, q] : j.at("quantizers").items()) {
@@ -193,6 +185,14 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
         return bad(where + ": qmin/qmax do not fit " + fmt->name());
       cfg.quantizers[name] = std::move(s);
     }
+    const std::string here = placement_fingerprint(placement);
+    if (!cfg.placement.empty() && cfg.placement != here)
+      return bad("made for another quantizer placement (" + cfg.placement + ", here " + here +
+                 ": " + std::to_string(placement.quantizers.size()) + " quantizers, fusion rules " +
+                 placement.rules +
+                 "): it was calibrated with other fusion rules (--hw) or another version of "
+                 "the graph canonicalization; recalibrate it with `mpq quantize` (and the same "
+                 "--hw)");
     derive_biases(net, placement, cfg);
     return cfg;
   } catch (const json::exception& e) {
