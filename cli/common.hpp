@@ -21,7 +21,7 @@ struct ModelArgs {
   std::string model;
   std::vector<std::string> input_shapes;
   bool no_canonicalize = false;  // --no-canonicalize: the graph as exported (before/after)
-  std::string fusion_hw;  // --hw of quantize, run, export, inspect: whose fusion rules place
+  std::string fusion_hw;         // --hw of quantize, run, export, inspect: whose fusion rules place
 };
 
 struct CommonArgs {

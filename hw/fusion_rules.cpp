@@ -6,9 +6,9 @@
 namespace mpq::hw {
 namespace {
 
-// The op types mpq's engine runs (sim's op registry; tests/hw/fusion_rules_test.cpp checks
-// that every name here is registered there), sorted.
-constexpr std::array<std::string_view, 89> kOpTypes = {"Abs",
+// The op types mpq's engine runs (sim's op registry, with the canonicalization's mpq:: ops;
+// tests/hw/fusion_rules_test.cpp checks that every registered op is named here).
+constexpr std::array<std::string_view, 92> kOpTypes = {"Abs",
                                                        "Add",
                                                        "And",
                                                        "ArgMax",
@@ -96,7 +96,10 @@ constexpr std::array<std::string_view, 89> kOpTypes = {"Abs",
                                                        "Unsqueeze",
                                                        "Upsample",
                                                        "Where",
-                                                       "Xor"};
+                                                       "Xor",
+                                                       "mpq::GateMul",
+                                                       "mpq::RMSNormalization",
+                                                       "mpq::SiLU"};
 
 constexpr std::array<std::string_view, 4> kMacOps = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
 
