@@ -43,7 +43,6 @@ SystolicRun systolic_run(const SystolicArray& a, const LayerWorkload& w, const O
   const double ib = f.inputs.bits / 8.0, wb = f.weights.bits / 8.0, ob = f.outputs.bits / 8.0;
   // Operand reads/writes between the array and SRAM, counted like SCALE-Sim's demand matrices:
   // the im2col'ed input is re-read once per fold along the dimension it is not reused in.
-  double ifmap_reads = 0, filter_reads = 0, ofmap_writes = 0;
   double ifmap_passes = 1, filter_passes = 1, ofmap_passes = 1;  // re-fetches when not resident
   switch (a.dataflow) {
     case Dataflow::WeightStationary:
@@ -59,13 +58,12 @@ SystolicRun systolic_run(const SystolicArray& a, const LayerWorkload& w, const O
       ofmap_passes = static_cast<double>(s.row_folds);
       break;
   }
-  ifmap_reads = count * m * k * ifmap_passes;
-  filter_reads = count * k * n * filter_passes;
-  ofmap_writes = count * m * n * ofmap_passes;
-
   SystolicRun run;
+  run.ifmap_reads = count * m * k * ifmap_passes;
+  run.filter_reads = count * k * n * filter_passes;
+  run.ofmap_writes = count * m * n * ofmap_passes;
   run.compute_cycles = count * static_cast<double>(s.compute_cycles());
-  run.sram_bytes = ifmap_reads * ib + filter_reads * wb + ofmap_writes * ob;
+  run.sram_bytes = run.ifmap_reads * ib + run.filter_reads * wb + run.ofmap_writes * ob;
   // (ours) DRAM: an operand that fits its SRAM is fetched (or written back) once; one that does
   // not is fetched again on every pass over it.
   const double in_bytes = static_cast<double>(w.input_elements) * ib;

@@ -27,8 +27,10 @@ SystolicMapping map_gemm(const SystolicArray& a, std::int64_t m, std::int64_t n,
 struct SystolicRun {
   double compute_cycles = 0;  // gemm_count x (folds x P - 1)
   double stall_cycles = 0;    // folds whose DRAM operands could not be prefetched in P cycles
-  double sram_bytes = 0;      // array <-> SRAM
-  double dram_bytes = 0;      // SRAM <-> DRAM
+  // Operand elements moved between the array and SRAM (SCALE-Sim's SRAM reads and writes).
+  double ifmap_reads = 0, filter_reads = 0, ofmap_writes = 0;
+  double sram_bytes = 0;  // array <-> SRAM: the three above at their formats' widths
+  double dram_bytes = 0;  // SRAM <-> DRAM
 };
 
 // dram_bytes_per_cycle: the off-chip bandwidth in bytes per array clock.

@@ -107,6 +107,55 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 2 and "accuracy_drop" in r.stderr and not os.path.exists(os.path.join(tmp, "negative")),
           "negative accuracy_drop is rejected naming its key: " + r.stderr.strip()[:200])
 
+    # No configuration meets the bound: on an accelerator that runs only 2-bit weights even its
+    # baseline (W2A4) loses far more than 1 point, so every search fails and the explorer must
+    # say so and return the baseline (front point 0), not the cheapest point it tried.
+    with open(os.path.join(src, "configs/hw/edge_npu.yaml")) as f:
+        npu = f.read()
+    low = (npu.replace("name: edge-npu", "name: low-npu")
+           .replace("""  W4A8: {weights: int4, activations: int8}
+  W8A8: {weights: int8, activations: int8}
+  W8A16: {weights: int8, activations: int16}
+  W16A16: {weights: int16, activations: int16}""",
+                    """  W2A4: {weights: int2, activations: int4}
+  W2A2: {weights: int2, activations: int2}""")
+           .replace("{W4A8: 10240, W8A8: 5120, W8A16: 2560, W16A16: 1280}", "{W2A4: 20480, W2A2: 40960}")
+           .replace("{W4A8: 0.2, W8A8: 0.3, W8A16: 0.5, W16A16: 0.9}", "{W2A4: 0.12, W2A2: 0.11}"))
+    check("W2A4: 20480" in low and "W4A8: {weights" not in low and "W4A8: 0.2" not in low,
+          "the 2-bit accelerator replaces every candidate")
+    low_hw = os.path.join(tmp, "low_npu.yaml")
+    with open(low_hw, "w") as f:
+        f.write(low)
+    unmet = experiment(tmp, "unmet")
+    with open(unmet) as f:
+        text = f.read()
+    text = text.replace(f"accelerators: [{src}/configs/hw/edge_npu.yaml, {src}/configs/hw/bitfusion.yaml]",
+                        f"accelerators: [{low_hw}]").replace("[W8A8, W4A8, W4A4]", "[W2A4, W2A2]")
+    with open(unmet, "w") as f:
+        f.write(text)
+    r = run(["explore", unmet, "--quiet", "--no-plots", "--json"])
+    check(r.returncode == 0, "an unmet bound is no error: " + r.stderr[-300:])
+    if r.returncode == 0:
+        x = json.loads(r.stdout)
+        acc = x["accelerators"][0]
+        front, chosen = acc["front"], acc["chosen"]
+        check(len(front) > 1 and all(p["score"] < x["bound"] for p in front),
+              f"no front point reaches the bound {x['bound']:.2f}: "
+              f"best {max(p['score'] for p in front):.2f} of {len(front)} points")
+        check(all(not s["met"] for s in acc["searches"]), "every search reports the bound unmet")
+        check("no configuration" in acc.get("note", "") and "baseline is returned" in acc.get("note", ""),
+              "the run says no configuration meets the bound: " + acc.get("note", "(no note)"))
+        check(chosen["candidates"] == front[0]["candidates"] and chosen["score"] == front[0]["score"],
+              f"the chosen point is the baseline: {set(chosen['candidates'])} "
+              f"scoring {chosen['score']:.2f}, baseline {set(front[0]['candidates'])}")
+        with open(os.path.join(tmp, "unmet", "report.md")) as f:
+            check("baseline is returned" in f.read(), "report.md says the baseline is returned")
+        with open(os.path.join(tmp, "unmet", "configs", "low-npu_chosen.json")) as f:
+            quantizers = json.load(f)["quantizers"].values()
+        formats = {(q["kind"], q["format"]) for q in quantizers}
+        check(formats == {("weight", "int2"), ("activation", "int4")},
+              f"the chosen configuration file is the baseline W2A4: {sorted(formats)}")
+
     def expect_error(name, text, pattern):
         path = os.path.join(tmp, name + ".yaml")
         with open(path, "w") as f:

@@ -1,5 +1,6 @@
 // Phase 1 pieces: the prefix-reusing sweep gives exactly what a from-scratch run of each task's
-// configuration gives, Kendall's tau on hand-checked rankings, and EAGL on a known histogram.
+// configuration gives, Kendall's tau on hand-checked rankings, and EAGL on histograms of weight
+// codes worked by hand.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -63,39 +64,88 @@ TEST(SensitivitySweep, PrefixReuseMatchesFromScratchRuns) {
   }
 }
 
-TEST(Eagl, EntropyOfTheWeightCodes) {
-  // EAGL = bits - H: a 4-bit code histogram with H <= 4, so the score lies in [0, 4].
-  ExperimentSpec x;
-  x.model = std::string(MPQ_SOURCE_DIR) + "/configs/models/cnn.onnx";
-  x.calibration = "fashion-mnist:train:32";
-  x.candidates = {"W8A8", "W4A8", "W2A8"};
-  x.samples = 32;
-  x.batch = 32;
-  auto ctx = prepare_phase1(x, false);
-  ASSERT_TRUE(ctx.ok()) << ctx.error().message;
-  const Phase1Context& c = **ctx;
-  SweepInputs in;
-  in.net = &c.net;
-  in.placement = &c.placement;
-  in.ranges = c.ranges;
-  in.stats = &c.stats;
-  const QuantConfig none;
-  for (const auto& g : c.groups) {
-    bool has_weights = false;
-    for (std::size_t q : g.quantizers)
-      has_weights |= c.placement.quantizers[q].kind == QuantizerKind::Weight;
-    for (const char* cand : {"W4A8", "W2A8"}) {
-      const Candidate cc = *parse_candidate(cand);
-      const double e = eagl_score(c.net, c.placement, g, cc, sweep_task_config(in, none, g, cc));
-      if (!has_weights) {
-        EXPECT_TRUE(std::isnan(e)) << g.name;
-        continue;
-      }
-      const double bits = cand[1] - '0';
-      EXPECT_GE(e, 0.0) << g.name;
-      EXPECT_LE(e, bits) << g.name;
-    }
-  }
+// EAGL on histograms of weight codes worked out by hand (ALGORITHMS.md, Bablani et al.):
+// H = -sum_k p_k log2 p_k over the codes of the group's weights, score = bits - H.
+struct EaglCase {
+  Network net;
+  QuantizerPlacement placement;
+  SweepGroup group;
+  QuantConfig cfg;
+};
+
+// One weight tensor `w` (and an activation quantizer the score must ignore) in one group.
+EaglCase eagl_case(Shape shape, std::vector<float> w, QuantParams qp) {
+  EaglCase c;
+  Tensor t;
+  t.shape = std::move(shape);
+  t.f.assign(w.begin(), w.end());
+  c.net.model.initializers["w"] = std::move(t);
+  Quantizer act;
+  act.name = "x";
+  act.kind = QuantizerKind::Activation;
+  act.node = Quantizer::kNoNode;
+  Quantizer wq;
+  wq.name = "w";
+  wq.kind = QuantizerKind::Weight;
+  wq.channel_axis = qp.axis;
+  c.placement.quantizers = {act, wq};
+  c.placement.by_name = {{"x", 0}, {"w", 1}};
+  c.group.name = "g";
+  c.group.quantizers = {0, 1};
+  QuantizerSetting s;
+  s.kind = QuantizerKind::Weight;
+  s.params = std::move(qp);
+  c.cfg.quantizers["w"] = s;
+  return c;
+}
+
+TEST(Eagl, SymmetricPerChannelHistogram) {
+  // int4 symmetric, grid [-8, 7], per output channel (axis 0): scales 1 and 0.5.
+  QuantParams qp;
+  qp.format = NumberFormat::integer(4);
+  qp.axis = 0;
+  qp.scale = {1.0f, 0.5f};
+  qp.zero_point = {0, 0};
+  qp.qmin = -8;
+  qp.qmax = 7;
+  // Channel 0 (scale 1):   0, 1, 2.5 -> 2 (half to even), 9 -> 7 (saturated).
+  // Channel 1 (scale 0.5): 0, 0.5 -> 1, 1 -> 2, -1.4 -> -2.8 -> -3.
+  // Codes {0: 2, 1: 2, 2: 2, 7: 1, -3: 1} of 8: H = 3 x 1/4 x 2 + 2 x 1/8 x 3 = 2.25 bits.
+  const EaglCase c = eagl_case({2, 4}, {0, 1, 2.5f, 9, 0, 0.5f, 1, -1.4f}, qp);
+  const Candidate w4a8 = *parse_candidate("W4A8");
+  EXPECT_DOUBLE_EQ(eagl_score(c.net, c.placement, c.group, w4a8, c.cfg), 4.0 - 2.25);
+}
+
+TEST(Eagl, AsymmetricPerTensorHistogram) {
+  // int4 asymmetric, grid [0, 15], per tensor: scale 0.25, zero point 3.
+  QuantParams qp;
+  qp.format = NumberFormat::integer(4);
+  qp.scale = {0.25f};
+  qp.zero_point = {3};
+  qp.qmin = 0;
+  qp.qmax = 15;
+  // w / 0.25 + 3: -1 -> -1 -> 0 (saturated), -0.75 -> 0, 0 -> 3, 0.25 -> 4, 3 -> 15, 3 -> 15,
+  // 0.1 -> 0.4 + 3 -> 3, 10 -> 43 -> 15. Codes {0: 2, 3: 2, 4: 1, 15: 3} of 8:
+  // H = 2 x 1/4 x 2 + 1/8 x 3 + 3/8 x log2(8/3) = 2.5 - 0.375 log2(3).
+  const EaglCase c = eagl_case({8}, {-1, -0.75f, 0, 0.25f, 3, 3, 0.1f, 10}, qp);
+  const Candidate w4a8 = *parse_candidate("W4A8");
+  EXPECT_DOUBLE_EQ(eagl_score(c.net, c.placement, c.group, w4a8, c.cfg),
+                   4.0 - (2.5 - 0.375 * std::log2(3.0)));
+}
+
+TEST(Eagl, NoScoreWithoutIntegerWeights) {
+  QuantParams qp;
+  qp.format = NumberFormat::integer(4);
+  qp.scale = {1.0f};
+  qp.zero_point = {0};
+  qp.qmin = -8;
+  qp.qmax = 7;
+  EaglCase c = eagl_case({2}, {0, 1}, qp);
+  // A float weight format has no codes; a group of activation quantizers only has no weights.
+  EXPECT_TRUE(
+      std::isnan(eagl_score(c.net, c.placement, c.group, *parse_candidate("Wfp16Afp16"), c.cfg)));
+  c.group.quantizers = {0};
+  EXPECT_TRUE(std::isnan(eagl_score(c.net, c.placement, c.group, *parse_candidate("W4A8"), c.cfg)));
 }
 
 }  // namespace
