@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/guarded_main.hpp"
+#include "core/guarded_main.hpp"
 #include "graph/onnx_import.hpp"
 #include "sim/engine.hpp"
 #include "sim/prepare.hpp"

@@ -13,7 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "graph/guarded_main.hpp"
+#include "core/guarded_main.hpp"
 #include "graph/onnx_import.hpp"
 #include "sim/calibration.hpp"
 #include "sim/prepare.hpp"

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "graph/canonicalize.hpp"
 #include "graph/network.hpp"
 #include "graph/quantizer_placement.hpp"
-#include "graph/result.hpp"
 
 namespace mpq::cli {
 

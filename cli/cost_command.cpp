@@ -35,10 +35,11 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 Result<int> candidate_arg(const hw::Accelerator& acc, const std::string& name) {
-  auto c = acc.candidate_index(name);
+  const auto parsed = parse_candidate(name);  // "fp16" too, as --candidates reads it
+  const auto c = parsed ? acc.candidate_index(*parsed) : std::nullopt;
   if (!c) {
     std::string known;
-    for (const auto& k : acc.candidates) known += " " + k.name;
+    for (const auto& k : acc.candidates) known += " " + k.name();
     return make_error("--candidate " + name + ": not a candidate of " + acc.name + " (it has" +
                       known + ")");
   }
@@ -175,14 +176,14 @@ int run_cost(const CostArgs& a) {
     nlohmann::json j = metrics_json(t.layer_cost(cfg, l));
     j["name"] = row.workload.name;
     j["op_class"] = row.workload.op_class;
-    j["candidate"] = cand.name;
-    j["output_format"] = out.activations.name;
+    j["candidate"] = cand.name();
+    j["output_format"] = out.activation.name();
     layers.push_back(j);
   }
   const CostMetrics total = t.total(cfg);
   nlohmann::json config = nlohmann::json::object();
   for (std::size_t g = 0; g < cfg.size(); ++g)
-    config[priced->group_names[g]] = acc->candidates[static_cast<std::size_t>(cfg[g])].name;
+    config[priced->group_names[g]] = acc->candidates[static_cast<std::size_t>(cfg[g])].name();
   if (a.common.json) {
     print_json({{"model", a.model.model},
                 {"accelerator", acc->name},

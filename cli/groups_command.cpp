@@ -39,7 +39,7 @@ nlohmann::json groups_json(const Network& net, const hw::Accelerator& acc, const
     for (std::size_t k : grp.ops)
       ops.push_back({{"op", net.node(k).label()}, {"class", op_class_name(classify_op(net, k))}});
     for (int c : p.supported[g])
-      candidates.push_back(acc.candidates[static_cast<std::size_t>(c)].name);
+      candidates.push_back(acc.candidates[static_cast<std::size_t>(c)].name());
     rows.push_back({{"index", g},
                     {"name", grp.name},
                     {"quantizers", quantizers},
@@ -48,7 +48,7 @@ nlohmann::json groups_json(const Network& net, const hw::Accelerator& acc, const
                     {"macs", grp.macs},
                     {"params", grp.params},
                     {"candidates", candidates},
-                    {"baseline", acc.candidates[static_cast<std::size_t>(p.baseline[g])].name},
+                    {"baseline", acc.candidates[static_cast<std::size_t>(p.baseline[g])].name()},
                     {"model_input", grp.model_input},
                     {"model_output", grp.model_output}});
   }

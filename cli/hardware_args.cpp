@@ -16,7 +16,7 @@ void add_hw_option(CLI::App& cmd, std::string& path) {
 
 Result<hw::Accelerator> load_hardware(const std::string& path) {
   auto acc = hw::load_accelerator(path);
-  if (!acc) return make_error(acc.error().message);
+  if (!acc) return acc.error();
   return std::move(acc).value();
 }
 

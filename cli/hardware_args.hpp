@@ -4,8 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "core/result.hpp"
 #include "graph/quantizer_placement.hpp"
-#include "graph/result.hpp"
 #include "hw/accelerator.hpp"
 
 namespace mpq::cli {

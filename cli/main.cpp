@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "graph/guarded_main.hpp"
+#include "core/guarded_main.hpp"
 
 static int run(int argc, char** argv) {
   CLI::App app{"mpq: hardware-aware mixed-precision quantization simulator and explorer"};

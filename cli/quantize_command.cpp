@@ -8,9 +8,9 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "hardware_args.hpp"
-#include "search/sweep_journal.hpp"
 #include "sim/calibration.hpp"
 #include "sim/quant_metrics.hpp"
+#include "sim/quant_metrics_json.hpp"
 #include "sim/quantized_engine.hpp"
 
 namespace mpq::cli {

@@ -73,7 +73,7 @@ void print_table(const Phase1Context& ctx, const Phase1Result& r) {
     if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
     const auto& m = e.result.metrics;
     std::printf("%-5d %-44s %-12s %-9s %9s %9s %10s %14.4g\n", ++rank, name.c_str(),
-                e.result.candidate.c_str(), g.baseline.name().c_str(),
+                e.result.candidate.name().c_str(), g.baseline.name().c_str(),
                 number_text(m.sqnr_db, "%.2f", "-").c_str(),
                 m.accuracy ? number_text(*m.accuracy, "%.2f", "-").c_str() : "-",
                 number_text(m.agreement, "%.2f", "-").c_str(), e.bops_reduction);

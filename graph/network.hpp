@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "model.hpp"
-#include "result.hpp"
 
 namespace mpq {
 

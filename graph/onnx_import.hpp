@@ -4,8 +4,8 @@
 #include <map>
 #include <string>
 
+#include "core/result.hpp"
 #include "model.hpp"
-#include "result.hpp"
 
 namespace onnx {
 class NodeProto;

@@ -2,7 +2,7 @@
 // Conversion of ONNX TensorProto values (initializers, Constant nodes, test-data .pb files).
 #include <string>
 
-#include "result.hpp"
+#include "core/result.hpp"
 #include "tensor.hpp"
 
 namespace onnx {

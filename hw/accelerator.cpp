@@ -14,9 +14,15 @@ bool is_mac_op_class(std::string_view s) {
   return std::find(kMacOpClassNames.begin(), kMacOpClassNames.end(), s) != kMacOpClassNames.end();
 }
 
-std::optional<int> Accelerator::candidate_index(const std::string& n) const {
+std::optional<int> Accelerator::candidate_index(const Candidate& c) const {
+  const auto it = std::find(candidates.begin(), candidates.end(), c);
+  if (it == candidates.end()) return std::nullopt;
+  return static_cast<int>(it - candidates.begin());
+}
+
+std::optional<int> Accelerator::candidate_index(std::string_view name) const {
   for (std::size_t k = 0; k < candidates.size(); ++k)
-    if (candidates[k].name == n) return static_cast<int>(k);
+    if (candidates[k].name() == name) return static_cast<int>(k);
   return std::nullopt;
 }
 
@@ -43,7 +49,7 @@ std::vector<bool> Accelerator::accepted_candidates(const std::string& op_class,
   std::vector<bool> accepted(n, false);
   for (std::size_t c = 0; c < n; ++c)
     for (std::size_t o = 0; o < n && !accepted[c]; ++o)
-      accepted[c] = own[o] && candidates[o].activations == candidates[c].activations;
+      accepted[c] = own[o] && candidates[o].activation == candidates[c].activation;
   return accepted;
 }
 

@@ -6,9 +6,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "candidate.hpp"
+#include "core/candidate.hpp"
 #include "fusion_rules.hpp"
 #include "measured_latency_table.hpp"
 
@@ -70,7 +71,9 @@ struct Accelerator {
   SystolicArray systolic;                        // latency_model == Systolic
   std::optional<MeasuredLatencyTable> measured;  // latency_model == Measured
 
-  std::optional<int> candidate_index(const std::string& name) const;
+  std::optional<int> candidate_index(const Candidate& c) const;
+  // By its one spelling (Candidate::name, as the YAML declares it): "W8A8", "Wfp16Afp16".
+  std::optional<int> candidate_index(std::string_view name) const;
   // The class entry, else the `default` entry, else nullptr (= supports every candidate).
   const OpClassSupport* support_of(const std::string& op_class) const;
   // Candidate indices ops of `op_class` (of type `op_type`) run at. An op without weights only

@@ -7,14 +7,21 @@
 #include <map>
 #include <sstream>
 
+#include "core/strict_yaml.hpp"
 #include "op_class_names.hpp"
-#include "strict_yaml.hpp"
 
 namespace mpq::hw {
 namespace {
 
 constexpr double kKiB = 1024.0;
 constexpr double kGB = 1e9;
+
+// A format as an accelerator declares it: its full name ("int8", "fp16"), never fp32.
+std::optional<NumberFormat> declared_format(const std::string& text) {
+  auto f = parse_format(text);
+  if (!f || f->is_identity() || f->name() != text) return std::nullopt;
+  return *f;
+}
 
 struct Loader {
   std::string path;
@@ -45,22 +52,23 @@ struct Loader {
       auto a = m.string("activations", true);
       m.finish();
       if (!w || !a) continue;
-      auto wf = parse_number_format(*w);
-      auto af = parse_number_format(*a);
+      auto wf = declared_format(*w);
+      auto af = declared_format(*a);
       if (!wf)
         issues.add(m.node()["weights"].Mark(), key + ".weights", "unknown format '" + *w + "'");
       if (!af)
         issues.add(m.node()["activations"].Mark(), key + ".activations",
                    "unknown format '" + *a + "'");
       if (!wf || !af) continue;
-      const std::string expected = candidate_name(*wf, *af);
+      const Candidate candidate{*wf, *af};
+      const std::string expected = candidate.name();
       if (expected != name) {
         issues.add(
             it->first.Mark(), key,
             "the name does not match its formats (" + *w + ", " + *a + " is " + expected + ")");
         continue;
       }
-      acc.candidates.push_back(Candidate{name, *wf, *af});
+      acc.candidates.push_back(candidate);
     }
   }
 
@@ -134,7 +142,7 @@ struct Loader {
     }
     for (std::size_t c = 0; c < acc.candidates.size(); ++c)
       if (acc.energy_pj_per_mac[c] < 0)
-        issues.add(node.Mark(), "energy_pj_per_mac." + acc.candidates[c].name,
+        issues.add(node.Mark(), "energy_pj_per_mac." + acc.candidates[c].name(),
                    "missing: every declared candidate needs an energy per MAC");
   }
 
@@ -260,8 +268,8 @@ struct Loader {
     acc.bit_serial.max_bits = m.integer("max_bits", false, Bound::Positive).value_or(8);
     m.finish();
     for (const auto& c : acc.candidates)
-      if (c.weights.is_float || c.activations.is_float)
-        issues.add(root.node()["candidates"][c.name].Mark(), "candidates." + c.name,
+      if (c.weight.is_float() || c.activation.is_float())
+        issues.add(root.node()["candidates"][c.name()].Mark(), "candidates." + c.name(),
                    "bit_serial bricks compute integers only");
   }
 
@@ -320,7 +328,7 @@ struct Loader {
                                std::find(s->candidates->begin(), s->candidates->end(),
                                          static_cast<int>(c)) != s->candidates->end();
         if (supported && !acc.macs_per_cycle(name, static_cast<int>(c)))
-          issues.add(at, "op_classes." + name + ".macs_per_cycle." + acc.candidates[c].name,
+          issues.add(at, "op_classes." + name + ".macs_per_cycle." + acc.candidates[c].name(),
                      "missing: roofline needs a throughput for every supported candidate (give it "
                      "under op_classes." +
                          name +

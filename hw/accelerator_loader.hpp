@@ -5,7 +5,7 @@
 #include <string>
 
 #include "accelerator.hpp"
-#include "hw_error.hpp"
+#include "core/result.hpp"
 
 namespace mpq::hw {
 

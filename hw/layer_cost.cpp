@@ -23,7 +23,7 @@ void hierarchy_latency(const Accelerator& acc, const LayerWorkload& w, int cand,
   c.bytes = memory_traffic(acc.memory, operand_bytes(w, f));
   const double mem_s = memory_seconds(acc.memory, c.bytes);
   c.memory_cycles = mem_s * acc.clock_hz;
-  const std::string& cname = acc.candidates[static_cast<std::size_t>(cand)].name;
+  const std::string cname = acc.candidates[static_cast<std::size_t>(cand)].name();
   if (acc.latency_model == LatencyModelKind::Measured) {
     assert(acc.measured);
     auto s = acc.measured->find(w.name, cand);
@@ -64,7 +64,7 @@ void systolic_latency(const Accelerator& acc, const LayerWorkload& w, const Oper
 }  // namespace
 
 OperandFormats formats_of(const Candidate& c, const NumberFormat& output_format) {
-  return {c.weights, c.activations, output_format};
+  return {c.weight, c.activation, output_format};
 }
 
 LayerCost layer_cost(const Accelerator& acc, const LayerWorkload& w, int cand,

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "number_format.hpp"
+#include "core/number_format.hpp"
 
 namespace mpq::hw {
 

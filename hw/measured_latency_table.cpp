@@ -47,7 +47,7 @@ Result<MeasuredLatencyTable> parse_measured_latencies(const std::string& text,
       for (std::size_t k = 1; k < cells.size(); ++k) {
         int idx = -1;
         for (std::size_t c = 0; c < candidates.size(); ++c)
-          if (candidates[c].name == cells[k]) idx = static_cast<int>(c);
+          if (candidates[c].name() == cells[k]) idx = static_cast<int>(c);
         if (idx < 0) return where(cells[k] + ": not a declared candidate");
         column_candidate.push_back(idx);
       }
@@ -63,7 +63,7 @@ Result<MeasuredLatencyTable> parse_measured_latencies(const std::string& text,
       if (cells[k].empty()) continue;
       double us = 0;
       if (!parse_number(cells[k], us) || us <= 0)
-        return where(cells[0] + ": " + candidates[column_candidate[k - 1]].name +
+        return where(cells[0] + ": " + candidates[column_candidate[k - 1]].name() +
                      ": latency must be a positive number of microseconds, got '" + cells[k] + "'");
       row[column_candidate[k - 1]] = us * 1e-6;
     }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "candidate.hpp"
-#include "hw_error.hpp"
+#include "core/candidate.hpp"
+#include "core/result.hpp"
 
 namespace mpq::hw {
 

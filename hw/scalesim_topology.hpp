@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hw_error.hpp"
+#include "core/result.hpp"
 #include "layer_workload.hpp"
 
 namespace mpq::hw {

@@ -10,7 +10,7 @@
 // single-threaded and deterministic, so the same problem gives the same configuration. The chosen
 // configuration's cost is checked in exact (double) arithmetic against the budget, never only
 // within GLPK's tolerances.
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "mp_problem.hpp"
 
 namespace mpq {

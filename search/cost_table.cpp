@@ -40,11 +40,11 @@ CostTable CostTable::build(const hw::Accelerator& acc, std::vector<TableLayer> l
                            std::size_t num_groups) {
   CostTable t;
   // Distinct activation formats, in candidate order.
-  std::vector<hw::NumberFormat> act_formats;
+  std::vector<NumberFormat> act_formats;
   for (const auto& c : acc.candidates) {
     std::size_t f = 0;
-    while (f < act_formats.size() && !(act_formats[f] == c.activations)) ++f;
-    if (f == act_formats.size()) act_formats.push_back(c.activations);
+    while (f < act_formats.size() && !(act_formats[f] == c.activation)) ++f;
+    if (f == act_formats.size()) act_formats.push_back(c.activation);
     t.act_format_of_.push_back(static_cast<std::uint8_t>(f));
   }
   t.num_act_formats_ = act_formats.size();
@@ -66,9 +66,9 @@ CostTable CostTable::build(const hw::Accelerator& acc, std::vector<TableLayer> l
     for (std::size_t c = 0; c < n_cand; ++c)
       for (std::size_t of = 0; of < op_dim; ++of)
         for (std::size_t uf = 0; uf < out_dim; ++uf) {
-          const hw::Candidate& cand = acc.candidates[c];
-          hw::OperandFormats f{g.operand >= 0 ? act_formats[of] : cand.weights, cand.activations,
-                               g.output >= 0 ? act_formats[uf] : cand.activations};
+          const Candidate& cand = acc.candidates[c];
+          hw::OperandFormats f{g.operand >= 0 ? act_formats[of] : cand.weight, cand.activation,
+                               g.output >= 0 ? act_formats[uf] : cand.activation};
           const hw::LayerCost cost =
               hw::layer_cost(acc, layers[l].workload, static_cast<int>(c), f);
           if (!cost.supported()) t.why_[t.entries_.size()] = cost.why;

@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "mp_problem.hpp"
 
 namespace mpq {

@@ -2,13 +2,13 @@
 
 #include <filesystem>
 
-#include "hw/strict_yaml.hpp"
+#include "core/strict_yaml.hpp"
 
 namespace mpq {
 namespace {
 
-using hw::Bound;
-using hw::StrictMap;
+using mpq::Bound;
+using mpq::StrictMap;
 
 std::string resolve(const std::string& base_dir, const std::string& p) {
   if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
@@ -23,7 +23,7 @@ std::string resolve_data(const std::string& base_dir, const std::string& spec) {
 }
 
 void read_choice(StrictMap& m, const std::string& key, std::string& out,
-                 std::initializer_list<const char*> allowed, hw::YamlIssues& issues) {
+                 std::initializer_list<const char*> allowed, YamlIssues& issues) {
   auto v = m.string(key, false);
   if (!v) return;
   for (const char* a : allowed)
@@ -49,7 +49,7 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
     return make_error(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  hw::YamlIssues issues(path);
+  YamlIssues issues(path);
   ExperimentSpec x;
   x.source = path;
   StrictMap root(doc, "", issues);
@@ -58,7 +58,7 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
   if (!x.model.empty() && !std::filesystem::exists(x.model))
     issues.add(root.node()["model"].Mark(), "model", "file '" + x.model + "' does not exist");
   if (root.has("input_shapes"))
-    x.input_shapes = hw::read_string_list(root.get("input_shapes", false), "input_shapes", issues)
+    x.input_shapes = read_string_list(root.get("input_shapes", false), "input_shapes", issues)
                          .value_or(std::vector<std::string>{});
   if (YAML::Node d = root.get("data", true); d.IsDefined()) {
     StrictMap m(d, "data", issues);
@@ -68,7 +68,7 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
     m.finish();
   }
   if (root.has("accelerators")) {
-    auto list = hw::read_string_list(root.get("accelerators", false), "accelerators", issues);
+    auto list = read_string_list(root.get("accelerators", false), "accelerators", issues);
     for (const auto& a : list.value_or(std::vector<std::string>{})) {
       x.accelerators.push_back(resolve(dir, a));
       if (!std::filesystem::exists(x.accelerators.back()))
@@ -77,7 +77,7 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
     }
   }
   if (root.has("candidates"))
-    x.candidates = hw::read_string_list(root.get("candidates", false), "candidates", issues)
+    x.candidates = read_string_list(root.get("candidates", false), "candidates", issues)
                        .value_or(std::vector<std::string>{});
   if (YAML::Node s = root.get("sensitivity", false); s.IsDefined()) {
     StrictMap m(s, "sensitivity", issues);
@@ -119,7 +119,7 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
           issues.add(f.Mark(), "search.budgets.fractions", "expected a non-empty list of numbers");
         else
           for (std::size_t k = 0; k < f.size(); ++k)
-            if (auto v = hw::read_number(f[k], "search.budgets.fractions", Bound::Positive, issues))
+            if (auto v = read_number(f[k], "search.budgets.fractions", Bound::Positive, issues))
               sweep.fractions.push_back(*v);
       } else if (YAML::Node r = bm.get("range", false); r.IsDefined()) {
         StrictMap rm(r, "search.budgets.range", issues);
@@ -136,9 +136,8 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
       x.budgets = sweep;
     }
     if (m.has("homogeneous"))
-      x.homogeneous =
-          hw::read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
-              .value_or(std::vector<std::string>{});
+      x.homogeneous = read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
+                          .value_or(std::vector<std::string>{});
     m.finish();
   }
   x.output = resolve(dir, root.string("output", false).value_or(""));

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 
 namespace mpq {
 

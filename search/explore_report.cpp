@@ -5,10 +5,11 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/atomic_file.hpp"
+#include "core/json_number.hpp"
 #include "plot.hpp"
 #include "search/number_text.hpp"
-#include "sim/atomic_file.hpp"
-#include "sweep_journal.hpp"
+#include "sim/quant_metrics_json.hpp"
 
 namespace mpq {
 namespace {
@@ -23,6 +24,12 @@ double score_of(const Exploration& x, const QuantMetrics& m) {
 
 std::string score_label(const Exploration& x) {
   return x.score_name == "accuracy" ? "top-1 accuracy (%)" : "output SQNR (dB)";
+}
+
+std::vector<std::string> candidate_names(const std::vector<Candidate>& cs) {
+  std::vector<std::string> names;
+  for (const auto& c : cs) names.push_back(c.name());
+  return names;
 }
 
 json point_json(const Exploration& x, const Phase1Context& ctx, const PointReport& p) {
@@ -41,7 +48,7 @@ json point_json(const Exploration& x, const Phase1Context& ctx, const PointRepor
           {"metrics", metrics_to_json(p.metrics)},
           {"predicted_loss", p.predicted_loss},
           {"cost", cost},
-          {"candidates", p.candidates}};
+          {"candidates", candidate_names(p.candidates)}};
 }
 
 std::string front_csv(const Exploration& x, const Phase1Context& ctx,
@@ -59,7 +66,7 @@ std::string front_csv(const Exploration& x, const Phase1Context& ctx,
       for (const char* m : kMetrics)
         s += "," + (p.cost[a] ? number_text(cost_of(*p.cost[a], m), "%.17g") : "");
     std::string c;
-    for (const auto& n : p.candidates) c += (c.empty() ? "" : ";") + n;
+    for (const auto& n : p.candidates) c += (c.empty() ? "" : ";") + n.name();
     s += "," + c + "\n";
   }
   return s;
@@ -142,11 +149,11 @@ Status plots(const Phase1Context& ctx, const Exploration& x, const std::string& 
       w.style = "linespoints pt 7";
       a.style = "linespoints pt 5";
       for (std::size_t g = 0; g < ax.chosen->candidates.size(); ++g) {
-        auto c = parse_candidate(ax.chosen->candidates[g]);
+        const Candidate& c = ax.chosen->candidates[g];
         w.x.push_back(static_cast<double>(g));
         a.x.push_back(static_cast<double>(g));
-        w.y.push_back(c ? c->weight.bits : NAN);
-        a.y.push_back(c ? c->activation.bits : NAN);
+        w.y.push_back(c.weight.bits);
+        a.y.push_back(c.activation.bits);
         std::string name = ax.group_names[g];
         if (name.size() > 28) name = "..." + name.substr(name.size() - 25);
         p.xtic_labels.push_back(name);
@@ -254,7 +261,7 @@ std::string report_md(const Phase1Context& ctx, const Phase1Result& p1, const Ex
       r << "Chosen configuration (`configs/" << ax.name << "_chosen.json`), per group:\n\n";
       r << "| group | candidate |\n|---|---|\n";
       for (std::size_t g = 0; g < ax.group_names.size(); ++g)
-        r << "| `" << ax.group_names[g] << "` | " << ax.chosen->candidates[g] << " |\n";
+        r << "| `" << ax.group_names[g] << "` | " << ax.chosen->candidates[g].name() << " |\n";
       r << "\n";
     }
     for (const auto& f : figures)

@@ -62,20 +62,16 @@ double loss_of(const TaskResult& r, SensitivityMetric m, const Candidate& c) {
 
 Result<AccSetup> setup_accelerator(
     const AcceleratorView& view,
-    const std::map<std::pair<std::size_t, std::string>, const TaskResult*>& tasks) {
+    const std::map<std::pair<std::size_t, Candidate>, const TaskResult*>& tasks) {
   AccSetup s;
   s.view = &view;
-  for (const auto& c : view.acc.candidates) {
-    auto parsed = parse_candidate(c.name);
-    if (!parsed) return parsed.error();
-    s.cands.push_back(*parsed);
-  }
+  s.cands = view.acc.candidates;
   for (std::size_t g = 0; g < view.group_map.size(); ++g) {
     s.group_of_union[view.group_map[g]] = g;
     std::vector<int> opts{view.priced.baseline[g]};
     for (int c : view.priced.supported[g])
       if (c != opts[0] &&
-          tasks.count({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)].name}))
+          tasks.count({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)]}))
         opts.push_back(c);
     s.options.push_back(std::move(opts));
   }
@@ -180,7 +176,7 @@ Status check_exploration(const Phase1Context& ctx) {
 Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1, bool progress) {
   if (auto st = check_exploration(ctx); !st) return st.error();
   const ExperimentSpec& x = spec_of(ctx);
-  std::map<std::pair<std::size_t, std::string>, const TaskResult*> tasks;
+  std::map<std::pair<std::size_t, Candidate>, const TaskResult*> tasks;
   for (const auto& e : phase1.list.entries) tasks[{e.result.group, e.result.candidate}] = &e.result;
 
   SampleSource eval_samples = ctx.scoring;
@@ -223,9 +219,7 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
     p.formats = assignment_of(ctx, s, cfg);
     for (std::size_t g = 0; g < cfg.size(); ++g)
       p.candidates.push_back(
-          s.view->acc
-              .candidates[static_cast<std::size_t>(s.options[g][static_cast<std::size_t>(cfg[g])])]
-              .name);
+          s.cands[static_cast<std::size_t>(s.options[g][static_cast<std::size_t>(cfg[g])])]);
     p.metrics = evaluate(p.formats);
     p.predicted_loss = loss;
     for (const auto& other : setups) {
@@ -262,7 +256,7 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
         if (o > 0) {
           const int c = s.options[g][o];
           const TaskResult* r =
-              tasks.at({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)].name});
+              tasks.at({view.group_map[g], view.acc.candidates[static_cast<std::size_t>(c)]});
           op.loss = loss_of(*r, phase1.list.metric, s.cands[static_cast<std::size_t>(c)]);
           op.cost_delta =
               cost_of(view.priced.table.delta(view.priced.baseline, g, c), ax.cost_metric);
@@ -278,7 +272,7 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
       if (g == s.group_of_union.end()) continue;
       const auto& opts = s.options[g->second];
       for (std::size_t o = 1; o < opts.size(); ++o)
-        if (view.acc.candidates[static_cast<std::size_t>(opts[o])].name == e.result.candidate)
+        if (view.acc.candidates[static_cast<std::size_t>(opts[o])] == e.result.candidate)
           list.push_back({static_cast<int>(g->second), static_cast<int>(o)});
     }
     auto front = sensitivity_front(ax.problem, list);
@@ -291,7 +285,7 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
                        view.acc
                            .candidates[static_cast<std::size_t>(
                                view.priced.baseline.empty() ? 0 : view.priced.baseline[0])]
-                           .name +
+                           .name() +
                        ")"
                  : "front " + std::to_string(k);
       ax.front.push_back(report_point(s, label, front_config(*front, k), front->points[k].loss));

@@ -19,10 +19,10 @@ const char* cost_unit(const std::string& metric);
 
 struct PointReport {
   std::string label;
-  MpConfig config;                      // option per group of its accelerator
-  std::vector<std::string> candidates;  // candidate name per group of its accelerator
-  FormatAssignment formats;             // per quantizer
-  QuantMetrics metrics;                 // evaluated
+  MpConfig config;                    // option per group of its accelerator
+  std::vector<Candidate> candidates;  // candidate per group of its accelerator
+  FormatAssignment formats;           // per quantizer
+  QuantMetrics metrics;               // evaluated
   double predicted_loss = 0;
   // Exact cost on every accelerator; nullopt where that accelerator cannot run it (its groups
   // would need one format for quantizers this configuration sets differently).

@@ -4,7 +4,7 @@
 // saved (to any of its options cheaper than its current one), until no move saves cost. Each move
 // is a point of the greedy front; for a budget, the first point within it is the answer.
 // Ties: the lower ratio, then the larger saving, then the lower group, then the lower option.
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "mp_front.hpp"
 #include "mp_problem.hpp"
 

@@ -11,7 +11,7 @@ namespace {
 std::string candidate_list(const hw::Accelerator& acc, const std::vector<bool>& mask) {
   std::string s;
   for (std::size_t c = 0; c < mask.size(); ++c)
-    if (mask[c]) s += (s.empty() ? "" : ", ") + acc.candidates[c].name;
+    if (mask[c]) s += (s.empty() ? "" : ", ") + acc.candidates[c].name();
   return s.empty() ? "nothing" : s;
 }
 
@@ -69,8 +69,8 @@ int highest_candidate(const hw::Accelerator& acc, const std::vector<int>& candid
   assert(!candidates.empty());
   int best = candidates.front();
   for (int c : candidates)
-    if (hw::higher_precision(acc.candidates[static_cast<std::size_t>(c)],
-                             acc.candidates[static_cast<std::size_t>(best)]))
+    if (higher_precision(acc.candidates[static_cast<std::size_t>(c)],
+                         acc.candidates[static_cast<std::size_t>(best)]))
       best = c;
   return best;
 }

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "graph/quantizer_groups.hpp"
-#include "graph/result.hpp"
 #include "hw/accelerator.hpp"
 
 namespace mpq {
@@ -27,7 +27,7 @@ Result<std::vector<std::vector<int>>> group_candidates(const Network& net,
                                                        const QuantizerGroups& groups,
                                                        const hw::Accelerator& acc);
 
-// The highest of `candidates` by hw::higher_precision (most bit operations per MAC, then most
+// The highest of `candidates` by higher_precision (most bit operations per MAC, then most
 // activation bits, then name). `candidates` must not be empty.
 int highest_candidate(const hw::Accelerator& acc, const std::vector<int>& candidates);
 

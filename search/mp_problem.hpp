@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 
 namespace mpq {
 

@@ -9,11 +9,11 @@
 #include <map>
 
 #include "content_hash.hpp"
+#include "core/atomic_file.hpp"
 #include "hw/accelerator_loader.hpp"
 #include "plot.hpp"
 #include "progress_meter.hpp"
 #include "rank_correlation.hpp"
-#include "sim/atomic_file.hpp"
 #include "sim/prepare.hpp"
 #include "sweep_journal.hpp"
 
@@ -170,16 +170,14 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
     for (auto& view : ctx->accelerators) {
       const hw::Accelerator& acc = view.acc;
       for (const auto& w : wanted)
-        if (!acc.candidate_index(w.name()))
+        if (!acc.candidate_index(w))
           return make_error("candidate " + w.name() + " is not declared by accelerator '" +
                             acc.name + "' (" + acc.source_file + ")");
       const auto& groups = view.priced.groups.groups;
       for (std::size_t g = 0; g < groups.size(); ++g) {
         const std::string id = group_id(ctx->placement, groups[g].name, groups[g].quantizers);
         auto [it, added] = by_id.try_emplace(id, ctx->groups.size());
-        auto base =
-            parse_candidate(acc.candidates[static_cast<std::size_t>(view.priced.baseline[g])].name);
-        if (!base) return base.error();
+        const Candidate* base = &acc.candidates[static_cast<std::size_t>(view.priced.baseline[g])];
         if (added) {
           SweepGroup sg;
           sg.name = groups[g].name;
@@ -197,8 +195,7 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
         view.group_map.push_back(it->second);
         SweepGroup& sg = ctx->groups[it->second];
         for (int c : view.priced.supported[g]) {
-          auto cand = parse_candidate(acc.candidates[static_cast<std::size_t>(c)].name);
-          if (!cand) return cand.error();
+          const Candidate* cand = &acc.candidates[static_cast<std::size_t>(c)];
           const bool known =
               std::find(sg.candidates.begin(), sg.candidates.end(), *cand) != sg.candidates.end();
           if (!(*cand == *base) && is_wanted(*cand) && !known) sg.candidates.push_back(*cand);
@@ -209,10 +206,8 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
     if (wanted.empty())
       return make_error("no accelerators and no candidates: give --hw or --candidates");
     const Candidate* best = &wanted.front();
-    for (const auto& c : wanted) {
-      const auto a = hw::parse_candidate_name(c.name()), b = hw::parse_candidate_name(best->name());
-      if (a && b && hw::higher_precision(*a, *b)) best = &c;
-    }
+    for (const auto& c : wanted)
+      if (higher_precision(c, *best)) best = &c;
     const QuantizerGroups basic = build_quantizer_groups(ctx->net, ctx->placement, {});
     for (const auto& grp : basic.groups) {
       SweepGroup sg;
@@ -282,8 +277,7 @@ SensitivityList build_list(const Phase1Context& ctx, std::vector<TaskResult> res
   for (auto& r : results) {
     SensitivityEntry e;
     const SweepGroup& g = ctx.groups[r.group];
-    const Candidate c = *parse_candidate(r.candidate);
-    e.bops_reduction = bops_reduction(ctx.net, ctx.placement, g, c);
+    e.bops_reduction = bops_reduction(ctx.net, ctx.placement, g, r.candidate);
     for (const auto& a : ctx.accelerators) {
       // Only an accelerator that has this group (groups its quantizers alike) prices the task.
       const auto ga = std::find(a.group_map.begin(), a.group_map.end(), r.group);
@@ -325,7 +319,7 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   for (const auto& r : loaded->results) {
     const auto& cands = ctx.groups[r.group].candidates;
     const bool wanted = std::any_of(cands.begin(), cands.end(),
-                                    [&](const Candidate& c) { return c.name() == r.candidate; });
+                                    [&](const Candidate& c) { return c == r.candidate; });
     if (wanted && done.insert({r.group, r.candidate}).second) results.push_back(r);
   }
   out.resumed = static_cast<std::int64_t>(results.size());
@@ -374,7 +368,7 @@ Result<double> calibration_stability(const Phase1Context& ctx, const Sensitivity
   const SweepInputs in = sweep_inputs(ctx, *other, *stats);
   auto results = run_sweep(in, {}, {});
   if (!results) return results.error();
-  std::map<std::pair<std::size_t, std::string>, double> score;
+  std::map<std::pair<std::size_t, Candidate>, double> score;
   for (const auto& r : *results) score[{r.group, r.candidate}] = robustness(r, list.metric);
   std::vector<double> a, b;
   for (const auto& e : list.entries) {
@@ -428,8 +422,8 @@ Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
   p.ylabel = metric_axis_label(r.list.metric);
   std::map<std::string, PlotSeries> by_candidate;
   for (const auto& e : r.list.entries) {
-    PlotSeries& s = by_candidate[e.result.candidate];
-    s.title = e.result.candidate;
+    PlotSeries& s = by_candidate[e.result.candidate.name()];
+    s.title = e.result.candidate.name();
     s.style = "linespoints pointsize 1.2";
     s.x.push_back(static_cast<double>(e.result.group));
     s.y.push_back(raw_metric(e.result, r.list.metric));

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 
 namespace mpq {
 

@@ -3,9 +3,9 @@
 // each group's supported candidates, the baseline configuration and the cost table.
 #include <vector>
 
+#include "core/result.hpp"
 #include "cost_table.hpp"
 #include "graph/quantizer_groups.hpp"
-#include "graph/result.hpp"
 #include "hardware_groups.hpp"
 #include "hw/accelerator.hpp"
 #include "network_workloads.hpp"

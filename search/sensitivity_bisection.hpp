@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "memoized_evaluator.hpp"
 #include "mp_problem.hpp"
 

@@ -7,7 +7,7 @@
 // an earlier entry of that group set, or to the baseline); from the cheapest to the baseline.
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "mp_front.hpp"
 #include "mp_problem.hpp"
 

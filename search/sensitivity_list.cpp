@@ -4,17 +4,11 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/json_number.hpp"
 #include "search/number_text.hpp"
-#include "sweep_journal.hpp"
+#include "sim/quant_metrics_json.hpp"
 
 namespace mpq {
-namespace {
-
-double effective_bits(const NumberFormat& f) {
-  return f.is_int() ? f.bits : f.bits * std::sqrt(1.5);
-}
-
-}  // namespace
 
 Result<SensitivityMetric> parse_sensitivity_metric(const std::string& t) {
   if (t == "sqnr") return SensitivityMetric::Sqnr;
@@ -80,8 +74,8 @@ double bops_reduction(const Network& net, const QuantizerPlacement& p, const Swe
     if (std::find(g.quantizers.begin(), g.quantizers.end(), qi) != g.quantizers.end())
       macs += net.stats[k].macs;
   }
-  const double before = effective_bits(g.baseline.weight) * effective_bits(g.baseline.activation);
-  const double after = effective_bits(c.weight) * effective_bits(c.activation);
+  const double before = g.baseline.bops_per_mac();
+  const double after = c.bops_per_mac();
   return static_cast<double>(macs) * (before - after);
 }
 
@@ -91,7 +85,7 @@ void sort_sensitivity(SensitivityList& list) {
     if (a.score != b.score) return a.score > b.score;
     if (a.bops_reduction != b.bops_reduction) return a.bops_reduction > b.bops_reduction;
     if (a.result.group != b.result.group) return a.result.group < b.result.group;
-    return a.result.candidate < b.result.candidate;
+    return a.result.candidate.name() < b.result.candidate.name();
   });
 }
 
@@ -105,7 +99,7 @@ std::string sensitivity_csv(const SensitivityList& list, const std::vector<Sweep
   for (const auto& e : list.entries) {
     const auto& m = e.result.metrics;
     const SweepGroup& g = groups[e.result.group];
-    s += std::to_string(++rank) + "," + g.name + "," + e.result.candidate + "," +
+    s += std::to_string(++rank) + "," + g.name + "," + e.result.candidate.name() + "," +
          g.baseline.name() + "," + number_text(e.score, "%.17g") + "," +
          number_text(m.sqnr_db, "%.17g") + "," +
          (m.accuracy ? number_text(*m.accuracy, "%.17g") : "") + "," +
@@ -128,7 +122,7 @@ nlohmann::json sensitivity_json(const SensitivityList& list,
     const SweepGroup& g = groups[e.result.group];
     nlohmann::json j = {{"rank", ++rank},
                         {"group", g.name},
-                        {"candidate", e.result.candidate},
+                        {"candidate", e.result.candidate.name()},
                         {"baseline", g.baseline.name()},
                         {"score", number_to_json(e.score)},
                         {"metrics", metrics_to_json(e.result.metrics)},

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "sensitivity_sweep.hpp"
 
 namespace mpq {

@@ -187,7 +187,7 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
     const SweepGroup& g = in.groups[gi];
     std::vector<const Candidate*> todo;
     for (const auto& c : g.candidates)
-      if (!done.count({gi, c.name()})) todo.push_back(&c);
+      if (!done.count({gi, c})) todo.push_back(&c);
     if (todo.empty()) return;
     std::vector<QuantConfig> cfgs;
     std::vector<QuantizedConstants> consts;
@@ -237,7 +237,7 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
     for (std::size_t t = 0; t < todo.size(); ++t) {
       TaskResult r;
       r.group = gi;
-      r.candidate = todo[t]->name();
+      r.candidate = *todo[t];
       r.metrics = sums[t].finish(!all_labels.empty());
       r.eagl = eagl_score(net, *in.placement, g, *todo[t], cfgs[t]);
       std::lock_guard lock(report);

@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/candidate.hpp"
 #include "sim/calibration.hpp"
-#include "sim/number_format.hpp"
 #include "sim/quant_metrics.hpp"
 
 namespace mpq {
@@ -48,13 +48,13 @@ struct SweepInputs {
 
 struct TaskResult {
   std::size_t group = 0;
-  std::string candidate;
+  Candidate candidate;
   QuantMetrics metrics;
   double eagl = 0;  // bits - entropy of the group's quantized weights; NaN without int weights
 };
 
-// (group index, candidate name) of tasks already done (from the journal).
-using TaskKeys = std::set<std::pair<std::size_t, std::string>>;
+// (group index, candidate) of tasks already done (from the journal).
+using TaskKeys = std::set<std::pair<std::size_t, Candidate>>;
 
 struct SweepCallbacks {
   // Called once per finished task, never concurrently: journal it here.

@@ -9,6 +9,8 @@
 #include <limits>
 #include <set>
 
+#include "core/json_number.hpp"
+#include "sim/quant_metrics_json.hpp"
 namespace mpq {
 namespace {
 
@@ -20,7 +22,7 @@ json key_line(const SweepKey& key) {
 
 json task_line(const TaskResult& r, const std::vector<SweepGroup>& groups) {
   return {{"group", groups[r.group].id},
-          {"candidate", r.candidate},
+          {"candidate", r.candidate.name()},
           {"metrics", metrics_to_json(r.metrics)},
           {"eagl", number_to_json(r.eagl)}};
 }
@@ -37,46 +39,6 @@ Status write_all(int fd, const std::string& text, const std::string& path) {
 }
 
 }  // namespace
-
-json number_to_json(double v) {
-  if (std::isnan(v)) return nullptr;
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
-}
-
-double number_from_json(const json& j) {
-  if (j.is_null()) return std::numeric_limits<double>::quiet_NaN();
-  if (j.is_string())
-    return (j.get<std::string>() == "inf" ? 1 : -1) * std::numeric_limits<double>::infinity();
-  return j.get<double>();
-}
-
-json metrics_to_json(const QuantMetrics& m) {
-  json j = {{"samples", m.samples},
-            {"sqnr_db", number_to_json(m.sqnr_db)},
-            {"top1_agreement", m.agreement},
-            {"kl_divergence", m.kl},
-            {"mse", m.mse}};
-  if (m.accuracy) {
-    j["top1_accuracy"] = *m.accuracy;
-    j["float_top1_accuracy"] = *m.float_accuracy;
-  }
-  return j;
-}
-
-QuantMetrics metrics_from_json(const json& j) {
-  QuantMetrics m;
-  m.samples = j.at("samples").get<std::int64_t>();
-  m.sqnr_db = number_from_json(j.at("sqnr_db"));
-  m.agreement = j.at("top1_agreement").get<double>();
-  m.kl = j.at("kl_divergence").get<double>();
-  m.mse = j.at("mse").get<double>();
-  if (j.contains("top1_accuracy")) {
-    m.accuracy = j.at("top1_accuracy").get<double>();
-    m.float_accuracy = j.at("float_top1_accuracy").get<double>();
-  }
-  return m;
-}
 
 Result<LoadedJournal> load_journal(const std::string& path, const SweepKey& key,
                                    const std::vector<SweepGroup>& groups) {
@@ -119,7 +81,7 @@ Result<LoadedJournal> load_journal(const std::string& path, const SweepKey& key,
   }
   std::map<std::string, std::size_t> group_index;
   for (std::size_t g = 0; g < groups.size(); ++g) group_index[groups[g].id] = g;
-  std::set<std::pair<std::size_t, std::string>> seen;
+  TaskKeys seen;
   while (std::getline(in, line)) {
     // A line cut short by a crash is simply not there: that task runs again. Lines of groups
     // this run does not have (another accelerator's grouping) are kept out of this run only.
@@ -132,7 +94,10 @@ Result<LoadedJournal> load_journal(const std::string& path, const SweepKey& key,
       }
       TaskResult r;
       r.group = g->second;
-      r.candidate = j.at("candidate").get<std::string>();
+      // Read back by name (older journals spell float candidates "fp16": the same candidate).
+      auto candidate = parse_candidate(j.at("candidate").get<std::string>());
+      if (!candidate) continue;
+      r.candidate = *candidate;
       r.metrics = metrics_from_json(j.at("metrics"));
       r.eagl = number_from_json(j.at("eagl"));
       if (seen.insert({r.group, r.candidate}).second) out.results.push_back(std::move(r));

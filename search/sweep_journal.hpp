@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "sensitivity_sweep.hpp"
 
 namespace mpq {
@@ -50,11 +50,5 @@ class JournalWriter {
   std::string path_;
   int fd_ = -1;
 };
-
-// Doubles that may be infinite or NaN (JSON has neither): as numbers, or "inf"/"-inf"/null.
-nlohmann::json number_to_json(double v);
-double number_from_json(const nlohmann::json& j);
-nlohmann::json metrics_to_json(const QuantMetrics& m);
-QuantMetrics metrics_from_json(const nlohmann::json& j);
 
 }  // namespace mpq

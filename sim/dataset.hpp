@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "graph/model.hpp"
-#include "graph/result.hpp"
 #include "graph/tensor.hpp"
 
 namespace mpq {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "graph/network.hpp"
-#include "graph/result.hpp"
 #include "op_registry.hpp"
 
 namespace mpq {

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "float_rounding.hpp"
 #include "ops/broadcast.hpp"
 
 namespace mpq {

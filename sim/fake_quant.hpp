@@ -7,8 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "core/candidate.hpp"
 #include "graph/tensor.hpp"
-#include "number_format.hpp"
 
 namespace mpq {
 

@@ -3,8 +3,8 @@
 // sub-batches (SubBatchRunner) with the same per-image results.
 #include <string_view>
 
+#include "core/result.hpp"
 #include "graph/network.hpp"
-#include "graph/result.hpp"
 
 namespace mpq {
 

@@ -2,7 +2,7 @@
 // NumPy .npy files (format 1.0/2.0, C order): float16/32/64, int8..64, uint8..64, bool.
 #include <string>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "graph/tensor.hpp"
 
 namespace mpq {

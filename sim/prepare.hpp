@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "graph/canonicalize.hpp"
 #include "graph/network.hpp"
-#include "graph/result.hpp"
 
 namespace mpq {
 

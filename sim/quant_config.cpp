@@ -4,7 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "atomic_file.hpp"
+#include "core/atomic_file.hpp"
 
 namespace mpq {
 namespace {

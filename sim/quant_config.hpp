@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "fake_quant.hpp"
 #include "graph/quantizer_placement.hpp"
-#include "graph/result.hpp"
 
 namespace mpq {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/candidate.hpp"
+#include "core/result.hpp"
 #include "fake_quant.hpp"
-#include "graph/result.hpp"
-#include "number_format.hpp"
 
 namespace mpq {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/result.hpp"
 #include "dataset.hpp"
 #include "graph/network.hpp"
-#include "graph/result.hpp"
 
 namespace mpq {
 

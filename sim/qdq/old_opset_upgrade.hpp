@@ -9,8 +9,8 @@
 #include <map>
 #include <string>
 
+#include "core/result.hpp"
 #include "graph/model.hpp"
-#include "graph/result.hpp"
 
 namespace mpq {
 

@@ -6,8 +6,8 @@
 // ONNX's version converter (old_opset_upgrade.hpp).
 #include <cstdint>
 
+#include "core/result.hpp"
 #include "graph/model.hpp"
-#include "graph/result.hpp"
 #include "old_opset_upgrade.hpp"
 
 namespace mpq {

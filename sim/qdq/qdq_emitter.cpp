@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/float_rounding.hpp"
+
 namespace mpq {
 namespace {
 

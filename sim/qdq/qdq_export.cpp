@@ -8,13 +8,13 @@
 #include <filesystem>
 #include <set>
 
+#include "core/atomic_file.hpp"
 #include "fused_op_expansion.hpp"
 #include "onnx_writer.hpp"
 #include "opset_upgrade.hpp"
 #include "qdq_builder.hpp"
 #include "qdq_emitter.hpp"
 #include "qdq_encodings.hpp"
-#include "sim/atomic_file.hpp"
 
 namespace mpq {
 namespace {

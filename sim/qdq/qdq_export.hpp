@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/result.hpp"
 #include "graph/network.hpp"
-#include "graph/result.hpp"
 #include "qdq_format.hpp"
 #include "sim/quant_config.hpp"
 

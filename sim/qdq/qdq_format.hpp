@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/result.hpp"
+#include "core/result.hpp"
 #include "sim/fake_quant.hpp"
 
 namespace mpq {

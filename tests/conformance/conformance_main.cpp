@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "conformance.hpp"
-#include "graph/guarded_main.hpp"
+#include "core/guarded_main.hpp"
 
 namespace fs = std::filesystem;
 using mpq::conformance::CaseResult;

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
+#include "core/candidate.hpp"
 #include "hw/accelerator_loader.hpp"
-#include "hw/candidate.hpp"
 #include "test_accelerators.hpp"
 
 namespace mpq {
@@ -41,7 +41,7 @@ TEST(AcceleratorLoader, ReadsTheTestDescription) {
   EXPECT_EQ(acc.name, "test-roofline");
   EXPECT_DOUBLE_EQ(acc.clock_hz, 1e9);
   ASSERT_EQ(acc.candidates.size(), 2u);
-  EXPECT_EQ(acc.candidates[1].weights.bits, 4);
+  EXPECT_EQ(acc.candidates[1].weight.bits, 4);
   EXPECT_EQ(*acc.macs_per_cycle("conv", 1), 200);           // from default
   EXPECT_EQ(*acc.macs_per_cycle("depthwise_conv", 0), 10);  // its own entry
   EXPECT_DOUBLE_EQ(acc.memory[0].capacity_bytes, 1024);
@@ -132,24 +132,24 @@ TEST(AcceleratorLoader, OtherMistakes) {
 }
 
 TEST(Candidate, NamesAndOrder) {
-  auto w4a8 = hw::parse_candidate_name("W4A8");
-  auto fp = hw::parse_candidate_name("Wfp16Afp16");
-  auto fp8 = hw::parse_candidate_name("Wfp8e4m3Afp8e4m3");
+  auto w4a8 = parse_candidate("W4A8");
+  auto fp = parse_candidate("Wfp16Afp16");
+  auto fp8 = parse_candidate("Wfp8e4m3Afp8e4m3");
   ASSERT_TRUE(w4a8 && fp && fp8);
-  EXPECT_EQ(w4a8->weights.bits, 4);
-  EXPECT_TRUE(fp->activations.is_float);
-  EXPECT_EQ(fp8->weights.name, "fp8e4m3");
-  EXPECT_FALSE(hw::parse_candidate_name("W1A8"));
-  EXPECT_FALSE(hw::parse_candidate_name("W8A17"));
-  EXPECT_FALSE(hw::parse_candidate_name("W8"));
+  EXPECT_EQ(w4a8->weight.bits, 4);
+  EXPECT_TRUE(fp->activation.is_float());
+  EXPECT_EQ(fp8->weight.name(), "fp8e4m3");
+  EXPECT_FALSE(parse_candidate("W1A8"));
+  EXPECT_FALSE(parse_candidate("W8A17"));
+  EXPECT_FALSE(parse_candidate("W8"));
   // BOPs per MAC: fp16 counts 16 x sqrt(1.5) bits each: 256 x 1.5 = 384 > W16A16's 256.
   EXPECT_NEAR(fp->bops_per_mac(), 384, 1e-9);
-  auto w16a16 = *hw::parse_candidate_name("W16A16"), w8a16 = *hw::parse_candidate_name("W8A16"),
-       w16a8 = *hw::parse_candidate_name("W16A8");
-  EXPECT_TRUE(hw::higher_precision(*fp, w16a16));
-  EXPECT_TRUE(hw::higher_precision(w16a16, w8a16));
-  EXPECT_TRUE(hw::higher_precision(w8a16, w16a8));  // same BOPs, more activation bits
-  EXPECT_TRUE(hw::higher_precision(w16a8, *w4a8));
+  auto w16a16 = *parse_candidate("W16A16"), w8a16 = *parse_candidate("W8A16"),
+       w16a8 = *parse_candidate("W16A8");
+  EXPECT_TRUE(higher_precision(*fp, w16a16));
+  EXPECT_TRUE(higher_precision(w16a16, w8a16));
+  EXPECT_TRUE(higher_precision(w8a16, w16a8));  // same BOPs, more activation bits
+  EXPECT_TRUE(higher_precision(w16a8, *w4a8));
 }
 
 }  // namespace

@@ -25,10 +25,10 @@ TEST(CostTable, TotalIsTheSumOfDirectLayerCosts) {
   const std::vector<int> cfg = {1, 0, 0};  // conv at W4A8, the rest W8A8
   const auto& c = acc.candidates;
   const double expected_latency =
-      hw::layer_cost(acc, test::small_conv(), 1, hw::formats_of(c[1], c[0].activations)).latency_s +
-      hw::layer_cost(acc, test::small_depthwise(), 0, hw::formats_of(c[0], c[0].activations))
+      hw::layer_cost(acc, test::small_conv(), 1, hw::formats_of(c[1], c[0].activation)).latency_s +
+      hw::layer_cost(acc, test::small_depthwise(), 0, hw::formats_of(c[0], c[0].activation))
           .latency_s +
-      hw::layer_cost(acc, test::small_gemm(), 0, hw::formats_of(c[0], c[0].activations)).latency_s;
+      hw::layer_cost(acc, test::small_gemm(), 0, hw::formats_of(c[0], c[0].activation)).latency_s;
   // Worked out in latency_models_test: 141.6 + 1844 + 2660 ns.
   EXPECT_NEAR(expected_latency, (141.6 + 1844 + 2660) * 1e-9, 1e-15);
   EXPECT_NEAR(t.total(cfg).latency_s, expected_latency, 1e-15);

@@ -15,7 +15,7 @@ using test::parse_or_die;
 
 hw::OperandFormats at(const hw::Accelerator& acc, const char* cand) {
   const auto& c = acc.candidates[static_cast<std::size_t>(*acc.candidate_index(cand))];
-  return hw::formats_of(c, c.activations);
+  return hw::formats_of(c, c.activation);
 }
 
 TEST(Roofline, ConvOnChipIsMemoryBound) {
@@ -135,8 +135,8 @@ TEST(Systolic, ConvCyclesForEachDataflow) {
 }
 
 TEST(Systolic, DepthwiseRunsOneGemmPerChannel) {
-  hw::OperandFormats f{*hw::parse_number_format("int8"), *hw::parse_number_format("int8"),
-                       *hw::parse_number_format("int8")};
+  const auto int8 = NumberFormat::integer(8);
+  hw::OperandFormats f{int8, int8, int8};
   const auto r =
       hw::systolic_run(array4x4(hw::Dataflow::WeightStationary), test::small_depthwise(), f, 1e9);
   // Per channel: Sr = K = 9 -> 3 folds, Sc = 1 -> 1; P = 8 + 4 + 64 - 2 = 74; 3 x 74 - 1 = 221;
@@ -152,8 +152,8 @@ TEST(Systolic, GemmCycles) {
 }
 
 TEST(Systolic, TrafficAndStallsWithSlowDram) {
-  hw::OperandFormats f{*hw::parse_number_format("int8"), *hw::parse_number_format("int8"),
-                       *hw::parse_number_format("int8")};
+  const auto int8 = NumberFormat::integer(8);
+  hw::OperandFormats f{int8, int8, int8};
   const auto a = array4x4(hw::Dataflow::WeightStationary);
   // 1 B/cycle DRAM. SRAM reads: ifmap 16 x 36 x 2 col folds = 1152, filters 36 x 8 = 288,
   // ofmap 16 x 8 x 9 row folds = 1152: 2592 B. DRAM: every operand fits its 1 KiB SRAM, so once:

@@ -23,10 +23,10 @@
 #include <sstream>
 #include <string>
 
-#include "graph/guarded_main.hpp"
+#include "core/guarded_main.hpp"
 #include "sim/fake_quant.hpp"
+#include "sim/float_rounding.hpp"
 #include "sim/npy.hpp"
-#include "sim/number_format.hpp"
 
 namespace {
 

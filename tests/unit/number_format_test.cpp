@@ -5,7 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "sim/number_format.hpp"
+#include "core/candidate.hpp"
+#include "sim/float_rounding.hpp"
 
 namespace mpq {
 namespace {
@@ -96,7 +97,10 @@ TEST(Formats, ParseNamesAndCandidates) {
   EXPECT_TRUE(parse_format("fp8e5m2")->is_float());
   EXPECT_EQ(parse_candidate("W4A8")->weight, NumberFormat::integer(4));
   EXPECT_EQ(parse_candidate("W4A8")->activation, NumberFormat::integer(8));
-  EXPECT_EQ(parse_candidate("fp16")->name(), "fp16");
+  // One spelling, the accelerator files': a float format alone is accepted as input only.
+  EXPECT_EQ(parse_candidate("fp16")->name(), "Wfp16Afp16");
+  EXPECT_TRUE(*parse_candidate("Wfp16Afp16") == *parse_candidate("fp16"));
+  EXPECT_EQ(parse_candidate("Wint4Aint8")->name(), "W4A8");
   EXPECT_EQ(parse_candidate("Wfp8e4m3A16")->name(), "Wfp8e4m3A16");
   EXPECT_EQ(parse_candidate("W8A8")->name(), "W8A8");
 }

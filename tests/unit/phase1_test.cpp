@@ -51,16 +51,16 @@ TEST(SensitivitySweep, PrefixReuseMatchesFromScratchRuns) {
   QuantConfig none;
   for (const auto& r : *results) {
     const SweepGroup& g = c.groups[r.group];
-    const QuantConfig cfg = sweep_task_config(in, none, g, *parse_candidate(r.candidate));
+    const QuantConfig cfg = sweep_task_config(in, none, g, r.candidate);
     auto fp = Engine::create(c.net);
     auto q = Engine::create(c.net);
     const QuantizedConstants qc = quantize_constants(c.net, cfg);
     ASSERT_TRUE(attach_config(*q, cfg, qc).ok());
     auto m = compare_with_float(*fp, *q, c.scoring, 32, 64);
     ASSERT_TRUE(m.ok());
-    EXPECT_EQ(m->sqnr_db, r.metrics.sqnr_db) << g.name << " " << r.candidate;
-    EXPECT_EQ(m->kl, r.metrics.kl) << g.name << " " << r.candidate;
-    EXPECT_EQ(*m->accuracy, *r.metrics.accuracy) << g.name << " " << r.candidate;
+    EXPECT_EQ(m->sqnr_db, r.metrics.sqnr_db) << g.name << " " << r.candidate.name();
+    EXPECT_EQ(m->kl, r.metrics.kl) << g.name << " " << r.candidate.name();
+    EXPECT_EQ(*m->accuracy, *r.metrics.accuracy) << g.name << " " << r.candidate.name();
   }
 }
 

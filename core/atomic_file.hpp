@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-#include "graph/result.hpp"
+#include "result.hpp"
 
 namespace mpq {
 

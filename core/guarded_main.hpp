@@ -1,6 +1,6 @@
 #pragma once
 // main() of every mpq executable (the CLI, benchmarks, test tools): an exception that escapes
-// run (a bug, or out of memory) ends with a message and exit code 1, not an abort. graph/ is
+// run (a bug, or out of memory) ends with a message and exit code 1, not an abort. core/ is
 // the one library all of them link.
 #include <exception>
 #include <iostream>

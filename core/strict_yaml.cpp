@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-namespace mpq::hw {
+namespace mpq {
 namespace {
 
 const char* bound_text(Bound b) {
@@ -133,4 +133,4 @@ std::optional<std::vector<std::string>> read_string_list(const YAML::Node& v,
   return out;
 }
 
-}  // namespace mpq::hw
+}  // namespace mpq

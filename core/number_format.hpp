@@ -1,13 +1,15 @@
 #pragma once
-// The number formats a quantizer can round to: integers of 2..16 bits and the float formats
-// fp16, bf16, fp8 e4m3 and e5m2. One constexpr traits row per float format; a format added
-// to the enum without its row breaks the build.
+// The number formats a tensor can be stored in: integers of 2..16 bits and the float formats
+// fp16, bf16, fp8 e4m3 and e5m2 (and fp32, meaning "not quantized"). One constexpr traits row
+// per float format; a format added to the enum without its row breaks the build. The one
+// description of a format that the simulator (rounding) and the cost models (bits) share.
 #include <array>
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "graph/result.hpp"
+#include "result.hpp"
 
 namespace mpq {
 
@@ -48,10 +50,12 @@ constexpr bool float_table_is_complete() {
   return true;
 }
 static_assert(float_table_is_complete(), "every float FormatKind needs a row in kFloatFormats");
-static_assert(kFloatFormats[0].bits ==
-              1 + kFloatFormats[0].exponent_bits + kFloatFormats[0].mantissa_bits);
-static_assert(kFloatFormats[2].bits ==
-              1 + kFloatFormats[2].exponent_bits + kFloatFormats[2].mantissa_bits);
+constexpr bool float_rows_add_up() {
+  for (const auto& t : kFloatFormats)
+    if (t.bits != 1 + t.exponent_bits + t.mantissa_bits) return false;
+  return true;
+}
+static_assert(float_rows_add_up(), "a float format's bits are sign + exponent + mantissa");
 
 inline constexpr int kMinIntBits = 2;
 inline constexpr int kMaxIntBits = 16;
@@ -65,7 +69,9 @@ struct NumberFormat {
   bool is_identity() const { return kind == FormatKind::Float32; }  // no quantization
   const FloatFormatTraits& float_traits() const;                    // asserts is_float()
   std::string name() const;                                         // "int8", "fp16", ...
-  bool operator==(const NumberFormat&) const = default;
+  // Bits as the BOPs metric counts them: a float format counts bits x sqrt(1.5).
+  double effective_bits() const;
+  auto operator<=>(const NumberFormat&) const = default;
 
   static NumberFormat integer(int bits) { return {FormatKind::Int, bits}; }
 };
@@ -73,18 +79,5 @@ struct NumberFormat {
 // "int8", "int4", "8" (an integer bit count), "fp16", "bf16", "fp8e4m3", "fp8e5m2",
 // "fp32"/"float" (left unquantized). Errors name the text and the allowed values.
 Result<NumberFormat> parse_format(std::string_view text);
-
-// A candidate: the formats of a group's weights and of its activation, named W<w>A<a>, e.g.
-// "W4A8", "W8A16", "Wfp16Afp16"; a float format name alone ("fp16") means both.
-struct Candidate {
-  NumberFormat weight, activation;
-  std::string name() const;
-  bool operator==(const Candidate&) const = default;
-};
-Result<Candidate> parse_candidate(std::string_view text);
-
-// Rounds x to the float format, round-to-nearest-even, with the format's overflow rule
-// (saturate or infinity) and its subnormals; NaN stays NaN.
-float round_to_float_format(float x, const FloatFormatTraits& t);
 
 }  // namespace mpq

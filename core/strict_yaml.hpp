@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace mpq::hw {
+namespace mpq {
 
 class YamlIssues {
  public:
@@ -59,4 +59,4 @@ std::optional<std::vector<std::string>> read_string_list(const YAML::Node& v,
                                                          const std::string& path,
                                                          YamlIssues& issues);
 
-}  // namespace mpq::hw
+}  // namespace mpq

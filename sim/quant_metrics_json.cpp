@@ -1,0 +1,34 @@
+#include "quant_metrics_json.hpp"
+
+#include "core/json_number.hpp"
+
+namespace mpq {
+
+nlohmann::json metrics_to_json(const QuantMetrics& m) {
+  nlohmann::json j = {{"samples", m.samples},
+                      {"sqnr_db", number_to_json(m.sqnr_db)},
+                      {"top1_agreement", m.agreement},
+                      {"kl_divergence", m.kl},
+                      {"mse", m.mse}};
+  if (m.accuracy) {
+    j["top1_accuracy"] = *m.accuracy;
+    j["float_top1_accuracy"] = *m.float_accuracy;
+  }
+  return j;
+}
+
+QuantMetrics metrics_from_json(const nlohmann::json& j) {
+  QuantMetrics m;
+  m.samples = j.at("samples").get<std::int64_t>();
+  m.sqnr_db = number_from_json(j.at("sqnr_db"));
+  m.agreement = j.at("top1_agreement").get<double>();
+  m.kl = j.at("kl_divergence").get<double>();
+  m.mse = j.at("mse").get<double>();
+  if (j.contains("top1_accuracy")) {
+    m.accuracy = j.at("top1_accuracy").get<double>();
+    m.float_accuracy = j.at("float_top1_accuracy").get<double>();
+  }
+  return m;
+}
+
+}  // namespace mpq
