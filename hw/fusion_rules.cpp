@@ -8,7 +8,7 @@ namespace {
 
 // The op types mpq's engine runs (sim's op registry, with the canonicalization's mpq:: ops;
 // tests/hw/fusion_rules_test.cpp checks that every registered op is named here).
-constexpr std::array<std::string_view, 92> kOpTypes = {"Abs",
+constexpr std::array<std::string_view, 94> kOpTypes = {"Abs",
                                                        "Add",
                                                        "And",
                                                        "ArgMax",
@@ -99,7 +99,9 @@ constexpr std::array<std::string_view, 92> kOpTypes = {"Abs",
                                                        "Xor",
                                                        "mpq::GateMul",
                                                        "mpq::RMSNormalization",
-                                                       "mpq::SiLU"};
+                                                       "mpq::SiLU",
+                                                       "ReduceL1",
+                                                       "ReduceL2"};
 
 constexpr std::array<std::string_view, 4> kMacOps = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
 
