@@ -9,9 +9,11 @@
 #include "common.hpp"
 #include "hardware_args.hpp"
 #include "sim/calibration.hpp"
+#include "sim/nonfinite.hpp"
 #include "sim/quant_metrics.hpp"
 #include "sim/quant_metrics_json.hpp"
 #include "sim/quantized_engine.hpp"
+#include "sim/range_explain.hpp"
 
 namespace mpq::cli {
 namespace {
@@ -20,10 +22,10 @@ struct QuantizeArgs {
   ModelArgs model;
   CommonArgs common;
   std::string candidate, config, calib = "fashion-mnist:train:512", data, output;
-  std::string act_range = "mse", weight_range = "mse", act_scheme = "asymmetric",
+  std::string act_range = "enhanced", weight_range = "enhanced", act_scheme = "asymmetric",
               weight_scheme = "symmetric", bias = "int32";
   float percentile = 99.99f;
-  bool per_tensor = false;
+  bool per_tensor = false, explain = false;
   std::int64_t batch = 32;
 };
 
@@ -66,6 +68,44 @@ Progress stderr_progress(bool enabled, const char* what) {
   };
 }
 
+nlohmann::json explain_json(const std::vector<RangeChoice>& rows) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : rows) {
+    nlohmann::json e = {{"quantizer", r.quantizer},
+                        {"kind", r.kind == QuantizerKind::Weight ? "weight" : "activation"},
+                        {"format", r.format},
+                        {"method", range_method_name(r.method)},
+                        {"basis", r.basis},
+                        {"range", {r.lo, r.hi}},
+                        {"observed", {r.observed_lo, r.observed_hi}},
+                        {"clipped_percent", r.clipped_percent}};
+    if (r.kind == QuantizerKind::Weight)
+      e["channels"] = {{"total", r.channels}, {"narrowed", r.channels_clipped}};
+    j.push_back(e);
+  }
+  return j;
+}
+
+void print_explanation(const std::vector<RangeChoice>& rows) {
+  std::printf("%-44s %-4s %-7s %-23s %25s %25s %9s\n", "quantizer", "kind", "format", "method",
+              "range", "observed", "clipped %");
+  for (const auto& r : rows) {
+    std::string name = r.quantizer;
+    if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
+    char range[64], seen[64];
+    std::snprintf(range, sizeof range, "[%.4g, %.4g]", r.lo, r.hi);
+    std::snprintf(seen, sizeof seen, "[%.4g, %.4g]", r.observed_lo, r.observed_hi);
+    const std::string method =
+        std::string(range_method_name(r.method)) + (r.basis.empty() ? "" : " (" + r.basis + ")");
+    std::printf("%-44s %-4s %-7s %-23s %25s %25s %9.4f", name.c_str(),
+                r.kind == QuantizerKind::Weight ? "w" : "a", r.format.c_str(), method.c_str(),
+                range, seen, r.clipped_percent);
+    if (r.kind == QuantizerKind::Weight && r.channels > 1)
+      std::printf("  (%d of %d channels narrowed)", r.channels_clipped, r.channels);
+    std::printf("\n");
+  }
+}
+
 int run_quantize(const QuantizeArgs& a) {
   if (a.candidate.empty() == a.config.empty())
     return fail(make_error("give either --candidate (e.g. W8A8) or --config cfg.json"));
@@ -78,7 +118,6 @@ int run_quantize(const QuantizeArgs& a) {
   if (!placed) return fail(placed.error());
   const QuantizerPlacement& placement = *placed;
   const bool tty = isatty(STDERR_FILENO) != 0;
-  const std::int64_t batch = batch_size_for(*net, a.batch);
 
   std::map<std::string, NumberFormat> formats;
   std::string label;
@@ -95,6 +134,9 @@ int run_quantize(const QuantizeArgs& a) {
   }
   auto calib = open_samples(a.calib, *net);
   if (!calib) return fail(make_error("--calib: " + calib.error().message));
+  auto calib_batch = batch_size_for(*net, a.batch, calib->count, "--calib " + a.calib);
+  if (!calib_batch) return fail(calib_batch.error());
+  const std::int64_t batch = *calib_batch;
   auto stats = collect_activation_stats(*net, placement, *calib, batch, -1,
                                         stderr_progress(tty, "calibrating"));
   if (!stats) return fail(stats.error());
@@ -107,6 +149,8 @@ int run_quantize(const QuantizeArgs& a) {
   const std::string eval_spec = a.data.empty() ? a.calib : a.data;
   auto eval = open_samples(eval_spec, *net);
   if (!eval) return fail(make_error("--data: " + eval.error().message));
+  if (auto b = batch_size_for(*net, a.batch, eval->count, "--data " + eval_spec); !b)
+    return fail(b.error());
   auto fp = Engine::create(*net);
   if (!fp) return fail(fp.error());
   auto q = Engine::create(*net);
@@ -115,30 +159,48 @@ int run_quantize(const QuantizeArgs& a) {
   if (auto st = attach_config(*q, *cfg, constants); !st) return fail(st.error());
   auto m = compare_with_float(*fp, *q, *eval, batch, -1, stderr_progress(tty, "evaluating"));
   if (!m) return fail(m.error());
+  if (m->failed()) {
+    // Nothing is written: a configuration that breaks the network is not a result.
+    const Tensor x = eval->batch(m->failed_batch_start, m->failed_batch_count);
+    return fail(make_error(explain_nonfinite(
+        *net, m->float_output_broken ? nullptr : &*cfg, std::span<const Tensor>(&x, 1),
+        label + ": " + m->failure + " (samples " + std::to_string(m->failed_batch_start) + "-" +
+            std::to_string(m->failed_batch_start + m->failed_batch_count - 1) + " of " + eval_spec +
+            ")")));
+  }
 
   if (!a.output.empty())
     if (auto st = write_config(a.output, *cfg); !st) return fail(st.error());
+  const std::vector<RangeChoice> ranges =
+      a.explain ? explain_ranges(*net, placement, *cfg, *stats, *settings)
+                : std::vector<RangeChoice>{};
   if (a.common.json) {
-    print_json({{"model", a.model.model},
-                {"configuration", label},
-                {"calibration_data", a.calib},
-                {"evaluation_data", eval_spec},
-                {"activation_range", a.act_range},
-                {"weight_range", a.weight_range},
-                {"quantizers", cfg->quantizers.size()},
-                {"metrics", metrics_to_json(*m)},
-                {"written", a.output}});
+    nlohmann::json j = {{"model", a.model.model},
+                        {"configuration", label},
+                        {"calibration_data", a.calib},
+                        {"evaluation_data", eval_spec},
+                        {"activation_range", a.act_range},
+                        {"weight_range", a.weight_range},
+                        {"quantizers", cfg->quantizers.size()},
+                        {"metrics", metrics_to_json(*m)},
+                        {"written", a.output}};
+    if (a.explain) j["ranges"] = explain_json(ranges);
+    print_json(j);
     return 0;
   }
   std::printf("%s, %s: %zu quantizers calibrated on %s (activations %s, weights %s)\n",
               a.model.model.c_str(), label.c_str(), cfg->quantizers.size(), a.calib.c_str(),
               a.act_range.c_str(), a.weight_range.c_str());
+  if (a.explain) print_explanation(ranges);
   std::printf("metrics on %s (%lld samples):\n", eval_spec.c_str(),
               static_cast<long long>(m->samples));
   if (m->accuracy)
     std::printf("  top-1 accuracy     %7.2f %%  (float %.2f %%)\n", *m->accuracy,
                 *m->float_accuracy);
-  std::printf("  output SQNR        %7.2f dB\n", m->sqnr_db);
+  if (m->lossless())
+    std::printf("  output SQNR         lossless (the output equals the float output)\n");
+  else
+    std::printf("  output SQNR        %7.2f dB\n", m->sqnr_db);
   std::printf("  top-1 agreement    %7.2f %%\n", m->agreement);
   std::printf("  KL(float || quant) %9.5f nats\n", m->kl);
   std::printf("  output MSE         %11.3e\n", m->mse);
@@ -168,10 +230,16 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--data", args->data,
                   "Evaluation samples (default: the calibration samples); labels give accuracy");
   cmd->add_option("-o,--output", args->output, "Write the configuration to this JSON file");
-  cmd->add_option("--act-range", args->act_range, "Activation ranges: mse, minmax or percentile")
+  cmd->add_option("--act-range", args->act_range,
+                  "Activation ranges: enhanced (clipping-weighted SQNR search; min-max from 12 "
+                  "bits), mse, minmax or percentile")
       ->capture_default_str();
-  cmd->add_option("--weight-range", args->weight_range, "Weight ranges: mse, minmax or percentile")
+  cmd->add_option("--weight-range", args->weight_range,
+                  "Weight ranges: enhanced (least error at the op's output), mse, minmax or "
+                  "percentile")
       ->capture_default_str();
+  cmd->add_flag("--explain", args->explain,
+                "Print the method, range, observed extremes and clipped share of every quantizer");
   cmd->add_option("--percentile", args->percentile, "Percentile for the percentile method")
       ->capture_default_str();
   cmd->add_option("--act-scheme", args->act_scheme, "Integer activations: asymmetric or symmetric")

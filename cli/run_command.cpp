@@ -1,6 +1,7 @@
 // `mpq run`: FP32 inference on a data set (top-1 accuracy) or on given .npy inputs.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,8 +14,10 @@
 #include "sim/dataset.hpp"
 #include "sim/engine.hpp"
 #include "sim/evaluate.hpp"
+#include "sim/nonfinite.hpp"
 #include "sim/npy.hpp"
 #include "sim/quantized_engine.hpp"
+#include "sim/sample_source.hpp"
 #include "sim/sub_batch_runner.hpp"
 
 namespace mpq::cli {
@@ -42,14 +45,9 @@ int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run,
     return fail(make_error("--data feeds one image input, but the model has " +
                            std::to_string(net.model.inputs.size()) + " inputs; use --input"));
   // A model with a fixed batch dimension runs at that batch size.
-  std::int64_t batch = a.batch > 0 ? a.batch : 32;
-  const auto& dims = net.model.inputs[0].dims;
-  if (!dims.empty() && dims[0] > 0) {
-    if (a.batch > 0 && a.batch != dims[0])
-      return fail(make_error("the model's batch dimension is fixed at " + std::to_string(dims[0]) +
-                             "; --batch " + std::to_string(a.batch) + " cannot be used"));
-    batch = dims[0];
-  }
+  auto fixed = batch_size_for(net, a.batch > 0 ? a.batch : 32, set->count, "--data " + a.data);
+  if (!fixed) return fail(fixed.error());
+  const std::int64_t batch = *fixed;
   const bool tty = isatty(STDERR_FILENO) && !a.common.json;
   const auto t0 = std::chrono::steady_clock::now();
   auto acc = evaluate_accuracy(run, *set, *pre, batch, [&](std::int64_t done, std::int64_t total) {
@@ -76,6 +74,41 @@ int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run,
                 static_cast<double>(acc->total) / secs);
   }
   return 0;
+}
+
+// One input holding several batches of the model's fixed batch size b: run batch by batch,
+// the outputs joined along their first dimension.
+Result<std::vector<Tensor>> run_batches(const BatchRun& run, const Tensor& all, std::int64_t b) {
+  const std::int64_t n = all.shape[0], per = all.size() / n;
+  std::vector<Tensor> joined;
+  for (std::int64_t start = 0; start < n; start += b) {
+    Shape s = all.shape;
+    s[0] = b;
+    Tensor x = Tensor::zeros(s);
+    std::copy_n(all.f.begin() + start * per, b * per, x.f.begin());
+    auto out = run(std::span<const Tensor>(&x, 1));
+    if (!out)
+      return make_error("samples " + std::to_string(start) + "-" + std::to_string(start + b - 1) +
+                        ": " + out.error().message);
+    for (std::size_t k = 0; k < out->size(); ++k) {
+      const Tensor& y = (*out)[k];
+      if (y.shape.empty() || y.shape[0] != b)
+        return make_error("output " + std::to_string(k) + " has shape " + shape_str(y.shape) +
+                          ", no batch dimension of " + std::to_string(b) +
+                          " to join the batches along");
+      if (joined.size() <= k) {
+        Shape js = y.shape;
+        js[0] = n;
+        joined.push_back(Tensor::zeros(js, y.dtype));
+      }
+      const std::int64_t m = y.size() / b;
+      if (y.is_float())
+        std::copy(y.f.begin(), y.f.end(), joined[k].f.begin() + start * m);
+      else
+        std::copy(y.i.begin(), y.i.end(), joined[k].i.begin() + start * m);
+    }
+  }
+  return joined;
 }
 
 int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run,
@@ -106,7 +139,17 @@ int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run,
   }
   for (std::size_t k = 0; k < declared.size(); ++k)
     if (!given[k]) return fail(make_error("no value given for input '" + declared[k].name + "'"));
-  auto out = run(inputs);
+  // A single input with more samples than the fixed batch runs in batches (the rule of every
+  // command: sample_source.hpp).
+  std::int64_t batch = 0;
+  if (declared.size() == 1 && inputs[0].is_float() && inputs[0].rank() >= 1 &&
+      !declared[0].dims.empty() && declared[0].dims[0] > 0 &&
+      inputs[0].shape[0] != declared[0].dims[0]) {
+    auto b = batch_size_for(net, 1, inputs[0].shape[0], "--input " + a.inputs[0]);
+    if (!b) return fail(b.error());
+    batch = *b;
+  }
+  auto out = batch > 0 ? run_batches(run, inputs[0], batch) : run(inputs);
   if (!out) return fail(out.error());
   nlohmann::json written = nlohmann::json::array();
   auto write = [&](const std::string& path, const Tensor& t, const std::string& name) -> bool {
@@ -180,8 +223,17 @@ int run_run(const RunArgs& a) {
       split = "whole batch: " + r.error().message;
     }
   }
-  const BatchRun run = [&](std::span<const Tensor> in) {
-    return runner ? runner->run(in) : engine->run(in);
+  // A fake-quantized run whose outputs are not finite is an error naming where it broke.
+  const BatchRun run = [&](std::span<const Tensor> in) -> Result<std::vector<Tensor>> {
+    auto out = runner ? runner->run(in) : engine->run(in);
+    if (!out || a.config.empty()) return out;
+    for (std::size_t k = 0; k < out->size(); ++k)
+      if ((*out)[k].is_float() && !all_finite((*out)[k].f))
+        return make_error(explain_nonfinite(*net, &cfg, in,
+                                            "with --config " + a.config + ", output '" +
+                                                net->model.outputs[k].name +
+                                                "' holds NaN or infinite values"));
+    return out;
   };
   return a.data.empty() ? run_on_inputs(a, *net, run, split) : run_on_data(a, *net, run, split);
 }

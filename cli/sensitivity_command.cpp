@@ -63,6 +63,13 @@ Result<ExperimentSpec> experiment_of(const SensitivityArgs& a) {
   return x;
 }
 
+// A broken task reads "failed", a lossless one "lossless"; never "inf" or "nan".
+std::string sqnr_text(const QuantMetrics& m) {
+  if (m.failed()) return "failed";
+  if (m.lossless()) return "lossless";
+  return number_text(m.sqnr_db, "%.2f", "-");
+}
+
 void print_table(const Phase1Context& ctx, const Phase1Result& r) {
   std::printf("%-5s %-44s %-12s %-9s %9s %9s %10s %14s\n", "rank", "group", "candidate", "baseline",
               "SQNR dB", "top-1 %", "agree %", "BOPs saved");
@@ -73,8 +80,7 @@ void print_table(const Phase1Context& ctx, const Phase1Result& r) {
     if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
     const auto& m = e.result.metrics;
     std::printf("%-5d %-44s %-12s %-9s %9s %9s %10s %14.4g\n", ++rank, name.c_str(),
-                e.result.candidate.name().c_str(), g.baseline.name().c_str(),
-                number_text(m.sqnr_db, "%.2f", "-").c_str(),
+                e.result.candidate.name().c_str(), g.baseline.name().c_str(), sqnr_text(m).c_str(),
                 m.accuracy ? number_text(*m.accuracy, "%.2f", "-").c_str() : "-",
                 number_text(m.agreement, "%.2f", "-").c_str(), e.bops_reduction);
   }
@@ -111,6 +117,10 @@ int run_sensitivity(const SensitivityArgs& a) {
     return 0;
   }
   print_table(**ctx, *r);
+  for (const auto& e : r->list.entries)
+    if (e.result.metrics.failed())
+      std::printf("failed: group '%s' at %s: %s\n", (*ctx)->groups[e.result.group].name.c_str(),
+                  e.result.candidate.name().c_str(), e.result.metrics.failure.c_str());
   if (r->tau_sqnr_vs_accuracy)
     std::printf("Kendall tau, SQNR ranking vs accuracy ranking: %.3f\n", *r->tau_sqnr_vs_accuracy);
   if (stability)

@@ -1,5 +1,6 @@
 #include "quantizer_placement.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +31,41 @@ bool clip_min_non_negative(const Network& net, const OpNode& n) {
   auto it = net.model.initializers.find(n.inputs[1]);
   return it != net.model.initializers.end() && it->second.is_float() && it->second.size() == 1 &&
          it->second.f[0] >= 0.0f;
+}
+
+// Tensors that only feed the denominator side of a normalization (Sqrt, Reciprocal, Log, a
+// Div's divisor, and the ReduceMean / constant Add-Sub-Mul-Pow steps leading to them) get no
+// activation quantizer: deployment toolchains compute such chains (a LayerNorm's variance,
+// an RMSNorm's mean square) at internal precision, and an 8-bit variance rounded to zero
+// would turn the Div into inf or NaN, which no hardware does. Decided consumers first, so a
+// chain is recognized from its sink backwards.
+std::set<std::string> internal_precision_tensors(
+    const Network& net, const std::map<std::string, std::vector<std::size_t>>& consumers,
+    const std::set<std::string>& outputs) {
+  const Model& m = net.model;
+  std::set<std::string> internal;
+  const auto other_operand_constant = [&](const OpNode& c, const std::string& t) {
+    return c.inputs.size() == 2 && ((c.inputs[0] == t && m.is_constant(c.inputs[1])) ||
+                                    (c.inputs[1] == t && m.is_constant(c.inputs[0])));
+  };
+  const auto feeds_sink = [&](const OpNode& c, const std::string& t) {
+    const std::string& op = c.op_type;
+    if (op == "Sqrt" || op == "Reciprocal" || op == "Log") return true;
+    if (op == "Div") return c.inputs.size() == 2 && c.inputs[0] != t && c.inputs[1] == t;
+    const bool step =
+        op == "ReduceMean" || ((op == "Add" || op == "Sub" || op == "Mul" || op == "Pow") &&
+                               other_operand_constant(c, t));
+    return step && c.outputs.size() == 1 && internal.count(c.outputs[0]) != 0;
+  };
+  for (auto it = net.order.rbegin(); it != net.order.rend(); ++it)
+    for (const auto& out : m.nodes[*it].outputs) {
+      auto c = consumers.find(out);
+      if (outputs.count(out) || c == consumers.end()) continue;
+      if (std::all_of(c->second.begin(), c->second.end(),
+                      [&](std::size_t k) { return feeds_sink(m.nodes[k], out); }))
+        internal.insert(out);
+    }
+  return internal;
 }
 
 }  // namespace
@@ -77,6 +113,7 @@ QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& ru
   for (const auto& o : m.outputs) outputs.insert(o.name);
 
   const std::set<std::string> fused = fused_intermediates(net, rules, consumers, outputs);
+  const std::set<std::string> internal = internal_precision_tensors(net, consumers, outputs);
   QuantizerPlacement p;
   p.rules = rules.describe();
   std::map<std::string, bool> non_negative;  // per float activation tensor
@@ -130,8 +167,9 @@ QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& ru
         if (outputs.count(out)) p.quantizers[p.format_source[out]].model_output = true;
         continue;
       }
-      // Inside a fused chain: the quantizer goes on the chain's last output.
-      if (fused.count(out)) continue;
+      // Inside a fused chain: the quantizer goes on the chain's last output. A tensor computed at
+      // internal precision (a normalization's denominator side) has none.
+      if (fused.count(out) || internal.count(out)) continue;
       add_activation(out, k, nonneg);
     }
   }

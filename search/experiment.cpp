@@ -90,8 +90,8 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
   }
   if (YAML::Node r = root.get("ranges", false); r.IsDefined()) {
     StrictMap m(r, "ranges", issues);
-    read_choice(m, "activations", x.act_range, {"mse", "minmax", "percentile"}, issues);
-    read_choice(m, "weights", x.weight_range, {"mse", "minmax", "percentile"}, issues);
+    read_choice(m, "activations", x.act_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
+    read_choice(m, "weights", x.weight_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
     read_choice(m, "bias", x.bias, {"int32", "float"}, issues);
     x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
     if (m.has("per_channel")) {

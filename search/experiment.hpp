@@ -32,7 +32,7 @@ struct ExperimentSpec {
   std::int64_t samples = 256;
   std::int64_t batch = 64;
   // Range setting.
-  std::string act_range = "mse", weight_range = "mse", bias = "int32";
+  std::string act_range = "enhanced", weight_range = "enhanced", bias = "int32";
   double percentile = 99.99;
   bool per_channel = true;
   // Phase 2.

@@ -177,13 +177,17 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
   if (auto st = check_exploration(ctx); !st) return st.error();
   const ExperimentSpec& x = spec_of(ctx);
   std::map<std::pair<std::size_t, Candidate>, const TaskResult*> tasks;
-  for (const auto& e : phase1.list.entries) tasks[{e.result.group, e.result.candidate}] = &e.result;
+  // A failed task (its run broke) is no option: no front, search or budget point uses it.
+  for (const auto& e : phase1.list.entries)
+    if (!e.result.metrics.failed()) tasks[{e.result.group, e.result.candidate}] = &e.result;
 
   SampleSource eval_samples = ctx.scoring;
   std::int64_t eval_limit = x.samples;
   if (!x.evaluation.empty()) {
     auto s = open_samples(x.evaluation, ctx.net);
     if (!s) return make_error("evaluation data: " + s.error().message);
+    if (auto b = batch_size_for(ctx.net, x.batch, s->count, s->description); !b)
+      return make_error("evaluation data: " + b.error().message);
     eval_samples = std::move(s).value();
     eval_limit = -1;
   }
@@ -209,6 +213,7 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
     return *m;
   };
   const auto score = [&](const QuantMetrics& m) {
+    if (m.failed()) return -std::numeric_limits<double>::infinity();
     return by_accuracy ? m.accuracy.value_or(0.0) : m.sqnr_db;
   };
   const auto report_point = [&](const AccSetup& s, const std::string& label, const MpConfig& cfg,

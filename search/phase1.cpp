@@ -243,10 +243,17 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
     return make_error("the sensitivity metric '" + spec.metric + "' needs labels, but " +
                       ctx->scoring.description +
                       " has none (use sqnr, agreement, kl, mse or eagl)");
+  // The same batch rule as every command: a fixed batch dimension wins, and the samples used
+  // must fill whole batches of it.
+  for (const SampleSource* s : {&ctx->calibration, &ctx->scoring}) {
+    auto b = batch_size_for(ctx->net, spec.batch, std::min(spec.samples, s->count), s->description);
+    if (!b) return b.error();
+    ctx->spec.batch = *b;
+  }
   ProgressMeter meter("calibrating", 2 * std::min(spec.samples, ctx->calibration.count), progress);
-  auto stats =
-      collect_activation_stats(ctx->net, ctx->placement, ctx->calibration, spec.batch, spec.samples,
-                               [&](std::int64_t done, std::int64_t) { meter.update(done); });
+  auto stats = collect_activation_stats(
+      ctx->net, ctx->placement, ctx->calibration, ctx->spec.batch, spec.samples,
+      [&](std::int64_t done, std::int64_t) { meter.update(done); });
   meter.finish();
   if (!stats) return stats.error();
   ctx->stats = std::move(stats).value();
@@ -362,6 +369,10 @@ Result<double> calibration_stability(const Phase1Context& ctx, const Sensitivity
                                      const std::string& other_calibration) {
   auto other = open_samples(other_calibration, ctx.net);
   if (!other) return make_error("--compare-calib: " + other.error().message);
+  if (auto b = batch_size_for(ctx.net, ctx.spec.batch, std::min(ctx.spec.samples, other->count),
+                              other->description);
+      !b)
+    return make_error("--compare-calib: " + b.error().message);
   auto stats =
       collect_activation_stats(ctx.net, ctx.placement, *other, ctx.spec.batch, ctx.spec.samples);
   if (!stats) return stats.error();

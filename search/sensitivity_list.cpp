@@ -44,6 +44,8 @@ bool needs_labels(SensitivityMetric m) {
 }
 
 double robustness(const TaskResult& r, SensitivityMetric m) {
+  // A task whose run broke (non-finite output) is the most sensitive of all, whatever the metric.
+  if (r.metrics.failed()) return -std::numeric_limits<double>::infinity();
   switch (m) {
     case SensitivityMetric::Sqnr:
       return r.metrics.sqnr_db;
@@ -89,12 +91,24 @@ void sort_sensitivity(SensitivityList& list) {
   });
 }
 
+namespace {
+
+// A CSV field that may hold commas or quotes; empty stays empty.
+std::string csv_quoted(const std::string& text) {
+  if (text.empty()) return text;
+  std::string q = "\"";
+  for (const char c : text) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+}  // namespace
+
 std::string sensitivity_csv(const SensitivityList& list, const std::vector<SweepGroup>& groups) {
   std::string s = "rank,group,candidate,baseline,score_" + std::string(metric_name(list.metric)) +
                   ",sqnr_db,top1_accuracy,top1_agreement,kl_divergence,mse,eagl,bops_reduction";
   for (const auto& a : list.accelerators)
     s += "," + a + "_latency_reduction_s," + a + "_energy_reduction_j";
-  s += "\n";
+  s += ",failure\n";
   int rank = 0;
   for (const auto& e : list.entries) {
     const auto& m = e.result.metrics;
@@ -109,7 +123,7 @@ std::string sensitivity_csv(const SensitivityList& list, const std::vector<Sweep
     for (std::size_t a = 0; a < list.accelerators.size(); ++a)
       s += "," + number_text(e.latency_reduction_s.at(a), "%.17g") + "," +
            number_text(e.energy_reduction_j.at(a), "%.17g");
-    s += "\n";
+    s += "," + csv_quoted(m.failure) + "\n";
   }
   return s;
 }

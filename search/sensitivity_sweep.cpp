@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 
+#include "sim/nonfinite.hpp"
 #include "sim/quantized_engine.hpp"
 
 namespace mpq {
@@ -239,6 +240,13 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
       r.group = gi;
       r.candidate = *todo[t];
       r.metrics = sums[t].finish(!all_labels.empty());
+      if (r.metrics.failed()) {
+        // A broken task is recorded with its reason (it sorts as the most sensitive).
+        const auto b = static_cast<std::size_t>(r.metrics.failed_batch_start / in.batch);
+        r.metrics.failure =
+            explain_nonfinite(net, r.metrics.float_output_broken ? nullptr : &cfgs[t],
+                              std::span<const Tensor>(&inputs_of_batch[b], 1), r.metrics.failure);
+      }
       r.eagl = eagl_score(net, *in.placement, g, *todo[t], cfgs[t]);
       std::lock_guard lock(report);
       if (cb.task_done) cb.task_done(r);

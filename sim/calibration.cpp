@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "engine.hpp"
 
@@ -54,13 +55,37 @@ Result<ActivationStats> collect_activation_stats(const Network& net,
 
   ActivationStats stats;
   stats.samples = count;
+  // Second pass: every observer of a tensor under one hook (an engine has one per tensor).
+  std::map<std::string, std::vector<std::function<void(const Tensor&)>>> observers;
   for (auto& [name, e] : ext) {
     if (!std::isfinite(e.lo) || !std::isfinite(e.hi))
       return make_error("activation '" + name + "' has no finite values on " + samples.description +
                         "; it cannot be calibrated");
     Histogram* h = &(stats.histograms[name] = Histogram(e.lo, e.hi));
-    (void)engine->set_hook(name, [h](Tensor& t) { h->add(t.f); });
+    observers[name].push_back([h](const Tensor& t) { h->add(t.f); });
   }
+  for (const auto& q : placement.quantizers) {
+    if (q.kind != QuantizerKind::Weight || q.node == Quantizer::kNoNode) continue;
+    const OpNode* op = &net.model.nodes[q.node];
+    const Shape shape = net.model.initializers.at(q.name).shape;
+    if (!supports_input_moments(*op, shape) || op->inputs.empty() ||
+        net.model.is_constant(op->inputs[0]))
+      continue;
+    InputMoments* m = &stats.weight_inputs[q.name];
+    auto seen = std::make_shared<std::int64_t>(0);
+    observers[op->inputs[0]].push_back([op, shape, m, seen](const Tensor& t) {
+      if (*seen >= kMomentSamples || t.shape.empty()) return;
+      *seen += t.shape[0];
+      accumulate_input_moments(*op, shape, t, *m);
+    });
+  }
+  for (auto& [name, list] : observers)
+    if (auto st = engine->set_hook(name,
+                                   [list](Tensor& t) {
+                                     for (const auto& observe : list) observe(t);
+                                   });
+        !st)
+      return st.error();
   if (auto st = run_all(*engine, samples, batch, count, 1, progress); !st) return st.error();
   return stats;
 }
@@ -71,6 +96,14 @@ std::map<std::string, NumberFormat> uniform_formats(const QuantizerPlacement& pl
   for (const auto& q : placement.quantizers)
     f[q.name] = q.kind == QuantizerKind::Weight ? c.weight : c.activation;
   return f;
+}
+
+RangeMethod range_method_for(const Quantizer& q, NumberFormat format,
+                             const RangeSettings& settings) {
+  RangeRequest r;
+  r.format = format;
+  r.method = q.kind == QuantizerKind::Weight ? settings.weight_method : settings.activation_method;
+  return effective_method(r);
 }
 
 QuantizerSetting calibrate_quantizer(const Network& net, const Quantizer& q, NumberFormat format,
@@ -86,7 +119,10 @@ QuantizerSetting calibrate_quantizer(const Network& net, const Quantizer& q, Num
     s.scheme = settings.weight_scheme;
     r.scheme = s.scheme;
     r.method = settings.weight_method;
-    for (const Range& range : weight_ranges(w.f, w.shape, axis, r)) {
+    auto moments = stats.weight_inputs.find(q.name);
+    for (const Range& range :
+         weight_ranges(w.f, w.shape, axis, r,
+                       moments == stats.weight_inputs.end() ? nullptr : &moments->second)) {
       s.range_min.push_back(range.lo);
       s.range_max.push_back(range.hi);
     }

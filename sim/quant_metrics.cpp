@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "evaluate.hpp"
+#include "nonfinite.hpp"
 
 namespace mpq {
 namespace {
@@ -23,6 +24,14 @@ void log_softmax(const float* x, std::int64_t c, std::vector<double>& out) {
 
 void MetricSums::add(const Tensor& y, const Tensor& yq, std::span<const std::int64_t> labels) {
   const std::int64_t n = y.shape.empty() ? 1 : y.shape[0];
+  const bool float_ok = all_finite(y.f), quantized_ok = all_finite(yq.f);
+  if (!float_ok || !quantized_ok) {
+    broken_float += !float_ok;
+    broken_quantized += !quantized_ok;
+    if (first_broken_start < 0) first_broken_start = samples, first_broken_count = n;
+    samples += n;
+    return;
+  }
   const std::int64_t c = n ? y.size() / n : 0;
   for (std::size_t k = 0; k < y.f.size(); ++k) {
     const double a = y.f[k], d = a - yq.f[k];
@@ -51,6 +60,17 @@ void MetricSums::add(const Tensor& y, const Tensor& yq, std::span<const std::int
 QuantMetrics MetricSums::finish(bool labeled) const {
   QuantMetrics m;
   m.samples = samples;
+  if (broken_float + broken_quantized > 0) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    m.sqnr_db = m.agreement = m.kl = m.mse = nan;
+    m.failure = std::string(broken_float ? "the float" : "the quantized") +
+                " network's output holds NaN or infinite values on " +
+                std::to_string(broken_float ? broken_float : broken_quantized) + " batch(es)";
+    m.failed_batch_start = first_broken_start;
+    m.failed_batch_count = first_broken_count;
+    m.float_output_broken = broken_float > 0;
+    return m;
+  }
   const double s = std::max<double>(1, static_cast<double>(samples));
   if (labeled) {
     m.float_accuracy = 100.0 * static_cast<double>(correct_float) / s;

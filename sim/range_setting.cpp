@@ -59,7 +59,7 @@ Range search_range(float lo, float hi, const RangeRequest& r,
 // Sum over v of (v - fake_quantize_int_reference(v, ...))^2. Each float difference squared is
 // exact in double; only the order of the double sum differs between the two paths. v holds no
 // NaN (the caller skips such channels).
-double squared_error(std::span<const float> v, ScaleZero sz, IntGrid g) {
+double squared_error(std::span<const float> v, ScaleZero sz, IntGrid g, double clip_weight) {
 #if defined(__AVX512F__)
   // The reference's arithmetic lane-wise: round(x / scale) + zp clamped to the grid, times
   // scale. Float clamps equal the reference's int64 ones: grid codes are exact in float.
@@ -67,6 +67,7 @@ double squared_error(std::span<const float> v, ScaleZero sz, IntGrid g) {
   const __m512 zp = _mm512_set1_ps(static_cast<float>(sz.zero_point));
   const __m512 qmin = _mm512_set1_ps(static_cast<float>(g.qmin));
   const __m512 qmax = _mm512_set1_ps(static_cast<float>(g.qmax));
+  const __m512 clip_scale = _mm512_set1_ps(static_cast<float>(std::sqrt(clip_weight)));
   __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
   const auto n = static_cast<std::int64_t>(v.size());
   for (std::int64_t k = 0; k < n; k += 16) {
@@ -78,9 +79,13 @@ double squared_error(std::span<const float> v, ScaleZero sz, IntGrid g) {
         _mm512_add_ps(_mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(x, inv),
                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
                       zp);
+    const __mmask16 clipped = static_cast<__mmask16>(_mm512_cmp_ps_mask(q, qmin, _CMP_LT_OQ) |
+                                                     _mm512_cmp_ps_mask(q, qmax, _CMP_GT_OQ));
     q = _mm512_maskz_min_ps(0xffff, _mm512_maskz_max_ps(0xffff, q, qmin), qmax);
     // Masked-off lanes: x = 0 and its quantized value may differ from 0 (zero point off grid).
-    const __m512 d = _mm512_maskz_sub_ps(m, x, _mm512_mul_ps(_mm512_sub_ps(q, zp), scale));
+    // A clipped lane's difference is scaled by sqrt(clip_weight) (by 1: exact, for MSE).
+    const __m512 diff = _mm512_maskz_sub_ps(m, x, _mm512_mul_ps(_mm512_sub_ps(q, zp), scale));
+    const __m512 d = _mm512_mask_mul_ps(diff, clipped, diff, clip_scale);
     const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(d));
     const __m512d hi = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_shuffle_f32x4(d, d, 0xEE)));
     acc0 = _mm512_fmadd_pd(lo, lo, acc0);
@@ -93,13 +98,55 @@ double squared_error(std::span<const float> v, ScaleZero sz, IntGrid g) {
   for (double l : lanes) e += l;
   return e;
 #else
+  const float clip_scale = static_cast<float>(std::sqrt(clip_weight));
   double e = 0;
   for (float x : v) {
-    const double d = x - fake_quantize_int_reference(x, sz.scale, sz.zero_point, g.qmin, g.qmax);
-    e += d * d;
+    const float code = std::nearbyint(x * (1.0f / sz.scale)) + static_cast<float>(sz.zero_point);
+    const bool clipped = code < static_cast<float>(g.qmin) || code > static_cast<float>(g.qmax);
+    float d = x - fake_quantize_int_reference(x, sz.scale, sz.zero_point, g.qmin, g.qmax);
+    if (clipped) d *= clip_scale;
+    e += static_cast<double>(d) * d;
   }
   return e;
 #endif
+}
+
+// Fractions of a channel's extremes tried against the output error, widest first (ties keep it).
+constexpr float kOutputErrorFractions[] = {1.0f,  0.98f, 0.95f, 0.92f, 0.88f,
+                                           0.84f, 0.8f,  0.75f, 0.7f,  0.6f};
+
+// Of the candidate ranges for one output channel's weights, the one whose quantization changes
+// the op's output least on the calibration data (dw^T H dw).
+Range least_output_error(std::span<const float> v, float lo, float hi, Range searched,
+                         const RangeRequest& r, const InputMoments& moments, std::int64_t channel,
+                         std::int64_t channels) {
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  const bool one_sided = r.non_negative || lo == 0.0f;
+  const float amax = one_sided ? hi : std::max(-lo, hi);
+  std::vector<Range> candidates;
+  for (const float t : kOutputErrorFractions) {
+    if (r.scheme == QuantScheme::Symmetric || one_sided)
+      candidates.push_back(one_sided ? Range{0.0f, amax * t} : Range{-amax * t, amax * t});
+    else
+      candidates.push_back({lo * t, hi * t});
+  }
+  candidates.push_back(searched);
+  const IntGrid g = int_grid(r.format.bits, r.scheme, r.non_negative);
+  std::vector<double> dw(v.size());
+  Range best = candidates.front();
+  double best_err = std::numeric_limits<double>::infinity();
+  for (const Range& c : candidates) {
+    if (!(c.hi > c.lo)) continue;
+    const ScaleZero sz = scale_from_range(c.lo, c.hi, g, r.scheme);
+    for (std::size_t k = 0; k < v.size(); ++k)
+      dw[k] = static_cast<double>(
+                  fake_quantize_int_reference(v[k], sz.scale, sz.zero_point, g.qmin, g.qmax)) -
+              v[k];
+    const double e = moments.output_error(dw, channel, channels);
+    if (e < best_err) best_err = e, best = c;
+  }
+  return best;
 }
 
 }  // namespace
@@ -108,8 +155,9 @@ Result<RangeMethod> parse_range_method(const std::string& text) {
   if (text == "minmax") return RangeMethod::MinMax;
   if (text == "percentile") return RangeMethod::Percentile;
   if (text == "mse") return RangeMethod::Mse;
+  if (text == "enhanced") return RangeMethod::Enhanced;
   return make_error("unknown range-setting method '" + text +
-                    "' (expected minmax, percentile or mse)");
+                    "' (expected enhanced, minmax, percentile or mse)");
 }
 
 const char* range_method_name(RangeMethod m) {
@@ -120,6 +168,8 @@ const char* range_method_name(RangeMethod m) {
       return "percentile";
     case RangeMethod::Mse:
       return "mse";
+    case RangeMethod::Enhanced:
+      return "enhanced";
   }
   return "?";
 }
@@ -149,10 +199,16 @@ double Histogram::bin_center(int k) const {
   return lo + (k + 0.5) * ((static_cast<double>(hi) - lo) / kBins);
 }
 
+RangeMethod effective_method(const RangeRequest& r) {
+  if (r.format.is_float()) return RangeMethod::MinMax;
+  if (r.method == RangeMethod::Enhanced && r.format.bits >= kMinMaxBits) return RangeMethod::MinMax;
+  return r.method;
+}
+
 Range activation_range(const Histogram& h, const RangeRequest& r) {
-  if (r.format.is_float() || r.method == RangeMethod::MinMax || h.counts.empty())
-    return {h.lo, h.hi};
-  if (r.method == RangeMethod::Percentile) {
+  const RangeMethod method = effective_method(r);
+  if (method == RangeMethod::MinMax || h.counts.empty()) return {h.lo, h.hi};
+  if (method == RangeMethod::Percentile) {
     const double total = h.total();
     const double lo_target = total * (100.0 - r.percentile) / 100.0;
     const double hi_target = total * r.percentile / 100.0;
@@ -176,25 +232,26 @@ Range activation_range(const Histogram& h, const RangeRequest& r) {
   for (int k = 0; k < Histogram::kBins; ++k)
     if (const double n = h.counts[static_cast<std::size_t>(k)]; n != 0)
       occupied.emplace_back(h.bin_center(k), n);
+  const double clip_weight = method == RangeMethod::Enhanced ? kClipWeight : 1.0;
   const auto err = [&](float lo, float hi) {
     const Grid g = grid_for(lo, hi, r);
     const double rounding = g.step * g.step / 12.0;
-    double e = 0;
+    double e = 0, clipping = 0;
     for (const auto& [x, n] : occupied) {
       if (x < g.rmin)
-        e += n * (x - g.rmin) * (x - g.rmin);
+        clipping += n * (x - g.rmin) * (x - g.rmin);
       else if (x > g.rmax)
-        e += n * (x - g.rmax) * (x - g.rmax);
+        clipping += n * (x - g.rmax) * (x - g.rmax);
       else
         e += n * rounding;
     }
-    return e;
+    return e + clip_weight * clipping;
   };
   return search_range(h.lo, h.hi, r, err);
 }
 
 std::vector<Range> weight_ranges(std::span<const float> w, std::span<const std::int64_t> shape,
-                                 int axis, const RangeRequest& r) {
+                                 int axis, const RangeRequest& r, const InputMoments* moments) {
   std::int64_t channels = 1, inner = static_cast<std::int64_t>(w.size());
   if (axis >= 0) {
     channels = shape[static_cast<std::size_t>(axis)];
@@ -214,11 +271,12 @@ std::vector<Range> weight_ranges(std::span<const float> w, std::span<const std::
     }
     const auto [mn, mx] = std::minmax_element(values.begin(), values.end());
     const float lo = values.empty() ? 0.0f : *mn, hi = values.empty() ? 0.0f : *mx;
-    if (r.format.is_float() || r.method == RangeMethod::MinMax || values.empty()) {
+    const RangeMethod method = effective_method(r);
+    if (method == RangeMethod::MinMax || values.empty()) {
       out.push_back({lo, hi});
       continue;
     }
-    if (r.method == RangeMethod::Percentile) {
+    if (method == RangeMethod::Percentile) {
       std::vector<float> sorted = values;
       std::sort(sorted.begin(), sorted.end());
       const auto at = [&](double q) {
@@ -234,10 +292,16 @@ std::vector<Range> weight_ranges(std::span<const float> w, std::span<const std::
       continue;
     }
     const IntGrid g = int_grid(r.format.bits, r.scheme, r.non_negative);
+    const double clip_weight = method == RangeMethod::Enhanced ? kClipWeight : 1.0;
     const auto err = [&](float clo, float chi) {
-      return squared_error(values, scale_from_range(clo, chi, g, r.scheme), g);
+      return squared_error(values, scale_from_range(clo, chi, g, r.scheme), g, clip_weight);
     };
-    out.push_back(search_range(lo, hi, r, err));
+    const Range searched = search_range(lo, hi, r, err);
+    const bool by_output = method == RangeMethod::Enhanced && moments && axis >= 0 &&
+                           moments->vectors > 0 &&
+                           moments->fan_in == static_cast<std::int64_t>(values.size());
+    out.push_back(by_output ? least_output_error(values, lo, hi, searched, r, *moments, c, channels)
+                            : searched);
   }
   return out;
 }

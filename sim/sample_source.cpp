@@ -23,9 +23,18 @@ Status check_sample_shape(const std::string& source, const Shape& sample, const 
 
 }  // namespace
 
-std::int64_t batch_size_for(const Network& net, std::int64_t wanted) {
-  const auto& dims = net.model.inputs.at(0).dims;
-  return !dims.empty() && dims[0] > 0 ? dims[0] : wanted;
+Result<std::int64_t> batch_size_for(const Network& net, std::int64_t wanted, std::int64_t samples,
+                                    const std::string& source) {
+  const ValueInfo& in = net.model.inputs.at(0);
+  if (in.dims.empty() || in.dims[0] <= 0) return wanted;
+  const std::int64_t fixed = in.dims[0];
+  if (samples % fixed != 0)
+    return make_error(source + ": " + std::to_string(samples) + " samples do not fill batches of " +
+                      std::to_string(fixed) + ": the batch dimension of input '" + in.name +
+                      "' is fixed at " + std::to_string(fixed) + " (" + shape_str(in.dims) +
+                      ", by the model or --input-shape); use a multiple of " +
+                      std::to_string(fixed) + " samples");
+  return fixed;
 }
 
 Result<SampleSource> open_samples(const std::string& spec, const Network& net) {

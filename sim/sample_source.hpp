@@ -25,7 +25,12 @@ struct SampleSource {
 // whose first dimension counts samples. The sample shape is checked against the model input.
 Result<SampleSource> open_samples(const std::string& spec, const Network& net);
 
-// The batch size to run: the model's fixed batch dimension if it has one, else `wanted`.
-std::int64_t batch_size_for(const Network& net, std::int64_t wanted);
+// The batch size every command runs `samples` samples of `source` with. --input-shape fixes the
+// per-sample shape, and with its first dimension the batch: when the model's batch dimension
+// B is fixed (by the model or by --input-shape), every run uses batches of B (a --batch is for
+// dynamic batch dimensions) and the samples must fill whole batches (any count when B is 1);
+// otherwise `wanted`. The count of samples is checked, never assumed.
+Result<std::int64_t> batch_size_for(const Network& net, std::int64_t wanted, std::int64_t samples,
+                                    const std::string& source);
 
 }  // namespace mpq

@@ -229,9 +229,10 @@ TEST(QuantizedRun, OutputsIdenticalWithOneTwoAndFourThreads) {
 TEST(RangeSetting, MseBeatsMinMaxAtFourBitsOnTheCnn) {
   const Calibrated c = calibrate("cnn.onnx", 256);
   const auto formats = uniform_formats(c.placement, *parse_candidate("W4A4"));
-  RangeSettings minmax;
+  RangeSettings minmax, mse_settings;
   minmax.activation_method = minmax.weight_method = RangeMethod::MinMax;
-  auto cfg_mse = calibrate_config(c.net, c.placement, formats, c.stats, RangeSettings{});
+  mse_settings.activation_method = mse_settings.weight_method = RangeMethod::Mse;
+  auto cfg_mse = calibrate_config(c.net, c.placement, formats, c.stats, mse_settings);
   auto cfg_minmax = calibrate_config(c.net, c.placement, formats, c.stats, minmax);
   ASSERT_TRUE(cfg_mse.ok() && cfg_minmax.ok());
   const QuantMetrics mse = evaluate(c, *cfg_mse, "fashion-mnist:test:1000");

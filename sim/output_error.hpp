@@ -1,0 +1,39 @@
+#pragma once
+// The error a weight change causes at its op's output, from the calibration data: per group of
+// output channels, H = (1/n) sum p p^T over the n input vectors p that one output channel's
+// weights multiply (a Conv's input patches, a Gemm's or MatMul's input rows). For a change dw of
+// one output channel's weights, dw^T H dw is the mean squared change of that output over the
+// calibration data: range setting compares clipping ranges by it (the weights' own MSE misses
+// that inputs are correlated, so that clipping a channel's largest weight shifts its output
+// coherently while rounding errors cancel).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "graph/model.hpp"
+
+namespace mpq {
+
+struct InputMoments {
+  std::int64_t groups = 1;   // output channels split into this many groups (a grouped Conv)
+  std::int64_t fan_in = 0;   // weights per output channel
+  std::int64_t vectors = 0;  // input vectors summed so far (per group)
+  std::vector<double> sums;  // groups x fan_in x fan_in, sum of p p^T
+
+  // dw^T H dw for output channel `channel` of `channels` (H = sums / vectors).
+  double output_error(std::span<const double> dw, std::int64_t channel,
+                      std::int64_t channels) const;
+};
+
+// Weights with more inputs than this a channel keep the tensor-error search (H would be large).
+inline constexpr std::int64_t kMaxMomentFanIn = 2048;
+
+// The moments for the weight of `op` (its input 1) when its layout is supported (Conv of any
+// spatial rank, Gemm, MatMul with a 2-D weight) and its fan-in is at most kMaxMomentFanIn.
+bool supports_input_moments(const OpNode& op, const Shape& weight);
+
+// Adds the input vectors of one batch of `op`'s input 0.
+void accumulate_input_moments(const OpNode& op, const Shape& weight, const Tensor& input,
+                              InputMoments& m);
+
+}  // namespace mpq
