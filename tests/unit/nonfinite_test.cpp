@@ -84,9 +84,18 @@ struct Quantized {
   SampleSource samples;
 };
 
+// The decomposed chain as it runs under --no-canonicalize (canonicalization would fuse it into one
+// LayerNormalization, which has no internal tensor to quantize).
+PrepareOptions uncanonicalized() {
+  PrepareOptions o;
+  o.canonicalize = false;
+  return o;
+}
+
 // `extra`: activations to quantize beyond mpq's placement.
-Quantized quantize_w8a8(const std::string& path, const std::vector<std::string>& extra = {}) {
-  Quantized q{test::prepared(path), {}, {}, samples_of(mixed_scale_rows(32))};
+Quantized quantize_w8a8(const std::string& path, const std::vector<std::string>& extra = {},
+                        const PrepareOptions& opts = {}) {
+  Quantized q{test::prepared(path, opts), {}, {}, samples_of(mixed_scale_rows(32))};
   q.placement = place_quantizers(q.net);
   for (const auto& name : extra) {
     Quantizer a;
@@ -159,7 +168,7 @@ TEST(NonFinite, FailedTaskSortsAsTheMostSensitive) {
 }
 
 TEST(NonFinite, DecomposedLayerNormVarianceIsNotQuantized) {
-  const Network net = test::prepared(layer_norm_model());
+  const Network net = test::prepared(layer_norm_model(), uncanonicalized());
   const QuantizerPlacement p = place_quantizers(net);
   for (const char* internal : {"squared", "variance", "variance_eps", "stddev"})
     EXPECT_EQ(p.find(internal), nullptr) << internal << " feeds only the denominator";
@@ -168,11 +177,16 @@ TEST(NonFinite, DecomposedLayerNormVarianceIsNotQuantized) {
 }
 
 TEST(NonFinite, DecomposedLayerNormStaysFiniteAtW8A8) {
-  const QuantMetrics m = metrics_of(quantize_w8a8(layer_norm_model()));
+  const QuantMetrics m = metrics_of(quantize_w8a8(layer_norm_model(), {}, uncanonicalized()));
   EXPECT_FALSE(m.failed()) << m.failure;
   EXPECT_GT(m.sqnr_db, 10.0);
+  // Canonicalized into one LayerNormalization, the same network is finite too.
+  const QuantMetrics fused = metrics_of(quantize_w8a8(layer_norm_model()));
+  EXPECT_FALSE(fused.failed()) << fused.failure;
+  EXPECT_GT(fused.sqnr_db, 10.0);
   // What a quantizer on the variance would do: the small rows' variance + eps rounds to zero.
-  const QuantMetrics broken = metrics_of(quantize_w8a8(layer_norm_model(), {"variance_eps"}));
+  const QuantMetrics broken =
+      metrics_of(quantize_w8a8(layer_norm_model(), {"variance_eps"}, uncanonicalized()));
   EXPECT_TRUE(broken.failed()) << broken.sqnr_db << " dB";
 }
 
