@@ -22,6 +22,8 @@ import tempfile
 
 import numpy as np
 
+from e2e_args import mpq_and_source
+
 RTOL, ATOL = 1e-4, 1e-5
 ACC_TOL = 0.05  # percentage points
 COUNT = 256
@@ -83,15 +85,9 @@ def check_model(mpq, src, models_dir, name, tmp):
 
 
 def main():
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mpq, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    if not os.access(mpq, os.X_OK):
-        print(f"FAIL: mpq binary {mpq} does not exist or is not executable", file=sys.stderr)
-        return 1
+    mpq, src, rest = mpq_and_source(__doc__)
     models_dir = os.path.join(src, "configs", "models")
-    names = sys.argv[3:] or sorted(
+    names = rest or sorted(
         os.path.basename(p)[:-5] for p in glob.glob(os.path.join(models_dir, "*.onnx"))
         if os.path.exists(p[:-5] + ".pt"))
     if not names:

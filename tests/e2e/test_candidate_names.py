@@ -23,7 +23,9 @@ import tempfile
 
 import yaml
 
-mpq, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+from e2e_args import mpq_and_source, write_experiment
+
+mpq, src, _ = mpq_and_source(__doc__)
 failures = []
 # A candidate-like token: W<w>A<a> with integer bit counts or float format names.
 TOKEN = re.compile(r"\bW(?:\d+|fp\w+?|bf16|int\d+)A(?:\d+|fp[a-z0-9]+|bf16|int\d+)\b")
@@ -87,19 +89,8 @@ def csv_column(path, columns):
 def explore_on(tmp, hw, declared, baseline):
     name = os.path.splitext(os.path.basename(hw))[0]
     out = os.path.join(tmp, name)
-    exp = os.path.join(tmp, name + ".yaml")
-    with open(exp, "w") as f:
-        f.write(f"""model: {src}/configs/models/cnn.onnx
-data:
-  calibration: fashion-mnist:train:64
-  evaluation: fashion-mnist:test:200
-accelerators: [{hw}]
-sensitivity: {{samples: 64, batch: 64}}
-search:
-  accuracy_drop: 1.0
-  homogeneous: [{", ".join(declared)}]
-output: {out}
-""")
+    exp = write_experiment(os.path.join(tmp, name + ".yaml"), f"{src}/configs/models/cnn.onnx",
+                           [hw], declared, out, 64, 200)
     r = run(["explore", exp, "--quiet", "--no-plots"])
     check(r.returncode == 0, f"explore on {name} exits 0 ({r.stderr.strip()[-300:]})")
     if r.returncode != 0:

@@ -7,69 +7,8 @@
 # Needs /usr/bin/python3 with numpy and onnx (to write the .npy inputs and the unsupported-op
 # model) and one bundled model, configs/models/*.onnx.
 set -uo pipefail
-
-if [ $# -lt 2 ]; then
-  echo "usage: $0 MPQ_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-MPQ=$1
-SRC=$2
-PY=/usr/bin/python3
-if [ ! -x "$MPQ" ]; then
-  echo "FAIL: mpq binary $MPQ does not exist or is not executable" >&2
-  exit 1
-fi
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mpq_e2e_cli.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
-fails=0
-passes=0
-
-# expect_error NAME PATTERN OUTFILE -- CMD...
-# PATTERN: extended regex (case-insensitive) that stderr must match; OUTFILE ("-" for none): a
-# path that must not exist afterwards. Extra environment goes in front of CMD via `env`.
-expect_error() {
-  local name=$1 pattern=$2 outfile=$3
-  shift 4
-  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-  local rc=$?
-  local problems=()
-  [ "$rc" -eq 2 ] || problems+=("exit code $rc, expected 2")
-  head -c 12 "$TMP/stderr" | grep -q '^mpq: error:' ||
-    problems+=("stderr does not start with 'mpq: error:'")
-  grep -Eqi -- "$pattern" "$TMP/stderr" || problems+=("stderr does not match /$pattern/")
-  if [ "$outfile" != "-" ] && [ -e "$outfile" ]; then
-    problems+=("output file $outfile was written")
-    rm -f "$outfile"
-  fi
-  if [ ${#problems[@]} -eq 0 ]; then
-    passes=$((passes + 1))
-    echo "ok   $name"
-  else
-    fails=$((fails + 1))
-    echo "FAIL $name: $(IFS=';'; echo "${problems[*]}")"
-    echo "     command: $*"
-    sed 's/^/     stderr: /' "$TMP/stderr" | head -n 8
-    [ -s "$TMP/stdout" ] && sed 's/^/     stdout: /' "$TMP/stdout" | head -n 4
-  fi
-}
-
-expect_ok() {
-  local name=$1
-  shift
-  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-  local rc=$?
-  if [ "$rc" -eq 0 ] && [ -s "$TMP/stdout" ]; then
-    passes=$((passes + 1))
-    echo "ok   $name"
-  else
-    fails=$((fails + 1))
-    echo "FAIL $name: exit code $rc (expected 0) or empty stdout"
-    echo "     command: $*"
-    sed 's/^/     stderr: /' "$TMP/stderr" | head -n 8
-  fi
-}
+. "$(dirname "$0")/cli_test_lib.sh"
+cli_test_init cli "$@"
 
 # ---------------------------------------------------------------- fixtures
 MODEL=""
@@ -189,10 +128,9 @@ else
 fi
 
 # ---------------------------------------------------------------- help
-expect_ok "mpq --help" "$MPQ" --help
-expect_ok "mpq run --help" "$MPQ" run --help
-expect_ok "mpq inspect --help" "$MPQ" inspect --help
-expect_ok "mpq quantize --help" "$MPQ" quantize --help
+expect_ok "mpq --help" -- "$MPQ" --help
+expect_ok "mpq run --help" -- "$MPQ" run --help
+expect_ok "mpq inspect --help" -- "$MPQ" inspect --help
+expect_ok "mpq quantize --help" -- "$MPQ" quantize --help
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+cli_test_finish

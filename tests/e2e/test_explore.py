@@ -22,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 
+from e2e_args import mpq_and_source, write_experiment
+
 TOL = 0.3
-mpq, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+mpq, src, _ = mpq_and_source(__doc__)
 failures = []
 
 
@@ -34,21 +36,10 @@ def check(ok, what):
 
 
 def experiment(tmp, name, extra_search="", extra_top=""):
-    path = os.path.join(tmp, name + ".yaml")
-    with open(path, "w") as f:
-        f.write(f"""model: {src}/configs/models/cnn.onnx
-data:
-  calibration: fashion-mnist:train:128
-  evaluation: fashion-mnist:test:1000
-accelerators: [{src}/configs/hw/edge_npu.yaml, {src}/configs/hw/bitfusion.yaml]
-sensitivity: {{samples: 128, batch: 64}}
-search:
-  accuracy_drop: 1.0
-  homogeneous: [W8A8, W4A8, W4A4]
-{extra_search}
-output: {tmp}/{name}
-{extra_top}""")
-    return path
+    return write_experiment(os.path.join(tmp, name + ".yaml"), f"{src}/configs/models/cnn.onnx",
+                            [f"{src}/configs/hw/edge_npu.yaml", f"{src}/configs/hw/bitfusion.yaml"],
+                            ["W8A8", "W4A8", "W4A4"], f"{tmp}/{name}", 128, 1000, extra_search,
+                            extra_top)
 
 
 def run(args):

@@ -8,43 +8,13 @@
 # Needs /usr/bin/python3 with onnx (to edit configurations and read the exported model).
 set -uo pipefail
 
-if [ $# -lt 2 ]; then
-  echo "usage: $0 MPQ_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-MPQ=$1
-SRC=$2
-PY=/usr/bin/python3
+. "$(dirname "$0")/cli_test_lib.sh"
+cli_test_init export "$@"
 CNN=$SRC/configs/models/cnn.onnx
 RESNET=$SRC/configs/models/resnet.onnx
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mpq_e2e_export.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-passes=0
 
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; }
-
-# expect_error NAME PATTERN -- CMD... (CMD writes $TMP/out.onnx and $TMP/enc.json)
-expect_error() {
-  local name=$1 pattern=$2
-  shift 3
-  rm -f "$TMP/out.onnx" "$TMP/enc.json"
-  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-  local rc=$? problems=()
-  [ "$rc" -eq 2 ] || problems+=("exit code $rc, expected 2")
-  head -c 12 "$TMP/stderr" | grep -q '^mpq: error:' || problems+=("no 'mpq: error:' prefix")
-  grep -Eqi -- "$pattern" "$TMP/stderr" || problems+=("stderr does not match /$pattern/")
-  [ -e "$TMP/out.onnx" ] && problems+=("the model was written")
-  [ -e "$TMP/enc.json" ] && problems+=("the encodings were written")
-  ls "$TMP" | grep -q '\.tmp' && problems+=("a temporary file was left behind")
-  if [ ${#problems[@]} -eq 0 ]; then
-    ok "$name"
-  else
-    bad "$name: $(IFS=';'; echo "${problems[*]}")"
-    sed 's/^/     stderr: /' "$TMP/stderr" | head -n 5
-  fi
-}
+# Each expect_error: the model ($TMP/out.onnx) and the encodings ($TMP/enc.json) are not written.
+X=("$TMP/out.onnx" "$TMP/enc.json")
 
 if ! "$MPQ" quantize "$CNN" --candidate W8A8 --calib fashion-mnist:train:64 -o "$TMP/cnn.json" \
   >/dev/null 2>"$TMP/stderr"; then
@@ -68,19 +38,19 @@ for tag, act, weight in [("int16", "int16", "int8"), ("fp8", "int8", "fp8e4m3"),
 PYEOF
 
 E=(-o "$TMP/out.onnx" --encodings "$TMP/enc.json")
-expect_error "configuration of another model" "does not exist in the model" -- \
+expect_error "configuration of another model" "does not exist in the model" "${X[@]}" -- \
   "$MPQ" export "$RESNET" --config "$TMP/cnn.json" "${E[@]}"
-expect_error "int16 at opset 17" "int16.*opset 17 cannot represent" -- \
+expect_error "int16 at opset 17" "int16.*opset 17 cannot represent" "${X[@]}" -- \
   "$MPQ" export "$CNN" --config "$TMP/cnn_int16.json" --opset 17 "${E[@]}"
-expect_error "fp8 at opset 18" "fp8e4m3.*opset 18 cannot represent" -- \
+expect_error "fp8 at opset 18" "fp8e4m3.*opset 18 cannot represent" "${X[@]}" -- \
   "$MPQ" export "$CNN" --config "$TMP/cnn_fp8.json" --opset 18 "${E[@]}"
-expect_error "opset below the model's" "cannot lower it to opset 13" -- \
+expect_error "opset below the model's" "cannot lower it to opset 13" "${X[@]}" -- \
   "$MPQ" export "$CNN" --config "$TMP/cnn.json" --opset 13 "${E[@]}"
-expect_error "opset out of range" "opset 22 is not supported" -- \
+expect_error "opset out of range" "opset 22 is not supported" "${X[@]}" -- \
   "$MPQ" export "$CNN" --config "$TMP/cnn.json" --opset 22 "${E[@]}"
-expect_error "missing configuration file" "cannot read configuration" -- \
+expect_error "missing configuration file" "cannot read configuration" "${X[@]}" -- \
   "$MPQ" export "$CNN" --config "$TMP/none.json" "${E[@]}"
-expect_error "unwritable output" "cannot write" -- \
+expect_error "unwritable output" "cannot write" "${X[@]}" -- \
   "$MPQ" export "$CNN" --config "$TMP/cnn.json" -o "$TMP/no/such/dir/out.onnx"
 
 # Old opsets: opset 6 is older than the upgrade handles; an Upsample whose nearest rounding has
@@ -110,10 +80,10 @@ for m in opset6 upsample_mixed; do
   "$MPQ" quantize "$TMP/$m.onnx" --candidate W8A8 --calib fashion-mnist:train:16 -o "$TMP/$m.json" \
     >/dev/null 2>"$TMP/stderr" || { bad "mpq quantize $m: $(head -n 1 "$TMP/stderr")"; }
 done
-expect_error "opset 6: older than the upgrade handles" "uses opset 6.*opset 7 on.*nothing was written" -- \
+expect_error "opset 6: older than the upgrade handles" "uses opset 6.*opset 7 on.*nothing was written" "${X[@]}" -- \
   "$MPQ" export "$TMP/opset6.onnx" --config "$TMP/opset6.json" "${E[@]}"
 expect_error "Upsample growing one axis and shrinking another" \
-  "Upsample.*no opset-13 equivalent.*nothing was written" -- \
+  "Upsample.*no opset-13 equivalent.*nothing was written" "${X[@]}" -- \
   "$MPQ" export "$TMP/upsample_mixed.onnx" --config "$TMP/upsample_mixed.json" "${E[@]}"
 
 # Good exports: element types per opset, carriers in metadata_props and encodings.
@@ -168,5 +138,4 @@ check_export "fp8 at opset 19: float8e4m3fn weight" "$TMP/cnn_fp8.json" 19 '
 assert types["fc1.weight_quantized"] == 17 and m.ir_version == 9, types
 '
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+cli_test_finish

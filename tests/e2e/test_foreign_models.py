@@ -28,6 +28,8 @@ import tempfile
 
 import numpy as np
 
+from e2e_args import mpq_and_source
+
 RTOL, ATOL = 1e-4, 1e-5
 EXPORT_MAX_STEPS = 2
 MODELS = ("foreign_opset9", "foreign_opset11", "foreign_opset13", "foreign_patterns_cnn",
@@ -199,18 +201,8 @@ def check_export(mpq, src, work, name):
 
 
 def main():
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mpq, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    if not os.access(mpq, os.X_OK):
-        print(f"FAIL: mpq binary {mpq} does not exist or is not executable", file=sys.stderr)
-        return 1
-    keep = sys.argv[4] if len(sys.argv) >= 5 and sys.argv[3] == "--keep" else None
-    if not os.path.isdir(os.path.join(src, "tools", "ort", "node_modules", "onnxruntime-node")):
-        print("FAIL: tools/ort/node_modules/onnxruntime-node is missing: run scripts/setup.sh "
-              "(or `cd tools/ort && npm install --ignore-scripts`)", file=sys.stderr)
-        return 1
+    mpq, src, rest = mpq_and_source(__doc__, need_onnxruntime=True)
+    keep = rest[1] if len(rest) >= 2 and rest[0] == "--keep" else None
 
     with tempfile.TemporaryDirectory(prefix="mpq_e2e_foreign_") as tmp:
         work = keep or tmp

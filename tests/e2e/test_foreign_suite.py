@@ -28,6 +28,7 @@ import tempfile
 
 import numpy as np
 
+from e2e_args import mpq_and_source
 from fashion_mnist_test_set import load_test_set
 
 MODELS = ("mnv3_opset11", "tf_opset12", "vit_opset13")
@@ -165,14 +166,8 @@ def check_export(mpq, src, name, tmp):
 
 
 def main():
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    mpq, src = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    models = sys.argv[3:] or list(MODELS)
-    if not os.path.isdir(os.path.join(src, "tools", "ort", "node_modules", "onnxruntime-node")):
-        print("FAIL: tools/ort/node_modules/onnxruntime-node missing (run scripts/setup.sh)")
-        return 1
+    mpq, src, rest = mpq_and_source(__doc__, need_onnxruntime=True)
+    models = rest or list(MODELS)
     failures = []
     with tempfile.TemporaryDirectory(prefix="mpq_e2e_suite_") as tmp:
         for name in models:

@@ -8,19 +8,8 @@
 #
 #   tests/e2e/test_nonfinite_and_batch.sh MPQ_BINARY SOURCE_DIR
 set -uo pipefail
-if [ $# -lt 2 ]; then
-  echo "usage: $0 MPQ_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-MPQ=$1
-SRC=$2
-PY=/usr/bin/python3
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mpq_e2e_nonfinite.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; sed 's/^/     /' "$TMP/stderr" "$TMP/stdout" 2>/dev/null | head -n 12; }
+. "$(dirname "$0")/cli_test_lib.sh"
+cli_test_init nonfinite "$@"
 
 # y = x / |x| + |x|: finite in float; an 8-bit |x| rounds small magnitudes to zero.
 if ! "$PY" - "$TMP" <<'PYEOF'
@@ -145,5 +134,4 @@ else
   bad "run: output of 8 samples at batch 1"
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+cli_test_finish

@@ -9,15 +9,8 @@
 #
 #   tests/e2e/test_sensitivity.sh MPQ_BINARY SOURCE_DIR
 set -uo pipefail
-MPQ=$1
-SRC=$2
-PY=/usr/bin/python3
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mpq_e2e_sens.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; }
+. "$(dirname "$0")/cli_test_lib.sh"
+cli_test_init sens "$@"
 
 MODEL="$SRC/configs/models/mobilenet.onnx"
 ARGS=(--model "$MODEL" --candidates W8A8,W4A8,W4A4,W2A8 --samples 128 --batch 32 --no-plots --quiet)
@@ -85,30 +78,20 @@ else
 fi
 
 # ---------------------------------------------------------------- bad input
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [ "$rc" -eq 2 ] && grep -Eq "$pattern" "$TMP/err"; then ok "$name"; else
-    bad "$name (exit $rc): $(cat "$TMP/err")"
-  fi
-}
 "$PY" -c "import numpy as np; np.save('$TMP/unlabeled.npy', np.random.default_rng(0).random((64, 1, 28, 28), dtype=np.float32))"
-expect_error "accuracy metric on unlabeled data" "needs labels" \
+expect_error "accuracy metric on unlabeled data" "needs labels" - -- \
   "$MPQ" sensitivity "${ARGS[@]}" --metric accuracy --calib "$TMP/unlabeled.npy" -o "$TMP/unl"
-expect_error "only the baseline candidate" "nothing to sweep" \
+expect_error "only the baseline candidate" "nothing to sweep" - -- \
   "$MPQ" sensitivity "${ARGS[@]}" --candidates W8A8 -o "$TMP/none"
-expect_error "unknown metric" "unknown sensitivity metric 'speed'" \
+expect_error "unknown metric" "unknown sensitivity metric 'speed'" - -- \
   "$MPQ" sensitivity "${ARGS[@]}" --metric speed -o "$TMP/m"
 mkdir -p "$TMP/old"
 echo '{"mpq_phase1_journal": 99, "inputs": {}}' >"$TMP/old/phase1.journal"
 cp "$TMP/old/phase1.journal" "$TMP/old.copy"
-expect_error "journal of an incompatible version" "incompatible mpq.*version 99" \
+expect_error "journal of an incompatible version" "incompatible mpq.*version 99" - -- \
   "$MPQ" sensitivity "${ARGS[@]}" -o "$TMP/old"
 cmp -s "$TMP/old/phase1.journal" "$TMP/old.copy" && [ ! -e "$TMP/old/sensitivity.csv" ] &&
   ok "incompatible journal left untouched" || bad "incompatible journal was changed"
 "$MPQ" sensitivity --help >/dev/null && ok "mpq sensitivity --help" || bad "--help"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+cli_test_finish

@@ -11,6 +11,7 @@
 #include "sim/op_registry.hpp"
 #include "sim/prepare.hpp"
 #include "test_accelerators.hpp"
+#include "tests/unit/prepared_network.hpp"
 
 namespace mpq {
 namespace {
@@ -26,11 +27,7 @@ std::string load_error(const std::string& yaml) {
 }
 
 Network load_model(const std::string& name) {
-  auto m = load_onnx(std::string(MPQ_SOURCE_DIR) + "/configs/models/" + name + ".onnx");
-  EXPECT_TRUE(m.ok()) << m.error().message;
-  auto n = prepare_network(std::move(m).value());
-  EXPECT_TRUE(n.ok()) << n.error().message;
-  return std::move(n).value();
+  return test::prepared(test::bundled_model(name));
 }
 
 std::size_t activations(const QuantizerPlacement& p) {

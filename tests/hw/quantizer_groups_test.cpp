@@ -12,16 +12,13 @@
 #include "hw/op_class_names.hpp"
 #include "search/priced_network.hpp"
 #include "sim/prepare.hpp"
+#include "tests/unit/prepared_network.hpp"
 
 namespace mpq {
 namespace {
 
 Network load_model(const std::string& name) {
-  auto m = load_onnx(std::string(MPQ_SOURCE_DIR) + "/configs/models/" + name + ".onnx");
-  EXPECT_TRUE(m.ok()) << m.error().message;
-  auto n = prepare_network(std::move(m).value());
-  EXPECT_TRUE(n.ok()) << n.error().message;
-  return std::move(n).value();
+  return test::prepared(test::bundled_model(name));
 }
 
 // The groups of the activation quantizers feeding the first residual Add.
