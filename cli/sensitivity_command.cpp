@@ -14,6 +14,16 @@
 namespace mpq::cli {
 namespace {
 
+// Kendall's tau is undefined when one ranking ties every task (e.g. every task keeps the float
+// accuracy on a small sample): said so, never printed as nan.
+std::string tau_text(std::optional<double> tau) {
+  return tau ? number_text(*tau, "%.3f") : "undefined (one of the rankings ties every task)";
+}
+
+nlohmann::json tau_json(std::optional<double> tau) {
+  return tau ? nlohmann::json(*tau) : nullptr;
+}
+
 struct SensitivityArgs {
   CommonArgs common;
   std::string experiment, model, calib, data, candidates, metric, mode, output, compare_calib;
@@ -102,6 +112,7 @@ int run_sensitivity(const SensitivityArgs& a) {
     if (!tau) return fail(tau.error());
     stability = *tau;
   }
+  const bool labeled = r->labeled;
   if (auto st = write_phase1_outputs(**ctx, *r, spec->output, !a.no_plots); !st)
     return fail(st.error());
   if (!a.dump_tasks.empty())
@@ -111,8 +122,9 @@ int run_sensitivity(const SensitivityArgs& a) {
   if (a.common.json) {
     // Only what the inputs determine: identical whatever --threads is.
     nlohmann::json j = sensitivity_json(r->list, (*ctx)->groups);
-    if (r->tau_sqnr_vs_accuracy) j["kendall_tau_sqnr_vs_accuracy"] = *r->tau_sqnr_vs_accuracy;
-    if (stability) j["kendall_tau_calibration_subsets"] = *stability;
+    // null: the rankings are not comparable (one of them ties every task)
+    if (labeled) j["kendall_tau_sqnr_vs_accuracy"] = tau_json(r->tau_sqnr_vs_accuracy);
+    if (!a.compare_calib.empty()) j["kendall_tau_calibration_subsets"] = tau_json(stability);
     print_json(j);
     return 0;
   }
@@ -121,11 +133,12 @@ int run_sensitivity(const SensitivityArgs& a) {
     if (e.result.metrics.failed())
       std::printf("failed: group '%s' at %s: %s\n", (*ctx)->groups[e.result.group].name.c_str(),
                   e.result.candidate.name().c_str(), e.result.metrics.failure.c_str());
-  if (r->tau_sqnr_vs_accuracy)
-    std::printf("Kendall tau, SQNR ranking vs accuracy ranking: %.3f\n", *r->tau_sqnr_vs_accuracy);
-  if (stability)
-    std::printf("Kendall tau, %s vs %s rankings (%s): %.3f\n", spec->calibration.c_str(),
-                a.compare_calib.c_str(), metric_name(r->list.metric), *stability);
+  if (labeled)
+    std::printf("Kendall tau, SQNR ranking vs accuracy ranking: %s\n",
+                tau_text(r->tau_sqnr_vs_accuracy).c_str());
+  if (!a.compare_calib.empty())
+    std::printf("Kendall tau, %s vs %s rankings (%s): %s\n", spec->calibration.c_str(),
+                a.compare_calib.c_str(), metric_name(r->list.metric), tau_text(stability).c_str());
   std::printf("wrote %s/sensitivity.{csv,json%s}\n", spec->output.c_str(),
               a.no_plots ? "" : ",png,svg");
   return 0;

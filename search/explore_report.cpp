@@ -224,6 +224,8 @@ std::string report_md(const Phase1Context& ctx, const Phase1Result& p1, const Ex
     << p1.resumed << " from the journal), sorted by " << metric_name(p1.list.metric);
   if (p1.tau_sqnr_vs_accuracy)
     r << "; Kendall tau SQNR vs accuracy ranking " << number_text(*p1.tau_sqnr_vs_accuracy, "%.3f");
+  else if (p1.labeled)
+    r << "; Kendall tau SQNR vs accuracy ranking undefined (one of the rankings ties every task)";
   r << "\n- float model: " << score_label(x) << " " << number_text(x.float_score, "%.2f");
   if (x.bound)
     r << "; bound " << number_text(*x.bound, "%.2f") << " (drop "

@@ -356,17 +356,20 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   if (!ctx.scoring.labels.empty() && out.list.entries.size() >= 2) {
     std::vector<double> sqnr, acc;
     for (const auto& e : out.list.entries) {
+      if (e.result.metrics.failed()) continue;  // no SQNR to rank
       sqnr.push_back(e.result.metrics.sqnr_db);
       acc.push_back(e.result.metrics.accuracy.value_or(0.0));
     }
+    out.labeled = true;
     out.tau_sqnr_vs_accuracy = kendall_tau_b(sqnr, acc);
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 
-Result<double> calibration_stability(const Phase1Context& ctx, const SensitivityList& list,
-                                     const std::string& other_calibration) {
+Result<std::optional<double>> calibration_stability(const Phase1Context& ctx,
+                                                    const SensitivityList& list,
+                                                    const std::string& other_calibration) {
   auto other = open_samples(other_calibration, ctx.net);
   if (!other) return make_error("--compare-calib: " + other.error().message);
   if (auto b = batch_size_for(ctx.net, ctx.spec.batch, std::min(ctx.spec.samples, other->count),
@@ -422,7 +425,9 @@ Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
   j["calibration"] = ctx.spec.calibration;
   j["samples"] = ctx.spec.samples;
   j["mode"] = ctx.spec.mode;
-  if (r.tau_sqnr_vs_accuracy) j["kendall_tau_sqnr_vs_accuracy"] = *r.tau_sqnr_vs_accuracy;
+  if (r.labeled)  // null: undefined
+    j["kendall_tau_sqnr_vs_accuracy"] =
+        r.tau_sqnr_vs_accuracy ? nlohmann::json(*r.tau_sqnr_vs_accuracy) : nullptr;
   if (auto st = write_file_atomically(out_dir + "/sensitivity.json", j.dump(1) + "\n"); !st)
     return st;
   if (!plots) return Ok{};

@@ -46,7 +46,10 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
 struct Phase1Result {
   SensitivityList list;
   std::int64_t resumed = 0, computed = 0;
-  std::optional<double> tau_sqnr_vs_accuracy;  // over all tasks, when the scoring data is labeled
+  // Kendall tau over the tasks that did not fail, computed when the scoring data is labeled;
+  // nullopt there when one ranking ties every task (undefined).
+  bool labeled = false;
+  std::optional<double> tau_sqnr_vs_accuracy;
   double seconds = 0;
   std::string notice;  // e.g. why cached results were set aside
 };
@@ -57,8 +60,9 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
 
 // The same sweep on other calibration samples, without a journal: Kendall tau between its
 // ranking and `list`'s, by the list's metric.
-Result<double> calibration_stability(const Phase1Context& ctx, const SensitivityList& list,
-                                     const std::string& other_calibration);
+Result<std::optional<double>> calibration_stability(const Phase1Context& ctx,
+                                                    const SensitivityList& list,
+                                                    const std::string& other_calibration);
 
 // Every task's configuration (the simulator's JSON format) keyed "group id|candidate", so that
 // another implementation can replay the sweep with the same ranges. OthersFloat mode only.

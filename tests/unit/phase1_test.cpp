@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "graph/onnx_import.hpp"
 #include "search/phase1.hpp"
@@ -15,13 +16,27 @@ namespace {
 
 TEST(KendallTau, HandCheckedRankings) {
   const std::vector<double> a = {1, 2, 3, 4};
-  EXPECT_DOUBLE_EQ(kendall_tau_b(a, std::vector<double>{10, 20, 30, 40}), 1.0);
-  EXPECT_DOUBLE_EQ(kendall_tau_b(a, std::vector<double>{4, 3, 2, 1}), -1.0);
+  const auto tau = [&](std::vector<double> b) { return kendall_tau_b(a, b).value_or(-99); };
+  EXPECT_DOUBLE_EQ(tau({10, 20, 30, 40}), 1.0);
+  EXPECT_DOUBLE_EQ(tau({4, 3, 2, 1}), -1.0);
   // One swapped pair of 6: (5 - 1) / 6.
-  EXPECT_DOUBLE_EQ(kendall_tau_b(a, std::vector<double>{1, 3, 2, 4}), 4.0 / 6.0);
+  EXPECT_DOUBLE_EQ(tau({1, 3, 2, 4}), 4.0 / 6.0);
   // Ties in b: pairs (1,2) tied in b only; C = 5, D = 0, T_b = 1: 5 / sqrt(6 * 5).
-  EXPECT_DOUBLE_EQ(kendall_tau_b(a, std::vector<double>{1, 1, 2, 3}), 5.0 / std::sqrt(30.0));
-  EXPECT_TRUE(std::isnan(kendall_tau_b(a, std::vector<double>{2, 2, 2, 2})));
+  EXPECT_DOUBLE_EQ(tau({1, 1, 2, 3}), 5.0 / std::sqrt(30.0));
+}
+
+// Lossless tasks (+inf dB) tie with each other and rank above every finite one; a constant
+// ranking (every task keeps the float accuracy) or a NaN gives no tau at all, never nan.
+TEST(KendallTau, InfinitiesTieAndUndefinedIsNoNumber) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> sqnr = {inf, inf, 20, 10};
+  EXPECT_DOUBLE_EQ(kendall_tau_b(sqnr, std::vector<double>{90, 90, 80, 70}).value_or(-99), 1.0);
+  // The tied pair as in HandCheckedRankings: 5 / sqrt(5 * 6).
+  EXPECT_DOUBLE_EQ(kendall_tau_b(sqnr, std::vector<double>{91, 90, 80, 70}).value_or(-99),
+                   5.0 / std::sqrt(30.0));
+  EXPECT_FALSE(kendall_tau_b(sqnr, std::vector<double>{2, 2, 2, 2}).has_value());
+  EXPECT_FALSE(kendall_tau_b(sqnr, std::vector<double>{1, std::nan(""), 2, 3}).has_value());
+  EXPECT_FALSE(kendall_tau_b(std::vector<double>{1}, std::vector<double>{1}).has_value());
 }
 
 // Every task of a CNN sweep (others float) equals the metrics of a full fake-quantized run of
