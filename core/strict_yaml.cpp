@@ -42,8 +42,19 @@ StrictMap::StrictMap(const YAML::Node& node, std::string path, YamlIssues& issue
                 "expected a mapping of keys, got " + describe(node));
 }
 
+// By iteration, never operator[]: yaml-cpp's non-const lookup inserts a missing key into the
+// map (which the loaders iterate: a use-after-free), and its key comparison converts every key,
+// complex or null ones included.
+YAML::Node StrictMap::lookup(const std::string& key) const {
+  if (is_map_)
+    for (auto it = node_.begin(); it != node_.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
 bool StrictMap::has(const std::string& key) const {
-  return is_map_ && node_[key].IsDefined() && !node_[key].IsNull();
+  const YAML::Node v = lookup(key);
+  return v.IsDefined() && !v.IsNull();
 }
 
 std::string StrictMap::path_of(const std::string& key) const {
@@ -54,7 +65,7 @@ YAML::Node StrictMap::get(const std::string& key, bool required) {
   known_.insert(key);
   const YAML::Node absent(YAML::NodeType::Undefined);
   if (!is_map_) return absent;
-  const YAML::Node v = node_[key];
+  const YAML::Node v = lookup(key);
   if (!v.IsDefined() || v.IsNull()) {
     if (required) issues_.add(node_.Mark(), path_of(key), "missing required key");
     return absent;
@@ -78,8 +89,8 @@ std::optional<int> StrictMap::integer(const std::string& key, bool required, Bou
   auto v = number(key, required, bound);
   if (!v) return std::nullopt;
   if (*v != std::floor(*v) || std::abs(*v) > 1e9) {
-    issues_.add(node_[key].Mark(), path_of(key),
-                "expected an integer, got " + describe(node_[key]));
+    const YAML::Node n = lookup(key);
+    issues_.add(n.Mark(), path_of(key), "expected an integer, got " + describe(n));
     return std::nullopt;
   }
   return static_cast<int>(*v);
@@ -88,7 +99,12 @@ std::optional<int> StrictMap::integer(const std::string& key, bool required, Bou
 void StrictMap::finish() {
   if (!is_map_) return;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+    if (!it->first.IsScalar()) {
+      issues_.add(it->first.Mark(), path_of("?"),
+                  "a key must be a plain name, got " + describe(it->first));
+      continue;
+    }
+    const std::string key = it->first.Scalar();
     if (!known_.count(key)) issues_.add(it->first.Mark(), path_of(key), "unknown key");
   }
 }

@@ -48,6 +48,8 @@ class StrictMap {
   YamlIssues& issues_;
   bool is_map_ = false;
   std::set<std::string> known_;
+
+  YAML::Node lookup(const std::string& key) const;
 };
 
 // Scalar readers for values that are not looked up by key (list items, map values).

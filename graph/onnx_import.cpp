@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tensor_proto.hpp"
+#include "window_attributes.hpp"
 
 namespace mpq {
 namespace {
@@ -190,6 +191,7 @@ Result<Model> load_onnx(const std::string& path, const ImportOptions& opts) {
                         "', but the model's inputs are: " + names);
     }
 
+  if (auto st = check_window_attributes(g, file); !st) return st.error();
   // ONNX shape inference; models it rejects still run (the engine infers shapes itself).
   try {
     onnx::shape_inference::InferShapes(mp);

@@ -75,6 +75,49 @@ bool dtype_from_onnx(int t, DType& out) {
   }
 }
 
+namespace {
+
+std::size_t raw_element_size(int data_type) {
+  using TP = onnx::TensorProto;
+  switch (data_type) {
+    case TP::FLOAT:
+    case TP::INT32:
+    case TP::UINT32:
+      return 4;
+    case TP::DOUBLE:
+    case TP::INT64:
+    case TP::UINT64:
+      return 8;
+    case TP::FLOAT16:
+    case TP::BFLOAT16:
+    case TP::INT16:
+    case TP::UINT16:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+// Elements stored in the typed field that holds `p`'s data type.
+std::size_t typed_element_count(const onnx::TensorProto& p) {
+  using TP = onnx::TensorProto;
+  switch (p.data_type()) {
+    case TP::FLOAT:
+      return static_cast<std::size_t>(p.float_data_size());
+    case TP::DOUBLE:
+      return static_cast<std::size_t>(p.double_data_size());
+    case TP::INT64:
+      return static_cast<std::size_t>(p.int64_data_size());
+    case TP::UINT32:
+    case TP::UINT64:
+      return static_cast<std::size_t>(p.uint64_data_size());
+    default:  // float16, bfloat16, int8/16/32, uint8/16, bool live in int32_data
+      return static_cast<std::size_t>(p.int32_data_size());
+  }
+}
+
+}  // namespace
+
 Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& where) {
   using TP = onnx::TensorProto;
   if (p.data_location() == TP::EXTERNAL || p.external_data_size() > 0)
@@ -94,10 +137,18 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
       return make_error(where + ": invalid tensor shape " + shape_str(shape));
     count *= d;
   }
-  t.allocate(shape);
-  const auto n = static_cast<std::size_t>(numel(shape));
+  const auto n = static_cast<std::size_t>(count);
   const std::string& raw = p.raw_data();
   const bool has_raw = p.has_raw_data();
+  // Checked before allocating: a shape is only believed when the data is there.
+  const std::size_t esize = raw_element_size(p.data_type());
+  if (has_raw && raw.size() != n * esize)
+    return make_error(where + ": raw data holds " + std::to_string(raw.size()) +
+                      " bytes, but shape " + shape_str(shape) + " needs " +
+                      std::to_string(n * esize));
+  if (!has_raw && typed_element_count(p) != n)
+    return make_error(where + ": element count does not match shape " + shape_str(shape));
+  t.allocate(shape);
 
   auto put = [&](std::size_t k, double v) {
     if (t.dtype == DType::Float32)
@@ -105,34 +156,8 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
     else
       t.i[k] = static_cast<std::int64_t>(v);
   };
-  auto check_count = [&](std::size_t have) -> bool { return have == n; };
 
   if (has_raw) {
-    std::size_t esize = 0;
-    switch (p.data_type()) {
-      case TP::FLOAT:
-      case TP::INT32:
-      case TP::UINT32:
-        esize = 4;
-        break;
-      case TP::DOUBLE:
-      case TP::INT64:
-      case TP::UINT64:
-        esize = 8;
-        break;
-      case TP::FLOAT16:
-      case TP::BFLOAT16:
-      case TP::INT16:
-      case TP::UINT16:
-        esize = 2;
-        break;
-      default:
-        esize = 1;
-    }
-    if (raw.size() != n * esize)
-      return make_error(where + ": raw data holds " + std::to_string(raw.size()) +
-                        " bytes, but shape " + shape_str(shape) + " needs " +
-                        std::to_string(n * esize));
     const char* d = raw.data();
     for (std::size_t k = 0; k < n; ++k) {
       const char* e = d + k * esize;
@@ -182,42 +207,34 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
     }
     return t;
   }
-  bool ok = true;
   switch (p.data_type()) {
     case TP::FLOAT:
-      ok = check_count(static_cast<std::size_t>(p.float_data_size()));
-      for (std::size_t k = 0; ok && k < n; ++k) t.f[k] = p.float_data(static_cast<int>(k));
+      for (std::size_t k = 0; k < n; ++k) t.f[k] = p.float_data(static_cast<int>(k));
       break;
     case TP::DOUBLE:
-      ok = check_count(static_cast<std::size_t>(p.double_data_size()));
-      for (std::size_t k = 0; ok && k < n; ++k) put(k, p.double_data(static_cast<int>(k)));
+      for (std::size_t k = 0; k < n; ++k) put(k, p.double_data(static_cast<int>(k)));
       break;
     case TP::INT64:
-      ok = check_count(static_cast<std::size_t>(p.int64_data_size()));
-      for (std::size_t k = 0; ok && k < n; ++k) t.i[k] = p.int64_data(static_cast<int>(k));
+      for (std::size_t k = 0; k < n; ++k) t.i[k] = p.int64_data(static_cast<int>(k));
       break;
     case TP::UINT32:
     case TP::UINT64:
-      ok = check_count(static_cast<std::size_t>(p.uint64_data_size()));
-      for (std::size_t k = 0; ok && k < n; ++k)
+      for (std::size_t k = 0; k < n; ++k)
         t.i[k] = static_cast<std::int64_t>(p.uint64_data(static_cast<int>(k)));
       break;
     case TP::FLOAT16:
     case TP::BFLOAT16:
-      ok = check_count(static_cast<std::size_t>(p.int32_data_size()));
-      for (std::size_t k = 0; ok && k < n; ++k) {
+      for (std::size_t k = 0; k < n; ++k) {
         const auto bits = static_cast<std::uint16_t>(p.int32_data(static_cast<int>(k)));
         t.f[k] = p.data_type() == TP::FLOAT16 ? half_to_float(bits) : bf16_to_float(bits);
       }
       break;
     default:  // int8/16/32, uint8/16, bool live in int32_data
-      ok = check_count(static_cast<std::size_t>(p.int32_data_size()));
-      for (std::size_t k = 0; ok && k < n; ++k) {
+      for (std::size_t k = 0; k < n; ++k) {
         const auto v = p.int32_data(static_cast<int>(k));
         t.i[k] = p.data_type() == TP::BOOL ? (v != 0) : v;
       }
   }
-  if (!ok) return make_error(where + ": element count does not match shape " + shape_str(shape));
   return t;
 }
 

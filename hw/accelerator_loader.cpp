@@ -44,9 +44,15 @@ struct Loader {
       issues.add(node.Mark(), "candidates", "expected a non-empty mapping of candidate names");
       return;
     }
+    std::map<std::string, int> first_line;  // of each name: YAML allows a key twice
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string name = it->first.Scalar();
       const std::string key = "candidates." + name;
+      if (auto [at, fresh] = first_line.emplace(name, it->first.Mark().line + 1); !fresh) {
+        issues.add(it->first.Mark(), key,
+                   "declared twice (first on line " + std::to_string(at->second) + ")");
+        continue;
+      }
       StrictMap m(it->second, key, issues);
       auto w = m.string("weights", true);
       auto a = m.string("activations", true);

@@ -1,5 +1,6 @@
 #include "scalesim_topology.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <fstream>
@@ -16,6 +17,12 @@ Result<std::vector<LayerWorkload>> load_scalesim_topology(const std::string& pat
   ss << f.rdbuf();
   return parse_scalesim_topology(ss.str(), path);
 }
+
+namespace {
+// Largest dimension accepted (2^24): beyond any real layer, small enough that products of two
+// stay exact in a double.
+constexpr double kMaxDim = 16777216.0;
+}  // namespace
 
 Result<std::vector<LayerWorkload>> parse_scalesim_topology(const std::string& text,
                                                            const std::string& path) {
@@ -48,15 +55,22 @@ Result<std::vector<LayerWorkload>> parse_scalesim_topology(const std::string& te
     std::array<std::int64_t, 7> v{};
     for (std::size_t k = 0; k < kColumns.size(); ++k) {
       double d = 0;
-      if (!parse_number(cells[k + 1], d) || d < 1 || d != std::floor(d))
-        return where(cells[0] + ": " + kColumns[k] + ": expected a positive integer, got '" +
-                     cells[k + 1] + "'");
+      if (!parse_number(cells[k + 1], d) || d < 1 || d != std::floor(d) || d > kMaxDim)
+        return where(cells[0] + ": " + kColumns[k] + ": expected an integer from 1 to " +
+                     std::to_string(static_cast<std::int64_t>(kMaxDim)) + ", got '" + cells[k + 1] +
+                     "'");
       v[k] = static_cast<std::int64_t>(d);
     }
     const auto [ih, iw, fh, fw, ch, nf, stride] = v;
     if (fh > ih || fw > iw) return where(cells[0] + ": the filter is larger than the input");
     const std::int64_t oh = (ih - fh + stride + stride - 1) / stride;
     const std::int64_t ow = (iw - fw + stride + stride - 1) / stride;
+    // Counts in 64 bits: checked in floating point first (each factor is at most kMaxDim).
+    const double macs = double(oh) * double(ow) * double(nf) * double(fh * fw) * double(ch);
+    const double elements = std::max(
+        {double(fh * fw) * double(ch) * double(nf), double(ih) * double(iw) * double(ch), macs});
+    if (elements > 0x1p62)
+      return where(cells[0] + ": the layer's MAC or element count does not fit 64 bits");
     LayerWorkload w;
     w.name = cells[0];
     w.op_class = (fh == ih && fw == iw) ? "gemm" : "conv";

@@ -96,10 +96,12 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
     x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
     if (m.has("per_channel")) {
       YAML::Node pc = m.get("per_channel", false);
-      if (pc.as<std::string>() == "true" || pc.as<std::string>() == "false")
-        x.per_channel = pc.as<std::string>() == "true";
+      if (pc.IsScalar() && (pc.Scalar() == "true" || pc.Scalar() == "false"))
+        x.per_channel = pc.Scalar() == "true";
       else
-        issues.add(pc.Mark(), "ranges.per_channel", "expected true or false");
+        issues.add(pc.Mark(), "ranges.per_channel",
+                   "expected true or false, got " +
+                       (pc.IsScalar() ? "'" + pc.Scalar() + "'" : std::string("a list or map")));
     }
     m.finish();
   }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 
+#include "core/atomic_file.hpp"
 #include "core/json_number.hpp"
 #include "sim/quant_metrics_json.hpp"
 namespace mpq {
@@ -114,15 +115,9 @@ Result<JournalWriter> JournalWriter::start(const std::string& path, const SweepK
   std::string text = key_line(key).dump() + "\n";
   for (const auto& l : kept.other_lines) text += l + "\n";
   for (const auto& r : kept.results) text += task_line(r, groups).dump() + "\n";
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  const int tfd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (tfd < 0) return make_error("cannot create the journal '" + path + "'");
-  const Status st = write_all(tfd, text, path);
-  ::close(tfd);
-  if (!st) return st.error();
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return make_error("cannot create the journal '" + path + "': " + ec.message());
+  // Whole or not at all, and no temporary left behind on failure (e.g. `path` is a directory).
+  if (auto st = write_file_atomically(path, text); !st)
+    return make_error("cannot create the journal: " + st.error().message);
   JournalWriter w;
   w.path_ = path;
   w.fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND);

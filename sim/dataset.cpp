@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -68,10 +69,16 @@ Result<ImageSet> read_idx_images(const std::string& images, const std::string& l
   s.count = be32(d, 4);
   s.rows = be32(d, 8);
   s.cols = be32(d, 12);
-  const auto need = static_cast<std::size_t>(s.count * s.rows * s.cols);
-  if (d.size() != 16 + need)
-    return make_error("'" + images + "' is truncated: " + std::to_string(d.size() - 16) +
-                      " pixel bytes for " + std::to_string(s.count) + " images");
+  if (s.count == 0 || s.rows == 0 || s.cols == 0)
+    return make_error("'" + images + "' holds no images (" + std::to_string(s.count) + " of " +
+                      std::to_string(s.rows) + " x " + std::to_string(s.cols) + " pixels)");
+  // By division: count x rows x cols of three 32-bit fields can overflow 64 bits.
+  const std::uint64_t pixel_bytes = d.size() - 16;
+  const std::uint64_t per_image = std::uint64_t(s.rows) * std::uint64_t(s.cols);
+  if (pixel_bytes % per_image != 0 || pixel_bytes / per_image != std::uint64_t(s.count))
+    return make_error("'" + images + "' is truncated or too long: " + std::to_string(pixel_bytes) +
+                      " pixel bytes for " + std::to_string(s.count) + " images of " +
+                      std::to_string(s.rows) + " x " + std::to_string(s.cols));
   s.pixels.assign(d.begin() + 16, d.end());
   if (!labels.empty()) {
     auto lab = read_maybe_gz(labels);
@@ -128,9 +135,11 @@ Result<ImageSet> load_dataset(const DataSpec& spec) {
   ImageSet s = std::move(set).value();
   const std::int64_t start = std::min(spec.offset, s.count);
   const std::int64_t n = spec.limit < 0 ? s.count - start : std::min(spec.limit, s.count - start);
-  if (n <= 0)
-    return make_error("data spec selects no images (the split has " + std::to_string(s.count) +
-                      ")");
+  if (n <= 0 || (spec.limit >= 0 && n < spec.limit))  // never silently fewer than asked
+    return make_error("data spec asks for " +
+                      (spec.limit < 0 ? std::string("the images") : std::to_string(spec.limit)) +
+                      " from image " + std::to_string(spec.offset) + " on, but the " + spec.split +
+                      " split has " + std::to_string(s.count) + " images");
   const std::int64_t px = s.rows * s.cols;
   s.pixels =
       std::vector<std::uint8_t>(s.pixels.begin() + start * px, s.pixels.begin() + (start + n) * px);

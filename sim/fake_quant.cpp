@@ -50,7 +50,8 @@ void apply(const float* src, float* dst, const Shape& shape, const QuantParams& 
     if (src != dst) std::copy(src, src + n, dst);
     return;
   }
-  if (!p.per_channel()) {
+  // A float format without scales (fp16, bf16) rounds every channel alike.
+  if (!p.per_channel() || (p.scale.empty() && !p.format.is_int())) {
     ops::parallel_chunks(
         n, [&](std::int64_t b, std::int64_t e) { quantize_run(src + b, dst + b, e - b, p, 0); });
     return;

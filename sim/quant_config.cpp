@@ -3,11 +3,30 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "core/atomic_file.hpp"
 
 namespace mpq {
 namespace {
+
+// Stored integer parameters inside the format's grid (a signed or unsigned `bits`-bit code), and
+// each zero point inside [qmin, qmax]: anything else would compute another network. In 64 bits:
+// a hostile qmin/qmax pair overflows 32.
+std::optional<std::string> int_grid_problem(const QuantParams& p, int bits) {
+  const std::int64_t lo = -(std::int64_t{1} << (bits - 1)), hi = (std::int64_t{1} << bits) - 1;
+  const std::int64_t qmin = p.qmin, qmax = p.qmax;
+  if (qmin < lo || qmax > hi || qmin >= qmax || qmax - qmin > hi)
+    return "qmin/qmax [" + std::to_string(qmin) + ", " + std::to_string(qmax) + "] do not fit int" +
+           std::to_string(bits) + " (a range of at most " + std::to_string(hi) + " steps within [" +
+           std::to_string(lo) + ", " + std::to_string(hi) + "])";
+  for (const auto z : p.zero_point)
+    if (z < qmin || z > qmax)
+      return "zero_point " + std::to_string(z) + " is outside [qmin, qmax] = [" +
+             std::to_string(qmin) + ", " + std::to_string(qmax) + "]";
+  return std::nullopt;
+}
 
 using nlohmann::json;
 
@@ -180,9 +199,8 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
                    " value(s)");
       for (float sc : s.params.scale)
         if (!(sc > 0) || !std::isfinite(sc)) return bad(where + ": scales must be positive");
-      if (fmt->is_int() &&
-          (s.params.qmin >= s.params.qmax || s.params.qmax - s.params.qmin > (1 << fmt->bits) - 1))
-        return bad(where + ": qmin/qmax do not fit " + fmt->name());
+      if (fmt->is_int())
+        if (auto why = int_grid_problem(s.params, fmt->bits)) return bad(where + ": " + *why);
       cfg.quantizers[name] = std::move(s);
     }
     const std::string here = placement_fingerprint(placement);

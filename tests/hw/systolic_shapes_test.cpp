@@ -105,7 +105,7 @@ TEST(SystolicShapes, TopologyImport) {
       "bad.csv");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message,
-            "bad.csv:2: Conv1: Channels: expected a positive integer, got 'three'");
+            "bad.csv:2: Conv1: Channels: expected an integer from 1 to 16777216, got 'three'");
 }
 
 }  // namespace

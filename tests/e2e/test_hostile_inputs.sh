@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# End-to-end (issue 26): the hostile inputs that crashed, hung, overflowed or were silently
+# accepted, each written here by a generator, now give `mpq: error:` naming the file and field,
+# exit code 2, no output file and no temporary left.
+#
+#   tests/e2e/test_hostile_inputs.sh MPQ_BINARY SOURCE_DIR
+set -uo pipefail
+. "$(dirname "$0")/cli_test_lib.sh"
+cli_test_init hostile "$@"
+CNN=$SRC/configs/models/cnn.onnx
+NPU=$SRC/configs/hw/edge_npu.yaml
+OUT=$TMP/out.npy
+
+# ---------------------------------------------------------------- generated reproducers
+if ! "$PY" - "$TMP" "$CNN" <<'PYEOF'; then
+import os, struct, sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+tmp, cnn = sys.argv[1], sys.argv[2]
+
+def npy(name, header, payload=b"", version=1, hlen=None):
+    h = header.encode("latin1")
+    h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
+    length = struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", hlen or len(h))
+    with open(f"{tmp}/{name}.npy", "wb") as f:
+        f.write(b"\x93NUMPY" + bytes([version, 0]) + length + h + payload)
+
+npy("item0", "{'descr': '<i0', 'fortran_order': False, 'shape': (4,), }", b"\0" * 16)
+npy("item3", "{'descr': '<i3', 'fortran_order': False, 'shape': (4,), }", b"\0" * 12)
+npy("shape_word", "{'descr': '<f4', 'fortran_order': False, 'shape': (two, 3), }", b"\0" * 24)
+npy("shape_negative", "{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 784), }")
+npy("shape_overflow",
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", b"\0" * 64)
+npy("huge_header", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", b"\0" * 4,
+    version=2, hlen=0xFFFFFFF0)
+npy("version9", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", b"\0" * 4, version=9)
+np.save(f"{tmp}/x.npy", np.zeros((2, 1, 28, 28), np.float32))
+
+def model(name, nodes, inits, x_shape, y_shape, opset=13):
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.save(m, f"{tmp}/{name}.onnx")
+
+model("maxpool_stride0", [helper.make_node("MaxPool", ["x"], ["y"], name="pool",
+                                           kernel_shape=[2, 2], strides=[0, 0])],
+      [], [1, 1, 8, 8], None)
+model("maxpool_kernel0", [helper.make_node("MaxPool", ["x"], ["y"], name="pool",
+                                           kernel_shape=[0, 2])], [], [1, 1, 8, 8], None)
+# Dims [2^20, 2^19] (2^39 floats) with 72 bytes of data.
+big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 20, 1 << 19], raw_data=b"\0" * 72)
+model("huge_initializer", [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [big],
+      [1, 1 << 20], [1, 1 << 19])
+empty = helper.make_tensor("w", TensorProto.FLOAT, [4, 1, 0, 3], [])
+model("empty_kernel", [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], [empty],
+      [1, 1, 8, 8], None)
+
+# IDX files whose count x rows x cols overflows 64 bits, with labels.
+os.makedirs(f"{tmp}/idx", exist_ok=True)
+with open(f"{tmp}/idx/t10k-images-idx3-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF) + b"\0" * 64)
+with open(f"{tmp}/idx/t10k-labels-idx1-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 0xFFFFFFFF))
+PYEOF
+  echo "FAIL: could not write the reproducers"
+  exit 1
+fi
+
+# ---------------------------------------------------------------- .npy
+for c in "item0:unsupported .npy dtype 'i0'" "item3:unsupported .npy dtype 'i3'" \
+  "shape_word:shape entry ' ?two' is not a non-negative integer" \
+  "shape_negative:shape entry '-1' is not a non-negative integer" \
+  "shape_overflow:truncated data" "huge_header:truncated .npy header \(declares 4294967280" \
+  "version9:unsupported .npy format version 9"; do
+  name=${c%%:*}
+  expect_error ".npy: $name" "$name.npy.*${c#*:}" "$OUT" -- \
+    "$MPQ" run "$CNN" --input "$TMP/$name.npy" --output "$OUT"
+done
+
+# ---------------------------------------------------------------- ONNX
+expect_error "MaxPool with stride 0 (was SIGFPE in shape inference)" \
+  "maxpool_stride0.onnx: node 'pool' \(MaxPool\): attribute strides holds 0" - -- \
+  "$MPQ" inspect "$TMP/maxpool_stride0.onnx"
+expect_error "MaxPool with a kernel of 0" "node 'pool' \(MaxPool\): attribute kernel_shape holds 0" \
+  - -- "$MPQ" inspect "$TMP/maxpool_kernel0.onnx"
+expect_error "initializer of 2^39 elements with 72 bytes (was 1 GiB and bad_alloc)" \
+  "initializer 'w': raw data holds 72 bytes" - -- "$MPQ" inspect "$TMP/huge_initializer.onnx"
+expect_error "Conv weight with a dimension of 0" "node 'conv' \(Conv\): weight 'w' has a dimension of size 0" \
+  - -- "$MPQ" inspect "$TMP/empty_kernel.onnx"
+
+# ---------------------------------------------------------------- data sets
+expect_error "IDX sizes overflowing 64 bits (was bad_alloc)" \
+  "t10k-images-idx3-ubyte.gz' is truncated or too long" - -- \
+  env MPQ_FASHION_MNIST_DIR="$TMP/idx" "$MPQ" run "$CNN" --data fashion-mnist:test
+expect_error "more test images than the split has (was clamped silently)" \
+  "asks for 999999999 from image 0 on, but the test split has 10000 images" - -- \
+  "$MPQ" run "$CNN" --data fashion-mnist:test:999999999
+expect_error "offset beyond the split" "asks for 5 from image 20000 on" - -- \
+  "$MPQ" run "$CNN" --data fashion-mnist:test:20000+5
+
+# ---------------------------------------------------------------- accelerator YAML
+sed 's/^energy_pj_per_mac: {/energy_pj_per_mac: {[x]: 1, /' "$NPU" >"$TMP/complex_key.yaml"
+sed 's/^energy_pj_per_mac: {/energy_pj_per_mac: {~: 1, /' "$NPU" >"$TMP/null_key.yaml"
+sed 's/^  W8A8: {weights: int8, activations: int8}/&\n  W8A8: {weights: int8, activations: int8}/' \
+  "$NPU" >"$TMP/twice.yaml"
+expect_error "complex key in a map (was a use-after-free)" \
+  "complex_key.yaml:[0-9]+: energy_pj_per_mac.*(a key must be a plain name|expected)" - -- \
+  "$MPQ" cost "$CNN" --hw "$TMP/complex_key.yaml"
+expect_error "null key in a map" "null_key.yaml:[0-9]+: energy_pj_per_mac" - -- \
+  "$MPQ" cost "$CNN" --hw "$TMP/null_key.yaml"
+expect_error "a candidate declared twice" "twice.yaml:15: candidates.W8A8: declared twice \(first on line 14\)" \
+  - -- "$MPQ" cost "$CNN" --hw "$TMP/twice.yaml"
+
+# ---------------------------------------------------------------- SCALE-Sim topology
+printf 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nbig,4000000000,4000000000,3,3,4000000000,4000000000,1,\n' \
+  >"$TMP/huge.csv"
+printf 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nbig,16000000,16000000,3,3,16000000,16000000,1,\n' \
+  >"$TMP/overflow.csv"
+expect_error "topology dimension of 4e9 (was negative MACs)" \
+  "huge.csv:2: big: IFMAP Height: expected an integer from 1 to 16777216" - -- \
+  "$MPQ" cost "$TMP/huge.csv" --hw "$SRC/configs/hw/systolic_ws_32x32.yaml"
+expect_error "topology whose MACs overflow 64 bits" "overflow.csv:2: big: .*does not fit 64 bits" - -- \
+  "$MPQ" cost "$TMP/overflow.csv" --hw "$SRC/configs/hw/systolic_ws_32x32.yaml"
+
+# ---------------------------------------------------------------- configurations
+if "$MPQ" quantize "$CNN" --candidate W8A8 --calib fashion-mnist:train:32 -o "$TMP/w8a8.json" \
+  >"$TMP/stdout" 2>"$TMP/stderr"; then
+  "$PY" - "$TMP" <<'PYEOF'
+import json, sys
+tmp = sys.argv[1]
+base = json.load(open(f"{tmp}/w8a8.json"))
+name = next(n for n, q in base["quantizers"].items() if q.get("kind") == "activation")
+for tag, change in [("qmin", {"qmin": -2**31, "qmax": 2**31 - 1}), ("zero_point", {"zero_point": [2000000000]})]:
+    c = json.loads(json.dumps(base))
+    c["quantizers"][name].update(change)
+    json.dump(c, open(f"{tmp}/bad_{tag}.json", "w"))
+PYEOF
+  expect_error "qmin/qmax of 32 bits in an int8 quantizer (was accepted)" \
+    "qmin/qmax \[-2147483648, 2147483647\] do not fit int8" "$OUT" -- \
+    "$MPQ" run "$CNN" --config "$TMP/bad_qmin.json" --input "$TMP/x.npy" --output "$OUT"
+  expect_error "zero point outside the grid (was accepted)" \
+    "zero_point 2000000000 is outside \[qmin, qmax\]" "$OUT" -- \
+    "$MPQ" run "$CNN" --config "$TMP/bad_zero_point.json" --input "$TMP/x.npy" --output "$OUT"
+else
+  bad "mpq quantize W8A8 for the configuration fixtures"
+fi
+if "$MPQ" quantize "$CNN" --candidate Wfp16Afp16 --calib fashion-mnist:train:32 -o "$TMP/fp16.json" \
+  >"$TMP/stdout" 2>"$TMP/stderr" &&
+  "$MPQ" run "$CNN" --config "$TMP/fp16.json" --input "$TMP/x.npy" --output "$TMP/fp16_y.npy" \
+    >"$TMP/stdout" 2>"$TMP/stderr"; then
+  ok "a Wfp16Afp16 configuration runs (was an assertion on per-channel scales)"
+else
+  bad "a Wfp16Afp16 configuration runs"
+fi
+
+# ---------------------------------------------------------------- experiments, journals
+cat >"$TMP/per_channel.yaml" <<EOF
+model: $CNN
+accelerators: [$NPU]
+ranges: {per_channel: [1, 2]}
+output: $TMP/per_channel_out
+EOF
+expect_error "per_channel: [1, 2] (was an internal error)" \
+  "per_channel.yaml:3: ranges.per_channel: expected true or false, got a list" - -- \
+  "$MPQ" explore "$TMP/per_channel.yaml" --quiet --no-plots
+[ -e "$TMP/per_channel_out" ] && bad "a results directory was left for a refused experiment"
+mkdir -p "$TMP/p1/phase1.journal"
+expect_error "phase1.journal is a directory (left a temporary)" "cannot create the journal" \
+  "$TMP/p1/phase1.journal.x" -- "$MPQ" sensitivity --model "$CNN" --candidates W8A8,W4A8 \
+  --samples 32 --batch 32 --no-plots --quiet -o "$TMP/p1"
+if compgen -G "$TMP/p1/phase1.journal.tmp*" >/dev/null; then
+  bad "phase1.journal.tmp* left behind"
+else
+  ok "no journal temporary left behind"
+fi
+
+cli_test_finish
