@@ -96,16 +96,17 @@ Status Engine::set_inputs(std::span<const Tensor> inputs) {
 // elementwise ones (which the chain applies as it goes).
 bool Engine::gelu_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
-  if (!fusion_ || st.gelu.empty() || static_cast<std::size_t>(st.gelu.back()) >= end) return false;
+  if (!fusion_ || st.folds.gelu.empty() || static_cast<std::size_t>(st.folds.gelu.back()) >= end)
+    return false;
   if (!foldable(st.out[0])) return false;
-  for (std::size_t k = 0; k + 1 < st.gelu.size(); ++k)
-    if (!foldable(steps_[static_cast<std::size_t>(st.gelu[k])].out[0])) return false;
+  for (std::size_t k = 0; k + 1 < st.folds.gelu.size(); ++k)
+    if (!foldable(steps_[static_cast<std::size_t>(st.folds.gelu[k])].out[0])) return false;
   return true;
 }
 
 Status Engine::run_gelu(std::size_t i) {
   const Step& st = steps_[i];
-  const Step& last = steps_[static_cast<std::size_t>(st.gelu.back())];
+  const Step& last = steps_[static_cast<std::size_t>(st.folds.gelu.back())];
   const auto y = static_cast<std::size_t>(last.out[0]);
   const Tensor& x = *slots_[static_cast<std::size_t>(st.in[0])];
   if (!x.is_float())
@@ -117,32 +118,37 @@ Status Engine::run_gelu(std::size_t i) {
     return elementwise_[s] ? &elementwise_[s] : nullptr;
   };
   const std::array<const ElementwiseHook*, 4> hooks{
-      hook_of(static_cast<int>(i)), hook_of(st.gelu[0]), hook_of(st.gelu[1]), hook_of(st.gelu[2])};
-  ops::gelu_erf_chain(x, st.gelu_c, st.gelu_one, st.gelu_half, owned_[y], hooks);
+      hook_of(static_cast<int>(i)), hook_of(st.folds.gelu[0]), hook_of(st.folds.gelu[1]),
+      hook_of(st.folds.gelu[2])};
+  ops::gelu_erf_chain(x, st.folds.gelu_c, st.folds.gelu_one, st.folds.gelu_half, owned_[y], hooks);
   stale_[y] = 0;
   if (hooks_[y]) hooks_[y](owned_[y]);
   stale_[static_cast<std::size_t>(st.out[0])] = 1;
-  for (std::size_t k = 0; k + 1 < st.gelu.size(); ++k)
-    stale_[static_cast<std::size_t>(steps_[static_cast<std::size_t>(st.gelu[k])].out[0])] = 1;
+  for (std::size_t k = 0; k + 1 < st.folds.gelu.size(); ++k)
+    stale_[static_cast<std::size_t>(steps_[static_cast<std::size_t>(st.folds.gelu[k])].out[0])] = 1;
   return Ok{};
 }
 
 bool Engine::fused_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
-  if (!fusion_ || st.fusable_next < 0 || static_cast<std::size_t>(st.fusable_next) >= end)
+  if (!fusion_ || st.folds.fusable_next < 0 ||
+      static_cast<std::size_t>(st.folds.fusable_next) >= end)
     return false;
   // A bias fold applies an elementwise hook of the product before adding the bias; a clamp
   // fold has nowhere to apply one.
-  return st.bias_slot >= 0 ? foldable(st.out[0]) : !hooks_[static_cast<std::size_t>(st.out[0])];
+  return st.folds.bias_slot >= 0 ? foldable(st.out[0])
+                                 : !hooks_[static_cast<std::size_t>(st.out[0])];
 }
 
 // Transpose step i folds into the MatMul reading its output: both run in this call and no hook
 // watches the transposed value.
 bool Engine::transpose_folds_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
-  if (!fusion_ || st.transpose_of < 0 || static_cast<std::size_t>(st.transpose_of) >= end)
+  if (!fusion_ || st.folds.transpose_of < 0 ||
+      static_cast<std::size_t>(st.folds.transpose_of) >= end)
     return false;
-  if (steps_[static_cast<std::size_t>(st.transpose_of)].out_transpose == static_cast<int>(i))
+  if (steps_[static_cast<std::size_t>(st.folds.transpose_of)].folds.out_transpose ==
+      static_cast<int>(i))
     return false;  // it transposes the MatMul's output (out_transposed_here)
   return !hooks_[static_cast<std::size_t>(st.out[0])];
 }
@@ -151,49 +157,53 @@ bool Engine::transpose_folds_here(std::size_t i, std::size_t end) const {
 // no hook watches the MatMul's own output.
 bool Engine::out_transposed_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
-  return fusion_ && st.out_transpose >= 0 && static_cast<std::size_t>(st.out_transpose) < end &&
+  return fusion_ && st.folds.out_transpose >= 0 &&
+         static_cast<std::size_t>(st.folds.out_transpose) < end &&
          !hooks_[static_cast<std::size_t>(st.out[0])];
 }
 
 // A Conv folds its residual Add, and the Add's folded Relu/Clip too.
 bool Engine::chained_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
-  return st.residual_slot >= 0 && fused_here(static_cast<std::size_t>(st.fusable_next), end);
+  return st.folds.residual_slot >= 0 &&
+         fused_here(static_cast<std::size_t>(st.folds.fusable_next), end);
 }
 
 // A Conv whose Relu/Clip folds (fused_here) folds the MaxPool after it too, unless a hook
 // watches the Relu/Clip's output.
 bool Engine::pooled_here(std::size_t i, std::size_t end) const {
   const Step& st = steps_[i];
-  if (st.max_pool < 0 || static_cast<std::size_t>(st.max_pool) >= end) return false;
-  const Step& clamp = steps_[static_cast<std::size_t>(st.fusable_next)];
+  if (st.folds.max_pool < 0 || static_cast<std::size_t>(st.folds.max_pool) >= end) return false;
+  const Step& clamp = steps_[static_cast<std::size_t>(st.folds.fusable_next)];
   return !hooks_[static_cast<std::size_t>(clamp.out[0])];
 }
 
-Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool pool,
-                        bool transposed, bool out_transposed) {
+Status Engine::run_step(std::size_t i, const ActiveFolds& active) {
   const Step& st = steps_[i];
+  const StepFolds& plan = st.folds;
   const OpNode& n = net_->node(st.node);
-  const Step* add = fuse && chain ? &steps_[static_cast<std::size_t>(st.fusable_next)] : nullptr;
+  const Step* add =
+      active.fuse && active.chain ? &steps_[static_cast<std::size_t>(plan.fusable_next)] : nullptr;
   const Step* reader =
-      fuse ? &steps_[static_cast<std::size_t>(chain ? add->fusable_next : st.fusable_next)]
-           : nullptr;
+      active.fuse
+          ? &steps_[static_cast<std::size_t>(add ? add->folds.fusable_next : plan.fusable_next)]
+          : nullptr;
   in_ptrs_.clear();
   for (int s : st.in) in_ptrs_.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
+  OutputFolds folds;
   // An input whose Transpose was skipped (folded_) is read from the Transpose's own input.
-  std::array<const std::vector<std::int64_t>*, 2> in_perm{nullptr, nullptr};
-  for (std::size_t k = 0; transposed && k < 2; ++k) {
-    const int t = st.in_transpose[k];
+  for (std::size_t k = 0; active.in_transposes && k < 2; ++k) {
+    const int t = plan.in_transpose[k];
     if (t < 0 || !folded_[static_cast<std::size_t>(t)]) continue;
     const Step& tr = steps_[static_cast<std::size_t>(t)];
     in_ptrs_[k] = slots_[static_cast<std::size_t>(tr.in[0])];
-    in_perm[k] = &tr.perm;
+    folds.in_perm[k] = &tr.folds.perm;
   }
   const Step* out_tr =
-      out_transposed ? &steps_[static_cast<std::size_t>(st.out_transpose)] : nullptr;
+      active.out_transpose ? &steps_[static_cast<std::size_t>(plan.out_transpose)] : nullptr;
   // A fused step writes straight into its reader's output slot (or the folded MaxPool's, or the
   // folded Transpose's).
-  const Step* pool_step = pool ? &steps_[static_cast<std::size_t>(st.max_pool)] : nullptr;
+  const Step* pool_step = active.pool ? &steps_[static_cast<std::size_t>(plan.max_pool)] : nullptr;
   const std::vector<int>& out_slots = pool_step ? pool_step->out
                                       : reader  ? reader->out
                                       : out_tr  ? out_tr->out
@@ -208,29 +218,27 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool 
       elementwise_[static_cast<std::size_t>(out_slots[0])])
     hooked_in_kernel = out_slots[0];
   try {
-    OpContext ctx{n, net_->model.opset};
+    if (reader && plan.bias_slot >= 0) {
+      const Tensor& b = *slots_[static_cast<std::size_t>(plan.bias_slot)];
+      folds.out_bias = b.f.data();
+      folds.out_bias_len = b.size();
+      const auto own = static_cast<std::size_t>(st.out[0]);
+      if (elementwise_[own]) folds.before_bias = &elementwise_[own];
+    } else if (reader && plan.scale_slot >= 0) {
+      folds.out_scale = slots_[static_cast<std::size_t>(plan.scale_slot)]->f.data();
+    } else if (reader && plan.residual_slot >= 0) {
+      folds.out_residual = slots_[static_cast<std::size_t>(plan.residual_slot)]->f.data();
+      if (add) std::tie(folds.act_min, folds.act_max) = clamp_of(*reader);
+    } else if (reader) {
+      std::tie(folds.act_min, folds.act_max) = clamp_of(*reader);
+    }
+    folds.out_max_pool = pool_step != nullptr;
+    if (out_tr) folds.out_perm = &out_tr->folds.perm;
+    OpContext ctx{n, net_->model.opset, folds};
     if (hooked_in_kernel >= 0)
       ctx.output_hook = &elementwise_[static_cast<std::size_t>(hooked_in_kernel)];
-    if (reader && st.bias_slot >= 0) {
-      const Tensor& b = *slots_[static_cast<std::size_t>(st.bias_slot)];
-      ctx.out_bias = b.f.data();
-      ctx.out_bias_len = b.size();
-      const auto own = static_cast<std::size_t>(st.out[0]);
-      if (elementwise_[own]) ctx.before_bias = &elementwise_[own];
-    } else if (reader && st.scale_slot >= 0) {
-      ctx.out_scale = slots_[static_cast<std::size_t>(st.scale_slot)]->f.data();
-    } else if (reader && st.residual_slot >= 0) {
-      ctx.out_residual = slots_[static_cast<std::size_t>(st.residual_slot)]->f.data();
-      if (add) std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
-    } else if (reader) {
-      std::tie(ctx.act_min, ctx.act_max) = clamp_of(*reader);
-    }
-    if (donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(st.donor)];
+    if (active.donate) ctx.reusable_input = &owned_[static_cast<std::size_t>(plan.donor)];
     if (keeps_derived_[i]) ctx.derived = &derived_[i];
-    ctx.out_max_pool = pool_step != nullptr;
-    ctx.in_perm[0] = in_perm[0];
-    ctx.in_perm[1] = in_perm[1];
-    if (out_tr) ctx.out_perm = &out_tr->perm;
     st.spec->run(ctx, in_ptrs_, outs_);
   } catch (const std::exception& err) {
     return make_error(
@@ -247,7 +255,7 @@ Status Engine::run_step(std::size_t i, bool fuse, bool donate, bool chain, bool 
   if (reader || out_tr) stale_[static_cast<std::size_t>(st.out[0])] = 1;
   if (pool_step) stale_[static_cast<std::size_t>(reader->out[0])] = 1;
   if (add) stale_[static_cast<std::size_t>(add->out[0])] = 1;
-  if (donate) stale_[static_cast<std::size_t>(st.donor)] = 1;
+  if (active.donate) stale_[static_cast<std::size_t>(plan.donor)] = 1;
   return Ok{};
 }
 
@@ -257,7 +265,7 @@ Status Engine::refresh(std::size_t slot) {
   for (int s : steps_[static_cast<std::size_t>(p)].in)
     if (s >= 0 && stale_[static_cast<std::size_t>(s)])
       if (auto r = refresh(static_cast<std::size_t>(s)); !r) return r;
-  return run_step(static_cast<std::size_t>(p), false, false);
+  return run_step(static_cast<std::size_t>(p), ActiveFolds{});
 }
 
 Status Engine::run_steps(std::size_t begin, std::size_t end) {
@@ -274,6 +282,7 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
   for (std::size_t i = begin; i < end; ++i) {
     if (folded_[i]) continue;
     const Step& st = steps_[i];
+    const StepFolds& plan = st.folds;
     if (transpose_folds_here(i, end)) {
       // The MatMul reading it reads its input instead (run_step); the value is left out of date.
       folded_[i] = 1;
@@ -281,29 +290,30 @@ Status Engine::run_steps(std::size_t begin, std::size_t end) {
       continue;
     }
     const bool gelu = gelu_here(i, end);
-    const bool fuse = !gelu && fused_here(i, end);
-    const bool chain = fuse && chained_here(i, end);
-    const bool pool = fuse && !chain && pooled_here(i, end);
+    ActiveFolds active;
+    active.fuse = !gelu && fused_here(i, end);
+    active.chain = active.fuse && chained_here(i, end);
+    active.pool = active.fuse && !active.chain && pooled_here(i, end);
     // Only storage made in this call is taken: a value from before `begin` is shared by
     // every call that starts there (sweeps rerun [k, n) many times over one prefix).
-    const bool donate = !gelu && fusion_ && st.donor >= 0 &&
-                        producer_[static_cast<std::size_t>(st.donor)] >= static_cast<int>(begin);
+    active.donate = !gelu && fusion_ && plan.donor >= 0 &&
+                    producer_[static_cast<std::size_t>(plan.donor)] >= static_cast<int>(begin);
+    active.in_transposes = true;
+    active.out_transpose = !gelu && !active.fuse && out_transposed_here(i, end);
     const auto t0 =
         profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    const bool out_tr = !gelu && !fuse && out_transposed_here(i, end);
-    if (auto r = gelu ? run_gelu(i) : run_step(i, fuse, donate, chain, pool, true, out_tr); !r)
-      return r;
+    if (auto r = gelu ? run_gelu(i) : run_step(i, active); !r) return r;
     if (profile_)
       (*profile_)[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (gelu)
-      for (int k : st.gelu) folded_[static_cast<std::size_t>(k)] = 1;
-    if (fuse) folded_[static_cast<std::size_t>(st.fusable_next)] = 1;
-    if (pool) folded_[static_cast<std::size_t>(st.max_pool)] = 1;
-    if (out_tr) folded_[static_cast<std::size_t>(st.out_transpose)] = 1;
-    if (chain)
+      for (int k : plan.gelu) folded_[static_cast<std::size_t>(k)] = 1;
+    if (active.fuse) folded_[static_cast<std::size_t>(plan.fusable_next)] = 1;
+    if (active.pool) folded_[static_cast<std::size_t>(plan.max_pool)] = 1;
+    if (active.out_transpose) folded_[static_cast<std::size_t>(plan.out_transpose)] = 1;
+    if (active.chain)
       folded_[static_cast<std::size_t>(
-          steps_[static_cast<std::size_t>(st.fusable_next)].fusable_next)] = 1;
+          steps_[static_cast<std::size_t>(plan.fusable_next)].folds.fusable_next)] = 1;
   }
   return Ok{};
 }
@@ -403,14 +413,14 @@ void Engine::record_shapes(Network& net) const {
   // A folded step's own output was never written; it has its reader's (elementwise) shape,
   // or, when the reader was folded too, its reader's.
   for (const Step& st : steps_) {
-    if (st.fusable_next < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
-    const Step* r = &steps_[static_cast<std::size_t>(st.fusable_next)];
-    if (st.max_pool >= 0 && stale_[static_cast<std::size_t>(r->out[0])]) {
+    if (st.folds.fusable_next < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    const Step* r = &steps_[static_cast<std::size_t>(st.folds.fusable_next)];
+    if (st.folds.max_pool >= 0 && stale_[static_cast<std::size_t>(r->out[0])]) {
       // Folded into a MaxPool: batch and channels from its output, the spatial extent from the
       // shapes the fold was planned with (pooling loses whether it was odd).
-      const Shape& pooled =
-          slots_[static_cast<std::size_t>(steps_[static_cast<std::size_t>(st.max_pool)].out[0])]
-              ->shape;
+      const Shape& pooled = slots_[static_cast<std::size_t>(
+                                       steps_[static_cast<std::size_t>(st.folds.max_pool)].out[0])]
+                                ->shape;
       for (int s : {st.out[0], r->out[0]}) {
         const std::string& name = slot_names_[static_cast<std::size_t>(s)];
         Shape shape = net_->shapes.at(name);
@@ -421,8 +431,8 @@ void Engine::record_shapes(Network& net) const {
       }
       continue;
     }
-    if (r->fusable_next >= 0 && stale_[static_cast<std::size_t>(r->out[0])])
-      r = &steps_[static_cast<std::size_t>(r->fusable_next)];
+    if (r->folds.fusable_next >= 0 && stale_[static_cast<std::size_t>(r->out[0])])
+      r = &steps_[static_cast<std::size_t>(r->folds.fusable_next)];
     const Tensor& y = *slots_[static_cast<std::size_t>(r->out[0])];
     net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.shape;
     net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y.dtype;
@@ -430,21 +440,21 @@ void Engine::record_shapes(Network& net) const {
   // A skipped Transpose's value is its input's, permuted; a MatMul's written through a
   // Transpose is that Transpose output's, permuted back.
   for (const Step& st : steps_) {
-    if (st.perm.empty() || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    if (st.folds.perm.empty() || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
     const Shape& x = slots_[static_cast<std::size_t>(st.in[0])]->shape;
-    if (x.size() != st.perm.size()) continue;
+    if (x.size() != st.folds.perm.size()) continue;
     Shape t(x.size());
-    for (std::size_t d = 0; d < x.size(); ++d) t[d] = x[static_cast<std::size_t>(st.perm[d])];
+    for (std::size_t d = 0; d < x.size(); ++d) t[d] = x[static_cast<std::size_t>(st.folds.perm[d])];
     net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = t;
     net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
   }
   for (const Step& st : steps_) {
-    if (st.out_transpose < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
-    const Step& tr = steps_[static_cast<std::size_t>(st.out_transpose)];
+    if (st.folds.out_transpose < 0 || !stale_[static_cast<std::size_t>(st.out[0])]) continue;
+    const Step& tr = steps_[static_cast<std::size_t>(st.folds.out_transpose)];
     const Shape& t = slots_[static_cast<std::size_t>(tr.out[0])]->shape;
-    if (t.size() != tr.perm.size()) continue;
+    if (t.size() != tr.folds.perm.size()) continue;
     Shape y(t.size());
-    for (std::size_t d = 0; d < t.size(); ++d) y[static_cast<std::size_t>(tr.perm[d])] = t[d];
+    for (std::size_t d = 0; d < t.size(); ++d) y[static_cast<std::size_t>(tr.folds.perm[d])] = t[d];
     net.shapes[slot_names_[static_cast<std::size_t>(st.out[0])]] = y;
     net.dtypes[slot_names_[static_cast<std::size_t>(st.out[0])]] = DType::Float32;
   }

@@ -80,11 +80,9 @@ class Engine {
   const OpNode& step_node(std::size_t i) const { return net_->node(steps_[i].node); }
 
  private:
-  struct Step {
-    const OpSpec* spec = nullptr;
-    std::size_t node = 0;
-    std::vector<int> in;   // slot per input, -1 when omitted
-    std::vector<int> out;  // slot per output, -1 when unused
+  // The folds planned for a step (engine_plan.cpp), from the graph alone; -1 or empty where
+  // none applies. Whether each happens is decided per call (run_steps, ActiveFolds).
+  struct StepFolds {
     // A Relu/Clip step, or an Add of a bias vector (bias_slot), that may be folded into this
     // one (the sole reader of out[0]), or -1.
     int fusable_next = -1;
@@ -112,6 +110,23 @@ class Engine {
     int transpose_of = -1;
     std::vector<std::int64_t> perm;
   };
+  struct Step {
+    const OpSpec* spec = nullptr;
+    std::size_t node = 0;
+    std::vector<int> in;   // slot per input, -1 when omitted
+    std::vector<int> out;  // slot per output, -1 when unused
+    StepFolds folds;
+  };
+  // Which of a step's planned folds this call of run_steps applies (none when a stale value is
+  // recomputed on its own).
+  struct ActiveFolds {
+    bool fuse = false;           // fusable_next: the step writes its reader's result
+    bool chain = false;          // with reader: the residual Add and then the Add's Relu/Clip
+    bool pool = false;           // with reader: the MaxPool after the Relu/Clip
+    bool donate = false;         // donor: the kernel may take over input 0's storage
+    bool in_transposes = false;  // in_transpose: inputs whose Transpose was skipped (folded_)
+    bool out_transpose = false;  // out_transpose: the result is written through the Transpose
+  };
   void plan_reuse();
   bool fused_here(std::size_t i, std::size_t end) const;
   std::pair<float, float> clamp_of(const Step& reader) const;
@@ -132,10 +147,7 @@ class Engine {
   // Drops what the steps reading slot `s` derived from the values at `source`.
   void drop_derived(std::size_t s, const float* source);
   Status run_gelu(std::size_t i);
-  // `transposed`: the main loop of run_steps, where folded_ says which Transposes this step
-  // reads through (or writes through, `out_transposed`).
-  Status run_step(std::size_t i, bool fuse, bool donate, bool chain = false, bool pool = false,
-                  bool transposed = false, bool out_transposed = false);
+  Status run_step(std::size_t i, const ActiveFolds& active);
   // Recomputes an out-of-date value (and, first, any out-of-date value its producer reads).
   Status refresh(std::size_t slot);
   const Network* net_ = nullptr;

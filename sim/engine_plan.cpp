@@ -35,7 +35,7 @@ void Engine::plan_reuse() {
       const auto s = static_cast<std::size_t>(st.in[0]);
       if (readers[s] == 1 && producer_[s] >= 0 &&
           std::count(st.in.begin(), st.in.end(), st.in[0]) == 1)
-        st.donor = st.in[0];
+        st.folds.donor = st.in[0];
     }
     if (st.out.size() != 1 || st.out[0] < 0) continue;
     const auto s = static_cast<std::size_t>(st.out[0]);
@@ -45,24 +45,24 @@ void Engine::plan_reuse() {
     if (st.spec->takes_output_residual && type == "Add") {
       const int res = find_residual(static_cast<std::size_t>(&st - steps_.data()), r);
       if (res >= 0) {
-        st.fusable_next = reader_step[s];
-        st.residual_slot = res;
+        st.folds.fusable_next = reader_step[s];
+        st.folds.residual_slot = res;
       }
       continue;
     }
     if (st.spec->takes_output_scale && type == "Mul") {
       const int scale = find_scale(st, r);
       if (scale >= 0) {
-        st.fusable_next = reader_step[s];
-        st.scale_slot = scale;
+        st.folds.fusable_next = reader_step[s];
+        st.folds.scale_slot = scale;
       }
       continue;
     }
     if (st.spec->takes_output_bias && type == "Add") {
       const int bias = find_bias_vector(st, r);
       if (bias >= 0) {
-        st.fusable_next = reader_step[s];
-        st.bias_slot = bias;
+        st.folds.fusable_next = reader_step[s];
+        st.folds.bias_slot = bias;
       }
       continue;
     }
@@ -72,8 +72,9 @@ void Engine::plan_reuse() {
     const bool clip = type == "Clip" && r.in[0] == st.out[0] &&
                       std::all_of(r.in.begin() + 1, r.in.end(), is_constant);
     if ((relu || clip) && r.out.size() == 1 && r.out[0] >= 0) {
-      st.fusable_next = reader_step[s];
-      if (st.spec->takes_output_max_pool) st.max_pool = find_max_pool(r, readers, reader_step);
+      st.folds.fusable_next = reader_step[s];
+      if (st.spec->takes_output_max_pool)
+        st.folds.max_pool = find_max_pool(r, readers, reader_step);
     }
   }
 }
@@ -175,13 +176,14 @@ void Engine::plan_transposes(const std::vector<int>& readers, const std::vector<
     Step& tr = steps_[static_cast<std::size_t>(t)];
     const auto perm = transpose_perm(tr);
     if (!perm || perm->back() != static_cast<std::int64_t>(perm->size()) - 1) continue;
-    mm.out_transpose = t;
-    tr.transpose_of = static_cast<int>(i);
-    tr.perm = *perm;
+    mm.folds.out_transpose = t;
+    tr.folds.transpose_of = static_cast<int>(i);
+    tr.folds.perm = *perm;
   }
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     Step& tr = steps_[i];
-    if (tr.transpose_of >= 0 || net_->node(tr.node).op_type != "Transpose" || tr.out.size() != 1)
+    if (tr.folds.transpose_of >= 0 || net_->node(tr.node).op_type != "Transpose" ||
+        tr.out.size() != 1)
       continue;
     const int m = sole_reader(tr.out[0]);
     if (m < 0) continue;
@@ -191,9 +193,9 @@ void Engine::plan_transposes(const std::vector<int>& readers, const std::vector<
     if (!perm) continue;
     const auto last = static_cast<std::int64_t>(perm->size()) - 1;
     if (perm->back() != last && (*perm)[perm->size() - 2] != last) continue;
-    mm.in_transpose[mm.in[0] == tr.out[0] ? 0 : 1] = static_cast<int>(i);
-    tr.transpose_of = m;
-    tr.perm = *perm;
+    mm.folds.in_transpose[mm.in[0] == tr.out[0] ? 0 : 1] = static_cast<int>(i);
+    tr.folds.transpose_of = m;
+    tr.folds.perm = *perm;
   }
 }
 
@@ -285,10 +287,10 @@ void Engine::find_gelu_chain(Step& div, const std::vector<int>& readers,
   const auto xs = net_->shapes.find(slot_names_[static_cast<std::size_t>(x)]);
   const auto ys = net_->shapes.find(slot_names_[static_cast<std::size_t>(mul2_st.out[0])]);
   if (xs == net_->shapes.end() || ys == net_->shapes.end() || xs->second != ys->second) return;
-  div.gelu = {erf, add, mul1, mul2};
-  div.gelu_c = *c;
-  div.gelu_one = *one;
-  div.gelu_half = *half;
+  div.folds.gelu = {erf, add, mul1, mul2};
+  div.folds.gelu_c = *c;
+  div.folds.gelu_one = *one;
+  div.folds.gelu_half = *half;
 }
 
 // The clamp a Relu/Clip step applies, as its kernel computes it.

@@ -32,49 +32,52 @@ struct DerivedWeights {
   std::vector<Entry> entries;
 };
 
-struct OpContext {
-  const OpNode& node;
-  std::int64_t opset;
-  // A Relu/Clip the engine fused into this op: clamp every output to [act_min, act_max].
-  // Only ops whose OpSpec says takes_output_clamp see values other than the defaults.
+// The ops the engine folded into a kernel's call: each is only set for ops whose OpSpec says
+// the kernel takes it, and is applied in the order bias or scale, residual, clamp, pool.
+struct OutputFolds {
+  // A Relu/Clip: clamp every output to [act_min, act_max] (OpSpec::takes_output_clamp).
   float act_min = -std::numeric_limits<float>::infinity();
   float act_max = std::numeric_limits<float>::infinity();
-  // Input 0's storage, which the kernel may take over (swap into its output): nothing reads
-  // that input after this op. Only for ops whose OpSpec says reuses_input0.
-  Tensor* reusable_input = nullptr;
-  // An Add of a constant vector along the last axis the engine folded into this op: add
-  // out_bias[j] to every output element with last index j, after computing it. Only for ops
-  // whose OpSpec says takes_output_bias.
+  // An Add of a constant vector along the last axis: add out_bias[j] to every output element
+  // with last index j, after computing it (OpSpec::takes_output_bias).
   const float* out_bias = nullptr;
   std::int64_t out_bias_len = 0;
   // Applied to the op's own result before the folded bias is added (a per-tensor quantizer
   // of the op's output); may be called on any run of the output.
   const std::function<void(std::span<float>)>* before_bias = nullptr;
-  // The elementwise hook (per-tensor quantizer) of the op's final output, for kernels that
-  // apply it as they store (OpSpec::applies_output_hook): the engine then does not run it.
-  const std::function<void(std::span<float>)>* output_hook = nullptr;
-  // An Add of a tensor of the output's own shape the engine folded into this op: output
-  // element e becomes (result + out_residual[e]), then clamped. Only for ops whose OpSpec says
-  // takes_output_residual.
+  // An Add of a tensor of the output's own shape: output element e becomes (result +
+  // out_residual[e]), then clamped (OpSpec::takes_output_residual).
   const float* out_residual = nullptr;
-  // Set when every input but input 0 is a constant: the step's cache of derived weights.
-  DerivedWeights* derived = nullptr;
-  // A Relu/Clip and then a MaxPool (2x2 kernel, stride 2, no padding, floor) the engine folded
-  // into this op: write the pool of the clamped result, [N, C, H / 2, W / 2] of a [N, C, H, W]
-  // output. Only for ops whose OpSpec says takes_output_max_pool.
+  // A Relu/Clip and then a MaxPool (2x2 kernel, stride 2, no padding, floor): write the pool of
+  // the clamped result, [N, C, H / 2, W / 2] of a [N, C, H, W] output
+  // (OpSpec::takes_output_max_pool).
   bool out_max_pool = false;
-  // Transposes the engine folded into this op (OpSpec::takes_transposes): input k is read as
-  // numpy.transpose(input k, *in_perm[k]) when in_perm[k] is set, and the output is written as
-  // numpy.transpose(result, *out_perm) when out_perm is set (the kernel shapes it so).
+  // Transposes (OpSpec::takes_transposes): input k is read as numpy.transpose(input k,
+  // *in_perm[k]) when in_perm[k] is set, and the output is written as numpy.transpose(result,
+  // *out_perm) when out_perm is set (the kernel shapes it so).
   const std::vector<std::int64_t>* in_perm[2] = {nullptr, nullptr};
   const std::vector<std::int64_t>* out_perm = nullptr;
-  // A Mul by a scalar constant the engine folded into this op: every result is multiplied by
-  // *out_scale before anything else is applied. Only for OpSpec::takes_output_scale.
+  // A Mul by a scalar constant: every result is multiplied by *out_scale before anything else
+  // is applied (OpSpec::takes_output_scale).
   const float* out_scale = nullptr;
   bool has_clamp() const {
     return act_min != -std::numeric_limits<float>::infinity() ||
            act_max != std::numeric_limits<float>::infinity();
   }
+};
+
+struct OpContext {
+  const OpNode& node;
+  std::int64_t opset;
+  OutputFolds folds = {};
+  // Input 0's storage, which the kernel may take over (swap into its output): nothing reads
+  // that input after this op. Only for ops whose OpSpec says reuses_input0.
+  Tensor* reusable_input = nullptr;
+  // The elementwise hook (per-tensor quantizer) of the op's final output, for kernels that
+  // apply it as they store (OpSpec::applies_output_hook): the engine then does not run it.
+  const std::function<void(std::span<float>)>* output_hook = nullptr;
+  // Set when every input but input 0 is a constant: the step's cache of derived weights.
+  DerivedWeights* derived = nullptr;
 };
 
 // Thrown by kernels on inputs they cannot process (shape mismatch, bad values); the engine
@@ -101,21 +104,21 @@ struct OpSpec {
   bool takes_output_clamp = false;
   // The kernel may take over input 0's storage via OpContext::reusable_input.
   bool reuses_input0 = false;
-  // The kernel adds OpContext::out_bias to its output (engine folds a following bias Add).
+  // The kernel adds OpContext::folds.out_bias to its output (engine folds a following bias Add).
   bool takes_output_bias = false;
   // The kernel applies OpContext::output_hook to every output element it writes.
   bool applies_output_hook = false;
-  // The kernel adds OpContext::out_residual to its output before any clamp (the engine folds a
-  // following Add of a same-shaped tensor, as in residual blocks).
+  // The kernel adds OpContext::folds.out_residual to its output before any clamp (the engine
+  // folds a following Add of a same-shaped tensor, as in residual blocks).
   bool takes_output_residual = false;
   // The kernel writes the 2x2 stride-2 max pool of its clamped output when
-  // OpContext::out_max_pool is set (the engine folds Relu/Clip -> MaxPool after it).
+  // OpContext::folds.out_max_pool is set (the engine folds Relu/Clip -> MaxPool after it).
   bool takes_output_max_pool = false;
-  // The kernel reads inputs 0 and 1 and writes its output through OpContext::in_perm and
+  // The kernel reads inputs 0 and 1 and writes its output through OpContext::folds.in_perm and
   // out_perm (the engine folds a Transpose before either input or after the output). Perms
   // that keep the innermost axis innermost, or make it the second innermost, only.
   bool takes_transposes = false;
-  // The kernel multiplies its result by OpContext::out_scale (a following Mul by a scalar).
+  // The kernel multiplies its result by OpContext::folds.out_scale (a following Mul by a scalar).
   bool takes_output_scale = false;
 };
 

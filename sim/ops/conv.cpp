@@ -165,11 +165,11 @@ void conv_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   if (!x.is_float() || !w.is_float() || (b && !b->is_float()))
     throw OpError("Conv supports float tensors only");
   ConvGeometry g = conv_geometry(ctx.node, x.shape, w.shape);
-  g.act_min = ctx.act_min;
-  g.act_max = ctx.act_max;
-  g.residual = ctx.out_residual;
+  g.act_min = ctx.folds.act_min;
+  g.act_max = ctx.folds.act_max;
+  g.residual = ctx.folds.out_residual;
   g.derived = ctx.derived;
-  if (ctx.out_max_pool) {
+  if (ctx.folds.out_max_pool) {
     if (g.spatial != 2 || g.out[1] < 2 || g.out[2] < 2 || g.residual)
       throw OpError("a folded MaxPool needs a 2-D output of at least 2x2, got " +
                     shape_str(g.y_shape()));

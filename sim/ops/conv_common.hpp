@@ -42,7 +42,7 @@ struct ConvGeometry {
   // constant or the caller keeps none.
   DerivedWeights* derived = nullptr;
   // y holds the 2x2 stride-2 max pool (last odd row / column dropped) of the clamped output,
-  // pooled_y_shape() (OpContext::out_max_pool); never together with a residual.
+  // pooled_y_shape() (OutputFolds::out_max_pool); never together with a residual.
   bool max_pool = false;
   bool has_activation() const {
     return act_min != -std::numeric_limits<float>::infinity() ||

@@ -64,8 +64,8 @@ void conv_transpose_kernel(const OpContext& ctx, std::span<const Tensor* const> 
   if (!x.is_float() || !w.is_float() || (b && !b->is_float()))
     throw OpError("ConvTranspose supports float tensors only");
   ConvGeometry g = conv_transpose_geometry(ctx.node, x.shape, w.shape);
-  g.act_min = ctx.act_min;
-  g.act_max = ctx.act_max;
+  g.act_min = ctx.folds.act_min;
+  g.act_max = ctx.folds.act_max;
   if (b && b->size() != g.out_channels)
     throw OpError("bias B " + shape_str(b->shape) + " must have " + std::to_string(g.out_channels) +
                   " values");

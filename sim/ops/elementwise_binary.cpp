@@ -99,7 +99,8 @@ void arith(const OpContext& ctx, In in, Out out) {
 // one pass instead of two.
 void add_op(const OpContext& ctx, In in, Out out) {
   constexpr float kInf = std::numeric_limits<float>::infinity();
-  if (ctx.act_min == -kInf && ctx.act_max == kInf) return arith<std::plus<>>(ctx, in, out);
+  if (ctx.folds.act_min == -kInf && ctx.folds.act_max == kInf)
+    return arith<std::plus<>>(ctx, in, out);
   const Tensor& a = require(in, 0, "A");
   const Tensor& b = require(in, 1, "B");
   // Integer bounds for Int64 sums (a Relu after an index computation).
@@ -108,7 +109,7 @@ void add_op(const OpContext& ctx, In in, Out out) {
     if (v >= 9.2e18f) return kMax;
     return v <= -9.2e18f ? std::numeric_limits<std::int64_t>::min() : static_cast<std::int64_t>(v);
   };
-  const float lo = ctx.act_min, hi = ctx.act_max;
+  const float lo = ctx.folds.act_min, hi = ctx.folds.act_max;
   const std::int64_t ilo = to_int(std::ceil(lo)), ihi = to_int(std::floor(hi));
   const DType out_dtype = a.dtype == DType::Bool ? DType::Int64 : a.dtype;
   apply_binary(

@@ -1,6 +1,6 @@
 // Gemm and MatMul through Eigen SGEMM (gemm_kernel.hpp), split over TBB threads by batch
 // entries or by row / column blocks of one product. MatMul also reads and writes through the
-// Transposes the engine folds into it (OpContext::in_perm / out_perm).
+// Transposes the engine folds into it (OutputFolds::in_perm / out_perm).
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -19,19 +19,19 @@ using I64 = std::int64_t;
 // What the engine folded into this op: a bias Add (MatMul) and/or a Relu/Clip.
 gemm::Epilogue epilogue(const OpContext& ctx, I64 N) {
   gemm::Epilogue e;
-  e.scale = ctx.out_scale;
-  if (ctx.out_bias) {
-    if (ctx.out_bias_len != N)
-      throw OpError("folded bias has " + std::to_string(ctx.out_bias_len) + " values, expected " +
-                    std::to_string(N));
-    e.col_bias = ctx.out_bias;
-    e.before_bias = ctx.before_bias;
+  e.scale = ctx.folds.out_scale;
+  if (ctx.folds.out_bias) {
+    if (ctx.folds.out_bias_len != N)
+      throw OpError("folded bias has " + std::to_string(ctx.folds.out_bias_len) +
+                    " values, expected " + std::to_string(N));
+    e.col_bias = ctx.folds.out_bias;
+    e.before_bias = ctx.folds.before_bias;
   }
   e.after = ctx.output_hook;
-  if (ctx.has_clamp()) {
+  if (ctx.folds.has_clamp()) {
     e.clamp = true;
-    e.lo = ctx.act_min;
-    e.hi = ctx.act_max;
+    e.lo = ctx.folds.act_min;
+    e.hi = ctx.folds.act_max;
   }
   return e;
 }
@@ -136,10 +136,10 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
   if (a.rank() == 0 || b.rank() == 0)
     throw OpError("MatMul inputs must have rank >= 1, got " + shape_str(a.shape) + " and " +
                   shape_str(b.shape));
-  const bool folded = ctx.in_perm[0] || ctx.in_perm[1] || ctx.out_perm;
+  const bool folded = ctx.folds.in_perm[0] || ctx.folds.in_perm[1] || ctx.folds.out_perm;
   if (folded && (a.rank() < 2 || b.rank() < 2))
     throw OpError("folded Transpose on a MatMul with a 1-D input");
-  OperandView va = view_of(a, ctx.in_perm[0]), vb = view_of(b, ctx.in_perm[1]);
+  OperandView va = view_of(a, ctx.folds.in_perm[0]), vb = view_of(b, ctx.folds.in_perm[1]);
   // numpy semantics: a 1-D A is a row [1, K], a 1-D B a column [K, 1]; those dims are dropped.
   Shape& as = va.dims;
   Shape& bs = vb.dims;
@@ -171,8 +171,8 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
   // Strides of the product's elements in y: contiguous, or those of a folded Transpose's output.
   std::vector<I64> cs = strides_of(ys);
   Tensor& y = out[0];
-  if (ctx.out_perm) {
-    const std::vector<I64>& q = *ctx.out_perm;
+  if (ctx.folds.out_perm) {
+    const std::vector<I64>& q = *ctx.folds.out_perm;
     if (q.size() != ys.size())
       throw OpError("folded Transpose: perm length does not match rank " +
                     std::to_string(ys.size()));
@@ -195,9 +195,9 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
     return;
   }
   const std::size_t r = ys.size();
-  if (ctx.out_perm && cs[r - 1] != 1)
+  if (ctx.folds.out_perm && cs[r - 1] != 1)
     throw OpError("folded Transpose moves the output's last axis");
-  const I64 ldc = ctx.out_perm ? cs[r - 2] : N;
+  const I64 ldc = ctx.folds.out_perm ? cs[r - 2] : N;
   // Element offsets of A, B and y for each output batch index (broadcast dims have stride 0).
   std::vector<I64> a_off(static_cast<std::size_t>(nbatch)), b_off(a_off.size()),
       c_off(a_off.size());
