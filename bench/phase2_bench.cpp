@@ -60,9 +60,10 @@ double mid_budget(const MpProblem& p) {
 // predicted loss as a trivial evaluator.
 std::size_t front_and_search(const MpProblem& p, const std::vector<OptionChange>& list) {
   const MpFront front = sensitivity_front(p, list).value();
-  MemoizedEvaluator evaluate([&p](const MpConfig& c) { return 1.0 - config_loss(p, c); });
+  MemoizedEvaluator evaluate(
+      [&p](const MpConfig& c) { return Evaluation::of(1.0 - config_loss(p, c)); });
   const auto r = binary_search_front(front, evaluate, 1.0 - 0.5 * front.points.back().loss);
-  return front.points.size() + r.point;
+  return front.points.size() + r->point;
 }
 
 void BM_FrontAndBinarySearch(benchmark::State& state) {

@@ -83,7 +83,7 @@ Status apply_config_file(const std::string& path, const hw::Accelerator& acc,
 Result<Priced> price_model(const CostArgs& a, const hw::Accelerator& acc) {
   auto net = load_network(a.model);
   if (!net) return net.error();
-  auto p = price_network(*net, acc);
+  auto p = price_network(*net, place_quantizers(*net, placement_rules_of(acc)), acc);
   if (!p) return p.error();
   Priced out{p->table, p->baseline, {}};
   for (const auto& g : p->groups.groups) out.group_names.push_back(g.name);

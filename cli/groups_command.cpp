@@ -25,14 +25,15 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return s;
 }
 
-nlohmann::json groups_json(const Network& net, const hw::Accelerator& acc, const PricedNetwork& p) {
+nlohmann::json groups_json(const Network& net, const QuantizerPlacement& placement,
+                           const hw::Accelerator& acc, const PricedNetwork& p) {
   nlohmann::json rows = nlohmann::json::array();
   for (std::size_t g = 0; g < p.groups.groups.size(); ++g) {
     const QuantizerGroup& grp = p.groups.groups[g];
     nlohmann::json quantizers = nlohmann::json::array(), ops = nlohmann::json::array(),
                    candidates = nlohmann::json::array();
     for (std::size_t q : grp.quantizers) {
-      const Quantizer& qz = p.placement.quantizers[q];
+      const Quantizer& qz = placement.quantizers[q];
       quantizers.push_back({{"name", qz.name},
                             {"kind", qz.kind == QuantizerKind::Weight ? "weight" : "activation"}});
     }
@@ -81,7 +82,8 @@ void print_groups(const GroupsArgs& a, const hw::Accelerator& acc, const nlohman
 
 // Graphviz: one box per op, filled with the colour of the group its first quantized input
 // belongs to (the group whose candidate its MACs run at); model inputs as ellipses.
-Status write_dot(const std::string& path, const Network& net, const PricedNetwork& p) {
+Status write_dot(const std::string& path, const Network& net, const QuantizerPlacement& placement,
+                 const PricedNetwork& p) {
   static const char* kColours[] = {"lightblue",  "palegreen",      "lightsalmon", "khaki",
                                    "plum",       "lightcyan",      "pink",        "wheat",
                                    "aquamarine", "lightgoldenrod", "thistle",     "peachpuff"};
@@ -91,16 +93,16 @@ Status write_dot(const std::string& path, const Network& net, const PricedNetwor
   auto group_of_input = [&](std::size_t node) -> long {
     const OpNode& n = net.node(node);
     for (std::size_t j = 0; j < n.inputs.size(); ++j)
-      if (const Quantizer* q = p.placement.input_quantizer(net, node, j))
+      if (const Quantizer* q = placement.input_quantizer(net, node, j))
         return static_cast<long>(
-            p.groups.group_of[static_cast<std::size_t>(q - p.placement.quantizers.data())]);
+            p.groups.group_of[static_cast<std::size_t>(q - placement.quantizers.data())]);
     return -1;
   };
   f << "digraph network {\n  rankdir=TB;\n  node [shape=box, style=filled, fontname=Helvetica];\n";
   for (const auto& in : net.model.inputs) {
-    auto q = p.placement.by_name.find(in.name);
+    auto q = placement.by_name.find(in.name);
     const long g =
-        q == p.placement.by_name.end() ? -1 : static_cast<long>(p.groups.group_of[q->second]);
+        q == placement.by_name.end() ? -1 : static_cast<long>(p.groups.group_of[q->second]);
     f << "  \"in:" << in.name << "\" [shape=ellipse, label=\"" << in.name
       << (g >= 0 ? "\\ng" + std::to_string(g) : "")
       << "\", fillcolor=" << (g >= 0 ? colour(static_cast<std::size_t>(g)) : "white") << "];\n";
@@ -130,11 +132,12 @@ int run_groups(const GroupsArgs& a) {
   if (!acc) return fail(acc.error());
   auto net = load_network(a.model);
   if (!net) return fail(net.error());
-  auto priced = price_network(*net, *acc);
+  const QuantizerPlacement placement = place_quantizers(*net, placement_rules_of(*acc));
+  auto priced = price_network(*net, placement, *acc);
   if (!priced) return fail(priced.error());
-  const nlohmann::json rows = groups_json(*net, *acc, *priced);
+  const nlohmann::json rows = groups_json(*net, placement, *acc, *priced);
   if (!a.dot.empty())
-    if (auto st = write_dot(a.dot, *net, *priced); !st) return fail(st.error());
+    if (auto st = write_dot(a.dot, *net, placement, *priced); !st) return fail(st.error());
   if (a.common.json) {
     print_json({{"model", a.model.model},
                 {"accelerator", acc->name},

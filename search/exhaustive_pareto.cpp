@@ -30,7 +30,7 @@ Result<std::vector<PricedConfig>> exhaustive_pareto(const MpProblem& p, std::siz
         "; use the ILP (solve_budget_ilp) instead");
   // The staircase: cost -> the Pareto point of that cost; losses strictly decrease with cost.
   std::map<double, PricedConfig> stairs;
-  MpConfig config = baseline_config(p);
+  MpConfig config = baseline_options(p);
   do {
     const double cost = config_cost(p, config), loss = config_loss(p, config);
     auto above = stairs.upper_bound(cost);  // first point costing more

@@ -321,20 +321,32 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
     // Accuracy-bound searches over the front; each counts the evaluations it needs on its own.
     if (out.bound) {
       const double bound = *out.bound;
-      auto run = [&](const std::string& method, auto&& search, const MpFront& f) {
-        MemoizedEvaluator me(
-            [&](const MpConfig& c) { return score(evaluate(assignment_of(ctx, s, c))); });
-        const BoundSearchResult r = search(f, me, bound);
-        SearchReport rep{method, r.met, r.point, r.accuracy, r.evaluations, std::nullopt};
-        rep.result = report_point(s, method, front_config(f, r.point), f.points[r.point].loss);
-        ax.searches.push_back(std::move(rep));
+      // The evaluator says why a configuration could not be evaluated; the search passes it on.
+      const auto score_config = [&](const MpConfig& c) {
+        auto m = evaluator.evaluate(assignment_of(ctx, s, c));
+        return m ? Evaluation::of(score(*m)) : Evaluation::failed(m.error().message);
       };
-      run("binary search", binary_search_front, *front);
-      run("interpolation search", interpolation_search_front, *front);
-      run("brute force", brute_force_front, *front);
+      auto run = [&](const std::string& method, auto&& search,
+                     const MpFront& f) -> Result<SearchReport> {
+        MemoizedEvaluator me(score_config);
+        auto r = search(f, me, bound);
+        if (!r) return r.error();
+        SearchReport rep{method, r->met, r->point, r->accuracy, r->evaluations, std::nullopt};
+        rep.result = report_point(s, method, front_config(f, r->point), f.points[r->point].loss);
+        ax.searches.push_back(rep);
+        return rep;
+      };
+      if (auto r = run("binary search", binary_search_front, *front); !r) return r.error();
+      if (auto r = run("interpolation search", interpolation_search_front, *front); !r)
+        return r.error();
+      // The chosen point is the brute force's: the cheapest front point within the bound.
+      const auto brute = run("brute force", brute_force_front, *front);
+      if (!brute) return brute.error();
       auto reverse = reverse_sensitivity_front(ax.problem, list);
       if (!reverse) return reverse.error();
-      run("reverse (from the lowest candidates up)", first_meeting_front, *reverse);
+      if (auto r = run("reverse (from the lowest candidates up)", first_meeting_front, *reverse);
+          !r)
+        return r.error();
       // Schaefer et al.: lower each group to its cheapest option, least sensitive first.
       std::vector<Lowering> lowerings;
       for (std::size_t g = 0; g < ax.problem.groups.size(); ++g) {
@@ -345,8 +357,7 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
           if (opts[o].cost_delta < opts[best].cost_delta) best = o;
         lowerings.push_back({static_cast<int>(g), static_cast<int>(best), opts[best].loss});
       }
-      MemoizedEvaluator me(
-          [&](const MpConfig& c) { return score(evaluate(assignment_of(ctx, s, c))); });
+      MemoizedEvaluator me(score_config);
       auto bis = sensitivity_bisection(ax.problem, lowerings, me, bound);
       if (!bis) return bis.error();
       SearchReport rep{"sensitivity-guided bisection",
@@ -357,10 +368,9 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
                        std::nullopt};
       rep.result = report_point(s, rep.method, bis->config, config_loss(ax.problem, bis->config));
       ax.searches.push_back(std::move(rep));
-      const SearchReport& brute = ax.searches[2];
-      ax.chosen = brute.result;
+      ax.chosen = brute->result;
       ax.chosen->label = "chosen (cheapest front point within the bound)";
-      if (!brute.met)
+      if (!brute->met)
         ax.note = "no configuration on the front meets the bound " + std::to_string(bound) +
                   ": the baseline is returned";
     }

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <optional>
 
 namespace mpq {
 namespace {
@@ -60,8 +62,35 @@ BoundSearchResult bracket_search(std::size_t n, const PointAccuracy& accuracy_of
   return result(true, lo);
 }
 
-PointAccuracy front_accuracy(const MpFront& front, MemoizedEvaluator& evaluate) {
-  return [&front, &evaluate](std::size_t i) { return evaluate(front_config(front, i)); };
+// A front's points for the index searches: a failed evaluation reads as missing the bound (NaN),
+// and the first failure becomes the search's error.
+class FrontProbe {
+ public:
+  FrontProbe(const MpFront& front, MemoizedEvaluator& evaluate)
+      : front_(front), evaluate_(evaluate) {}
+  double operator()(std::size_t i) {
+    const Evaluation& e = evaluate_(front_config(front_, i));
+    if (e.ok) return e.value;
+    if (!failed_) failed_ = e;
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  Result<BoundSearchResult> outcome(const BoundSearchResult& r) const {
+    if (failed_) return make_error(failed_->reason);
+    return r;
+  }
+
+ private:
+  const MpFront& front_;
+  MemoizedEvaluator& evaluate_;
+  std::optional<Evaluation> failed_;
+};
+
+Result<BoundSearchResult> search_front(const MpFront& front, MemoizedEvaluator& evaluate,
+                                       double bound, Probe mode) {
+  FrontProbe probe(front, evaluate);
+  const BoundSearchResult r = bracket_search(
+      front.points.size(), [&](std::size_t i) { return probe(i); }, bound, mode);
+  return probe.outcome(r);
 }
 
 }  // namespace
@@ -76,40 +105,43 @@ BoundSearchResult interpolation_search_bound(std::size_t n, const PointAccuracy&
   return bracket_search(n, accuracy_of, bound, Probe::Interpolate);
 }
 
-BoundSearchResult binary_search_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                      double bound) {
-  return binary_search_bound(front.points.size(), front_accuracy(front, evaluate), bound);
+Result<BoundSearchResult> binary_search_front(const MpFront& front, MemoizedEvaluator& evaluate,
+                                              double bound) {
+  return search_front(front, evaluate, bound, Probe::Bisect);
 }
 
-BoundSearchResult interpolation_search_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                             double bound) {
-  return interpolation_search_bound(front.points.size(), front_accuracy(front, evaluate), bound);
+Result<BoundSearchResult> interpolation_search_front(const MpFront& front,
+                                                     MemoizedEvaluator& evaluate, double bound) {
+  return search_front(front, evaluate, bound, Probe::Interpolate);
 }
 
-BoundSearchResult brute_force_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                    double bound) {
+Result<BoundSearchResult> brute_force_front(const MpFront& front, MemoizedEvaluator& evaluate,
+                                            double bound) {
   const std::size_t n = front.points.size();
   assert(n >= 1);
-  BoundSearchResult best{false, 0, evaluate(front_config(front, 0)), n};
+  BoundSearchResult best{false, 0, 0.0, n};
   for (std::size_t i = 0; i < n; ++i) {
-    const double accuracy = evaluate(front_config(front, i));
-    if (!(accuracy >= bound)) continue;
+    const Evaluation& e = evaluate(front_config(front, i));
+    if (!e.ok) return make_error(e.reason);
+    if (i == 0) best.accuracy = e.value;
+    if (!(e.value >= bound)) continue;
     const double cost = front.points[i].cost, best_cost = front.points[best.point].cost;
-    if (!best.met || cost < best_cost || (cost == best_cost && accuracy > best.accuracy))
-      best = {true, i, accuracy, n};
+    if (!best.met || cost < best_cost || (cost == best_cost && e.value > best.accuracy))
+      best = {true, i, e.value, n};
   }
   return best;
 }
 
-BoundSearchResult first_meeting_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                      double bound) {
+Result<BoundSearchResult> first_meeting_front(const MpFront& front, MemoizedEvaluator& evaluate,
+                                              double bound) {
   const std::size_t n = front.points.size();
   assert(n >= 1);
   for (std::size_t i = 0; i < n; ++i) {
-    const double accuracy = evaluate(front_config(front, i));
-    if (accuracy >= bound) return {true, i, accuracy, i + 1};
+    const Evaluation& e = evaluate(front_config(front, i));
+    if (!e.ok) return make_error(e.reason);
+    if (e.value >= bound) return BoundSearchResult{true, i, e.value, i + 1};
   }
-  return {false, n - 1, evaluate(front_config(front, n - 1)), n};
+  return BoundSearchResult{false, n - 1, evaluate(front_config(front, n - 1)).value, n};
 }
 
 }  // namespace mpq

@@ -41,14 +41,14 @@ BoundSearchResult interpolation_search_bound(std::size_t n, const PointAccuracy&
 
 // The same over a front, evaluating points' configurations through `evaluate` (shared between
 // searches, so a point one search evaluated costs the next nothing; `evaluations` still counts
-// it, as what the search needs on its own).
-BoundSearchResult binary_search_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                      double bound);
-BoundSearchResult interpolation_search_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                             double bound);
-BoundSearchResult brute_force_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                    double bound);
-BoundSearchResult first_meeting_front(const MpFront& front, MemoizedEvaluator& evaluate,
-                                      double bound);
+// it, as what the search needs on its own). An evaluation that fails is the search's error.
+Result<BoundSearchResult> binary_search_front(const MpFront& front, MemoizedEvaluator& evaluate,
+                                              double bound);
+Result<BoundSearchResult> interpolation_search_front(const MpFront& front,
+                                                     MemoizedEvaluator& evaluate, double bound);
+Result<BoundSearchResult> brute_force_front(const MpFront& front, MemoizedEvaluator& evaluate,
+                                            double bound);
+Result<BoundSearchResult> first_meeting_front(const MpFront& front, MemoizedEvaluator& evaluate,
+                                              double bound);
 
 }  // namespace mpq

@@ -43,7 +43,7 @@ bool best_move(const MpProblem& p, std::size_t g, int current, std::size_t versi
 
 Result<MpFront> greedy_budget_front(const MpProblem& p) {
   if (auto s = validate_problem(p); !s) return s.error();
-  MpConfig config = baseline_config(p);
+  MpConfig config = baseline_options(p);
   std::vector<std::size_t> version(p.groups.size(), 0);
   std::priority_queue<Move, std::vector<Move>, WorseMove> queue;
   for (std::size_t g = 0; g < p.groups.size(); ++g)
@@ -59,7 +59,7 @@ Result<MpFront> greedy_budget_front(const MpProblem& p) {
     ++version[g];
     if (Move next; best_move(p, g, m.option, version[g], next)) queue.push(next);
   }
-  return walk_front(p, baseline_config(p), moves);
+  return walk_front(p, baseline_options(p), moves);
 }
 
 Result<PricedConfig> greedy_budget(const MpProblem& p, double budget) {

@@ -75,8 +75,8 @@ int highest_candidate(const hw::Accelerator& acc, const std::vector<int>& candid
   return best;
 }
 
-GroupConfig baseline_config(const hw::Accelerator& acc,
-                            const std::vector<std::vector<int>>& supported) {
+GroupConfig baseline_candidates(const hw::Accelerator& acc,
+                                const std::vector<std::vector<int>>& supported) {
   std::vector<int> common;
   for (std::size_t c = 0; c < acc.candidates.size(); ++c) {
     bool everywhere = true;

@@ -10,8 +10,11 @@
 
 namespace mpq {
 
-// A configuration: one candidate index (into Accelerator::candidates) per group.
-using GroupConfig = std::vector<int>;
+// A configuration: one candidate index (into Accelerator::candidates) per group. Its own type: an
+// MpConfig (option indices of the phase-2 problem) is a vector of ints too.
+struct GroupConfig : std::vector<int> {
+  using std::vector<int>::vector;
+};
 
 GroupingRules grouping_rules_of(const hw::Accelerator& acc);
 // The accelerator's fusion rules as quantizer placement takes them (its defaults when the
@@ -33,7 +36,7 @@ int highest_candidate(const hw::Accelerator& acc, const std::vector<int>& candid
 
 // The baseline: the highest candidate every group supports, for every group. When no single
 // candidate is common to all groups (pinned ops), each group takes its own highest.
-GroupConfig baseline_config(const hw::Accelerator& acc,
-                            const std::vector<std::vector<int>>& supported);
+GroupConfig baseline_candidates(const hw::Accelerator& acc,
+                                const std::vector<std::vector<int>>& supported);
 
 }  // namespace mpq

@@ -2,12 +2,10 @@
 
 namespace mpq {
 
-double MemoizedEvaluator::operator()(const MpConfig& config) {
+const Evaluation& MemoizedEvaluator::operator()(const MpConfig& config) {
   ++lookups_;
   if (auto it = cache_.find(config); it != cache_.end()) return it->second;
-  const double value = evaluate_(config);
-  cache_.emplace(config, value);
-  return value;
+  return cache_.emplace(config, evaluate_(config)).first->second;
 }
 
 }  // namespace mpq

@@ -41,7 +41,7 @@ Status validate_change(const MpProblem& p, const OptionChange& change) {
   return Ok{};
 }
 
-MpConfig baseline_config(const MpProblem& p) {
+MpConfig baseline_options(const MpProblem& p) {
   return MpConfig(p.groups.size(), 0);
 }
 

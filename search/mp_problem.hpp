@@ -23,8 +23,11 @@ struct MpProblem {
   std::vector<std::vector<MpOption>> groups;
 };
 
-// An option index per group.
-using MpConfig = std::vector<int>;
+// An option index per group (into MpProblem::groups[g]). Its own type: a GroupConfig (candidate
+// indices) is a vector of ints too, and must not be passed for one.
+struct MpConfig : std::vector<int> {
+  using std::vector<int>::vector;
+};
 
 // One step of a walk: set `group` to `option`.
 struct OptionChange {
@@ -38,7 +41,8 @@ Status validate_problem(const MpProblem& p);
 // `change` names an existing group and option of `p`.
 Status validate_change(const MpProblem& p, const OptionChange& change);
 
-MpConfig baseline_config(const MpProblem& p);
+// Every group at option 0, its baseline.
+MpConfig baseline_options(const MpProblem& p);
 // Per group the option with the lowest cost delta (ties: the lower loss, then the lower index).
 MpConfig cheapest_config(const MpProblem& p);
 

@@ -150,7 +150,7 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
                         "experiments");
   ctx->placement = place_quantizers(ctx->net, rules);
   for (auto& acc : accs) {
-    auto priced = price_network(ctx->net, acc);
+    auto priced = price_network(ctx->net, ctx->placement, acc);
     if (!priced) return make_error(acc.name + ": " + priced.error().message);
     ctx->accelerators.push_back({std::move(acc), std::move(priced).value(), {}});
   }

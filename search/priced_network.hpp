@@ -1,6 +1,8 @@
 #pragma once
 // A network seen by one accelerator: its quantizer groups under the accelerator's grouping rules,
-// each group's supported candidates, the baseline configuration and the cost table.
+// each group's supported candidates, the baseline configuration and the cost table. The groups
+// index the placement they were priced on: a run places its quantizers once and prices every
+// accelerator on that one placement.
 #include <vector>
 
 #include "core/result.hpp"
@@ -13,8 +15,7 @@
 namespace mpq {
 
 struct PricedNetwork {
-  QuantizerPlacement placement;
-  QuantizerGroups groups;
+  QuantizerGroups groups;  // quantizer indices into the placement given to price_network
   std::vector<std::vector<int>> supported;  // per group: candidate indices
   GroupConfig baseline;
   std::vector<NetworkLayer> layers;
@@ -22,6 +23,7 @@ struct PricedNetwork {
 };
 
 // Errors: a group whose ops have no candidate in common.
-Result<PricedNetwork> price_network(const Network& net, const hw::Accelerator& acc);
+Result<PricedNetwork> price_network(const Network& net, const QuantizerPlacement& placement,
+                                    const hw::Accelerator& acc);
 
 }  // namespace mpq

@@ -18,14 +18,14 @@ Status validate_list(const MpProblem& p, const std::vector<OptionChange>& list) 
 Result<MpFront> sensitivity_front(const MpProblem& p,
                                   const std::vector<OptionChange>& sorted_list) {
   if (auto s = validate_list(p, sorted_list); !s) return s.error();
-  return walk_front(p, baseline_config(p), sorted_list);
+  return walk_front(p, baseline_options(p), sorted_list);
 }
 
 Result<MpFront> reverse_sensitivity_front(const MpProblem& p,
                                           const std::vector<OptionChange>& sorted_list) {
   if (auto s = validate_list(p, sorted_list); !s) return s.error();
   // The option each entry overrides in the forward walk: undoing the entry restores it.
-  MpConfig forward = baseline_config(p);
+  MpConfig forward = baseline_options(p);
   std::vector<int> overridden(sorted_list.size());
   for (std::size_t i = 0; i < sorted_list.size(); ++i) {
     const auto g = static_cast<std::size_t>(sorted_list[i].group);
@@ -33,7 +33,7 @@ Result<MpFront> reverse_sensitivity_front(const MpProblem& p,
     forward[g] = sorted_list[i].option;
   }
   // The start: every listed group at its cheapest listed option (ties: lower loss, lower index).
-  MpConfig start = baseline_config(p);
+  MpConfig start = baseline_options(p);
   std::vector<bool> listed(p.groups.size(), false);
   for (const auto& [group, option] : sorted_list) {
     const auto g = static_cast<std::size_t>(group);

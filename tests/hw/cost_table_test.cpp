@@ -85,10 +85,10 @@ memory:
 TEST(CostTable, BaselineIsTheHighestCommonCandidate) {
   const auto acc = test::parse_or_die(test::kRooflineYaml);
   // Group 1 supports W8A8 only (a depthwise conv): the common highest is W8A8 for all.
-  EXPECT_EQ(baseline_config(acc, {{0, 1}, {0}, {0, 1}}), (GroupConfig{0, 0, 0}));
+  EXPECT_EQ(baseline_candidates(acc, {{0, 1}, {0}, {0, 1}}), (GroupConfig{0, 0, 0}));
   EXPECT_EQ(highest_candidate(acc, {0, 1}), 0);  // W8A8 (64 BOPs/MAC) over W4A8 (32)
   // No common candidate: each group its own highest.
-  EXPECT_EQ(baseline_config(acc, {{1}, {0}}), (GroupConfig{1, 0}));
+  EXPECT_EQ(baseline_candidates(acc, {{1}, {0}}), (GroupConfig{1, 0}));
 }
 
 }  // namespace

@@ -120,10 +120,12 @@ TEST(FusionRules, PlacementGroupsAndCostsFollowTheRules) {
   EXPECT_GT(matmul_add, 10u);
   EXPECT_EQ(activations(p0) - activations(p1), matmul_add);
   EXPECT_NE(placement_fingerprint(p0), placement_fingerprint(p1));
-  // The priced network (groups, costs) is built on the same placement.
-  auto priced = price_network(net, fused);
+  // The priced network (groups, costs) indexes the placement it is given: every quantizer of the
+  // fused placement has a group, and there are fewer than the plain placement has.
+  auto priced = price_network(net, p1, fused);
   ASSERT_TRUE(priced.ok()) << priced.error().message;
-  EXPECT_EQ(placement_fingerprint(priced->placement), placement_fingerprint(p1));
+  EXPECT_EQ(priced->groups.group_of.size(), p1.quantizers.size());
+  EXPECT_LT(priced->groups.group_of.size(), p0.quantizers.size());
 }
 
 TEST(FusionRules, InternalPrecisionOpsHaveNoOutputQuantizer) {

@@ -84,7 +84,8 @@ TEST(QuantizerGroups, EveryBundledModelOnEveryBundledAccelerator) {
       if (e.path().extension() != ".yaml") continue;
       auto acc = hw::load_accelerator(e.path().string());
       ASSERT_TRUE(acc.ok()) << acc.error().message;
-      auto priced = price_network(net, *acc);
+      const QuantizerPlacement placement = place_quantizers(net, placement_rules_of(*acc));
+      auto priced = price_network(net, placement, *acc);
       ASSERT_TRUE(priced.ok()) << model << " on " << acc->name << ": " << priced.error().message;
       EXPECT_FALSE(priced->groups.groups.empty());
       EXPECT_EQ(priced->table.unsupported(priced->baseline), "") << model << " on " << acc->name;
@@ -116,7 +117,8 @@ memory:
 )",
                                    "pinned.yaml");
   ASSERT_TRUE(acc.ok()) << acc.error().message;
-  auto priced = price_network(load_model("resnet"), *acc);
+  const Network resnet = load_model("resnet");
+  auto priced = price_network(resnet, place_quantizers(resnet, placement_rules_of(*acc)), *acc);
   ASSERT_FALSE(priced.ok());
   const std::string& msg = priced.error().message;
   EXPECT_NE(

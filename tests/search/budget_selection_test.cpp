@@ -91,7 +91,7 @@ TEST(BudgetIlp, HandProblem) {
   EXPECT_EQ(at119->config, (MpConfig{2, 0, 1}));
   EXPECT_NEAR(at119->loss, 0.08, 1e-15);
   // At or above the baseline's cost: the baseline (loss 0).
-  EXPECT_EQ(solve_budget_ilp(p, 500)->config, baseline_config(p));
+  EXPECT_EQ(solve_budget_ilp(p, 500)->config, baseline_options(p));
 }
 
 TEST(BudgetIlp, InfeasibleBudgetStatesTheCheapestCost) {

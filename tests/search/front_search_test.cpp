@@ -22,7 +22,7 @@ std::size_t ceil_log2(std::size_t n) {
 MemoizedEvaluator hand_evaluator(const MpProblem& p, int& calls) {
   return MemoizedEvaluator([&p, &calls](const MpConfig& c) {
     ++calls;
-    return 0.9 - config_loss(p, c);
+    return Evaluation::of(0.9 - config_loss(p, c));
   });
 }
 
@@ -35,23 +35,23 @@ TEST(FrontSearch, FindsTheCheapestPointWithinTheBoundOnTheHandFront) {
 
   // Binary: point 5 (0.648, fails), point 0 (0.9, meets), then 2 (meets), 3 (meets), 4 (fails).
   const auto binary = binary_search_front(front, evaluate, bound);
-  EXPECT_TRUE(binary.met);
-  EXPECT_EQ(binary.point, 3u);
-  EXPECT_NEAR(binary.accuracy, 0.858, 1e-12);
-  EXPECT_EQ(binary.evaluations, 5u);  // = ceil(log2 6) + 2
+  EXPECT_TRUE(binary->met);
+  EXPECT_EQ(binary->point, 3u);
+  EXPECT_NEAR(binary->accuracy, 0.858, 1e-12);
+  EXPECT_EQ(binary->evaluations, 5u);  // = ceil(log2 6) + 2
   EXPECT_EQ(calls, 5);
 
   // Interpolation: after 5 and 0, t = (0.9 - 0.85) / (0.9 - 0.648) = 0.198, floor(0.198 x 5) = 0,
   // clamped to 1 (meets; the bracket shrank 5 -> 4, not halved, so bisect next: 3 meets); then
   // t = (0.858 - 0.85) / (0.858 - 0.648) = 0.038 -> 3, clamped to 4 (fails). Points 5,0,1,3,4.
   const auto interpolation = interpolation_search_front(front, evaluate, bound);
-  EXPECT_EQ(interpolation.point, 3u);
-  EXPECT_EQ(interpolation.evaluations, 5u);
+  EXPECT_EQ(interpolation->point, 3u);
+  EXPECT_EQ(interpolation->evaluations, 5u);
   EXPECT_EQ(calls, 6);  // only point 1 was new
 
   const auto brute = brute_force_front(front, evaluate, bound);
-  EXPECT_EQ(brute.point, 3u);
-  EXPECT_EQ(brute.evaluations, 6u);
+  EXPECT_EQ(brute->point, 3u);
+  EXPECT_EQ(brute->evaluations, 6u);
   EXPECT_EQ(calls, 6);  // every point was already evaluated
   EXPECT_EQ(evaluate.evaluations(), 6u);
 }
@@ -63,9 +63,10 @@ TEST(FrontSearch, ReverseReturnsTheFirstPointFromTheCheapEnd) {
   MemoizedEvaluator evaluate = hand_evaluator(p, calls);
   // From the cheap end: 0.648, 0.818 fail, [1,1,1] at 0.858 meets 0.85.
   const auto r = first_meeting_front(reverse, evaluate, 0.85);
-  EXPECT_TRUE(r.met);
-  EXPECT_EQ(front_config(reverse, r.point), (MpConfig{1, 1, 1}));
-  EXPECT_EQ(r.evaluations, 3u);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->met);
+  EXPECT_EQ(front_config(reverse, r->point), (MpConfig{1, 1, 1}));
+  EXPECT_EQ(r->evaluations, 3u);
 }
 
 TEST(FrontSearch, UnreachableBoundSaysSoAndReturnsTheBaseline) {
@@ -77,17 +78,42 @@ TEST(FrontSearch, UnreachableBoundSaysSoAndReturnsTheBaseline) {
   for (const auto& r : {binary_search_front(front, evaluate, 0.95),
                         interpolation_search_front(front, evaluate, 0.95),
                         brute_force_front(front, evaluate, 0.95)}) {
-    EXPECT_FALSE(r.met);
-    EXPECT_EQ(r.point, 0u);
-    EXPECT_DOUBLE_EQ(r.accuracy, 0.9);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_FALSE(r->met);
+    EXPECT_EQ(r->point, 0u);
+    EXPECT_DOUBLE_EQ(r->accuracy, 0.9);
   }
   const auto r = first_meeting_front(reverse, evaluate, 0.95);
-  EXPECT_FALSE(r.met);
-  EXPECT_EQ(front_config(reverse, r.point), baseline_config(p));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->met);
+  EXPECT_EQ(front_config(reverse, r->point), baseline_options(p));
   // A bound every point meets: the cheapest point, after one evaluation.
   const auto all = binary_search_front(front, evaluate, 0.5);
-  EXPECT_EQ(all.point, 5u);
-  EXPECT_EQ(all.evaluations, 1u);
+  EXPECT_EQ(all->point, 5u);
+  EXPECT_EQ(all->evaluations, 1u);
+}
+
+// An evaluation that fails (the evaluator says why, Timeloop style) is the search's error, with
+// the evaluator's reason, in every search that reaches the failing point.
+TEST(FrontSearch, AFailedEvaluationIsTheSearchsError) {
+  const MpProblem p = test::hand_problem();
+  const MpFront front = sensitivity_front(p, test::hand_list()).value();
+  const MpConfig broken = front_config(front, front.points.size() - 1);
+  MemoizedEvaluator evaluate([&](const MpConfig& c) {
+    return c == broken ? Evaluation::failed("engine: the cheapest point cannot run")
+                       : Evaluation::of(0.9 - config_loss(p, c));
+  });
+  for (const auto& r : {binary_search_front(front, evaluate, 0.85),
+                        interpolation_search_front(front, evaluate, 0.85),
+                        brute_force_front(front, evaluate, 0.85)}) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message, "engine: the cheapest point cannot run");
+  }
+  // The reverse front starts at the cheapest point.
+  const MpFront reverse = reverse_sensitivity_front(p, test::hand_list()).value();
+  const auto r = first_meeting_front(reverse, evaluate, 0.85);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "engine: the cheapest point cannot run");
 }
 
 // Random fronts of 1..300 points: monotone (decreasing), noisy (monotone plus noise, so locally

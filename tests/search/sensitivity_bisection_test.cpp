@@ -19,7 +19,7 @@ TEST(SensitivityBisection, LowersTheLongestPrefixWithinTheBound) {
   int calls = 0;
   MemoizedEvaluator evaluate([&](const MpConfig& c) {
     ++calls;
-    return 0.9 - config_loss(p, c);
+    return Evaluation::of(0.9 - config_loss(p, c));
   });
   std::vector<Lowering> lowerings;
   lowerings.reserve(4);
@@ -43,15 +43,28 @@ TEST(SensitivityBisection, LowersTheLongestPrefixWithinTheBound) {
   const auto none = sensitivity_bisection(p, lowerings, evaluate, 0.95);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->met);
-  EXPECT_EQ(none->config, baseline_config(p));
+  EXPECT_EQ(none->config, baseline_options(p));
 }
 
 TEST(SensitivityBisection, RejectsAGroupLoweredTwice) {
   const MpProblem p = four_groups();
-  MemoizedEvaluator evaluate([](const MpConfig&) { return 1.0; });
+  MemoizedEvaluator evaluate([](const MpConfig&) { return Evaluation::of(1.0); });
   const auto r = sensitivity_bisection(p, {{2, 1, 0.1}, {2, 1, 0.2}}, evaluate, 0.5);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("group 2 is lowered twice"), std::string::npos);
+}
+
+TEST(SensitivityBisection, AFailedEvaluationIsItsError) {
+  const MpProblem p = four_groups();
+  std::vector<Lowering> lowerings;
+  for (int g = 0; g < 4; ++g) lowerings.push_back({g, 1, p.groups[g][1].loss});
+  MemoizedEvaluator evaluate([&](const MpConfig& c) {
+    return c == MpConfig{1, 1, 1, 1} ? Evaluation::failed("every group lowered: no engine")
+                                     : Evaluation::of(0.9 - config_loss(p, c));
+  });
+  const auto r = sensitivity_bisection(p, lowerings, evaluate, 0.88);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "every group lowered: no engine");
 }
 
 }  // namespace

@@ -92,15 +92,19 @@ TEST(MemoizedEvaluator, EvaluatesEachConfigurationOnce) {
   int calls = 0;
   MemoizedEvaluator evaluate([&](const MpConfig& c) {
     ++calls;
-    return 1.0 - 0.1 * c[0];
+    return c[0] < 3 ? Evaluation::of(1.0 - 0.1 * c[0]) : Evaluation::failed("option 3 fails");
   });
-  EXPECT_DOUBLE_EQ(evaluate({1, 0}), 0.9);
-  EXPECT_DOUBLE_EQ(evaluate({1, 0}), 0.9);
-  EXPECT_DOUBLE_EQ(evaluate({2, 0}), 0.8);
-  EXPECT_DOUBLE_EQ(evaluate({1, 0}), 0.9);
-  EXPECT_EQ(calls, 2);
-  EXPECT_EQ(evaluate.evaluations(), 2u);
-  EXPECT_EQ(evaluate.lookups(), 4u);
+  EXPECT_DOUBLE_EQ(evaluate({1, 0}).value, 0.9);
+  EXPECT_DOUBLE_EQ(evaluate({1, 0}).value, 0.9);
+  EXPECT_DOUBLE_EQ(evaluate({2, 0}).value, 0.8);
+  EXPECT_DOUBLE_EQ(evaluate({1, 0}).value, 0.9);
+  EXPECT_TRUE(evaluate({1, 0}).ok);
+  // A failure is kept with its reason, and not retried.
+  EXPECT_FALSE(evaluate({3, 0}).ok);
+  EXPECT_EQ(evaluate({3, 0}).reason, "option 3 fails");
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(evaluate.evaluations(), 3u);
+  EXPECT_EQ(evaluate.lookups(), 7u);
 }
 
 }  // namespace
