@@ -106,6 +106,91 @@ void print_explanation(const std::vector<RangeChoice>& rows) {
   }
 }
 
+// The formats asked for: one candidate everywhere, or those of a given configuration.
+struct RequestedFormats {
+  std::map<std::string, NumberFormat> formats;
+  std::string label;
+};
+
+Result<RequestedFormats> requested_formats(const QuantizeArgs& a, const Network& net,
+                                           const QuantizerPlacement& placement) {
+  RequestedFormats r;
+  if (!a.candidate.empty()) {
+    auto c = parse_candidate(a.candidate);
+    if (!c) return c.error();
+    r.formats = uniform_formats(placement, *c);
+    r.label = c->name();
+    return r;
+  }
+  auto given = read_config(a.config, net, placement);
+  if (!given) return given.error();
+  for (const auto& [name, s] : given->quantizers) r.formats[name] = s.params.format;
+  r.label = a.config;
+  return r;
+}
+
+struct Calibrated {
+  ActivationStats stats;
+  QuantConfig cfg;
+  std::int64_t batch = 0;
+};
+
+Result<Calibrated> calibrate(const QuantizeArgs& a, const Network& net,
+                             const QuantizerPlacement& placement, const RequestedFormats& req,
+                             const RangeSettings& settings, bool tty) {
+  auto calib = open_samples(a.calib, net);
+  if (!calib) return make_error("--calib: " + calib.error().message);
+  auto batch = batch_size_for(net, a.batch, calib->count, "--calib " + a.calib);
+  if (!batch) return batch.error();
+  auto stats = collect_activation_stats(net, placement, *calib, *batch, -1,
+                                        stderr_progress(tty, "calibrating"));
+  if (!stats) return stats.error();
+  auto cfg = calibrate_config(net, placement, req.formats, *stats, settings);
+  if (!cfg) return cfg.error();
+  cfg->notes["configuration"] = req.label;
+  cfg->notes["calibration_data"] = a.calib;
+  cfg->input_shapes = a.model.input_shapes;
+  return Calibrated{std::move(stats).value(), std::move(cfg).value(), *batch};
+}
+
+// The configuration against the float model on `eval_spec`; a run that breaks is an error.
+Result<QuantMetrics> evaluate(const QuantizeArgs& a, const Network& net, const Calibrated& c,
+                              const std::string& label, const std::string& eval_spec, bool tty) {
+  auto eval = open_samples(eval_spec, net);
+  if (!eval) return make_error("--data: " + eval.error().message);
+  if (auto b = batch_size_for(net, a.batch, eval->count, "--data " + eval_spec); !b)
+    return b.error();
+  auto fp = Engine::create(net);
+  if (!fp) return fp.error();
+  auto q = Engine::create(net);
+  if (!q) return q.error();
+  const QuantizedConstants constants = quantize_constants(net, c.cfg);
+  if (auto st = attach_config(*q, c.cfg, constants); !st) return st.error();
+  auto m = compare_with_float(*fp, *q, *eval, c.batch, -1, stderr_progress(tty, "evaluating"));
+  if (!m || !m->failed()) return m;
+  // Nothing is written: a configuration that breaks the network is not a result.
+  const Tensor x = eval->batch(m->failed_batch_start, m->failed_batch_count);
+  return make_error(explain_nonfinite(
+      net, m->float_output_broken ? nullptr : &c.cfg, std::span<const Tensor>(&x, 1),
+      label + ": " + m->failure + " (samples " + std::to_string(m->failed_batch_start) + "-" +
+          std::to_string(m->failed_batch_start + m->failed_batch_count - 1) + " of " + eval_spec +
+          ")"));
+}
+
+void print_metrics(const QuantMetrics& m, const std::string& eval_spec) {
+  std::printf("metrics on %s (%lld samples):\n", eval_spec.c_str(),
+              static_cast<long long>(m.samples));
+  if (m.accuracy)
+    std::printf("  top-1 accuracy     %7.2f %%  (float %.2f %%)\n", *m.accuracy, *m.float_accuracy);
+  if (m.lossless())
+    std::printf("  output SQNR         lossless (the output equals the float output)\n");
+  else
+    std::printf("  output SQNR        %7.2f dB\n", m.sqnr_db);
+  std::printf("  top-1 agreement    %7.2f %%\n", m.agreement);
+  std::printf("  KL(float || quant) %9.5f nats\n", m.kl);
+  std::printf("  output MSE         %11.3e\n", m.mse);
+}
+
 int run_quantize(const QuantizeArgs& a) {
   if (a.candidate.empty() == a.config.empty())
     return fail(make_error("give either --candidate (e.g. W8A8) or --config cfg.json"));
@@ -118,70 +203,28 @@ int run_quantize(const QuantizeArgs& a) {
   if (!placed) return fail(placed.error());
   const QuantizerPlacement& placement = *placed;
   const bool tty = isatty(STDERR_FILENO) != 0;
-
-  std::map<std::string, NumberFormat> formats;
-  std::string label;
-  if (!a.candidate.empty()) {
-    auto c = parse_candidate(a.candidate);
-    if (!c) return fail(c.error());
-    formats = uniform_formats(placement, *c);
-    label = c->name();
-  } else {
-    auto given = read_config(a.config, *net, placement);
-    if (!given) return fail(given.error());
-    for (const auto& [name, s] : given->quantizers) formats[name] = s.params.format;
-    label = a.config;
-  }
-  auto calib = open_samples(a.calib, *net);
-  if (!calib) return fail(make_error("--calib: " + calib.error().message));
-  auto calib_batch = batch_size_for(*net, a.batch, calib->count, "--calib " + a.calib);
-  if (!calib_batch) return fail(calib_batch.error());
-  const std::int64_t batch = *calib_batch;
-  auto stats = collect_activation_stats(*net, placement, *calib, batch, -1,
-                                        stderr_progress(tty, "calibrating"));
-  if (!stats) return fail(stats.error());
-  auto cfg = calibrate_config(*net, placement, formats, *stats, *settings);
-  if (!cfg) return fail(cfg.error());
-  cfg->notes["configuration"] = label;
-  cfg->notes["calibration_data"] = a.calib;
-  cfg->input_shapes = a.model.input_shapes;
-
+  const auto req = requested_formats(a, *net, placement);
+  if (!req) return fail(req.error());
+  const auto calibrated = calibrate(a, *net, placement, *req, *settings, tty);
+  if (!calibrated) return fail(calibrated.error());
+  const QuantConfig& cfg = calibrated->cfg;
   const std::string eval_spec = a.data.empty() ? a.calib : a.data;
-  auto eval = open_samples(eval_spec, *net);
-  if (!eval) return fail(make_error("--data: " + eval.error().message));
-  if (auto b = batch_size_for(*net, a.batch, eval->count, "--data " + eval_spec); !b)
-    return fail(b.error());
-  auto fp = Engine::create(*net);
-  if (!fp) return fail(fp.error());
-  auto q = Engine::create(*net);
-  if (!q) return fail(q.error());
-  const QuantizedConstants constants = quantize_constants(*net, *cfg);
-  if (auto st = attach_config(*q, *cfg, constants); !st) return fail(st.error());
-  auto m = compare_with_float(*fp, *q, *eval, batch, -1, stderr_progress(tty, "evaluating"));
+  const auto m = evaluate(a, *net, *calibrated, req->label, eval_spec, tty);
   if (!m) return fail(m.error());
-  if (m->failed()) {
-    // Nothing is written: a configuration that breaks the network is not a result.
-    const Tensor x = eval->batch(m->failed_batch_start, m->failed_batch_count);
-    return fail(make_error(explain_nonfinite(
-        *net, m->float_output_broken ? nullptr : &*cfg, std::span<const Tensor>(&x, 1),
-        label + ": " + m->failure + " (samples " + std::to_string(m->failed_batch_start) + "-" +
-            std::to_string(m->failed_batch_start + m->failed_batch_count - 1) + " of " + eval_spec +
-            ")")));
-  }
 
   if (!a.output.empty())
-    if (auto st = write_config(a.output, *cfg); !st) return fail(st.error());
+    if (auto st = write_config(a.output, cfg); !st) return fail(st.error());
   const std::vector<RangeChoice> ranges =
-      a.explain ? explain_ranges(*net, placement, *cfg, *stats, *settings)
+      a.explain ? explain_ranges(*net, placement, cfg, calibrated->stats, *settings)
                 : std::vector<RangeChoice>{};
   if (a.common.json) {
     nlohmann::json j = {{"model", a.model.model},
-                        {"configuration", label},
+                        {"configuration", req->label},
                         {"calibration_data", a.calib},
                         {"evaluation_data", eval_spec},
                         {"activation_range", a.act_range},
                         {"weight_range", a.weight_range},
-                        {"quantizers", cfg->quantizers.size()},
+                        {"quantizers", cfg.quantizers.size()},
                         {"metrics", metrics_to_json(*m)},
                         {"written", a.output}};
     if (a.explain) j["ranges"] = explain_json(ranges);
@@ -189,21 +232,10 @@ int run_quantize(const QuantizeArgs& a) {
     return 0;
   }
   std::printf("%s, %s: %zu quantizers calibrated on %s (activations %s, weights %s)\n",
-              a.model.model.c_str(), label.c_str(), cfg->quantizers.size(), a.calib.c_str(),
+              a.model.model.c_str(), req->label.c_str(), cfg.quantizers.size(), a.calib.c_str(),
               a.act_range.c_str(), a.weight_range.c_str());
   if (a.explain) print_explanation(ranges);
-  std::printf("metrics on %s (%lld samples):\n", eval_spec.c_str(),
-              static_cast<long long>(m->samples));
-  if (m->accuracy)
-    std::printf("  top-1 accuracy     %7.2f %%  (float %.2f %%)\n", *m->accuracy,
-                *m->float_accuracy);
-  if (m->lossless())
-    std::printf("  output SQNR         lossless (the output equals the float output)\n");
-  else
-    std::printf("  output SQNR        %7.2f dB\n", m->sqnr_db);
-  std::printf("  top-1 agreement    %7.2f %%\n", m->agreement);
-  std::printf("  KL(float || quant) %9.5f nats\n", m->kl);
-  std::printf("  output MSE         %11.3e\n", m->mse);
+  print_metrics(*m, eval_spec);
   if (!a.output.empty()) std::printf("wrote %s\n", a.output.c_str());
   return 0;
 }

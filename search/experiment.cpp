@@ -37,6 +37,103 @@ void read_choice(StrictMap& m, const std::string& key, std::string& out,
              "expected one of " + list + ", got '" + *v + "'");
 }
 
+void read_data(StrictMap& root, const std::string& dir, ExperimentSpec& x, YamlIssues& issues) {
+  YAML::Node d = root.get("data", true);
+  if (!d.IsDefined()) return;
+  StrictMap m(d, "data", issues);
+  x.calibration = resolve_data(dir, m.string("calibration", true).value_or(""));
+  x.sensitivity_data = resolve_data(dir, m.string("sensitivity", false).value_or(""));
+  x.evaluation = resolve_data(dir, m.string("evaluation", false).value_or(""));
+  m.finish();
+}
+
+void read_accelerators(StrictMap& root, const std::string& dir, ExperimentSpec& x,
+                       YamlIssues& issues) {
+  if (!root.has("accelerators")) return;
+  auto list = read_string_list(root.get("accelerators", false), "accelerators", issues);
+  for (const auto& a : list.value_or(std::vector<std::string>{})) {
+    x.accelerators.push_back(resolve(dir, a));
+    if (!std::filesystem::exists(x.accelerators.back()))
+      issues.add(root.node()["accelerators"].Mark(), "accelerators",
+                 "file '" + x.accelerators.back() + "' does not exist");
+  }
+}
+
+void read_sensitivity(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
+  YAML::Node s = root.get("sensitivity", false);
+  if (!s.IsDefined()) return;
+  StrictMap m(s, "sensitivity", issues);
+  read_choice(m, "metric", x.metric, {"sqnr", "accuracy", "agreement", "kl", "mse", "eagl"},
+              issues);
+  read_choice(m, "mode", x.mode, {"float", "baseline"}, issues);
+  x.samples = m.integer("samples", false, Bound::Positive).value_or(256);
+  x.batch = m.integer("batch", false, Bound::Positive).value_or(64);
+  m.finish();
+}
+
+void read_ranges(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
+  YAML::Node r = root.get("ranges", false);
+  if (!r.IsDefined()) return;
+  StrictMap m(r, "ranges", issues);
+  read_choice(m, "activations", x.act_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
+  read_choice(m, "weights", x.weight_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
+  read_choice(m, "bias", x.bias, {"int32", "float"}, issues);
+  x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
+  if (m.has("per_channel")) {
+    YAML::Node pc = m.get("per_channel", false);
+    if (pc.IsScalar() && (pc.Scalar() == "true" || pc.Scalar() == "false"))
+      x.per_channel = pc.Scalar() == "true";
+    else
+      issues.add(pc.Mark(), "ranges.per_channel",
+                 "expected true or false, got " +
+                     (pc.IsScalar() ? "'" + pc.Scalar() + "'" : std::string("a list or map")));
+  }
+  m.finish();
+}
+
+// search.budgets: the fractions of the baseline's cost, listed or as a range.
+BudgetSweep read_budgets(YAML::Node b, YamlIssues& issues) {
+  StrictMap bm(b, "search.budgets", issues);
+  BudgetSweep sweep;
+  read_choice(bm, "metric", sweep.metric, {"bops", "memory", "latency", "energy"}, issues);
+  sweep.accelerator = bm.string("accelerator", false).value_or("");
+  if (bm.has("fractions")) {
+    YAML::Node f = bm.get("fractions", false);
+    if (!f.IsSequence() || f.size() == 0)
+      issues.add(f.Mark(), "search.budgets.fractions", "expected a non-empty list of numbers");
+    else
+      for (std::size_t k = 0; k < f.size(); ++k)
+        if (auto v = read_number(f[k], "search.budgets.fractions", Bound::Positive, issues))
+          sweep.fractions.push_back(*v);
+  } else if (YAML::Node r = bm.get("range", false); r.IsDefined()) {
+    StrictMap rm(r, "search.budgets.range", issues);
+    const double from = rm.number("from", true, Bound::Positive).value_or(1);
+    const double to = rm.number("to", true, Bound::Positive).value_or(1);
+    const double step = rm.number("step", true, Bound::Positive).value_or(1);
+    rm.finish();
+    for (double v = from; v <= to + 1e-9 && sweep.fractions.size() < 1000; v += step)
+      sweep.fractions.push_back(v);
+  } else {
+    issues.add(b.Mark(), "search.budgets", "give fractions: [...] or range: {from, to, step}");
+  }
+  bm.finish();
+  return sweep;
+}
+
+void read_search(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
+  YAML::Node s = root.get("search", false);
+  if (!s.IsDefined()) return;
+  StrictMap m(s, "search", issues);
+  read_choice(m, "phase2_metric", x.phase2_metric, {"accuracy", "sqnr"}, issues);
+  if (m.has("accuracy_drop"))
+    x.accuracy_drop = m.number("accuracy_drop", false, Bound::NonNegative);
+  if (YAML::Node b = m.get("budgets", false); b.IsDefined()) x.budgets = read_budgets(b, issues);
+  if (m.has("homogeneous"))
+    x.homogeneous = read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
+                        .value_or(std::vector<std::string>{});
+  m.finish();
+}
+
 }  // namespace
 
 Result<ExperimentSpec> load_experiment(const std::string& path) {
@@ -60,88 +157,14 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
   if (root.has("input_shapes"))
     x.input_shapes = read_string_list(root.get("input_shapes", false), "input_shapes", issues)
                          .value_or(std::vector<std::string>{});
-  if (YAML::Node d = root.get("data", true); d.IsDefined()) {
-    StrictMap m(d, "data", issues);
-    x.calibration = resolve_data(dir, m.string("calibration", true).value_or(""));
-    x.sensitivity_data = resolve_data(dir, m.string("sensitivity", false).value_or(""));
-    x.evaluation = resolve_data(dir, m.string("evaluation", false).value_or(""));
-    m.finish();
-  }
-  if (root.has("accelerators")) {
-    auto list = read_string_list(root.get("accelerators", false), "accelerators", issues);
-    for (const auto& a : list.value_or(std::vector<std::string>{})) {
-      x.accelerators.push_back(resolve(dir, a));
-      if (!std::filesystem::exists(x.accelerators.back()))
-        issues.add(root.node()["accelerators"].Mark(), "accelerators",
-                   "file '" + x.accelerators.back() + "' does not exist");
-    }
-  }
+  read_data(root, dir, x, issues);
+  read_accelerators(root, dir, x, issues);
   if (root.has("candidates"))
     x.candidates = read_string_list(root.get("candidates", false), "candidates", issues)
                        .value_or(std::vector<std::string>{});
-  if (YAML::Node s = root.get("sensitivity", false); s.IsDefined()) {
-    StrictMap m(s, "sensitivity", issues);
-    read_choice(m, "metric", x.metric, {"sqnr", "accuracy", "agreement", "kl", "mse", "eagl"},
-                issues);
-    read_choice(m, "mode", x.mode, {"float", "baseline"}, issues);
-    x.samples = m.integer("samples", false, Bound::Positive).value_or(256);
-    x.batch = m.integer("batch", false, Bound::Positive).value_or(64);
-    m.finish();
-  }
-  if (YAML::Node r = root.get("ranges", false); r.IsDefined()) {
-    StrictMap m(r, "ranges", issues);
-    read_choice(m, "activations", x.act_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
-    read_choice(m, "weights", x.weight_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
-    read_choice(m, "bias", x.bias, {"int32", "float"}, issues);
-    x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
-    if (m.has("per_channel")) {
-      YAML::Node pc = m.get("per_channel", false);
-      if (pc.IsScalar() && (pc.Scalar() == "true" || pc.Scalar() == "false"))
-        x.per_channel = pc.Scalar() == "true";
-      else
-        issues.add(pc.Mark(), "ranges.per_channel",
-                   "expected true or false, got " +
-                       (pc.IsScalar() ? "'" + pc.Scalar() + "'" : std::string("a list or map")));
-    }
-    m.finish();
-  }
-  if (YAML::Node s = root.get("search", false); s.IsDefined()) {
-    StrictMap m(s, "search", issues);
-    read_choice(m, "phase2_metric", x.phase2_metric, {"accuracy", "sqnr"}, issues);
-    if (m.has("accuracy_drop"))
-      x.accuracy_drop = m.number("accuracy_drop", false, Bound::NonNegative);
-    if (YAML::Node b = m.get("budgets", false); b.IsDefined()) {
-      StrictMap bm(b, "search.budgets", issues);
-      BudgetSweep sweep;
-      read_choice(bm, "metric", sweep.metric, {"bops", "memory", "latency", "energy"}, issues);
-      sweep.accelerator = bm.string("accelerator", false).value_or("");
-      if (bm.has("fractions")) {
-        YAML::Node f = bm.get("fractions", false);
-        if (!f.IsSequence() || f.size() == 0)
-          issues.add(f.Mark(), "search.budgets.fractions", "expected a non-empty list of numbers");
-        else
-          for (std::size_t k = 0; k < f.size(); ++k)
-            if (auto v = read_number(f[k], "search.budgets.fractions", Bound::Positive, issues))
-              sweep.fractions.push_back(*v);
-      } else if (YAML::Node r = bm.get("range", false); r.IsDefined()) {
-        StrictMap rm(r, "search.budgets.range", issues);
-        const double from = rm.number("from", true, Bound::Positive).value_or(1);
-        const double to = rm.number("to", true, Bound::Positive).value_or(1);
-        const double step = rm.number("step", true, Bound::Positive).value_or(1);
-        rm.finish();
-        for (double v = from; v <= to + 1e-9 && sweep.fractions.size() < 1000; v += step)
-          sweep.fractions.push_back(v);
-      } else {
-        issues.add(b.Mark(), "search.budgets", "give fractions: [...] or range: {from, to, step}");
-      }
-      bm.finish();
-      x.budgets = sweep;
-    }
-    if (m.has("homogeneous"))
-      x.homogeneous = read_string_list(m.get("homogeneous", false), "search.homogeneous", issues)
-                          .value_or(std::vector<std::string>{});
-    m.finish();
-  }
+  read_sensitivity(root, x, issues);
+  read_ranges(root, x, issues);
+  read_search(root, x, issues);
   x.output = resolve(dir, root.string("output", false).value_or(""));
   root.finish();
   if (!issues.empty()) return make_error(issues.joined());

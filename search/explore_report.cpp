@@ -94,115 +94,135 @@ std::vector<const PointReport*> ptrs(const std::vector<PointReport>& v) {
   return out;
 }
 
+// Score against one cost metric on one accelerator: its front, the homogeneous points, the chosen
+// point, the budget points and the bound.
+PlotSpec cost_plot(const std::string& model, const Exploration& x, std::size_t ai,
+                   const char* metric) {
+  const AcceleratorExploration& ax = x.accelerators[ai];
+  PlotSpec p;
+  p.title = model + " on " + ax.name + ": " + score_label(x) + " vs " + cost_unit(metric);
+  p.xlabel = std::string(cost_unit(metric)) + " on " + ax.name;
+  p.ylabel = score_label(x);
+  p.key_position = "bottom right";
+  p.series.push_back(series_of("mixed-precision front (sorted sensitivity list)",
+                               "linespoints pt 7 ps 0.8", ptrs(ax.front), ai, metric, x, false));
+  p.series.push_back(series_of("homogeneous configurations", "points pt 5 ps 1.5",
+                               ptrs(ax.homogeneous), ai, metric, x, true));
+  if (ax.chosen)
+    p.series.push_back(series_of("chosen for the accuracy bound", "points pt 9 ps 2.5",
+                                 {&*ax.chosen}, ai, metric, x, false));
+  std::vector<const PointReport*> ilp, greedy;
+  for (const auto& b : ax.budgets) ilp.push_back(&*b.ilp), greedy.push_back(&*b.greedy);
+  if (!ilp.empty()) {
+    p.series.push_back(
+        series_of("budget: exact ILP", "points pt 6 ps 1.5", ilp, ai, metric, x, false));
+    p.series.push_back(
+        series_of("budget: greedy", "points pt 1 ps 1.5", greedy, ai, metric, x, false));
+  }
+  if (x.bound) {
+    PlotSeries b;
+    b.title = "accuracy bound";
+    b.style = "lines dt 2";
+    double lo = INFINITY, hi = -INFINITY;
+    for (const auto& s : p.series)
+      for (double v : s.x) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (lo < hi) {
+      b.x = {lo, hi};
+      b.y = {*x.bound, *x.bound};
+      p.series.push_back(b);
+    }
+  }
+  return p;
+}
+
+PlotSeries named_series(const char* title, const char* style) {
+  PlotSeries s;
+  s.title = title;
+  s.style = style;
+  return s;
+}
+
+// Weight and activation bits per group of the chosen configuration.
+PlotSpec bitwidth_plot(const std::string& model, const AcceleratorExploration& ax) {
+  PlotSpec p;
+  p.title = model + " on " + ax.name + ": bit-widths of the chosen configuration";
+  p.xlabel = "quantizer group (network order)";
+  p.ylabel = "bits";
+  PlotSeries w = named_series("weights", "linespoints pt 7");
+  PlotSeries a = named_series("activations", "linespoints pt 5");
+  for (std::size_t g = 0; g < ax.chosen->candidates.size(); ++g) {
+    const Candidate& c = ax.chosen->candidates[g];
+    w.x.push_back(static_cast<double>(g));
+    a.x.push_back(static_cast<double>(g));
+    w.y.push_back(c.weight.bits);
+    a.y.push_back(c.activation.bits);
+    std::string name = ax.group_names[g];
+    if (name.size() > 28) name = "..." + name.substr(name.size() - 25);
+    p.xtic_labels.push_back(name);
+  }
+  p.series = {w, a};
+  return p;
+}
+
+// Score against the budget fraction, exact ILP and greedy.
+PlotSpec budget_plot(const std::string& model, const Exploration& x,
+                     const AcceleratorExploration& ax) {
+  PlotSpec p;
+  p.title = model + " on " + ax.name + ": " + score_label(x) + " vs budget";
+  p.xlabel = std::string("budget (fraction of the baseline's ") + cost_unit(ax.cost_metric) + ")";
+  p.ylabel = score_label(x);
+  p.key_position = "bottom right";
+  PlotSeries ilp = named_series("exact ILP", "linespoints pt 6");
+  PlotSeries greedy = named_series("greedy", "linespoints pt 1");
+  for (const auto& b : ax.budgets) {
+    ilp.x.push_back(b.fraction);
+    greedy.x.push_back(b.fraction);
+    ilp.y.push_back(score_of(x, b.ilp->metrics));
+    greedy.y.push_back(score_of(x, b.greedy->metrics));
+  }
+  p.series = {ilp, greedy};
+  return p;
+}
+
+// Every accelerator's front and homogeneous points against one cost metric.
+PlotSpec codesign_plot(const std::string& model, const Exploration& x, const char* metric) {
+  PlotSpec p;
+  p.title = model + ": co-design, " + score_label(x) + " vs " + cost_unit(metric);
+  p.xlabel = cost_unit(metric);
+  p.ylabel = score_label(x);
+  p.key_position = "bottom right";
+  p.logscale_x = true;
+  for (std::size_t ai = 0; ai < x.accelerators.size(); ++ai) {
+    const auto& ax = x.accelerators[ai];
+    p.series.push_back(series_of(ax.name + " front", "linespoints pt 7 ps 0.7", ptrs(ax.front), ai,
+                                 metric, x, false));
+    p.series.push_back(series_of(ax.name + " homogeneous", "points pt 5 ps 1.3",
+                                 ptrs(ax.homogeneous), ai, metric, x, true));
+  }
+  return p;
+}
+
 Status plots(const Phase1Context& ctx, const Exploration& x, const std::string& dir,
              std::vector<std::string>& files) {
   const std::string model = std::filesystem::path(ctx.spec.model).filename().string();
+  const auto render = [&](const PlotSpec& p, const std::string& name) -> Status {
+    if (auto st = render_plot(p, dir + "/" + name); !st) return st;
+    files.push_back(name);
+    return Ok{};
+  };
   for (std::size_t ai = 0; ai < x.accelerators.size(); ++ai) {
     const AcceleratorExploration& ax = x.accelerators[ai];
-    for (const char* metric : kMetrics) {
-      PlotSpec p;
-      p.title = model + " on " + ax.name + ": " + score_label(x) + " vs " + cost_unit(metric);
-      p.xlabel = std::string(cost_unit(metric)) + " on " + ax.name;
-      p.ylabel = score_label(x);
-      p.key_position = "bottom right";
-      p.series.push_back(series_of("mixed-precision front (sorted sensitivity list)",
-                                   "linespoints pt 7 ps 0.8", ptrs(ax.front), ai, metric, x,
-                                   false));
-      p.series.push_back(series_of("homogeneous configurations", "points pt 5 ps 1.5",
-                                   ptrs(ax.homogeneous), ai, metric, x, true));
-      if (ax.chosen)
-        p.series.push_back(series_of("chosen for the accuracy bound", "points pt 9 ps 2.5",
-                                     {&*ax.chosen}, ai, metric, x, false));
-      std::vector<const PointReport*> ilp, greedy;
-      for (const auto& b : ax.budgets) ilp.push_back(&*b.ilp), greedy.push_back(&*b.greedy);
-      if (!ilp.empty()) {
-        p.series.push_back(
-            series_of("budget: exact ILP", "points pt 6 ps 1.5", ilp, ai, metric, x, false));
-        p.series.push_back(
-            series_of("budget: greedy", "points pt 1 ps 1.5", greedy, ai, metric, x, false));
-      }
-      if (x.bound) {
-        PlotSeries b;
-        b.title = "accuracy bound";
-        b.style = "lines dt 2";
-        double lo = INFINITY, hi = -INFINITY;
-        for (const auto& s : p.series)
-          for (double v : s.x) lo = std::min(lo, v), hi = std::max(hi, v);
-        if (lo < hi) {
-          b.x = {lo, hi};
-          b.y = {*x.bound, *x.bound};
-          p.series.push_back(b);
-        }
-      }
-      const std::string base = dir + "/" + ax.name + "_" + metric;
-      if (auto st = render_plot(p, base); !st) return st;
-      files.push_back(ax.name + "_" + std::string(metric));
-    }
-    if (ax.chosen) {
-      PlotSpec p;
-      p.title = model + " on " + ax.name + ": bit-widths of the chosen configuration";
-      p.xlabel = "quantizer group (network order)";
-      p.ylabel = "bits";
-      PlotSeries w, a;
-      w.title = "weights";
-      a.title = "activations";
-      w.style = "linespoints pt 7";
-      a.style = "linespoints pt 5";
-      for (std::size_t g = 0; g < ax.chosen->candidates.size(); ++g) {
-        const Candidate& c = ax.chosen->candidates[g];
-        w.x.push_back(static_cast<double>(g));
-        a.x.push_back(static_cast<double>(g));
-        w.y.push_back(c.weight.bits);
-        a.y.push_back(c.activation.bits);
-        std::string name = ax.group_names[g];
-        if (name.size() > 28) name = "..." + name.substr(name.size() - 25);
-        p.xtic_labels.push_back(name);
-      }
-      p.series = {w, a};
-      if (auto st = render_plot(p, dir + "/" + ax.name + "_bitwidths"); !st) return st;
-      files.push_back(ax.name + "_bitwidths");
-    }
-    if (!ax.budgets.empty()) {
-      PlotSpec p;
-      p.title = model + " on " + ax.name + ": " + score_label(x) + " vs budget";
-      p.xlabel =
-          std::string("budget (fraction of the baseline's ") + cost_unit(ax.cost_metric) + ")";
-      p.ylabel = score_label(x);
-      p.key_position = "bottom right";
-      PlotSeries ilp, greedy;
-      ilp.title = "exact ILP";
-      greedy.title = "greedy";
-      ilp.style = "linespoints pt 6";
-      greedy.style = "linespoints pt 1";
-      for (const auto& b : ax.budgets) {
-        ilp.x.push_back(b.fraction);
-        greedy.x.push_back(b.fraction);
-        ilp.y.push_back(score_of(x, b.ilp->metrics));
-        greedy.y.push_back(score_of(x, b.greedy->metrics));
-      }
-      p.series = {ilp, greedy};
-      if (auto st = render_plot(p, dir + "/" + ax.name + "_budget_sweep"); !st) return st;
-      files.push_back(ax.name + "_budget_sweep");
-    }
+    for (const char* metric : kMetrics)
+      if (auto st = render(cost_plot(model, x, ai, metric), ax.name + "_" + metric); !st) return st;
+    if (ax.chosen)
+      if (auto st = render(bitwidth_plot(model, ax), ax.name + "_bitwidths"); !st) return st;
+    if (!ax.budgets.empty())
+      if (auto st = render(budget_plot(model, x, ax), ax.name + "_budget_sweep"); !st) return st;
   }
   if (x.accelerators.size() > 1)
-    for (const char* metric : {"latency", "energy"}) {
-      PlotSpec p;
-      p.title = model + ": co-design, " + score_label(x) + " vs " + cost_unit(metric);
-      p.xlabel = cost_unit(metric);
-      p.ylabel = score_label(x);
-      p.key_position = "bottom right";
-      p.logscale_x = true;
-      for (std::size_t ai = 0; ai < x.accelerators.size(); ++ai) {
-        const auto& ax = x.accelerators[ai];
-        p.series.push_back(series_of(ax.name + " front", "linespoints pt 7 ps 0.7", ptrs(ax.front),
-                                     ai, metric, x, false));
-        p.series.push_back(series_of(ax.name + " homogeneous", "points pt 5 ps 1.3",
-                                     ptrs(ax.homogeneous), ai, metric, x, true));
-      }
-      if (auto st = render_plot(p, dir + "/codesign_" + metric); !st) return st;
-      files.push_back(std::string("codesign_") + metric);
-    }
+    for (const char* metric : {"latency", "energy"})
+      if (auto st = render(codesign_plot(model, x, metric), std::string("codesign_") + metric); !st)
+        return st;
   return Ok{};
 }
 

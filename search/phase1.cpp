@@ -10,7 +10,6 @@
 
 #include "content_hash.hpp"
 #include "core/atomic_file.hpp"
-#include "hw/accelerator_loader.hpp"
 #include "plot.hpp"
 #include "progress_meter.hpp"
 #include "rank_correlation.hpp"
@@ -19,13 +18,6 @@
 
 namespace mpq {
 namespace {
-
-std::string group_id(const QuantizerPlacement& p, const std::string& name,
-                     const std::vector<std::size_t>& quantizers) {
-  ContentHash h;
-  for (std::size_t q : quantizers) h.add(p.quantizers[q].name);
-  return name + "@" + h.hex().substr(0, 8);
-}
 
 std::string file_hash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -102,163 +94,6 @@ double raw_metric(const TaskResult& r, SensitivityMetric m) {
 }
 
 }  // namespace
-
-Result<RangeSettings> range_settings_of(const ExperimentSpec& x) {
-  RangeSettings r;
-  auto a = parse_range_method(x.act_range);
-  if (!a) return a.error();
-  auto w = parse_range_method(x.weight_range);
-  if (!w) return w.error();
-  r.activation_method = *a;
-  r.weight_method = *w;
-  r.percentile = static_cast<float>(x.percentile);
-  r.per_channel_weights = x.per_channel;
-  r.bias = x.bias == "float" ? BiasMode::Float : BiasMode::Int32;
-  return r;
-}
-
-Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec, bool progress) {
-  auto ctx = std::make_unique<Phase1Context>();
-  ctx->spec = spec;
-  auto net = load_network(spec.model, spec.input_shapes);
-  if (!net) return net.error();
-  ctx->net = std::move(net).value();
-  auto ranges = range_settings_of(spec);
-  if (!ranges) return ranges.error();
-  ctx->ranges = *ranges;
-  ctx->mode = spec.mode == "baseline" ? SweepMode::OthersBaseline : SweepMode::OthersFloat;
-  auto metric = parse_sensitivity_metric(spec.metric);
-  if (!metric) return metric.error();
-  ctx->metric = *metric;
-
-  std::vector<hw::Accelerator> accs;
-  for (const auto& path : spec.accelerators) {
-    auto acc = hw::load_accelerator(path);
-    if (!acc) return make_error(acc.error().message);
-    accs.push_back(std::move(acc).value());
-  }
-  // One phase 1 serves every accelerator, so they must agree on where quantizers sit.
-  const PlacementRules rules =
-      accs.empty() ? PlacementRules::defaults() : placement_rules_of(accs.front());
-  for (const auto& acc : accs)
-    if (placement_rules_of(acc).describe() != rules.describe())
-      return make_error("accelerators '" + accs.front().name + "' (" + accs.front().source_file +
-                        ") and '" + acc.name + "' (" + acc.source_file +
-                        ") declare different fusion rules (" + rules.describe() + " against " +
-                        placement_rules_of(acc).describe() +
-                        "): one phase 1 places quantizers one way; explore them in separate "
-                        "experiments");
-  ctx->placement = place_quantizers(ctx->net, rules);
-  for (auto& acc : accs) {
-    auto priced = price_network(ctx->net, ctx->placement, acc);
-    if (!priced) return make_error(acc.name + ": " + priced.error().message);
-    ctx->accelerators.push_back({std::move(acc), std::move(priced).value(), {}});
-  }
-  std::vector<Candidate> wanted;
-  for (const auto& name : spec.candidates) {
-    auto c = parse_candidate(name);
-    if (!c) return make_error("candidates: " + c.error().message);
-    wanted.push_back(*c);
-  }
-  const auto is_wanted = [&](const Candidate& c) {
-    return wanted.empty() || std::find(wanted.begin(), wanted.end(), c) != wanted.end();
-  };
-  if (!ctx->accelerators.empty()) {
-    // The union of every accelerator's groups: one phase 1 serves them all (a group two
-    // accelerators form alike is swept once); each accelerator maps its groups into it.
-    std::map<std::string, std::size_t> by_id;
-    for (auto& view : ctx->accelerators) {
-      const hw::Accelerator& acc = view.acc;
-      for (const auto& w : wanted)
-        if (!acc.candidate_index(w))
-          return make_error("candidate " + w.name() + " is not declared by accelerator '" +
-                            acc.name + "' (" + acc.source_file + ")");
-      const auto& groups = view.priced.groups.groups;
-      for (std::size_t g = 0; g < groups.size(); ++g) {
-        const std::string id = group_id(ctx->placement, groups[g].name, groups[g].quantizers);
-        auto [it, added] = by_id.try_emplace(id, ctx->groups.size());
-        const Candidate* base = &acc.candidates[static_cast<std::size_t>(view.priced.baseline[g])];
-        if (added) {
-          SweepGroup sg;
-          sg.name = groups[g].name;
-          sg.quantizers = groups[g].quantizers;
-          sg.id = id;
-          sg.baseline = *base;
-          ctx->groups.push_back(std::move(sg));
-        } else if (ctx->mode == SweepMode::OthersBaseline &&
-                   !(ctx->groups[it->second].baseline == *base)) {
-          return make_error("--mode baseline needs one baseline per group, but group '" +
-                            groups[g].name + "' has baseline " + base->name() + " on '" + acc.name +
-                            "' and " + ctx->groups[it->second].baseline.name() +
-                            " on another accelerator: sweep them separately");
-        }
-        view.group_map.push_back(it->second);
-        SweepGroup& sg = ctx->groups[it->second];
-        for (int c : view.priced.supported[g]) {
-          const Candidate* cand = &acc.candidates[static_cast<std::size_t>(c)];
-          const bool known =
-              std::find(sg.candidates.begin(), sg.candidates.end(), *cand) != sg.candidates.end();
-          if (!(*cand == *base) && is_wanted(*cand) && !known) sg.candidates.push_back(*cand);
-        }
-      }
-    }
-  } else {
-    if (wanted.empty())
-      return make_error("no accelerators and no candidates: give --hw or --candidates");
-    const Candidate* best = &wanted.front();
-    for (const auto& c : wanted)
-      if (higher_precision(c, *best)) best = &c;
-    const QuantizerGroups basic = build_quantizer_groups(ctx->net, ctx->placement, {});
-    for (const auto& grp : basic.groups) {
-      SweepGroup sg;
-      sg.name = grp.name;
-      sg.quantizers = grp.quantizers;
-      sg.id = group_id(ctx->placement, sg.name, sg.quantizers);
-      sg.baseline = *best;
-      for (const auto& c : wanted)
-        if (!(c == *best)) sg.candidates.push_back(c);
-      ctx->groups.push_back(std::move(sg));
-    }
-  }
-
-  if (count_tasks(ctx->groups) == 0) {
-    std::string bases;
-    for (const auto& g : ctx->groups)
-      if (bases.find(g.baseline.name()) == std::string::npos)
-        bases += (bases.empty() ? "" : ", ") + g.baseline.name();
-    return make_error("nothing to sweep: no group has a candidate other than its baseline (" +
-                      bases + "); give more candidates");
-  }
-  auto calib = open_samples(spec.calibration, ctx->net);
-  if (!calib) return make_error("calibration data: " + calib.error().message);
-  ctx->calibration = std::move(calib).value();
-  if (spec.sensitivity_data.empty()) {
-    ctx->scoring = ctx->calibration;
-  } else {
-    auto s = open_samples(spec.sensitivity_data, ctx->net);
-    if (!s) return make_error("sensitivity data: " + s.error().message);
-    ctx->scoring = std::move(s).value();
-  }
-  if (needs_labels(ctx->metric) && ctx->scoring.labels.empty())
-    return make_error("the sensitivity metric '" + spec.metric + "' needs labels, but " +
-                      ctx->scoring.description +
-                      " has none (use sqnr, agreement, kl, mse or eagl)");
-  // The same batch rule as every command: a fixed batch dimension wins, and the samples used
-  // must fill whole batches of it.
-  for (const SampleSource* s : {&ctx->calibration, &ctx->scoring}) {
-    auto b = batch_size_for(ctx->net, spec.batch, std::min(spec.samples, s->count), s->description);
-    if (!b) return b.error();
-    ctx->spec.batch = *b;
-  }
-  ProgressMeter meter("calibrating", 2 * std::min(spec.samples, ctx->calibration.count), progress);
-  auto stats = collect_activation_stats(
-      ctx->net, ctx->placement, ctx->calibration, ctx->spec.batch, spec.samples,
-      [&](std::int64_t done, std::int64_t) { meter.update(done); });
-  meter.finish();
-  if (!stats) return stats.error();
-  ctx->stats = std::move(stats).value();
-  return ctx;
-}
 
 namespace {
 

@@ -13,7 +13,6 @@
 #include "sim/quantized_engine.hpp"
 
 namespace mpq {
-namespace {}  // namespace
 
 // The configuration of one task: the others (float, or baseline) plus group g at c.
 QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others, const SweepGroup& g,
@@ -140,114 +139,140 @@ double eagl_score(const Network& net, const QuantizerPlacement& p, const SweepGr
   return c.weight.bits - h;
 }
 
+namespace {
+
+// What every task of a sweep shares, read-only: the others' configuration and constants, and the
+// float model's inputs and outputs per batch.
+struct SweepShared {
+  QuantConfig others;
+  QuantizedConstants base;
+  std::vector<Tensor> inputs, reference;
+};
+
+Result<QuantConfig> others_config(const SweepInputs& in) {
+  QuantConfig others;
+  others.bias_mode = in.ranges.bias;
+  if (in.mode != SweepMode::OthersBaseline) return others;
+  std::map<std::string, NumberFormat> formats;
+  for (const auto& g : in.groups)
+    for (std::size_t qi : g.quantizers) {
+      const Quantizer& q = in.placement->quantizers[qi];
+      formats[q.name] = q.kind == QuantizerKind::Weight ? g.baseline.weight : g.baseline.activation;
+    }
+  return calibrate_config(*in.net, *in.placement, formats, *in.stats, in.ranges);
+}
+
+Result<SweepShared> sweep_shared(const SweepInputs& in, std::int64_t count) {
+  auto others = others_config(in);
+  if (!others) return others.error();
+  SweepShared sh;
+  sh.others = std::move(others).value();
+  sh.base = quantize_constants(*in.net, sh.others);
+  auto e = Engine::create(*in.net);
+  if (!e) return e.error();
+  for (std::int64_t start = 0; start < count; start += in.batch) {
+    std::vector<Tensor> x{in.samples->batch(start, std::min(in.batch, count - start))};
+    auto y = e->run(x);
+    if (!y) return make_error(in.samples->description + ": " + y.error().message);
+    sh.reference.push_back(std::move(y->at(0)));
+    sh.inputs.push_back(std::move(x[0]));
+  }
+  return sh;
+}
+
+// One group's tasks, prepared: their configurations and constants, and an engine to run them.
+struct GroupTasks {
+  std::vector<const Candidate*> candidates;
+  std::vector<QuantConfig> cfgs;
+  std::vector<QuantizedConstants> consts;
+};
+
+GroupTasks group_tasks(const SweepInputs& in, std::size_t gi, const TaskKeys& done,
+                       const SweepShared& sh) {
+  const SweepGroup& g = in.groups[gi];
+  GroupTasks t;
+  SettingCache settings;
+  for (const auto& c : g.candidates)
+    if (!done.count({gi, c})) {
+      t.candidates.push_back(&c);
+      t.cfgs.push_back(sweep_task_config(in, sh.others, g, c, &settings));
+      t.consts.push_back(task_constants(in, t.cfgs.back(), g, sh.others));
+    }
+  return t;
+}
+
+// Runs every batch through the group's tasks, the prefix before the group's first quantizer once
+// per batch, and sums each task's metrics.
+Result<std::vector<MetricSums>> run_group(const SweepInputs& in, const SweepGroup& g,
+                                          const GroupTasks& t, const SweepShared& sh) {
+  // Created after the task constants, so it never outlives them (attach_task).
+  auto engine = Engine::create(*in.net);
+  if (!engine) return engine.error();
+  bool input_group = false;
+  const std::size_t first = first_affected_step(*engine, in, g, input_group);
+  std::vector<MetricSums> sums(t.candidates.size());
+  std::span<const std::int64_t> all_labels(in.samples->labels);
+  for (std::size_t b = 0; b < sh.reference.size(); ++b) {
+    const std::int64_t start = static_cast<std::int64_t>(b) * in.batch;
+    const std::int64_t n = sh.reference[b].shape[0];
+    std::span<const Tensor> x(&sh.inputs[b], 1);
+    // The prefix: steps before the group's first quantizer, identical for every candidate.
+    if (!input_group) {
+      if (auto st = attach_task(*engine, t.cfgs[0], sh.base, t.consts[0]); !st) return st.error();
+      if (auto st = engine->set_inputs(x); !st) return st.error();
+      if (auto st = engine->run_steps(0, first); !st) return st.error();
+    }
+    for (std::size_t k = 0; k < t.candidates.size(); ++k) {
+      if (auto st = attach_task(*engine, t.cfgs[k], sh.base, t.consts[k]); !st) return st.error();
+      if (input_group)
+        if (auto st = engine->set_inputs(x); !st) return st.error();
+      if (auto st = engine->run_steps(first, engine->num_steps()); !st) return st.error();
+      std::span<const std::int64_t> labels;
+      if (!all_labels.empty())
+        labels = all_labels.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n));
+      sums[k].add(sh.reference[b], engine->outputs().at(0), labels);
+    }
+  }
+  return sums;
+}
+
+TaskResult task_result(const SweepInputs& in, std::size_t gi, const GroupTasks& t, std::size_t k,
+                       const MetricSums& sums, const SweepShared& sh) {
+  TaskResult r;
+  r.group = gi;
+  r.candidate = *t.candidates[k];
+  r.metrics = sums.finish(!in.samples->labels.empty());
+  if (r.metrics.failed()) {
+    // A broken task is recorded with its reason (it sorts as the most sensitive).
+    const auto b = static_cast<std::size_t>(r.metrics.failed_batch_start / in.batch);
+    r.metrics.failure =
+        explain_nonfinite(*in.net, r.metrics.float_output_broken ? nullptr : &t.cfgs[k],
+                          std::span<const Tensor>(&sh.inputs[b], 1), r.metrics.failure);
+  }
+  r.eagl = eagl_score(*in.net, *in.placement, in.groups[gi], r.candidate, t.cfgs[k]);
+  return r;
+}
+
+}  // namespace
+
 Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys& done,
                                           const SweepCallbacks& cb) {
-  const Network& net = *in.net;
   const std::int64_t count =
       std::min(in.limit < 0 ? in.samples->count : in.limit, in.samples->count);
   if (count <= 0) return make_error(in.samples->description + ": no samples");
-
-  // The others' configuration (and its constants), shared read-only by every task.
-  QuantConfig others;
-  others.bias_mode = in.ranges.bias;
-  if (in.mode == SweepMode::OthersBaseline) {
-    std::map<std::string, NumberFormat> formats;
-    for (const auto& g : in.groups)
-      for (std::size_t qi : g.quantizers) {
-        const Quantizer& q = in.placement->quantizers[qi];
-        formats[q.name] =
-            q.kind == QuantizerKind::Weight ? g.baseline.weight : g.baseline.activation;
-      }
-    auto cfg = calibrate_config(net, *in.placement, formats, *in.stats, in.ranges);
-    if (!cfg) return cfg.error();
-    others = std::move(cfg).value();
-  }
-  const QuantizedConstants base = quantize_constants(net, others);
-
-  // Float reference outputs, once.
-  std::vector<Tensor> reference;
-  std::vector<Tensor>
-      inputs_of_batch;  // kept: re-reading samples costs little, but this is simpler
-  {
-    auto e = Engine::create(net);
-    if (!e) return e.error();
-    for (std::int64_t start = 0; start < count; start += in.batch) {
-      const std::int64_t n = std::min(in.batch, count - start);
-      std::vector<Tensor> x{in.samples->batch(start, n)};
-      auto y = e->run(x);
-      if (!y) return make_error(in.samples->description + ": " + y.error().message);
-      reference.push_back(std::move(y->at(0)));
-      inputs_of_batch.push_back(std::move(x[0]));
-    }
-  }
+  const auto shared = sweep_shared(in, count);
+  if (!shared) return shared.error();
 
   std::vector<std::vector<TaskResult>> per_group(in.groups.size());
   std::vector<std::string> errors(in.groups.size());
   std::mutex report;
   tbb::parallel_for(std::size_t{0}, in.groups.size(), [&](std::size_t gi) {
-    const SweepGroup& g = in.groups[gi];
-    std::vector<const Candidate*> todo;
-    for (const auto& c : g.candidates)
-      if (!done.count({gi, c})) todo.push_back(&c);
-    if (todo.empty()) return;
-    std::vector<QuantConfig> cfgs;
-    std::vector<QuantizedConstants> consts;
-    SettingCache settings;
-    for (const Candidate* c : todo) {
-      cfgs.push_back(sweep_task_config(in, others, g, *c, &settings));
-      consts.push_back(task_constants(in, cfgs.back(), g, others));
-    }
-    // Created after the task constants, so it never outlives them (attach_task).
-    auto engine = Engine::create(net);
-    if (!engine) {
-      errors[gi] = engine.error().message;
-      return;
-    }
-    bool input_group = false;
-    const std::size_t first = first_affected_step(*engine, in, g, input_group);
-    std::vector<MetricSums> sums(todo.size());
-    std::span<const std::int64_t> all_labels(in.samples->labels);
-    for (std::size_t b = 0; b < reference.size(); ++b) {
-      const std::int64_t start = static_cast<std::int64_t>(b) * in.batch;
-      const std::int64_t n = reference[b].shape[0];
-      std::span<const Tensor> x(&inputs_of_batch[b], 1);
-      // The prefix: steps before the group's first quantizer, identical for every candidate.
-      if (!input_group) {
-        if (auto st = attach_task(*engine, cfgs[0], base, consts[0]); !st) {
-          errors[gi] = st.error().message;
-          return;
-        }
-        if (auto st = engine->set_inputs(x); !st) return void(errors[gi] = st.error().message);
-        if (auto st = engine->run_steps(0, first); !st)
-          return void(errors[gi] = st.error().message);
-      }
-      for (std::size_t t = 0; t < todo.size(); ++t) {
-        if (auto st = attach_task(*engine, cfgs[t], base, consts[t]); !st)
-          return void(errors[gi] = st.error().message);
-        if (input_group)
-          if (auto st = engine->set_inputs(x); !st) return void(errors[gi] = st.error().message);
-        if (auto st = engine->run_steps(first, engine->num_steps()); !st)
-          return void(errors[gi] = st.error().message);
-        const auto out = engine->outputs();
-        std::span<const std::int64_t> labels;
-        if (!all_labels.empty())
-          labels = all_labels.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n));
-        sums[t].add(reference[b], out.at(0), labels);
-      }
-    }
-    for (std::size_t t = 0; t < todo.size(); ++t) {
-      TaskResult r;
-      r.group = gi;
-      r.candidate = *todo[t];
-      r.metrics = sums[t].finish(!all_labels.empty());
-      if (r.metrics.failed()) {
-        // A broken task is recorded with its reason (it sorts as the most sensitive).
-        const auto b = static_cast<std::size_t>(r.metrics.failed_batch_start / in.batch);
-        r.metrics.failure =
-            explain_nonfinite(net, r.metrics.float_output_broken ? nullptr : &cfgs[t],
-                              std::span<const Tensor>(&inputs_of_batch[b], 1), r.metrics.failure);
-      }
-      r.eagl = eagl_score(net, *in.placement, g, *todo[t], cfgs[t]);
+    const GroupTasks tasks = group_tasks(in, gi, done, *shared);
+    if (tasks.candidates.empty()) return;
+    const auto sums = run_group(in, in.groups[gi], tasks, *shared);
+    if (!sums) return void(errors[gi] = sums.error().message);
+    for (std::size_t k = 0; k < tasks.candidates.size(); ++k) {
+      TaskResult r = task_result(in, gi, tasks, k, (*sums)[k], *shared);
       std::lock_guard lock(report);
       if (cb.task_done) cb.task_done(r);
       per_group[gi].push_back(std::move(r));
