@@ -21,7 +21,7 @@ namespace {
 struct QuantizeArgs {
   ModelArgs model;
   CommonArgs common;
-  std::string candidate, config, calib = "fashion-mnist:train:512", data, output;
+  std::string candidate, config, calib = "fashion-mnist:train:512", data, labels, output;
   std::string act_range = "enhanced", weight_range = "enhanced", act_scheme = "asymmetric",
               weight_scheme = "symmetric", bias = "int32";
   float percentile = 99.99f;
@@ -155,10 +155,10 @@ Result<Calibrated> calibrate(const QuantizeArgs& a, const Network& net,
 
 // The configuration against the float model on `eval_spec`; a run that breaks is an error.
 Result<QuantMetrics> evaluate(const QuantizeArgs& a, const Network& net, const Calibrated& c,
-                              const std::string& label, const std::string& eval_spec, bool tty) {
+                              const std::string& label, const SampleSpec& eval_spec, bool tty) {
   auto eval = open_samples(eval_spec, net);
   if (!eval) return make_error("--data: " + eval.error().message);
-  if (auto b = batch_size_for(net, a.batch, eval->count, "--data " + eval_spec); !b)
+  if (auto b = batch_size_for(net, a.batch, eval->count, "--data " + eval_spec.data); !b)
     return b.error();
   auto fp = Engine::create(net);
   if (!fp) return fp.error();
@@ -173,8 +173,8 @@ Result<QuantMetrics> evaluate(const QuantizeArgs& a, const Network& net, const C
   return make_error(explain_nonfinite(
       net, m->float_output_broken ? nullptr : &c.cfg, std::span<const Tensor>(&x, 1),
       label + ": " + m->failure + " (samples " + std::to_string(m->failed_batch_start) + "-" +
-          std::to_string(m->failed_batch_start + m->failed_batch_count - 1) + " of " + eval_spec +
-          ")"));
+          std::to_string(m->failed_batch_start + m->failed_batch_count - 1) + " of " +
+          eval_spec.data + ")"));
 }
 
 void print_metrics(const QuantMetrics& m, const std::string& eval_spec) {
@@ -208,7 +208,8 @@ int run_quantize(const QuantizeArgs& a) {
   const auto calibrated = calibrate(a, *net, placement, *req, *settings, tty);
   if (!calibrated) return fail(calibrated.error());
   const QuantConfig& cfg = calibrated->cfg;
-  const std::string eval_spec = a.data.empty() ? a.calib : a.data;
+  // --labels label the evaluation samples: --data, or the calibration samples without it.
+  const SampleSpec eval_spec{a.data.empty() ? a.calib : a.data, a.labels};
   const auto m = evaluate(a, *net, *calibrated, req->label, eval_spec, tty);
   if (!m) return fail(m.error());
 
@@ -221,7 +222,8 @@ int run_quantize(const QuantizeArgs& a) {
     nlohmann::json j = {{"model", a.model.model},
                         {"configuration", req->label},
                         {"calibration_data", a.calib},
-                        {"evaluation_data", eval_spec},
+                        {"evaluation_data", eval_spec.data},
+                        {"evaluation_labels", eval_spec.labels},
                         {"activation_range", a.act_range},
                         {"weight_range", a.weight_range},
                         {"quantizers", cfg.quantizers.size()},
@@ -235,7 +237,7 @@ int run_quantize(const QuantizeArgs& a) {
               a.model.model.c_str(), req->label.c_str(), cfg.quantizers.size(), a.calib.c_str(),
               a.act_range.c_str(), a.weight_range.c_str());
   if (a.explain) print_explanation(ranges);
-  print_metrics(*m, eval_spec);
+  print_metrics(*m, eval_spec.text());
   if (!a.output.empty()) std::printf("wrote %s\n", a.output.c_str());
   return 0;
 }
@@ -261,6 +263,8 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--data", args->data,
                   "Evaluation samples (default: the calibration samples); labels give accuracy");
+  cmd->add_option("--labels", args->labels,
+                  "Labels of .npy evaluation samples (--data, else --calib): an integer .npy [N]");
   cmd->add_option("-o,--output", args->output, "Write the configuration to this JSON file");
   cmd->add_option("--act-range", args->act_range,
                   "Activation ranges: enhanced (clipping-weighted SQNR search; min-max from 12 "

@@ -11,7 +11,6 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "hardware_args.hpp"
-#include "sim/dataset.hpp"
 #include "sim/engine.hpp"
 #include "sim/evaluate.hpp"
 #include "sim/nonfinite.hpp"
@@ -26,7 +25,7 @@ namespace {
 struct RunArgs {
   ModelArgs model;
   CommonArgs common;
-  std::string data;
+  std::string data, labels;
   std::vector<std::string> inputs;
   std::string output, output_dir;
   std::int64_t batch = 0;
@@ -35,22 +34,18 @@ struct RunArgs {
 
 int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run,
                 const std::string& split) {
-  auto spec = parse_data_spec(a.data);
-  if (!spec) return fail(spec.error());
-  auto set = load_dataset(*spec);
-  if (!set) return fail(set.error());
-  auto pre = preprocess_from_metadata(net.model);
-  if (!pre) return fail(pre.error());
   if (net.model.inputs.size() != 1)
-    return fail(make_error("--data feeds one image input, but the model has " +
+    return fail(make_error("--data feeds one input, but the model has " +
                            std::to_string(net.model.inputs.size()) + " inputs; use --input"));
+  auto samples = open_samples(SampleSpec{a.data, a.labels}, net);
+  if (!samples) return fail(make_error("--data: " + samples.error().message));
   // A model with a fixed batch dimension runs at that batch size.
-  auto fixed = batch_size_for(net, a.batch > 0 ? a.batch : 32, set->count, "--data " + a.data);
+  auto fixed = batch_size_for(net, a.batch > 0 ? a.batch : 32, samples->count, "--data " + a.data);
   if (!fixed) return fail(fixed.error());
   const std::int64_t batch = *fixed;
   const bool tty = isatty(STDERR_FILENO) && !a.common.json;
   const auto t0 = std::chrono::steady_clock::now();
-  auto acc = evaluate_accuracy(run, *set, *pre, batch, [&](std::int64_t done, std::int64_t total) {
+  auto acc = evaluate_accuracy(run, *samples, batch, [&](std::int64_t done, std::int64_t total) {
     if (tty)
       std::fprintf(stderr, "\r%lld / %lld images", static_cast<long long>(done),
                    static_cast<long long>(total));
@@ -61,6 +56,7 @@ int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run,
   if (a.common.json) {
     print_json({{"model", a.model.model},
                 {"data", a.data},
+                {"labels", a.labels},
                 {"top1_accuracy", acc->percent()},
                 {"correct", acc->correct},
                 {"total", acc->total},
@@ -69,7 +65,7 @@ int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run,
                 {"seconds", secs}});
   } else {
     std::printf("%s on %s: top-1 accuracy %.2f%% (%lld / %lld), %.1f images/s\n",
-                a.model.model.c_str(), a.data.c_str(), acc->percent(),
+                a.model.model.c_str(), samples->description.c_str(), acc->percent(),
                 static_cast<long long>(acc->correct), static_cast<long long>(acc->total),
                 static_cast<double>(acc->total) / secs);
   }
@@ -249,8 +245,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
   add_model_args(*cmd, args->model);
   add_fusion_hw_option(*cmd, args->model.fusion_hw);
   add_common_args(*cmd, args->common);
-  cmd->add_option("--data", args->data,
-                  "Labeled data set: fashion-mnist:test, fashion-mnist:train[:N] or :OFFSET+N");
+  auto* data = cmd->add_option(
+      "--data", args->data,
+      "Labeled samples: fashion-mnist:test, fashion-mnist:train[:N] or :OFFSET+N, or an .npy "
+      "array [N, ...] with --labels");
+  cmd->add_option("--labels", args->labels, "Labels of an .npy --data: an integer .npy [N]")
+      ->needs(data);
   cmd->add_option("--batch", args->batch, "Batch size for --data (default 32)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--input", args->inputs, "Input as [NAME=]FILE.npy (repeatable)");

@@ -26,7 +26,8 @@ nlohmann::json tau_json(std::optional<double> tau) {
 
 struct SensitivityArgs {
   CommonArgs common;
-  std::string experiment, model, calib, data, candidates, metric, mode, output, compare_calib;
+  std::string experiment, model, calib, data, labels, candidates, metric, mode, output,
+      compare_calib;
   std::string act_range, weight_range, dump_tasks;
   std::vector<std::string> hw, input_shapes;
   std::int64_t samples = 0, batch = 0;
@@ -54,8 +55,11 @@ Result<ExperimentSpec> experiment_of(const SensitivityArgs& a) {
   }
   if (!a.model.empty()) x.model = a.model;
   if (!a.input_shapes.empty()) x.input_shapes = a.input_shapes;
-  if (!a.calib.empty()) x.calibration = a.calib;
-  if (!a.data.empty()) x.sensitivity_data = a.data;
+  if (!a.calib.empty()) x.calibration = SampleSpec{a.calib, {}};
+  if (!a.data.empty()) x.sensitivity_data = SampleSpec{a.data, {}};
+  // --labels label the scoring samples: the sensitivity data, else the calibration samples.
+  if (!a.labels.empty())
+    (x.sensitivity_data.empty() ? x.calibration : x.sensitivity_data).labels = a.labels;
   if (!a.hw.empty()) x.accelerators = a.hw;
   if (!a.candidates.empty()) x.candidates = split_list(a.candidates);
   if (!a.metric.empty()) x.metric = a.metric;
@@ -137,7 +141,7 @@ int run_sensitivity(const SensitivityArgs& a) {
     std::printf("Kendall tau, SQNR ranking vs accuracy ranking: %s\n",
                 tau_text(r->tau_sqnr_vs_accuracy).c_str());
   if (!a.compare_calib.empty())
-    std::printf("Kendall tau, %s vs %s rankings (%s): %s\n", spec->calibration.c_str(),
+    std::printf("Kendall tau, %s vs %s rankings (%s): %s\n", spec->calibration.text().c_str(),
                 a.compare_calib.c_str(), metric_name(r->list.metric), tau_text(stability).c_str());
   std::printf("wrote %s/sensitivity.{csv,json%s}\n", spec->output.c_str(),
               a.no_plots ? "" : ",png,svg");
@@ -163,6 +167,8 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
                   "Calibration samples (default fashion-mnist:train:256): ranges come from here");
   cmd->add_option("--data", args->data,
                   "Samples to score on (default: the calibration samples); labels give accuracy");
+  cmd->add_option("--labels", args->labels,
+                  "Labels of .npy scoring samples (--data, else --calib): an integer .npy [N]");
   cmd->add_option("--hw", args->hw,
                   "Accelerator YAML (repeatable): groups, candidates and baseline come from the "
                   "first; every one prices the tasks")

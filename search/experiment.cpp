@@ -37,13 +37,27 @@ void read_choice(StrictMap& m, const std::string& key, std::string& out,
              "expected one of " + list + ", got '" + *v + "'");
 }
 
+// A data spec alone, or {source: SPEC, labels: LABELS.npy} for samples labeled from a file.
+SampleSpec read_samples(StrictMap& data, const std::string& key, bool required,
+                        const std::string& dir, YamlIssues& issues) {
+  const YAML::Node n = data.get(key, required);
+  if (!n.IsDefined()) return {};
+  if (!n.IsMap()) return SampleSpec{resolve_data(dir, data.string(key, false).value_or("")), {}};
+  StrictMap m(n, data.path_of(key), issues);
+  SampleSpec s;
+  s.data = resolve_data(dir, m.string("source", true).value_or(""));
+  s.labels = resolve(dir, m.string("labels", false).value_or(""));
+  m.finish();
+  return s;
+}
+
 void read_data(StrictMap& root, const std::string& dir, ExperimentSpec& x, YamlIssues& issues) {
   YAML::Node d = root.get("data", true);
   if (!d.IsDefined()) return;
   StrictMap m(d, "data", issues);
-  x.calibration = resolve_data(dir, m.string("calibration", true).value_or(""));
-  x.sensitivity_data = resolve_data(dir, m.string("sensitivity", false).value_or(""));
-  x.evaluation = resolve_data(dir, m.string("evaluation", false).value_or(""));
+  x.calibration = read_samples(m, "calibration", true, dir, issues);
+  x.sensitivity_data = read_samples(m, "sensitivity", false, dir, issues);
+  x.evaluation = read_samples(m, "evaluation", false, dir, issues);
   m.finish();
 }
 

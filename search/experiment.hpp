@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "sim/sample_spec.hpp"
 
 namespace mpq {
 
@@ -21,9 +22,9 @@ struct ExperimentSpec {
   std::string source;  // the YAML file
   std::string model;
   std::vector<std::string> input_shapes;
-  std::string calibration = "fashion-mnist:train:256";
-  std::string sensitivity_data;  // phase-1 scoring samples; "" = the calibration samples
-  std::string evaluation;        // phase-2 evaluation samples; "" = none
+  SampleSpec calibration{"fashion-mnist:train:256", ""};
+  SampleSpec sensitivity_data;  // phase-1 scoring samples; empty = the calibration samples
+  SampleSpec evaluation;        // phase-2 evaluation samples; empty = none
   std::vector<std::string> accelerators;
   std::vector<std::string> candidates;  // "" = every candidate the hardware supports
   // Phase 1.

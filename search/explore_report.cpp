@@ -236,9 +236,9 @@ std::string report_md(const Phase1Context& ctx, const Phase1Result& p1, const Ex
   const ExperimentSpec& s = ctx.spec;
   r << "# mpq explore: " << std::filesystem::path(s.model).filename().string() << "\n\n";
   r << "Reproduce with:\n\n```\n" << out.command << "\n```\n\n";
-  r << "- model: `" << s.model << "`\n- calibration: `" << s.calibration << "` (" << s.samples
-    << " samples)\n- phase-2 evaluation: `" << (s.evaluation.empty() ? s.calibration : s.evaluation)
-    << "`\n- accelerators:";
+  r << "- model: `" << s.model << "`\n- calibration: `" << s.calibration.text() << "` ("
+    << s.samples << " samples)\n- phase-2 evaluation: `"
+    << (s.evaluation.empty() ? s.calibration : s.evaluation).text() << "`\n- accelerators:";
   for (const auto& a : ctx.accelerators) r << " `" << a.acc.name << "`";
   r << "\n- phase 1: " << p1.list.entries.size() << " tasks (" << p1.computed << " computed, "
     << p1.resumed << " from the journal), sorted by " << metric_name(p1.list.metric);

@@ -89,7 +89,7 @@ Status check_exploration(const Phase1Context& ctx) {
   if (ctx.accelerators.empty())
     return make_error("explore needs at least one accelerator (accelerators: [...] or --hw)");
   if (x.phase2_metric == "accuracy") {
-    const std::string data = x.evaluation.empty() ? x.calibration : x.evaluation;
+    const std::string data = (x.evaluation.empty() ? x.calibration : x.evaluation).text();
     if (x.evaluation.empty() && ctx.scoring.labels.empty())
       return make_error(
           "phase-2 metric accuracy needs labeled evaluation data (data.evaluation), "

@@ -242,7 +242,7 @@ Status write_task_configs(const Phase1Context& ctx, const std::string& path) {
       tasks[g.id + "|" + c.name()] = t;
     }
   return write_file_atomically(path, nlohmann::json{{"model", ctx.spec.model},
-                                                    {"calibration", ctx.spec.calibration},
+                                                    {"calibration", ctx.spec.calibration.text()},
                                                     {"samples", ctx.spec.samples},
                                                     {"tasks", tasks}}
                                              .dump() +
@@ -257,7 +257,7 @@ Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,
     return st;
   nlohmann::json j = sensitivity_json(r.list, ctx.groups);
   j["model"] = ctx.spec.model;
-  j["calibration"] = ctx.spec.calibration;
+  j["calibration"] = ctx.spec.calibration.text();
   j["samples"] = ctx.spec.samples;
   j["mode"] = ctx.spec.mode;
   if (r.labeled)  // null: undefined

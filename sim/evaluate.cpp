@@ -15,14 +15,16 @@ std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
 }
 
 Result<Accuracy> evaluate_accuracy(
-    const BatchRun& run, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
+    const BatchRun& run, const SampleSource& samples, std::int64_t batch,
     const std::function<void(std::int64_t, std::int64_t)>& progress) {
-  if (set.labels.empty()) return make_error("accuracy needs labels, and the data set has none");
+  if (samples.labels.empty())
+    return make_error("accuracy needs labels, and " + samples.description +
+                      " has none (give them with --labels)");
   Accuracy acc;
   std::vector<Tensor> inputs(1);
-  for (std::int64_t start = 0; start < set.count; start += batch) {
-    const std::int64_t n = std::min(batch, set.count - start);
-    inputs[0] = make_batch(set, start, n, pre);
+  for (std::int64_t start = 0; start < samples.count; start += batch) {
+    const std::int64_t n = std::min(batch, samples.count - start);
+    inputs[0] = samples.batch(start, n);
     auto out = run(inputs);
     if (!out) return out.error();
     const Tensor& logits = out->at(0);
@@ -32,9 +34,9 @@ Result<Accuracy> evaluate_accuracy(
     const auto pred = argmax_rows(logits);
     for (std::int64_t k = 0; k < n; ++k)
       acc.correct +=
-          pred[static_cast<std::size_t>(k)] == set.labels[static_cast<std::size_t>(start + k)];
+          pred[static_cast<std::size_t>(k)] == samples.labels[static_cast<std::size_t>(start + k)];
     acc.total += n;
-    if (progress) progress(acc.total, set.count);
+    if (progress) progress(acc.total, samples.count);
   }
   return acc;
 }

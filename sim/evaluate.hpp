@@ -1,12 +1,12 @@
 #pragma once
-// Top-1 accuracy of a model over a labeled image set, streamed in batches.
+// Top-1 accuracy of a model over labeled samples, streamed in batches.
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <vector>
 
-#include "dataset.hpp"
 #include "engine.hpp"
+#include "sample_source.hpp"
 
 namespace mpq {
 
@@ -20,7 +20,7 @@ using BatchRun = std::function<Result<std::vector<Tensor>>(std::span<const Tenso
 
 // `progress(done, total)` is called after each batch when given.
 Result<Accuracy> evaluate_accuracy(
-    const BatchRun& run, const ImageSet& set, const Preprocess& pre, std::int64_t batch,
+    const BatchRun& run, const SampleSource& samples, std::int64_t batch,
     const std::function<void(std::int64_t, std::int64_t)>& progress = {});
 
 // Index of the largest value in each row of a [N, C] tensor (first on ties).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "label_file.hpp"
 #include "npy.hpp"
 
 namespace mpq {
@@ -37,32 +38,34 @@ Result<std::int64_t> batch_size_for(const Network& net, std::int64_t wanted, std
   return fixed;
 }
 
-Result<SampleSource> open_samples(const std::string& spec, const Network& net) {
-  if (net.model.inputs.size() != 1)
-    return make_error("calibration and evaluation data feed one input, but the model has " +
-                      std::to_string(net.model.inputs.size()));
+namespace {
+
+Result<SampleSource> open_array(const std::string& spec, const Network& net) {
   SampleSource src;
   src.description = spec;
-  if (spec.size() > 4 && spec.substr(spec.size() - 4) == ".npy") {
-    auto t = read_npy(spec);
-    if (!t) return t.error();
-    if (!t->is_float() || t->rank() < 1)
-      return make_error(spec + ": expected a float array whose first dimension counts samples");
-    const Shape sample(t->shape.begin() + 1, t->shape.end());
-    if (auto st = check_sample_shape(spec, sample, net); !st) return st.error();
-    src.count = t->shape[0];
-    auto data = std::make_shared<Tensor>(std::move(t).value());
-    src.batch = [data, sample](std::int64_t start, std::int64_t n) {
-      Shape s = sample;
-      s.insert(s.begin(), n);
-      Tensor b = Tensor::zeros(s);
-      const std::int64_t per = numel(sample);
-      std::memcpy(b.f.data(), data->f.data() + start * per,
-                  static_cast<std::size_t>(n * per) * sizeof(float));
-      return b;
-    };
-    return src;
-  }
+  auto t = read_npy(spec);
+  if (!t) return t.error();
+  if (!t->is_float() || t->rank() < 1)
+    return make_error(spec + ": expected a float array whose first dimension counts samples");
+  const Shape sample(t->shape.begin() + 1, t->shape.end());
+  if (auto st = check_sample_shape(spec, sample, net); !st) return st.error();
+  src.count = t->shape[0];
+  auto data = std::make_shared<Tensor>(std::move(t).value());
+  src.batch = [data, sample](std::int64_t start, std::int64_t n) {
+    Shape s = sample;
+    s.insert(s.begin(), n);
+    Tensor b = Tensor::zeros(s);
+    const std::int64_t per = numel(sample);
+    std::memcpy(b.f.data(), data->f.data() + start * per,
+                static_cast<std::size_t>(n * per) * sizeof(float));
+    return b;
+  };
+  return src;
+}
+
+Result<SampleSource> open_data_set(const std::string& spec, const Network& net) {
+  SampleSource src;
+  src.description = spec;
   auto ds = parse_data_spec(spec);
   if (!ds) return ds.error();
   auto set = load_dataset(*ds);
@@ -78,6 +81,27 @@ Result<SampleSource> open_samples(const std::string& spec, const Network& net) {
   src.batch = [images, p = *pre](std::int64_t start, std::int64_t n) {
     return make_batch(*images, start, n, p);
   };
+  return src;
+}
+
+}  // namespace
+
+Result<SampleSource> open_samples(const SampleSpec& spec, const Network& net) {
+  if (net.model.inputs.size() != 1)
+    return make_error("calibration and evaluation data feed one input, but the model has " +
+                      std::to_string(net.model.inputs.size()));
+  const std::string& d = spec.data;
+  const bool array = d.size() > 4 && d.substr(d.size() - 4) == ".npy";
+  auto src = array ? open_array(d, net) : open_data_set(d, net);
+  if (!src || spec.labels.empty()) return src;
+  if (!src->labels.empty())
+    return make_error(d + " has labels of its own; --labels (or labels:) is for .npy arrays");
+  auto labels = read_label_array(spec.labels);
+  if (!labels) return labels.error();
+  if (auto st = check_labels(*labels, spec.labels, src->count, class_count(net)); !st)
+    return st.error();
+  src->labels = std::move(labels).value();
+  src->description = spec.text();
   return src;
 }
 

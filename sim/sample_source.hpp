@@ -10,6 +10,7 @@
 #include "core/result.hpp"
 #include "dataset.hpp"
 #include "graph/network.hpp"
+#include "sample_spec.hpp"
 
 namespace mpq {
 
@@ -22,8 +23,14 @@ struct SampleSource {
 };
 
 // "fashion-mnist:..." data specs (with the model's preprocessing) or a path to a .npy array
-// whose first dimension counts samples. The sample shape is checked against the model input.
-Result<SampleSource> open_samples(const std::string& spec, const Network& net);
+// whose first dimension counts samples. The sample shape is checked against the model input,
+// and given labels against the samples and the model's classes (label_file.hpp). A data set
+// with labels of its own takes no others.
+Result<SampleSource> open_samples(const SampleSpec& spec, const Network& net);
+// A data spec without --labels.
+inline Result<SampleSource> open_samples(const std::string& data, const Network& net) {
+  return open_samples(SampleSpec{data, {}}, net);
+}
 
 // The batch size every command runs `samples` samples of `source` with. --input-shape fixes the
 // per-sample shape, and with its first dimension the batch: when the model's batch dimension

@@ -44,7 +44,7 @@ TEST(KendallTau, InfinitiesTieAndUndefinedIsNoNumber) {
 TEST(SensitivitySweep, PrefixReuseMatchesFromScratchRuns) {
   ExperimentSpec x;
   x.model = std::string(MPQ_SOURCE_DIR) + "/configs/models/cnn.onnx";
-  x.calibration = "fashion-mnist:train:64";
+  x.calibration = SampleSpec{"fashion-mnist:train:64", {}};
   x.candidates = {"W8A8", "W4A8", "W4A4"};
   x.samples = 64;
   x.batch = 32;
