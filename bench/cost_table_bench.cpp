@@ -11,6 +11,7 @@
 
 #include "hw/accelerator_loader.hpp"
 #include "search/cost_table.hpp"
+#include "search/hardware_groups.hpp"
 
 namespace mpq {
 namespace {
@@ -68,7 +69,8 @@ const std::vector<hw::Accelerator>& accelerators() {
   static const std::vector<hw::Accelerator> accs = [] {
     std::vector<hw::Accelerator> v;
     for (const char* f : {"edge_npu", "bitfusion", "gpu_t4", "systolic_ws_32x32"}) {
-      auto a = hw::load_accelerator(std::string(MPQ_SOURCE_DIR) + "/configs/hw/" + f + ".yaml");
+      auto a = hw::load_accelerator(std::string(MPQ_SOURCE_DIR) + "/configs/hw/" + f + ".yaml",
+                                    mpq::fusion_op_kind);
       if (!a) {  // a broken bundled file: nothing to measure
         std::fprintf(stderr, "%s\n", a.error().message.c_str());
         std::exit(2);

@@ -15,7 +15,7 @@ void add_hw_option(CLI::App& cmd, std::string& path) {
 }
 
 Result<hw::Accelerator> load_hardware(const std::string& path) {
-  auto acc = hw::load_accelerator(path);
+  auto acc = hw::load_accelerator(path, fusion_op_kind);
   if (!acc) return acc.error();
   return std::move(acc).value();
 }

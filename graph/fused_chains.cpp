@@ -17,9 +17,10 @@ const std::size_t* sole_consumer(const OpNode& n,
   return &c->second[0];
 }
 
-bool starts(const std::vector<std::string>& seq, const OpNode& n) {
+bool starts(const std::vector<std::string>& seq, const Network& net, std::size_t k) {
+  const OpNode& n = net.node(k);
   if (seq[0] != kAny) return n.op_type == seq[0];
-  return !is_data_movement_op(n.op_type) && n.op_type != seq[1];
+  return !is_data_movement_node(net, k) && n.op_type != seq[1];
 }
 
 }  // namespace
@@ -53,7 +54,7 @@ std::set<std::string> fused_intermediates(
       for (const auto& o : first.outputs)
         if (!model_outputs.count(o)) fused.insert(o);
     for (const auto& seq : rules.fused_sequences) {
-      if (seq.size() < 2 || !starts(seq, first)) continue;
+      if (seq.size() < 2 || !starts(seq, net, k)) continue;
       std::vector<std::size_t> chain = {k};
       for (std::size_t i = 1; i < seq.size(); ++i) {
         const std::size_t* next = sole_consumer(net.node(chain.back()), consumers, model_outputs);

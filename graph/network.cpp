@@ -5,10 +5,14 @@
 
 namespace mpq {
 
-Result<Network> build_network(Model model) {
+Result<Network> build_network(Model model, OpTraitsLookup lookup) {
   Network net;
   net.model = std::move(model);
   const auto& nodes = net.model.nodes;
+  for (const auto& n : nodes) {
+    net.op_traits.push_back(lookup(n.op_type));
+    if (!net.op_traits.back()) return make_error(n.label() + ": op type not supported by mpq");
+  }
   std::set<std::string> inputs;
   for (const auto& v : net.model.inputs) inputs.insert(v.name);
 

@@ -8,6 +8,7 @@
 
 #include "core/result.hpp"
 #include "model.hpp"
+#include "op_traits.hpp"
 
 namespace mpq {
 
@@ -28,21 +29,25 @@ struct OpStats {
 struct Network {
   Model model;
   OpGraph graph;
-  std::vector<std::size_t> order;       // node indices, topologically sorted
-  std::map<std::string, Shape> shapes;  // tensor shapes at batch 1 (filled by sim's shape pass)
-  std::map<std::string, DType> dtypes;  // tensor element types (same pass)
-  std::vector<OpStats> stats;           // per node index (filled by compute_op_stats)
+  std::vector<std::size_t> order;          // node indices, topologically sorted
+  std::map<std::string, Shape> shapes;     // tensor shapes at batch 1 (filled by sim's shape pass)
+  std::map<std::string, DType> dtypes;     // tensor element types (same pass)
+  std::vector<OpStats> stats;              // per node index (filled by compute_op_stats)
+  std::vector<const OpTraits*> op_traits;  // per node index, from the registry (build_network)
 
   const OpNode& node(std::size_t k) const { return model.nodes[k]; }
+  const OpTraits& traits(std::size_t k) const { return *op_traits[k]; }
   std::map<std::string, std::size_t> producer_of;  // tensor -> node index; none for inputs
                                                    // and initializers
 };
 
-// Builds the graph and a topological order. Errors: a tensor used but never defined, a tensor
-// defined twice, or a cycle.
-Result<Network> build_network(Model model);
+// Builds the graph and a topological order, and looks up every node's traits in the op
+// registry (`lookup`: sim's find_op_traits). Errors: an op type the lookup does not know, a
+// tensor used but never defined, a tensor defined twice, or a cycle.
+Result<Network> build_network(Model model, OpTraitsLookup lookup);
 
-// Per-op MACs (Conv, ConvTranspose, Gemm, MatMul) and parameter counts from `shapes`.
+// Per-op MACs (the traits' macs function) and parameter counts (elements of every constant float
+// input: the same rule for every op) from `shapes`.
 void compute_op_stats(Network& net);
 
 // Folds BatchNormalization into a preceding Conv, ConvTranspose or Gemm whose output feeds

@@ -6,26 +6,13 @@
 #include <vector>
 
 #include "network.hpp"
+#include "op_traits.hpp"  // OpClass
 
 namespace mpq {
 
-enum class OpClass {
-  Conv,
-  DepthwiseConv,  // Conv with group == input channels > 1
-  ConvTranspose,
-  Gemm,    // Gemm, and MatMul with a constant second input
-  MatMul,  // MatMul of two activations
-  Elementwise,
-  Activation,
-  Pooling,
-  Normalization,
-  Resize,
-  DataMovement,
-  Other
-};
-
 const char* op_class_name(OpClass c);
 const std::vector<std::string>& op_class_names();  // in enum order
+// The node's class from its traits (OpTraits::op_class, refined for that node).
 OpClass classify_op(const Network& net, std::size_t node);
 // Classes whose ops multiply-accumulate (their MACs are what BOPs and throughput count).
 bool is_mac_class(OpClass c);

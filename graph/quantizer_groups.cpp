@@ -30,7 +30,7 @@ ShareGraph share_graph(const Network& net, const QuantizerPlacement& p,
   ShareGraph g(p.quantizers.size());
   for (std::size_t k : net.order) {
     const OpNode& n = net.node(k);
-    if (has_weight_quantizer(n.op_type) && n.has_input(1)) {
+    if (has_weight_quantizer(net, k) && n.has_input(1)) {
       const Quantizer* w = p.find(n.inputs[1]);
       const Quantizer* x = activation_input(p, net, k, 0);
       if (w && w->kind == QuantizerKind::Weight && x)
@@ -105,7 +105,7 @@ QuantizerGroups build_quantizer_groups(const Network& net, const QuantizerPlacem
 
   for (std::size_t k : net.order) {
     const OpNode& n = net.node(k);
-    if (is_data_movement_op(n.op_type)) continue;
+    if (is_data_movement_node(net, k)) continue;
     for (std::size_t j = 0; j < n.inputs.size(); ++j)
       if (const Quantizer* q = p.input_quantizer(net, k, j))
         add_unique(out.groups[out.group_of[index_of(p, q)]].ops, k);

@@ -19,18 +19,17 @@ bool is_float(const Network& net, const std::string& t) {
   return c != net.model.initializers.end() && c->second.is_float();
 }
 
-bool is_resize_nearest(const OpNode& n) {
-  return (n.op_type == "Resize" || n.op_type == "Upsample") &&
-         n.attr_string("mode", "nearest") == "nearest";
-}
-
-// The lower bound of Clip, when it is a known constant.
-bool clip_min_non_negative(const Network& net, const OpNode& n) {
-  if (n.has_attr("min")) return n.attr_float("min", -1.0f) >= 0.0f;
-  if (!n.has_input(1)) return false;
-  auto it = net.model.initializers.find(n.inputs[1]);
-  return it != net.model.initializers.end() && it->second.is_float() && it->second.size() == 1 &&
-         it->second.f[0] >= 0.0f;
+// Node k's output carries the format of its first float input.
+bool passes_format_through(const Network& net, std::size_t k) {
+  switch (net.traits(k).placement) {
+    case PlacementRole::DataMovement:
+      return true;
+    case PlacementRole::PassThroughWhenNearest:
+      return net.node(k).attr_string("mode", "nearest") == "nearest";
+    case PlacementRole::Compute:
+      return false;
+  }
+  return false;
 }
 
 // Tensors that only feed the denominator side of a normalization (Sqrt, Reciprocal, Log, a
@@ -70,22 +69,12 @@ std::set<std::string> internal_precision_tensors(
 
 }  // namespace
 
-bool is_data_movement_op(const std::string& op) {
-  static const std::set<std::string> kOps = {
-      "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice",  "Gather", "Concat",
-      "MaxPool", "Pad",     "Identity",  "Split",   "Dropout",   "Expand", "Tile"};
-  return kOps.count(op) != 0;
+bool is_data_movement_node(const Network& net, std::size_t k) {
+  return net.traits(k).placement == PlacementRole::DataMovement;
 }
 
-bool has_weight_quantizer(const std::string& op) {
-  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
-}
-
-int weight_channel_axis(const OpNode& n, const Shape& w) {
-  if (n.op_type == "Conv") return 0;
-  if (n.op_type == "ConvTranspose") return 1;  // W is [Cin, Cout/group, k...]
-  if (n.op_type == "Gemm") return n.attr_int("transB", 0) ? 0 : 1;
-  return w.empty() ? -1 : static_cast<int>(w.size()) - 1;  // MatMul: [..., K, N]
+bool has_weight_quantizer(const Network& net, std::size_t k) {
+  return net.traits(k).fn.weight_channel_axis != nullptr;
 }
 
 const Quantizer* QuantizerPlacement::find(const std::string& name) const {
@@ -147,17 +136,10 @@ QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& ru
       all_inputs_nonneg = all_inputs_nonneg && nn != non_negative.end() && nn->second;
       if (!source && p.format_source.count(in)) source = &in;
     }
-    const bool passes_through =
-        (is_data_movement_op(n.op_type) || is_resize_nearest(n)) && source != nullptr;
-    bool nonneg = false;
-    if (n.op_type == "Relu" || n.op_type == "Sigmoid" || n.op_type == "HardSigmoid" ||
-        n.op_type == "Softmax" || n.op_type == "Abs" || n.op_type == "Exp")
-      nonneg = true;
-    else if (n.op_type == "Clip")
-      nonneg = clip_min_non_negative(net, n);
-    else if (passes_through || n.op_type == "AveragePool" || n.op_type == "GlobalAveragePool" ||
-             n.op_type == "Concat" || n.op_type == "Max")
-      nonneg = any_float_input && all_inputs_nonneg;
+    const bool passes_through = passes_format_through(net, k) && source != nullptr;
+    const bool inputs_nonneg = any_float_input && all_inputs_nonneg;
+    const auto sign = net.traits(k).fn.output_non_negative;
+    const bool nonneg = sign ? sign(net, n, inputs_nonneg) : passes_through && inputs_nonneg;
 
     for (const auto& out : n.outputs) {
       if (!is_float(net, out)) continue;
@@ -176,7 +158,7 @@ QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& ru
 
   for (std::size_t k : net.order) {
     const OpNode& n = m.nodes[k];
-    if (!has_weight_quantizer(n.op_type) || !n.has_input(1)) continue;
+    if (!has_weight_quantizer(net, k) || !n.has_input(1)) continue;
     const std::string& w = n.inputs[1];
     auto it = m.initializers.find(w);
     if (it == m.initializers.end() || !it->second.is_float() || p.by_name.count(w)) continue;
@@ -184,7 +166,7 @@ QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& ru
     q.name = w;
     q.kind = QuantizerKind::Weight;
     q.node = k;
-    q.channel_axis = weight_channel_axis(n, it->second.shape);
+    q.channel_axis = net.traits(k).fn.weight_channel_axis(n, it->second.shape);
     p.by_name[w] = p.quantizers.size();
     p.quantizers.push_back(q);
   }

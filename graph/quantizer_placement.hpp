@@ -55,12 +55,12 @@ struct QuantizerPlacement {
   const Quantizer* input_quantizer(const Network& net, std::size_t node, std::size_t k) const;
 };
 
-// Ops whose output carries the format of their (first float) input.
-bool is_data_movement_op(const std::string& op_type);
-// Ops with a weight quantizer on input 1 when that input is a constant.
-bool has_weight_quantizer(const std::string& op_type);
-// Output-channel axis of the weight (input 1) of `n`.
-int weight_channel_axis(const OpNode& n, const Shape& weight_shape);
+// Node k only moves data (PlacementRole::DataMovement): its output carries the format of its
+// first float input, and it is never part of a fused kernel.
+bool is_data_movement_node(const Network& net, std::size_t k);
+// Node k gets a weight quantizer on input 1 when that input is a constant (its traits name the
+// weight's output-channel axis).
+bool has_weight_quantizer(const Network& net, std::size_t k);
 
 QuantizerPlacement place_quantizers(const Network& net,
                                     const PlacementRules& rules = PlacementRules::defaults());

@@ -26,6 +26,7 @@ std::optional<NumberFormat> declared_format(const std::string& text) {
 struct Loader {
   std::string path;
   YamlIssues issues;
+  FusionOpKinds op_kinds;
   Accelerator acc;
 
   // A candidate name used somewhere: it must have been declared under `candidates`.
@@ -206,7 +207,7 @@ struct Loader {
         auto ops = read_string_list(list[k], key, issues);
         if (!ops) continue;
         std::size_t at = 0;
-        if (auto problem = sequence_problem(*ops, at)) {
+        if (auto problem = sequence_problem(*ops, at, op_kinds)) {
           const YAML::Node item =
               list[k].IsSequence() && at < list[k].size() ? list[k][at] : list[k];
           issues.add(item.Mark(), key, *problem);
@@ -219,13 +220,14 @@ struct Loader {
       if (auto ops = read_string_list(list, "fusion.internal_precision", issues))
         for (std::size_t k = 0; k < ops->size(); ++k) {
           const std::string& op = (*ops)[k];
-          if (!is_known_op_type(op) || is_data_movement_op_type(op) || is_mac_op_type(op))
-            issues.add(
-                list[k].Mark(), "fusion.internal_precision",
-                "'" + op + "' is " +
-                    (!is_known_op_type(op) ? "not an op type mpq knows"
-                     : is_mac_op_type(op)  ? "a weighted op (its precision is its candidate's)"
-                                           : "a data-movement op (it computes nothing)"));
+          const FusionOpKind kind = op_kinds(op);
+          if (kind != FusionOpKind::Compute)
+            issues.add(list[k].Mark(), "fusion.internal_precision",
+                       "'" + op + "' is " +
+                           (kind == FusionOpKind::Unknown ? "not an op type mpq knows"
+                            : kind == FusionOpKind::Weighted
+                                ? "a weighted op (its precision is its candidate's)"
+                                : "a data-movement op (it computes nothing)"));
           else
             rules.internal_precision.push_back(op);
         }
@@ -369,7 +371,8 @@ struct Loader {
 
 }  // namespace
 
-Result<Accelerator> parse_accelerator(const std::string& text, const std::string& path) {
+Result<Accelerator> parse_accelerator(const std::string& text, const std::string& path,
+                                      FusionOpKinds op_kinds) {
   YAML::Node doc;
   try {
     doc = YAML::Load(text);
@@ -377,16 +380,16 @@ Result<Accelerator> parse_accelerator(const std::string& text, const std::string
     // yaml-cpp reports syntax errors by exception; they become an error value here.
     return make_error(path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
   }
-  Loader l{path, YamlIssues(path), {}};
+  Loader l{path, YamlIssues(path), op_kinds, {}};
   return l.run(doc);
 }
 
-Result<Accelerator> load_accelerator(const std::string& path) {
+Result<Accelerator> load_accelerator(const std::string& path, FusionOpKinds op_kinds) {
   std::ifstream f(path);
   if (!f) return make_error(path + ": cannot open the accelerator description");
   std::stringstream ss;
   ss << f.rdbuf();
-  return parse_accelerator(ss.str(), path);
+  return parse_accelerator(ss.str(), path, op_kinds);
 }
 
 }  // namespace mpq::hw

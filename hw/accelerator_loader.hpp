@@ -6,11 +6,14 @@
 
 #include "accelerator.hpp"
 #include "core/result.hpp"
+#include "fusion_rules.hpp"
 
 namespace mpq::hw {
 
-Result<Accelerator> load_accelerator(const std::string& path);
+// `op_kinds`: what the op types its fusion rules name are (search/'s fusion_op_kind).
+Result<Accelerator> load_accelerator(const std::string& path, FusionOpKinds op_kinds);
 // `text` is the YAML; `path` names it in messages and anchors relative paths (measured.csv).
-Result<Accelerator> parse_accelerator(const std::string& text, const std::string& path);
+Result<Accelerator> parse_accelerator(const std::string& text, const std::string& path,
+                                      FusionOpKinds op_kinds);
 
 }  // namespace mpq::hw

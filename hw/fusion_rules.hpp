@@ -19,15 +19,18 @@ struct FusionRules {
   std::vector<std::string> internal_precision;
 };
 
-// ONNX op types (and mpq's own fused ones) a fusion rule may name.
-bool is_known_op_type(std::string_view op);
-// Ops that multiply-accumulate with a weight: a fused kernel starts with at most one of them.
-bool is_mac_op_type(std::string_view op);
-// Ops that only move data; they carry their input's quantizer and never fuse.
-bool is_data_movement_op_type(std::string_view op);
+// What an op type named in a fusion rule is. hw keeps no list of op types: the op registry's
+// traits decide (search/hardware_groups.hpp's fusion_op_kind, passed in by search/ and cli/).
+enum class FusionOpKind {
+  Unknown,       // not an op type mpq runs
+  Weighted,      // multiplies by a weight: a fused kernel starts with at most one of them
+  DataMovement,  // only moves data: carries its input's quantizer and never fuses
+  Compute,
+};
+using FusionOpKinds = FusionOpKind (*)(std::string_view op_type);
 
 // Why `sequence` cannot run as one kernel, or nullopt when it can. Names `index` items.
 std::optional<std::string> sequence_problem(const std::vector<std::string>& sequence,
-                                            std::size_t& index);
+                                            std::size_t& index, FusionOpKinds kinds);
 
 }  // namespace mpq::hw

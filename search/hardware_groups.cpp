@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "graph/op_class.hpp"
+#include "sim/op_registry.hpp"
 
 namespace mpq {
 namespace {
@@ -17,7 +18,7 @@ std::string candidate_list(const hw::Accelerator& acc, const std::vector<bool>& 
 
 bool has_own_weights(const Network& net, const QuantizerPlacement& p, std::size_t node) {
   const OpNode& n = net.node(node);
-  if (!has_weight_quantizer(n.op_type) || !n.has_input(1)) return false;
+  if (!has_weight_quantizer(net, node) || !n.has_input(1)) return false;
   const Quantizer* q = p.find(n.inputs[1]);
   return q && q->kind == QuantizerKind::Weight;
 }
@@ -33,6 +34,14 @@ GroupingRules grouping_rules_of(const hw::Accelerator& acc) {
 PlacementRules placement_rules_of(const hw::Accelerator& acc) {
   if (!acc.fusion) return PlacementRules::defaults();
   return {acc.fusion->sequences, acc.fusion->internal_precision};
+}
+
+hw::FusionOpKind fusion_op_kind(std::string_view op_type) {
+  const OpTraits* t = find_op_traits(op_type);
+  if (!t) return hw::FusionOpKind::Unknown;
+  if (t->fn.weight_channel_axis) return hw::FusionOpKind::Weighted;
+  if (t->placement == PlacementRole::DataMovement) return hw::FusionOpKind::DataMovement;
+  return hw::FusionOpKind::Compute;
 }
 
 Result<std::vector<std::vector<int>>> group_candidates(const Network& net,

@@ -2,11 +2,13 @@
 // Quantizer groups on an accelerator: its grouping rules applied to the graph, the candidates
 // each group can run at, and the baseline configuration.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
 #include "graph/quantizer_groups.hpp"
 #include "hw/accelerator.hpp"
+#include "hw/fusion_rules.hpp"
 
 namespace mpq {
 
@@ -20,6 +22,9 @@ GroupingRules grouping_rules_of(const hw::Accelerator& acc);
 // The accelerator's fusion rules as quantizer placement takes them (its defaults when the
 // description has no `fusion:` section).
 PlacementRules placement_rules_of(const hw::Accelerator& acc);
+// What an op type a fusion rule names is, from the op registry's traits: the lookup
+// hw::load_accelerator checks fusion rules by.
+hw::FusionOpKind fusion_op_kind(std::string_view op_type);
 
 // Per group, the candidate indices every one of its ops accepts (the intersection over its ops
 // of what the accelerator supports for their class; ops without weights only constrain the

@@ -14,12 +14,6 @@ Shape shape_of(const Network& net, const std::string& t) {
   return {};
 }
 
-std::int64_t product(const Shape& s, std::size_t from, std::size_t to) {
-  std::int64_t p = 1;
-  for (std::size_t k = from; k < to && k < s.size(); ++k) p *= s[k];
-  return p;
-}
-
 // Sets the GEMM view; falls back to a flat M x 1 x 1 view when the shapes do not multiply out to
 // the op's MAC count (an op whose shapes were unknown), so totals stay right.
 void set_gemm(hw::LayerWorkload& w, std::int64_t count, std::int64_t m, std::int64_t n,
@@ -46,23 +40,9 @@ hw::LayerWorkload workload_of(const Network& net, std::size_t node) {
   w.output_elements = numel(y);
   w.weight_elements = numel(wt);
   w.weight_is_activation = n.has_input(1) && !net.model.is_constant(n.inputs[1]);
-  const std::int64_t group = n.attr_int("group", 1);
-  if (n.op_type == "Conv" && wt.size() >= 2 && y.size() >= 2) {
-    set_gemm(w, group, product(y, 2, y.size()) * y[0], y[1] / group, product(wt, 1, wt.size()));
-  } else if (n.op_type == "ConvTranspose" && wt.size() >= 2 && x.size() >= 2) {
-    set_gemm(w, group, product(x, 2, x.size()) * x[0], product(wt, 1, wt.size()), x[1] / group);
-  } else if (!y.empty() && !x.empty()) {  // Gemm, MatMul: Y [..., M, N], K from MACs
-    const std::int64_t cols = y.back();
-    const std::int64_t rows = y.size() >= 2 ? y[y.size() - 2] : 1;
-    const std::int64_t k = cols > 0 && numel(y) > 0 ? w.macs / numel(y) : 0;
-    const bool batched_operands = w.op_class == "matmul";
-    const std::int64_t count =
-        batched_operands ? numel(y) / std::max<std::int64_t>(1, rows * cols) : 1;
-    set_gemm(w, count, batched_operands ? rows : numel(y) / std::max<std::int64_t>(1, cols), cols,
-             k);
-  } else {
-    set_gemm(w, 0, 0, 0, 0);
-  }
+  const auto view = net.traits(node).fn.gemm_view;
+  const GemmView v = view ? view(n, x, wt, y, w.macs, w.weight_is_activation) : GemmView{};
+  set_gemm(w, v.count, v.m, v.n, v.k);
   return w;
 }
 

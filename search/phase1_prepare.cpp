@@ -6,6 +6,7 @@
 #include <map>
 
 #include "content_hash.hpp"
+#include "hardware_groups.hpp"
 #include "hw/accelerator_loader.hpp"
 #include "phase1.hpp"
 #include "progress_meter.hpp"
@@ -39,7 +40,7 @@ Status load_model_and_settings(Phase1Context& ctx) {
 Result<std::vector<hw::Accelerator>> load_accelerators(const std::vector<std::string>& paths) {
   std::vector<hw::Accelerator> accs;
   for (const auto& path : paths) {
-    auto acc = hw::load_accelerator(path);
+    auto acc = hw::load_accelerator(path, fusion_op_kind);
     if (!acc) return make_error(acc.error().message);
     accs.push_back(std::move(acc).value());
   }

@@ -38,6 +38,11 @@ const OpSpec* find_op(std::string_view op_type) {
   return it != t.end() && it->op_type == op_type ? &*it : nullptr;
 }
 
+const OpTraits* find_op_traits(std::string_view op_type) {
+  const OpSpec* spec = find_op(op_type);
+  return spec ? &spec->traits : nullptr;
+}
+
 std::vector<std::string_view> supported_op_types() {
   std::vector<std::string_view> v;
   for (const auto& s : table()) v.push_back(s.op_type);

@@ -10,9 +10,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "graph/model.hpp"
+#include "graph/op_traits.hpp"
 #include "graph/tensor.hpp"
 
 namespace mpq {
@@ -95,8 +97,12 @@ using KernelFn = void (*)(const OpContext& ctx, std::span<const Tensor* const> i
 // Rejects attribute values the kernel does not implement, at import time, with a message.
 using ValidateFn = std::optional<std::string> (*)(const OpNode& node, std::int64_t opset);
 
+// One row per op type: its kernel and its traits (graph/op_traits.hpp: op class, placement
+// role, MACs, GEMM view, batch behaviour). OpTraits has no default, so a row without traits
+// does not compile.
 struct OpSpec {
   std::string_view op_type;
+  OpTraits traits;
   KernelFn run = nullptr;
   ValidateFn validate = nullptr;
   // The kernel clamps its output to ctx.act_min/act_max in its store, so the engine may fold
@@ -124,7 +130,11 @@ struct OpSpec {
 
 using OpTable = std::vector<OpSpec>;
 
+static_assert(!std::is_default_constructible_v<OpTraits>, "each op row states its traits");
+
 const OpSpec* find_op(std::string_view op_type);
+// The traits of a registered op type, nullptr for any other: the lookup build_network takes.
+const OpTraits* find_op_traits(std::string_view op_type);
 std::vector<std::string_view> supported_op_types();
 
 // Op families (sim/ops/*.cpp).
@@ -149,6 +159,10 @@ inline const Tensor* optional_input(std::span<const Tensor* const> in, std::size
 }
 // Normalizes a possibly negative axis against `rank`; throws OpError when out of range.
 std::int64_t normalize_axis(std::int64_t axis, std::int64_t rank);
+// A possibly negative axis counted from 0 (no range check), for the traits' mixes_images.
+inline std::int64_t unwrapped_axis(std::int64_t axis, std::size_t rank) {
+  return axis < 0 ? axis + static_cast<std::int64_t>(rank) : axis;
+}
 // A Transpose node's perm for an input of rank `rank`: the axes reversed when the attribute is
 // absent, negative axes normalized. nullopt when it is not a permutation of [0, rank), with the
 // reason in *why when why is set.

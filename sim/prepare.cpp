@@ -169,7 +169,7 @@ Result<Network> prepare_network(Model model, const PrepareOptions& opts,
   if (opts.fold_constants)
     if (auto r = fold_constants(model); !r) return r.error();
   if (opts.fold_batchnorm) fold_batchnorm(model);
-  auto net = build_network(std::move(model));
+  auto net = build_network(std::move(model), find_op_traits);
   if (!net) return net.error();
   if (opts.infer_shapes) {
     if (auto st = infer_shapes(*net); !st) return st.error();
@@ -177,7 +177,7 @@ Result<Network> prepare_network(Model model, const PrepareOptions& opts,
       Model m = net->model;
       CanonicalizationReport report = canonicalize(m, net->shapes);
       if (!report.rewrites.empty()) {
-        net = build_network(std::move(m));
+        net = build_network(std::move(m), find_op_traits);
         if (!net) return make_error("canonicalization: " + net.error().message);
         if (auto st = infer_shapes(*net); !st) return st.error();
       }

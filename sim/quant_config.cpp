@@ -74,7 +74,7 @@ void derive_biases(const Network& net, const QuantizerPlacement& placement, Quan
   if (cfg.bias_mode != BiasMode::Int32) return;
   for (std::size_t k : net.order) {
     const OpNode& n = net.node(k);
-    if (!has_weight_quantizer(n.op_type) || !n.has_input(2) || !net.model.is_constant(n.inputs[2]))
+    if (!has_weight_quantizer(net, k) || !n.has_input(2) || !net.model.is_constant(n.inputs[2]))
       continue;
     const Quantizer* wq = placement.input_quantizer(net, k, 1);
     const Quantizer* aq = placement.input_quantizer(net, k, 0);

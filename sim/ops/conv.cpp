@@ -9,10 +9,12 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include <tbb/parallel_for.h>
 
+#include "graph/network.hpp"
 #include "sim/ops/conv_common.hpp"
 #include "sim/ops/gemm_kernel.hpp"
 #include "sim/ops/kernel_util.hpp"
@@ -237,8 +239,48 @@ void conv_forward(const ConvGeometry& g, const float* x, const float* w, const f
   }
 }
 
+namespace {
+
+// Traits. Depthwise: W is [Cout, Cin / group, k...], one input channel per group.
+OpClass conv_class(const Network& net, const OpNode& n) {
+  if (n.attr_int("group", 1) <= 1 || !n.has_input(1)) return OpClass::Conv;
+  Shape ws;
+  if (auto w = net.model.initializers.find(n.inputs[1]); w != net.model.initializers.end())
+    ws = w->second.shape;
+  else if (auto s = net.shapes.find(n.inputs[1]); s != net.shapes.end())
+    ws = s->second;
+  return ws.size() >= 2 && ws[1] == 1 ? OpClass::DepthwiseConv : OpClass::Conv;
+}
+
+// Each output element accumulates Cin / group x kernel window products.
+I64 conv_macs(const OpNode&, const Shape&, const Shape& w, const Shape& y) {
+  return w.size() >= 2 ? numel(y) * numel(std::span(w).subspan(1)) : 0;
+}
+
+// Per group: [N x spatial, Cin / group x window] by [.., Cout / group]. A Conv without that
+// rank has no MACs, so the flat view is already right.
+GemmView conv_gemm(const OpNode& n, const Shape&, const Shape& w, const Shape& y, I64, bool) {
+  if (w.size() < 2 || y.size() < 2) return {};
+  const I64 group = n.attr_int("group", 1);
+  return {group, numel(std::span(y).subspan(2)) * y[0], y[1] / group,
+          numel(std::span(w).subspan(1))};
+}
+
+int conv_weight_axis(const OpNode&, const Shape&) {
+  return 0;  // W is [Cout, Cin / group, k...]
+}
+
+constexpr OpTraits kConvTraits{OpClass::Conv,
+                               PlacementRole::Compute,
+                               {.refine_class = conv_class,
+                                .macs = conv_macs,
+                                .gemm_view = conv_gemm,
+                                .weight_channel_axis = conv_weight_axis}};
+
+}  // namespace
+
 void register_conv_ops(OpTable& t) {
-  OpSpec conv{"Conv", conv_kernel, validate_conv, true};
+  OpSpec conv{"Conv", kConvTraits, conv_kernel, validate_conv, true};
   conv.takes_output_residual = true;
   conv.takes_output_max_pool = true;
   t.push_back(conv);

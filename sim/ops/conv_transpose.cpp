@@ -1,6 +1,7 @@
 // ConvTranspose as GEMM + col2im: col = W_g^T * X_g holds, for every input pixel, its
 // contribution through every (output channel, kernel tap); col2im scatter-adds them into Y.
 #include <algorithm>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -113,8 +114,37 @@ void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* 
   });
 }
 
+namespace {
+
+// Traits. Each input element scatters into Cout / group x kernel window outputs.
+I64 conv_transpose_macs(const OpNode&, const Shape& x, const Shape& w, const Shape&) {
+  return w.size() >= 2 ? numel(x) * numel(std::span(w).subspan(1)) : 0;
+}
+
+// Per group: [N x input spatial, Cin / group] by [.., Cout / group x window] (before col2im).
+GemmView conv_transpose_gemm(const OpNode& n, const Shape& x, const Shape& w, const Shape&, I64,
+                             bool) {
+  if (w.size() < 2 || x.size() < 2) return {};
+  const I64 group = n.attr_int("group", 1);
+  return {group, numel(std::span(x).subspan(2)) * x[0], numel(std::span(w).subspan(1)),
+          x[1] / group};
+}
+
+int conv_transpose_weight_axis(const OpNode&, const Shape&) {
+  return 1;  // W is [Cin, Cout / group, k...]
+}
+
+constexpr OpTraits kConvTransposeTraits{OpClass::ConvTranspose,
+                                        PlacementRole::Compute,
+                                        {.macs = conv_transpose_macs,
+                                         .gemm_view = conv_transpose_gemm,
+                                         .weight_channel_axis = conv_transpose_weight_axis}};
+
+}  // namespace
+
 void register_conv_transpose_op(OpTable& t) {
-  t.push_back({"ConvTranspose", conv_transpose_kernel, validate_conv_transpose, true});
+  t.push_back({"ConvTranspose", kConvTransposeTraits, conv_transpose_kernel,
+               validate_conv_transpose, true});
 }
 
 }  // namespace mpq

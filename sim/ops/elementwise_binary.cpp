@@ -309,30 +309,44 @@ std::optional<std::string> validate_variadic(const OpNode& n, std::int64_t) {
   return std::nullopt;
 }
 
+// Traits: Add, Sub, Mul, Div, Max, Min, Equal and Where also compute shapes (batch-size
+// values in, batch-size values out).
+constexpr OpTraits kElementwise{OpClass::Elementwise, PlacementRole::Compute};
+constexpr OpTraits kShapeArithmetic{
+    OpClass::Elementwise, PlacementRole::Compute, {}, {.arithmetic = true}};
+constexpr OpTraits kActivation{OpClass::Activation, PlacementRole::Compute};
+// A Max of values >= 0 is >= 0.
+constexpr OpTraits kMaxTraits{OpClass::Elementwise,
+                              PlacementRole::Compute,
+                              {.output_non_negative = non_negative_if_inputs_are},
+                              {.arithmetic = true}};
+
 }  // namespace
 
 void register_binary_ops(OpTable& t) {
-  t.push_back({"Add", add_op, nullptr, true, false, false, true});
-  t.push_back({"Sub", arith<std::minus<>>, nullptr, false, false, false, true});
-  t.push_back({"Mul", arith<std::multiplies<>>, nullptr, false, false, false, true});
-  t.push_back({"Div", arith<std::divides<>, true>, nullptr, false, false, false, true});
-  t.push_back({"Pow", pow_op, nullptr});
-  t.push_back({"mpq::GateMul", gate_mul, validate_gate_mul});
-  t.push_back({"Mod", mod_op, nullptr});
-  t.push_back({"Min", fold_inputs<MinOp>, validate_variadic});
-  t.push_back({"Max", fold_inputs<MaxOp>, validate_variadic});
-  t.push_back({"Sum", fold_inputs<std::plus<>>, validate_variadic});
-  t.push_back({"Mean", mean_op, validate_variadic});
-  t.push_back({"Equal", compare<std::equal_to<>>, nullptr});
-  t.push_back({"Greater", compare<std::greater<>>, nullptr});
-  t.push_back({"Less", compare<std::less<>>, nullptr});
-  t.push_back({"GreaterOrEqual", compare<std::greater_equal<>>, nullptr});
-  t.push_back({"LessOrEqual", compare<std::less_equal<>>, nullptr});
-  t.push_back({"And", logical<std::logical_and<>>, nullptr});
-  t.push_back({"Or", logical<std::logical_or<>>, nullptr});
-  t.push_back({"Xor", logical<std::not_equal_to<>>, nullptr});
-  t.push_back({"Where", where, nullptr});
-  t.push_back({"PRelu", prelu, nullptr});
+  t.push_back({"Add", kShapeArithmetic, add_op, nullptr, true, false, false, true});
+  t.push_back({"Sub", kShapeArithmetic, arith<std::minus<>>, nullptr, false, false, false, true});
+  t.push_back(
+      {"Mul", kShapeArithmetic, arith<std::multiplies<>>, nullptr, false, false, false, true});
+  t.push_back(
+      {"Div", kShapeArithmetic, arith<std::divides<>, true>, nullptr, false, false, false, true});
+  t.push_back({"Pow", kElementwise, pow_op, nullptr});
+  t.push_back({"mpq::GateMul", kElementwise, gate_mul, validate_gate_mul});
+  t.push_back({"Mod", kElementwise, mod_op, nullptr});
+  t.push_back({"Min", kShapeArithmetic, fold_inputs<MinOp>, validate_variadic});
+  t.push_back({"Max", kMaxTraits, fold_inputs<MaxOp>, validate_variadic});
+  t.push_back({"Sum", kElementwise, fold_inputs<std::plus<>>, validate_variadic});
+  t.push_back({"Mean", kElementwise, mean_op, validate_variadic});
+  t.push_back({"Equal", kShapeArithmetic, compare<std::equal_to<>>, nullptr});
+  t.push_back({"Greater", kElementwise, compare<std::greater<>>, nullptr});
+  t.push_back({"Less", kElementwise, compare<std::less<>>, nullptr});
+  t.push_back({"GreaterOrEqual", kElementwise, compare<std::greater_equal<>>, nullptr});
+  t.push_back({"LessOrEqual", kElementwise, compare<std::less_equal<>>, nullptr});
+  t.push_back({"And", kElementwise, logical<std::logical_and<>>, nullptr});
+  t.push_back({"Or", kElementwise, logical<std::logical_or<>>, nullptr});
+  t.push_back({"Xor", kElementwise, logical<std::not_equal_to<>>, nullptr});
+  t.push_back({"Where", kShapeArithmetic, where, nullptr});
+  t.push_back({"PRelu", kActivation, prelu, nullptr});
 }
 
 }  // namespace mpq::ops

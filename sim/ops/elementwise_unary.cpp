@@ -10,6 +10,7 @@
 #include "elementwise.hpp"
 #include "erf.hpp"
 #include "gelu_chain.hpp"
+#include "graph/network.hpp"
 #include "kernel_util.hpp"
 
 namespace mpq::ops {
@@ -318,36 +319,56 @@ std::optional<std::string> validate_cast(const OpNode& n, std::int64_t) {
   return std::nullopt;
 }
 
+// Traits: Cast also computes shapes (batch-size values in, batch-size values out). A Clip's
+// output is >= 0 when its lower bound is a known constant >= 0.
+bool clip_non_negative(const Network& net, const OpNode& n, bool) {
+  if (n.has_attr("min")) return n.attr_float("min", -1.0f) >= 0.0f;
+  if (!n.has_input(1)) return false;
+  auto it = net.model.initializers.find(n.inputs[1]);
+  return it != net.model.initializers.end() && it->second.is_float() && it->second.size() == 1 &&
+         it->second.f[0] >= 0.0f;
+}
+
+constexpr OpTraits kElementwise{OpClass::Elementwise, PlacementRole::Compute};
+constexpr OpTraits kNonNegativeElementwise{
+    OpClass::Elementwise, PlacementRole::Compute, {.output_non_negative = always_non_negative}};
+constexpr OpTraits kActivation{OpClass::Activation, PlacementRole::Compute};
+constexpr OpTraits kNonNegativeActivation{
+    OpClass::Activation, PlacementRole::Compute, {.output_non_negative = always_non_negative}};
+constexpr OpTraits kClipTraits{
+    OpClass::Activation, PlacementRole::Compute, {.output_non_negative = clip_non_negative}};
+constexpr OpTraits kCastTraits{OpClass::Other, PlacementRole::Compute, {}, {.arithmetic = true}};
+
 }  // namespace
 
 void register_unary_ops(OpTable& t) {
-  t.push_back({"Relu", relu, nullptr});
-  t.push_back({"LeakyRelu", leaky_relu, nullptr});
-  t.push_back({"Clip", clip, nullptr});
-  t.push_back({"HardSigmoid", hard_sigmoid, nullptr});
-  t.push_back({"HardSwish", hard_swish, nullptr});
-  t.push_back({"Sigmoid", sigmoid, nullptr});
-  t.push_back({"Tanh", tanh_op, nullptr});
-  t.push_back({"Erf", erf_op, nullptr});
-  t.push_back({"Gelu", gelu, validate_gelu});
-  t.push_back({"Sqrt", sqrt_op, nullptr});
-  t.push_back({"Exp", exp_op, nullptr});
-  t.push_back({"Log", log_op, nullptr});
-  t.push_back({"Neg", neg, nullptr});
-  t.push_back({"Abs", abs_op, nullptr});
-  t.push_back({"Sign", sign, nullptr});
-  t.push_back({"Not", not_op, nullptr});
-  t.push_back({"Reciprocal", reciprocal, nullptr});
-  t.push_back({"Floor", floor_op, nullptr});
-  t.push_back({"Ceil", ceil_op, nullptr});
-  t.push_back({"Round", round_op, nullptr});
-  t.push_back({"Elu", elu, nullptr});
-  t.push_back({"Selu", selu, nullptr});
-  t.push_back({"Softplus", softplus, nullptr});
-  t.push_back({"Softsign", softsign, nullptr});
-  t.push_back({"Mish", mish, nullptr});
-  t.push_back({"mpq::SiLU", silu, nullptr});
-  t.push_back({"Cast", cast, validate_cast});
+  t.push_back({"Relu", kNonNegativeActivation, relu, nullptr});
+  t.push_back({"LeakyRelu", kActivation, leaky_relu, nullptr});
+  t.push_back({"Clip", kClipTraits, clip, nullptr});
+  t.push_back({"HardSigmoid", kNonNegativeActivation, hard_sigmoid, nullptr});
+  t.push_back({"HardSwish", kActivation, hard_swish, nullptr});
+  t.push_back({"Sigmoid", kNonNegativeActivation, sigmoid, nullptr});
+  t.push_back({"Tanh", kActivation, tanh_op, nullptr});
+  t.push_back({"Erf", kActivation, erf_op, nullptr});
+  t.push_back({"Gelu", kActivation, gelu, validate_gelu});
+  t.push_back({"Sqrt", kElementwise, sqrt_op, nullptr});
+  t.push_back({"Exp", kNonNegativeElementwise, exp_op, nullptr});
+  t.push_back({"Log", kElementwise, log_op, nullptr});
+  t.push_back({"Neg", kElementwise, neg, nullptr});
+  t.push_back({"Abs", kNonNegativeElementwise, abs_op, nullptr});
+  t.push_back({"Sign", kElementwise, sign, nullptr});
+  t.push_back({"Not", kElementwise, not_op, nullptr});
+  t.push_back({"Reciprocal", kElementwise, reciprocal, nullptr});
+  t.push_back({"Floor", kElementwise, floor_op, nullptr});
+  t.push_back({"Ceil", kElementwise, ceil_op, nullptr});
+  t.push_back({"Round", kElementwise, round_op, nullptr});
+  t.push_back({"Elu", kActivation, elu, nullptr});
+  t.push_back({"Selu", kActivation, selu, nullptr});
+  t.push_back({"Softplus", kActivation, softplus, nullptr});
+  t.push_back({"Softsign", kActivation, softsign, nullptr});
+  t.push_back({"Mish", kActivation, mish, nullptr});
+  t.push_back({"mpq::SiLU", kActivation, silu, nullptr});
+  t.push_back({"Cast", kCastTraits, cast, validate_cast});
 }
 
 }  // namespace mpq::ops

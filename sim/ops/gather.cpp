@@ -1,9 +1,11 @@
 // Index-driven gathers: Gather, GatherElements, GatherND (registered by register_movement_ops).
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "graph/network.hpp"
 #include "sim/op_registry.hpp"
 #include "sim/ops/broadcast.hpp"
 #include "sim/ops/index_copy.hpp"
@@ -118,12 +120,38 @@ void run_gather_nd(const OpContext& ctx, std::span<const Tensor* const> in, std:
   });
 }
 
+// Traits. Along axis 0 of the images a gather picks rows of other images; of a constant table
+// (an embedding lookup of each image's ids) it keeps each image's rows with its indices. Gather
+// also computes shapes (picks from a Shape).
+std::optional<std::string> gather_mixes(const Network&, const OpNode& n, std::size_t rank,
+                                        bool data_per_image) {
+  if (data_per_image && unwrapped_axis(n.attr_int("axis", 0), rank) == 0)
+    return std::string("gathers along axis 0, the batch");
+  return std::nullopt;
+}
+
+std::optional<std::string> gather_nd_mixes(const Network&, const OpNode& n, std::size_t,
+                                           bool data_per_image) {
+  if (data_per_image && n.attr_int("batch_dims", 0) < 1)
+    return std::string("indexes axis 0, the batch");
+  return std::nullopt;
+}
+
+constexpr OpTraits kGatherTraits{OpClass::DataMovement,
+                                 PlacementRole::DataMovement,
+                                 {.mixes_images = gather_mixes},
+                                 {.arithmetic = true}};
+constexpr OpTraits kGatherElementsTraits{
+    OpClass::Other, PlacementRole::Compute, {.mixes_images = gather_mixes}};
+constexpr OpTraits kGatherNDTraits{
+    OpClass::Other, PlacementRole::Compute, {.mixes_images = gather_nd_mixes}};
+
 }  // namespace
 
 void register_gather_ops(OpTable& t) {
-  t.push_back({"Gather", run_gather, nullptr});
-  t.push_back({"GatherElements", run_gather_elements, nullptr});
-  t.push_back({"GatherND", run_gather_nd, nullptr});
+  t.push_back({"Gather", kGatherTraits, run_gather, nullptr});
+  t.push_back({"GatherElements", kGatherElementsTraits, run_gather_elements, nullptr});
+  t.push_back({"GatherND", kGatherNDTraits, run_gather_nd, nullptr});
 }
 
 }  // namespace mpq

@@ -7,6 +7,7 @@
 
 #include <tbb/parallel_for.h>
 
+#include "graph/network.hpp"
 #include "sim/op_registry.hpp"
 #include "sim/ops/gemm_kernel.hpp"
 #include "sim/ops/kernel_util.hpp"
@@ -238,12 +239,64 @@ void matmul_kernel(const OpContext& ctx, std::span<const Tensor* const> in, std:
   });
 }
 
+// Traits. A MatMul by a constant runs as a Gemm.
+OpClass matmul_class(const Network& net, const OpNode& n) {
+  return n.has_input(1) && net.model.is_constant(n.inputs[1]) ? OpClass::Gemm : OpClass::MatMul;
+}
+
+I64 gemm_macs(const OpNode& n, const Shape& x, const Shape&, const Shape& y) {
+  return x.size() == 2 ? numel(y) * (n.attr_int("transA", 0) ? x[0] : x[1]) : 0;
+}
+
+I64 matmul_macs(const OpNode&, const Shape& x, const Shape&, const Shape& y) {
+  return x.empty() ? 0 : numel(y) * x.back();
+}
+
+// Y [..., M, N], K from the MACs: one [rows x K] by [K x N] product per leading index when
+// both operands are activations, else one product over all leading rows.
+GemmView product_view(const Shape& x, const Shape& y, I64 macs, bool batched) {
+  if (y.empty() || x.empty()) return {};
+  const I64 cols = y.back();
+  const I64 rows = y.size() >= 2 ? y[y.size() - 2] : 1;
+  const I64 k = cols > 0 && numel(y) > 0 ? macs / numel(y) : 0;
+  const I64 count = batched ? numel(y) / std::max<I64>(1, rows * cols) : 1;
+  return {count, batched ? rows : numel(y) / std::max<I64>(1, cols), cols, k};
+}
+
+GemmView gemm_view(const OpNode&, const Shape& x, const Shape&, const Shape& y, I64 macs, bool) {
+  return product_view(x, y, macs, false);
+}
+
+GemmView matmul_view(const OpNode&, const Shape& x, const Shape&, const Shape& y, I64 macs,
+                     bool weight_is_activation) {
+  return product_view(x, y, macs, weight_is_activation);
+}
+
+int gemm_weight_axis(const OpNode& n, const Shape&) {
+  return n.attr_int("transB", 0) ? 0 : 1;
+}
+
+int matmul_weight_axis(const OpNode&, const Shape& w) {
+  return w.empty() ? -1 : static_cast<int>(w.size()) - 1;  // [..., K, N]
+}
+
+constexpr OpTraits kGemmTraits{
+    OpClass::Gemm,
+    PlacementRole::Compute,
+    {.macs = gemm_macs, .gemm_view = gemm_view, .weight_channel_axis = gemm_weight_axis}};
+constexpr OpTraits kMatMulTraits{OpClass::MatMul,
+                                 PlacementRole::Compute,
+                                 {.refine_class = matmul_class,
+                                  .macs = matmul_macs,
+                                  .gemm_view = matmul_view,
+                                  .weight_channel_axis = matmul_weight_axis}};
+
 }  // namespace
 
 void register_gemm_ops(OpTable& t) {
-  t.push_back({"Gemm", gemm_kernel, nullptr, true, false, false, true});
-  t.push_back(
-      {"MatMul", matmul_kernel, nullptr, true, false, true, true, false, false, true, true});
+  t.push_back({"Gemm", kGemmTraits, gemm_kernel, nullptr, true, false, false, true});
+  t.push_back({"MatMul", kMatMulTraits, matmul_kernel, nullptr, true, false, true, true, false,
+               false, true, true});
 }
 
 }  // namespace mpq

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "graph/network.hpp"
 #include "sim/op_registry.hpp"
 #include "sim/ops/broadcast.hpp"
 #include "sim/ops/index_copy.hpp"
@@ -252,13 +254,47 @@ void run_slice(const OpContext& ctx, std::span<const Tensor* const> in, std::spa
   ops::index_map_tensor(x, out[0], os, tabs);
 }
 
+// Traits. A Slice keeps the images in order when it does not step through axis 0 (the shapes
+// show whether it keeps every image); its starts and ends may hold the batch size. Concat and
+// Slice also compute shapes.
+std::optional<std::string> slice_mixes(const Network& net, const OpNode& n, std::size_t rank,
+                                       bool) {
+  std::vector<std::int64_t> axes, steps;
+  if (n.has_input(3)) {
+    auto it = net.model.initializers.find(n.inputs[3]);
+    if (it == net.model.initializers.end()) return std::string("takes its axes from the data");
+    axes = it->second.to_ints();
+  } else {
+    for (std::size_t a = 0; a < rank; ++a) axes.push_back(static_cast<std::int64_t>(a));
+  }
+  if (n.has_input(4)) {
+    auto it = net.model.initializers.find(n.inputs[4]);
+    if (it == net.model.initializers.end()) return std::string("takes its steps from the data");
+    steps = it->second.to_ints();
+  }
+  for (std::size_t a = 0; a < axes.size(); ++a)
+    if (unwrapped_axis(axes[a], rank) == 0 && a < steps.size() && steps[a] != 1)
+      return "steps through axis 0, the batch, with step " + std::to_string(steps[a]);
+  return std::nullopt;
+}
+
+constexpr OpTraits kMovement{OpClass::DataMovement, PlacementRole::DataMovement};
+constexpr OpTraits kConcatTraits{OpClass::DataMovement,
+                                 PlacementRole::DataMovement,
+                                 {.output_non_negative = non_negative_if_inputs_are},
+                                 {.arithmetic = true}};
+constexpr OpTraits kSliceTraits{OpClass::DataMovement,
+                                PlacementRole::DataMovement,
+                                {.mixes_images = slice_mixes},
+                                {.arithmetic = true, .shape_inputs = (1 << 1) | (1 << 2)}};
+
 }  // namespace
 
 void register_movement_ops(OpTable& t) {
-  t.push_back({"Transpose", run_transpose, nullptr});
-  t.push_back({"Concat", run_concat, nullptr});
-  t.push_back({"Split", run_split, nullptr});
-  t.push_back({"Slice", run_slice, nullptr});
+  t.push_back({"Transpose", kMovement, run_transpose, nullptr});
+  t.push_back({"Concat", kConcatTraits, run_concat, nullptr});
+  t.push_back({"Split", kMovement, run_split, nullptr});
+  t.push_back({"Slice", kSliceTraits, run_slice, nullptr});
   register_gather_ops(t);
   register_pad_tile_ops(t);
 }

@@ -1,9 +1,12 @@
 // Inference BatchNormalization, LayerNormalization, Softmax and LogSoftmax.
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <string>
 
 #include "broadcast.hpp"
 #include "eigen_arrays.hpp"
+#include "graph/network.hpp"
 #include "kernel_util.hpp"
 
 #if defined(__AVX512F__)
@@ -319,14 +322,41 @@ void softmax(const OpContext& ctx, In in, Out out) {
       row_grain(n * block));
 }
 
+// Traits. Each normalizes within an image unless its axis is the batch's.
+std::optional<std::string> softmax_mixes(const Network& net, const OpNode& n, std::size_t rank,
+                                         bool) {
+  const std::int64_t dflt = net.model.opset >= 13 ? -1 : 1;
+  if (unwrapped_axis(n.attr_int("axis", dflt), rank) == 0)
+    return std::string("normalizes over axis 0, the batch");
+  return std::nullopt;
+}
+
+std::optional<std::string> layer_norm_mixes(const Network&, const OpNode& n, std::size_t rank,
+                                            bool) {
+  if (unwrapped_axis(n.attr_int("axis", -1), rank) <= 0)
+    return std::string("normalizes over axis 0, the batch");
+  return std::nullopt;
+}
+
+constexpr OpTraits kBatchNormTraits{OpClass::Normalization, PlacementRole::Compute};
+constexpr OpTraits kLayerNormTraits{
+    OpClass::Normalization, PlacementRole::Compute, {.mixes_images = layer_norm_mixes}};
+constexpr OpTraits kSoftmaxTraits{
+    OpClass::Activation,
+    PlacementRole::Compute,
+    {.output_non_negative = always_non_negative, .mixes_images = softmax_mixes}};
+constexpr OpTraits kLogSoftmaxTraits{
+    OpClass::Activation, PlacementRole::Compute, {.mixes_images = softmax_mixes}};
+
 }  // namespace
 
 void register_normalization_ops(OpTable& t) {
-  t.push_back({"BatchNormalization", batch_norm, validate_batch_norm});
-  t.push_back({"LayerNormalization", layer_norm, nullptr, false, false, false, true});
-  t.push_back({"mpq::RMSNormalization", rms_norm, nullptr});
-  t.push_back({"Softmax", softmax<false>, nullptr, false, false, false, true});
-  t.push_back({"LogSoftmax", softmax<true>, nullptr, false, false, false, true});
+  t.push_back({"BatchNormalization", kBatchNormTraits, batch_norm, validate_batch_norm});
+  t.push_back(
+      {"LayerNormalization", kLayerNormTraits, layer_norm, nullptr, false, false, false, true});
+  t.push_back({"mpq::RMSNormalization", kLayerNormTraits, rms_norm, nullptr});
+  t.push_back({"Softmax", kSoftmaxTraits, softmax<false>, nullptr, false, false, false, true});
+  t.push_back({"LogSoftmax", kLogSoftmaxTraits, softmax<true>, nullptr, false, false, false, true});
 }
 
 }  // namespace mpq

@@ -119,11 +119,16 @@ void run_tile(const OpContext&, std::span<const Tensor* const> in, std::span<Ten
   ops::index_map_tensor(x, out[0], os, tabs);
 }
 
+// Traits. Tile takes its repeats in input 1.
+constexpr OpTraits kPadTraits{OpClass::DataMovement, PlacementRole::DataMovement};
+constexpr OpTraits kTileTraits{
+    OpClass::DataMovement, PlacementRole::DataMovement, {}, {.shape_inputs = 1 << 1}};
+
 }  // namespace
 
 void register_pad_tile_ops(OpTable& t) {
-  t.push_back({"Pad", run_pad, validate_pad});
-  t.push_back({"Tile", run_tile, nullptr});
+  t.push_back({"Pad", kPadTraits, run_pad, validate_pad});
+  t.push_back({"Tile", kTileTraits, run_tile, nullptr});
 }
 
 }  // namespace mpq

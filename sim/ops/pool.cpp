@@ -454,6 +454,12 @@ std::optional<std::string> validate_pool(const OpNode& node, std::int64_t) {
   return std::nullopt;
 }
 
+// Traits. MaxPool only picks values, so it carries its input's format.
+constexpr OpTraits kMaxPoolTraits{OpClass::Pooling, PlacementRole::DataMovement};
+constexpr OpTraits kPool{OpClass::Pooling, PlacementRole::Compute};
+constexpr OpTraits kAveragePool{
+    OpClass::Pooling, PlacementRole::Compute, {.output_non_negative = non_negative_if_inputs_are}};
+
 }  // namespace
 
 void max_pool_2x2(const float* x, std::int64_t planes, std::int64_t H, std::int64_t W, float* y) {
@@ -467,10 +473,10 @@ void max_pool_2x2(const float* x, std::int64_t planes, std::int64_t H, std::int6
 }
 
 void register_pool_ops(OpTable& t) {
-  t.push_back({"MaxPool", maxpool_kernel, validate_pool});
-  t.push_back({"AveragePool", avgpool_kernel, validate_pool});
-  t.push_back({"GlobalAveragePool", global_pool_kernel<false>, nullptr});
-  t.push_back({"GlobalMaxPool", global_pool_kernel<true>, nullptr});
+  t.push_back({"MaxPool", kMaxPoolTraits, maxpool_kernel, validate_pool});
+  t.push_back({"AveragePool", kAveragePool, avgpool_kernel, validate_pool});
+  t.push_back({"GlobalAveragePool", kAveragePool, global_pool_kernel<false>, nullptr});
+  t.push_back({"GlobalMaxPool", kPool, global_pool_kernel<true>, nullptr});
 }
 
 }  // namespace mpq

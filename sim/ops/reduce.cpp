@@ -290,21 +290,26 @@ void arg_reduce(const OpContext& ctx, In in, Out out) {
     run(x.i.data());
 }
 
+// Traits: reductions count as normalizations for accelerators (op class); ArgMax/ArgMin give
+// indices.
+constexpr OpTraits kReduce{OpClass::Normalization, PlacementRole::Compute};
+constexpr OpTraits kArgReduce{OpClass::Other, PlacementRole::Compute};
+
 }  // namespace
 
 void register_reduce_ops(OpTable& t) {
-  t.push_back({"ReduceSum", reduce<Pre::None, Acc::Sum, Post::None>, nullptr});
-  t.push_back({"ReduceMean", reduce<Pre::None, Acc::Sum, Post::Mean>, nullptr});
-  t.push_back({"ReduceMax", reduce<Pre::None, Acc::Max, Post::None>, nullptr});
-  t.push_back({"ReduceMin", reduce<Pre::None, Acc::Min, Post::None>, nullptr});
-  t.push_back({"ReduceProd", reduce<Pre::None, Acc::Prod, Post::None>, nullptr});
-  t.push_back({"ReduceSumSquare", reduce<Pre::Square, Acc::Sum, Post::None>, nullptr});
-  t.push_back({"ReduceL1", reduce<Pre::Abs, Acc::Sum, Post::None>, nullptr});
-  t.push_back({"ReduceL2", reduce<Pre::Square, Acc::Sum, Post::Sqrt>, nullptr});
-  t.push_back({"ReduceLogSum", reduce<Pre::None, Acc::Sum, Post::Log>, nullptr});
-  t.push_back({"ReduceLogSumExp", reduce<Pre::Exp, Acc::Sum, Post::Log>, nullptr});
-  t.push_back({"ArgMax", arg_reduce<true>, nullptr});
-  t.push_back({"ArgMin", arg_reduce<false>, nullptr});
+  t.push_back({"ReduceSum", kReduce, reduce<Pre::None, Acc::Sum, Post::None>, nullptr});
+  t.push_back({"ReduceMean", kReduce, reduce<Pre::None, Acc::Sum, Post::Mean>, nullptr});
+  t.push_back({"ReduceMax", kReduce, reduce<Pre::None, Acc::Max, Post::None>, nullptr});
+  t.push_back({"ReduceMin", kReduce, reduce<Pre::None, Acc::Min, Post::None>, nullptr});
+  t.push_back({"ReduceProd", kReduce, reduce<Pre::None, Acc::Prod, Post::None>, nullptr});
+  t.push_back({"ReduceSumSquare", kReduce, reduce<Pre::Square, Acc::Sum, Post::None>, nullptr});
+  t.push_back({"ReduceL1", kReduce, reduce<Pre::Abs, Acc::Sum, Post::None>, nullptr});
+  t.push_back({"ReduceL2", kReduce, reduce<Pre::Square, Acc::Sum, Post::Sqrt>, nullptr});
+  t.push_back({"ReduceLogSum", kReduce, reduce<Pre::None, Acc::Sum, Post::Log>, nullptr});
+  t.push_back({"ReduceLogSumExp", kReduce, reduce<Pre::Exp, Acc::Sum, Post::Log>, nullptr});
+  t.push_back({"ArgMax", kArgReduce, arg_reduce<true>, nullptr});
+  t.push_back({"ArgMin", kArgReduce, arg_reduce<false>, nullptr});
 }
 
 }  // namespace mpq

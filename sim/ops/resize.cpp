@@ -282,11 +282,17 @@ void run_upsample(const OpContext& ctx, std::span<const Tensor* const> in, std::
   run_plan(p, x, out[0]);
 }
 
+// Traits. Nearest resizing copies values (the input's format passes through); Resize takes
+// sizes in input 3.
+constexpr OpTraits kResizeTraits{
+    OpClass::Resize, PlacementRole::PassThroughWhenNearest, {}, {.shape_inputs = 1 << 3}};
+constexpr OpTraits kUpsampleTraits{OpClass::Resize, PlacementRole::PassThroughWhenNearest};
+
 }  // namespace
 
 void register_resize_ops(OpTable& t) {
-  t.push_back({"Resize", run_resize, validate_resize});
-  t.push_back({"Upsample", run_upsample, validate_upsample});
+  t.push_back({"Resize", kResizeTraits, run_resize, validate_resize});
+  t.push_back({"Upsample", kUpsampleTraits, run_upsample, validate_upsample});
 }
 
 }  // namespace mpq

@@ -194,19 +194,31 @@ void run_dropout(const OpContext& ctx, std::span<const Tensor* const> in, std::s
   }
 }
 
+// Traits. Shape and Size of an image tensor give the batch size; Reshape and Expand take a
+// shape in input 1, ConstantOfShape in input 0; Squeeze, Unsqueeze and Identity also compute
+// shapes.
+constexpr OpTraits kMeasures{OpClass::DataMovement, PlacementRole::Compute, {}, {.measures = true}};
+constexpr OpTraits kShapedBy1{
+    OpClass::DataMovement, PlacementRole::DataMovement, {}, {.shape_inputs = 1 << 1}};
+constexpr OpTraits kMovement{OpClass::DataMovement, PlacementRole::DataMovement};
+constexpr OpTraits kMovementArithmetic{
+    OpClass::DataMovement, PlacementRole::DataMovement, {}, {.arithmetic = true}};
+constexpr OpTraits kConstantOfShapeTraits{
+    OpClass::DataMovement, PlacementRole::Compute, {}, {.shape_inputs = 1 << 0}};
+
 }  // namespace
 
 void register_shape_ops(OpTable& t) {
-  t.push_back({"Shape", run_shape, nullptr});
-  t.push_back({"Size", run_size, nullptr});
-  t.push_back({"Reshape", run_reshape, nullptr, false, true});
-  t.push_back({"Flatten", run_flatten, nullptr, false, true});
-  t.push_back({"Squeeze", run_squeeze, nullptr, false, true});
-  t.push_back({"Unsqueeze", run_unsqueeze, nullptr, false, true});
-  t.push_back({"Expand", run_expand, nullptr});
-  t.push_back({"ConstantOfShape", run_constant_of_shape, nullptr});
-  t.push_back({"Identity", run_identity, nullptr, false, true});
-  t.push_back({"Dropout", run_dropout, nullptr});
+  t.push_back({"Shape", kMeasures, run_shape, nullptr});
+  t.push_back({"Size", kMeasures, run_size, nullptr});
+  t.push_back({"Reshape", kShapedBy1, run_reshape, nullptr, false, true});
+  t.push_back({"Flatten", kMovement, run_flatten, nullptr, false, true});
+  t.push_back({"Squeeze", kMovementArithmetic, run_squeeze, nullptr, false, true});
+  t.push_back({"Unsqueeze", kMovementArithmetic, run_unsqueeze, nullptr, false, true});
+  t.push_back({"Expand", kShapedBy1, run_expand, nullptr});
+  t.push_back({"ConstantOfShape", kConstantOfShapeTraits, run_constant_of_shape, nullptr});
+  t.push_back({"Identity", kMovementArithmetic, run_identity, nullptr, false, true});
+  t.push_back({"Dropout", kMovement, run_dropout, nullptr});
 }
 
 }  // namespace mpq

@@ -12,7 +12,7 @@ namespace mpq {
 namespace {
 
 std::string load_error(const std::string& yaml) {
-  auto acc = hw::parse_accelerator(yaml, "acc.yaml");
+  auto acc = hw::parse_accelerator(yaml, "acc.yaml", fusion_op_kind);
   EXPECT_FALSE(acc.ok()) << "loaded without error:\n" << yaml;
   return acc.ok() ? "" : acc.error().message;
 }
@@ -29,7 +29,7 @@ TEST(AcceleratorLoader, BundledAcceleratorsLoad) {
   int count = 0;
   for (const auto& e : std::filesystem::directory_iterator(MPQ_SOURCE_DIR "/configs/hw")) {
     if (e.path().extension() != ".yaml") continue;
-    auto acc = hw::load_accelerator(e.path().string());
+    auto acc = hw::load_accelerator(e.path().string(), fusion_op_kind);
     EXPECT_TRUE(acc.ok()) << acc.error().message;
     ++count;
   }

@@ -82,7 +82,7 @@ TEST(QuantizerGroups, EveryBundledModelOnEveryBundledAccelerator) {
     const Network net = load_model(model);
     for (const auto& e : std::filesystem::directory_iterator(MPQ_SOURCE_DIR "/configs/hw")) {
       if (e.path().extension() != ".yaml") continue;
-      auto acc = hw::load_accelerator(e.path().string());
+      auto acc = hw::load_accelerator(e.path().string(), fusion_op_kind);
       ASSERT_TRUE(acc.ok()) << acc.error().message;
       const QuantizerPlacement placement = place_quantizers(net, placement_rules_of(*acc));
       auto priced = price_network(net, placement, *acc);
@@ -115,7 +115,7 @@ energy_pj_per_mac: {W8A8: 1, W8A16: 2}
 memory:
   - {name: dram, bandwidth_gb_per_s: 1, energy_pj_per_byte: 1}
 )",
-                                   "pinned.yaml");
+                                   "pinned.yaml", fusion_op_kind);
   ASSERT_TRUE(acc.ok()) << acc.error().message;
   const Network resnet = load_model("resnet");
   auto priced = price_network(resnet, place_quantizers(resnet, placement_rules_of(*acc)), *acc);

@@ -6,6 +6,7 @@
 
 #include "hw/accelerator_loader.hpp"
 #include "hw/layer_workload.hpp"
+#include "search/hardware_groups.hpp"
 
 namespace mpq::test {
 
@@ -31,7 +32,7 @@ memory:
 
 inline hw::Accelerator parse_or_die(const std::string& yaml,
                                     const std::string& path = "test.yaml") {
-  auto acc = hw::parse_accelerator(yaml, path);
+  auto acc = hw::parse_accelerator(yaml, path, fusion_op_kind);
   EXPECT_TRUE(acc.ok()) << acc.error().message;
   return acc.ok() ? std::move(acc).value() : hw::Accelerator{};
 }

