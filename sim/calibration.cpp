@@ -74,7 +74,7 @@ Result<ActivationStats> collect_activation_stats(const Network& net,
     InputMoments* m = &stats.weight_inputs[q.name];
     auto seen = std::make_shared<std::int64_t>(0);
     observers[op->inputs[0]].push_back([op, shape, m, seen](const Tensor& t) {
-      if (*seen >= kMomentSamples || t.shape.empty()) return;
+      if ((*seen >= kMomentSamples && m->well_determined()) || t.shape.empty()) return;
       *seen += t.shape[0];
       accumulate_input_moments(*op, shape, t, *m);
     });

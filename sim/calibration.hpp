@@ -16,7 +16,8 @@ struct ActivationStats {
   std::int64_t samples = 0;
   std::map<std::string, Histogram> histograms;  // per activation quantizer
   // Per weight quantizer whose op supports it: the moments of the op's input over the first
-  // kMomentSamples samples, for range setting by the output error (output_error.hpp).
+  // kMomentSamples samples, or more until they are well determined (as many as calibration
+  // has), for range setting by the output error (output_error.hpp).
   std::map<std::string, InputMoments> weight_inputs;
 };
 

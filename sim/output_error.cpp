@@ -80,6 +80,10 @@ void accumulate_conv(const OpNode& op, const Shape& w, const Tensor& x, InputMom
 
 }  // namespace
 
+bool InputMoments::well_determined() const {
+  return fan_in > 0 && vectors >= kVectorsPerFanIn * fan_in;
+}
+
 double InputMoments::output_error(std::span<const double> dw, std::int64_t channel,
                                   std::int64_t channels) const {
   if (vectors == 0) return 0;

@@ -23,7 +23,15 @@ struct InputMoments {
   // dw^T H dw for output channel `channel` of `channels` (H = sums / vectors).
   double output_error(std::span<const double> dw, std::int64_t channel,
                       std::int64_t channels) const;
+
+  // Whether H is estimated from enough vectors to rank clipping ranges: with fewer vectors than
+  // weights (a Gemm or an SE block's 1x1 Conv after pooling sees one vector per sample), H is
+  // singular, and a clipping whose change lies in its null space looks free.
+  bool well_determined() const;
 };
+
+// Vectors per weight of a channel that H needs (well_determined).
+inline constexpr std::int64_t kVectorsPerFanIn = 8;
 
 // Weights with more inputs than this a channel keep the tensor-error search (H would be large).
 inline constexpr std::int64_t kMaxMomentFanIn = 2048;

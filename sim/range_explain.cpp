@@ -61,6 +61,7 @@ std::vector<RangeChoice> explain_ranges(const Network& net, const QuantizerPlace
     c.method = range_method_for(q, s.params.format, settings);
     if (c.method == RangeMethod::Enhanced)
       c.basis = q.kind == QuantizerKind::Weight && stats.weight_inputs.count(q.name) &&
+                        stats.weight_inputs.at(q.name).well_determined() &&
                         settings.per_channel_weights
                     ? "output error"
                     : "clip x3";

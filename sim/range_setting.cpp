@@ -133,16 +133,23 @@ Range least_output_error(std::span<const float> v, float lo, float hi, Range sea
   }
   candidates.push_back(searched);
   const IntGrid g = int_grid(r.format.bits, r.scheme, r.non_negative);
+  // A clipped weight's error is weighted as in the tensor search (kClipWeight): clipping shrinks
+  // a channel's largest weights, a gain error that every later layer sums coherently, while
+  // rounding errors of different channels cancel there; the op-local output error sees neither.
+  const double clip_scale = std::sqrt(kClipWeight);
   std::vector<double> dw(v.size());
   Range best = candidates.front();
   double best_err = std::numeric_limits<double>::infinity();
   for (const Range& c : candidates) {
     if (!(c.hi > c.lo)) continue;
     const ScaleZero sz = scale_from_range(c.lo, c.hi, g, r.scheme);
-    for (std::size_t k = 0; k < v.size(); ++k)
+    const Grid grid = grid_for(c.lo, c.hi, r);
+    for (std::size_t k = 0; k < v.size(); ++k) {
       dw[k] = static_cast<double>(
                   fake_quantize_int_reference(v[k], sz.scale, sz.zero_point, g.qmin, g.qmax)) -
               v[k];
+      if (v[k] < grid.rmin || v[k] > grid.rmax) dw[k] *= clip_scale;
+    }
     const double e = moments.output_error(dw, channel, channels);
     if (e < best_err) best_err = e, best = c;
   }
@@ -298,7 +305,7 @@ std::vector<Range> weight_ranges(std::span<const float> w, std::span<const std::
     };
     const Range searched = search_range(lo, hi, r, err);
     const bool by_output = method == RangeMethod::Enhanced && moments && axis >= 0 &&
-                           moments->vectors > 0 &&
+                           moments->well_determined() &&
                            moments->fan_in == static_cast<std::int64_t>(values.size());
     out.push_back(by_output ? least_output_error(values, lo, hi, searched, r, *moments, c, channels)
                             : searched);
