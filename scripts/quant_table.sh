@@ -10,6 +10,7 @@
 #     DATA        evaluation set, default fashion-mnist:test (all 10,000 images)
 #     MODELS      ONNX files, default configs/models/{cnn,mobilenet,resnet,vit}.onnx; any model
 #                 that takes Fashion-MNIST images (metadata mpq.input.*) works
+#   CALIB=SPEC (environment) calibrates on another set than the first 512 training images
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 MPQ=${1:-$SRC/build/cli/mpq}
@@ -18,18 +19,19 @@ shift $(($# < 2 ? $# : 2))
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=("$SRC"/configs/models/{cnn,mobilenet,resnet,vit}.onnx)
 METHODS=(minmax percentile mse enhanced)
+CALIB=${CALIB:-fashion-mnist:train:512}  # another calibration set: CALIB=fashion-mnist:train:OFFSET+N
 
 # top-1 accuracy and float accuracy of one run, as "acc float"
 top1() {
   "$MPQ" quantize "$1" --candidate "$2" --act-range "$3" --weight-range "$3" \
-    --calib fashion-mnist:train:512 --data "$DATA" --json |
+    --calib "$CALIB" --data "$DATA" --json |
     /usr/bin/python3 -c "
 import json, sys
 d = json.load(sys.stdin)['metrics']
 print(f\"{d['top1_accuracy']:.2f} {d['float_top1_accuracy']:.2f}\")"
 }
 
-echo "evaluation: $DATA; calibration: fashion-mnist:train:512"
+echo "evaluation: $DATA; calibration: $CALIB"
 echo
 echo "| model | candidate | float | min-max | percentile | MSE | enhanced (default) | default - best |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
