@@ -6,7 +6,9 @@ after issue 22, and its export in onnxruntime.
 
 MPQ_BEFORE is mpq built at the commit before issue 22's work (94d1de7:
 `git worktree add --detach /tmp/mpq-before 94d1de7`, then build it as the README says),
-MPQ_AFTER the current build. Per model:
+MPQ_AFTER the current build. With --before-as-exported, MPQ_BEFORE is run with the settings of
+that commit instead: `--no-canonicalize` and MSE ranges (its arithmetic otherwise is the current
+one: no NaN guard, no fusion rules are involved on these models). Per model:
   * FP32: top-1 on the 10,000 test images in mpq (`mpq run --data fashion-mnist:test`) and
     onnxruntime (tools/ort/ort_logits.js on the same images, preprocessed per the metadata),
     and the largest logit difference;
@@ -50,15 +52,18 @@ def ort(model, x, out, level):
     return np.load(out)
 
 
-def quantizer_counts(mpq, model):
-    q = json.loads(run([mpq, "inspect", model, "--quantizers", "--json"]))["quantizers"]
+BEFORE_FLAGS = []  # --before-as-exported: the settings before issue 22 on a current binary
+
+
+def quantizer_counts(mpq, model, flags=()):
+    q = json.loads(run([mpq, "inspect", model, "--quantizers", "--json", *flags]))["quantizers"]
     acts = sum(1 for r in q if r["kind"] == "activation")
     return acts, len(q) - acts
 
 
-def w8a8(mpq, model, cfg):
+def w8a8(mpq, model, cfg, flags=()):
     out = json.loads(run([mpq, "quantize", model, "--candidate", "W8A8", "--data",
-                          "fashion-mnist:test", "-o", cfg, "--json", "--threads", "2"]))
+                          "fashion-mnist:test", "-o", cfg, "--json", "--threads", "2", *flags]))
     m = out["metrics"]
     finite = all(isinstance(v, (int, float)) and math.isfinite(v)
                  for v in (m.get("sqnr_db"), m.get("top1_accuracy"), m.get("kl_divergence")))
@@ -89,10 +94,11 @@ def row(before, after, name, tmp):
     r["fp32_mpq"] = json.loads(run([after, "run", model, "--data", "fashion-mnist:test", "--json",
                                     "--threads", "2"]))["top1_accuracy"]
     r["fp32_diff"] = float(np.abs(y.astype(np.float64) - y_ort).max())
-    r["q_before"], r["q_after"] = quantizer_counts(before, model), quantizer_counts(after, model)
+    r["q_before"] = quantizer_counts(before, model, BEFORE_FLAGS[:1])
+    r["q_after"] = quantizer_counts(after, model)
     cfg_b, cfg_a = os.path.join(tmp, name + ".before.json"), os.path.join(tmp, name + ".after.json")
     try:
-        r["acc_before"], r["sqnr_before"], fin_b = w8a8(before, model, cfg_b)
+        r["acc_before"], r["sqnr_before"], fin_b = w8a8(before, model, cfg_b, BEFORE_FLAGS)
     except RuntimeError as e:  # the old binary may refuse a model; the table says so
         print(f"{name}: before: {e}", file=sys.stderr)
         r["acc_before"], r["sqnr_before"], fin_b = None, None, False
@@ -135,8 +141,12 @@ def main():
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--out")
+    ap.add_argument("--before-as-exported", action="store_true",
+                    help="run MPQ_BEFORE with --no-canonicalize and MSE ranges")
     ap.add_argument("models", nargs="*")
     args = ap.parse_args()
+    if args.before_as_exported:
+        BEFORE_FLAGS.extend(["--no-canonicalize", "--act-range", "mse", "--weight-range", "mse"])
     rows = []
     with tempfile.TemporaryDirectory(prefix="mpq_foreign_table_") as tmp:
         for name in args.models or MODELS:

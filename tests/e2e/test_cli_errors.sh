@@ -53,6 +53,14 @@ fi
 
 OUT="$TMP/out.npy"
 
+# ---------------------------------------------------------------- command line
+expect_error "unknown command" "unknown command 'bogus' \\(commands: inspect, run" - -- \
+  "$MPQ" bogus
+expect_error "no command" "A subcommand is required" - -- \
+  "$MPQ"
+expect_error "missing argument" "model is required" - -- \
+  "$MPQ" quantize
+
 # ---------------------------------------------------------------- model files
 expect_error "truncated ONNX file (run)" "truncated.onnx.*(not a valid ONNX|truncated|corrupt)" "$OUT" -- \
   "$MPQ" run "$TMP/truncated.onnx" --input "$TMP/x.npy" --output "$OUT"
