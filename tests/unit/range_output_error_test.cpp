@@ -14,7 +14,8 @@ namespace {
 
 // One output channel of 9 weights: one large weight, which the weights' own search keeps, and
 // eight small ones.
-const std::vector<float> kWeights = {1.0f, 0.06f, -0.05f, 0.04f, -0.03f, 0.05f, 0.02f, -0.06f, 0.01f};
+const std::vector<float> kWeights = {1.0f,  0.06f, -0.05f, 0.04f, -0.03f,
+                                     0.05f, 0.02f, -0.06f, 0.01f};
 const std::vector<std::int64_t> kShape = {1, 9};
 
 // Moments of `vectors` input vectors whose first component is always 0: the output does not see
@@ -24,7 +25,8 @@ InputMoments moments_without_first_input(std::int64_t vectors) {
   m.fan_in = 9;
   m.vectors = vectors;
   m.sums.assign(81, 0.0);
-  for (int k = 1; k < 9; ++k) m.sums[static_cast<std::size_t>(k * 9 + k)] = static_cast<double>(vectors);
+  for (int k = 1; k < 9; ++k)
+    m.sums[static_cast<std::size_t>(k * 9 + k)] = static_cast<double>(vectors);
   return m;
 }
 
