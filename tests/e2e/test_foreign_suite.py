@@ -13,10 +13,13 @@ says (NHWC for the TensorFlow-style model):
   * Export (opsets 11 and 12 go through ONNX's version converter): W8A8 with the default
     settings, calibrated on 256 training images, `mpq export` (opset 21), and at opset 17 too;
     the exported model in onnxruntime against `mpq run --config`: top-1 accuracy on the 10,000
-    test images at onnxruntime's default level 'all' within ACC_TOL, and on the first 256 images
-    at level 'disabled' (the ONNX semantics) the logits within MAX_STEPS steps of the logits'
-    quantizer and the same class on at least MIN_TOP1_AGREE images (tests/e2e/
-    test_qdq_onnxruntime.py explains the tolerances: rounding flips of values at a grid tie).
+    test images at level 'disabled' (the ONNX semantics, which mpq simulates) within ACC_TOL,
+    and on the first 256 of them the logits within MAX_STEPS steps of the logits' quantizer and
+    the same class on at least MIN_TOP1_AGREE images (tests/e2e/test_qdq_onnxruntime.py
+    explains the tolerances: rounding flips of values at a grid tie); at onnxruntime's default
+    level 'all', within ACC_TOL_ALL: there its QDQ fusions run integer kernels that requantize
+    with their own rounding (on the ViT, 47 of 10,000 classes differ from level 'disabled',
+    which agrees with mpq on all 10,000).
 Needs tools/ort/node_modules (scripts/setup.sh).
 """
 
@@ -35,6 +38,7 @@ MODELS = ("mnv3_opset11", "tf_opset12", "vit_opset13")
 COUNT = 1000
 FP32_RTOL, FP32_ATOL = 1e-4, 1e-4
 ACC_TOL = 0.1         # top-1 points, exported model in onnxruntime vs mpq's simulation
+ACC_TOL_ALL = 0.25    # the same at onnxruntime's level 'all' (its fused integer kernels)
 MAX_STEPS = 3         # 'disabled' logits: steps of the logits quantizer
 MIN_TOP1_AGREE = 250  # of LOGIT_COUNT
 LOGIT_COUNT = 256
@@ -141,21 +145,27 @@ def check_export(mpq, src, name, tmp):
             continue
         counts = json.loads(p.stdout)
         try:
-            spec = ort_logits(src, qdq, x_256, qdq + ".disabled.npy", "disabled")
+            semantics = ort_logits(src, qdq, x_all, qdq + ".disabled.npy", "disabled")
             full = ort_logits(src, qdq, x_all, qdq + ".all.npy", "all")
         except RuntimeError as e:
             errors.append(f"{tag}: {e}")
             continue
+        spec = semantics[:LOGIT_COUNT]
         d = np.abs(spec.astype(np.float64) - ref)
         agree = int((spec.argmax(1) == ref.argmax(1)).sum())
-        acc_ort = float((full.argmax(1) == labels).mean() * 100)
+        acc_ort = float((semantics.argmax(1) == labels).mean() * 100)
+        acc_all = float((full.argmax(1) == labels).mean() * 100)
         print(f"{tag}: {counts['quantize_linear']} Q / {counts['dequantize_linear']} DQ; accuracy "
-              f"mpq {acc_mpq:.2f} onnxruntime {acc_ort:.2f}; 'disabled' logits max |diff| "
+              f"mpq {acc_mpq:.2f} onnxruntime {acc_ort:.2f} (level 'all' {acc_all:.2f}); "
+              f"'disabled' logits max |diff| "
               f"{d.max():.4g} ({d.max() / step:.1f} steps), {int((d > 0).sum())}/{d.size} differ, "
               f"top-1 agree {agree}/{LOGIT_COUNT}", flush=True)
         if abs(acc_mpq - acc_ort) > ACC_TOL + 1e-9:
             errors.append(f"{tag}: accuracy mpq {acc_mpq:.2f} vs onnxruntime {acc_ort:.2f} differs "
                           f"by more than {ACC_TOL} point")
+        if abs(acc_mpq - acc_all) > ACC_TOL_ALL + 1e-9:
+            errors.append(f"{tag}: accuracy mpq {acc_mpq:.2f} vs onnxruntime level 'all' "
+                          f"{acc_all:.2f} differs by more than {ACC_TOL_ALL} point")
         if d.max() > MAX_STEPS * step * (1 + 1e-6):
             errors.append(f"{tag}: 'disabled' logits differ by {d.max() / step:.2f} steps "
                           f"(> {MAX_STEPS}): the exported graph computes something else than "
