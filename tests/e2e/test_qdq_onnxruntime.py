@@ -24,10 +24,15 @@ Two onnxruntime modes, because they compute different things:
     'extended' on, it replaces DQ -> op -> Q groups by its integer kernels (QLinearConv,
     QLinearMatMul, QGemm, and the com.microsoft QLinearAdd/QLinearMul/QLinearSoftmax), which
     approximate the graph (fixed-point requantization, a softmax lookup table). Its accuracy is
-    the one compared; its logits are reported, with a looser bound.
+    the one compared, within ACC_TOL; its logits are reported, with a looser bound. On the ViT
+    those approximations alone change up to 47 of 10,000 classes (0.11 point; at 'disabled' its
+    export agrees with mpq on all 10,000: e2e_foreign_suite's vit_opset13 canonicalizes to this
+    graph and checks 'disabled' accuracy on all images within 0.1 point), so the ViT's bound is
+    ACC_TOL_VIT.
 
 Asserted per model and configuration:
-  * top-1 accuracy of onnxruntime ('all', 10,000 images) within ACC_TOL (0.1 point) of mpq's;
+  * top-1 accuracy of onnxruntime ('all', 10,000 images) within ACC_TOL (0.1 point) of mpq's,
+    ACC_TOL_VIT (0.25) on the ViT (QLinearSoftmax's lookup table and fixed-point attention);
   * logits of the first 256 images, 'disabled' against mpq: the logits are the output of an
     activation quantizer, so any difference is a whole number of its steps s_out. What is
     left between two correct engines are rounding flips of intermediate activations whose
@@ -58,6 +63,7 @@ import numpy as np
 from fashion_mnist_test_set import load_test_set
 
 ACC_TOL = 0.1          # top-1 accuracy points, onnxruntime vs mpq
+ACC_TOL_VIT = 0.25     # the same on the ViT, whose attention onnxruntime approximates most
 MAX_STEPS = 3          # 'disabled' logits: steps of the logits quantizer
 MAX_DIFF_FRAC = 0.05   # 'disabled' logits: fraction of the 256 x 10 logits that may differ
 MIN_TOP1_AGREE = 250   # of 256
@@ -323,9 +329,10 @@ def check_model(mpq, src, ort, name, tmp, extra_level=None):
 def judge(r):
     bad = []
     step = r["step"]
-    if "acc_mpq" in r and abs(r["acc_mpq"] - r["acc_ort"]) > ACC_TOL + 1e-9:
+    tol = ACC_TOL_VIT if r["tag"].startswith("vit") else ACC_TOL
+    if "acc_mpq" in r and abs(r["acc_mpq"] - r["acc_ort"]) > tol + 1e-9:
         bad.append(f"top-1 accuracy mpq {r['acc_mpq']:.2f} vs onnxruntime {r['acc_ort']:.2f} "
-                   f"differs by more than {ACC_TOL} point: more images change class than "
+                   f"differs by more than {tol} point: more images change class than "
                    f"rounding flips at ties explain; compare the 'disabled' logits below to see "
                    f"whether mpq or onnxruntime's fused kernels are off")
     if step is None:
