@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "hardware_args.hpp"
+#include "sim/adaround_layers.hpp"
 #include "sim/calibration.hpp"
 #include "sim/nonfinite.hpp"
 #include "sim/quant_metrics.hpp"
@@ -27,7 +28,36 @@ struct QuantizeArgs {
   float percentile = 99.99f;
   bool per_tensor = false, explain = false;
   std::int64_t batch = 32;
+  std::string weight_rounding = "nearest", adaround_inputs = "float";
+  AdaRoundOptions adaround;
 };
+
+std::string short_number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+Result<std::optional<AdaRoundSettings>> rounding_settings(const QuantizeArgs& a) {
+  if (a.weight_rounding == "nearest") return std::optional<AdaRoundSettings>{};
+  if (a.weight_rounding != "adaround")
+    return make_error("--weight-rounding must be nearest or adaround, not '" + a.weight_rounding +
+                      "'");
+  if (a.adaround_inputs != "float" && a.adaround_inputs != "quantized")
+    return make_error("--adaround-inputs must be float or quantized, not '" + a.adaround_inputs +
+                      "'");
+  const AdaRoundOptions& o = a.adaround;
+  if (o.iterations < 1) return make_error("--adaround-iters must be at least 1");
+  if (!(o.lambda >= 0) || !(o.learning_rate > 0) || !(o.warmup >= 0 && o.warmup < 1) ||
+      !(o.beta_start >= 1) || !(o.beta_end >= 1))
+    return make_error(
+        "AdaRound settings out of range: --adaround-lambda >= 0, --adaround-lr > 0, "
+        "--adaround-warmup in [0, 1), betas >= 1");
+  AdaRoundSettings r;
+  r.optimiser = o;
+  r.inputs = a.adaround_inputs == "float" ? AdaRoundInputs::Float : AdaRoundInputs::Quantized;
+  return std::optional<AdaRoundSettings>(r);
+}
 
 Result<QuantScheme> parse_scheme(const std::string& s, const char* flag) {
   if (s == "symmetric") return QuantScheme::Symmetric;
@@ -153,6 +183,47 @@ Result<Calibrated> calibrate(const QuantizeArgs& a, const Network& net,
   return Calibrated{std::move(stats).value(), std::move(cfg).value(), *batch};
 }
 
+// AdaRound of the calibrated configuration's weights on the calibration samples.
+Result<AdaRoundReport> round_weights(const QuantizeArgs& a, const Network& net,
+                                     const QuantizerPlacement& placement, Calibrated& c,
+                                     const AdaRoundSettings& settings, bool tty) {
+  auto calib = open_samples(a.calib, net);
+  if (!calib) return make_error("--calib: " + calib.error().message);
+  auto report = adaround_config(net, placement, c.cfg, *calib, c.batch, settings,
+                                stderr_progress(tty, "AdaRound (layers)"));
+  if (!report) return report.error();
+  const AdaRoundOptions& o = settings.optimiser;
+  c.cfg.notes["weight_rounding"] =
+      "adaround (" + a.adaround_inputs + " inputs, " + std::to_string(o.iterations) +
+      " iterations, lambda " + short_number(o.lambda) + ", beta " + short_number(o.beta_start) +
+      " -> " + short_number(o.beta_end) + ", warm-up " + short_number(o.warmup) + ", Adam lr " +
+      short_number(o.learning_rate) + ")";
+  return report;
+}
+
+nlohmann::json rounding_json(const AdaRoundReport& r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : r.layers)
+    layers.push_back({{"quantizer", l.quantizer},
+                      {"weights", l.weights},
+                      {"output_error_nearest", l.nearest_error},
+                      {"output_error_adaround", l.adaround_error}});
+  return {{"layers", layers}, {"left_at_nearest", r.skipped}};
+}
+
+void print_rounding(const AdaRoundReport& r) {
+  std::printf(
+      "AdaRound: output error on the calibration samples (mean squared, summed over "
+      "channels), nearest -> adaround\n");
+  for (const auto& l : r.layers) {
+    std::string name = l.quantizer;
+    if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
+    std::printf("  %-44s %8lld weights  %11.4e -> %11.4e\n", name.c_str(),
+                static_cast<long long>(l.weights), l.nearest_error, l.adaround_error);
+  }
+  for (const auto& s : r.skipped) std::printf("  left at nearest: %s\n", s.c_str());
+}
+
 // The configuration against the float model on `eval_spec`; a run that breaks is an error.
 Result<QuantMetrics> evaluate(const QuantizeArgs& a, const Network& net, const Calibrated& c,
                               const std::string& label, const SampleSpec& eval_spec, bool tty) {
@@ -196,6 +267,8 @@ int run_quantize(const QuantizeArgs& a) {
     return fail(make_error("give either --candidate (e.g. W8A8) or --config cfg.json"));
   auto settings = range_settings(a);
   if (!settings) return fail(settings.error());
+  const auto rounding = rounding_settings(a);
+  if (!rounding) return fail(rounding.error());
   auto threads = apply_threads(a.common);
   auto net = load_network(a.model);
   if (!net) return fail(net.error());
@@ -205,8 +278,14 @@ int run_quantize(const QuantizeArgs& a) {
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto req = requested_formats(a, *net, placement);
   if (!req) return fail(req.error());
-  const auto calibrated = calibrate(a, *net, placement, *req, *settings, tty);
+  auto calibrated = calibrate(a, *net, placement, *req, *settings, tty);
   if (!calibrated) return fail(calibrated.error());
+  std::optional<AdaRoundReport> rounded;
+  if (*rounding) {
+    auto r = round_weights(a, *net, placement, *calibrated, **rounding, tty);
+    if (!r) return fail(r.error());
+    rounded = std::move(r).value();
+  }
   const QuantConfig& cfg = calibrated->cfg;
   // --labels label the evaluation samples: --data, or the calibration samples without it.
   const SampleSpec eval_spec{a.data.empty() ? a.calib : a.data, a.labels};
@@ -230,6 +309,8 @@ int run_quantize(const QuantizeArgs& a) {
                         {"metrics", metrics_to_json(*m)},
                         {"written", a.output}};
     if (a.explain) j["ranges"] = explain_json(ranges);
+    j["weight_rounding"] = a.weight_rounding;
+    if (rounded) j["adaround"] = rounding_json(*rounded);
     print_json(j);
     return 0;
   }
@@ -237,6 +318,7 @@ int run_quantize(const QuantizeArgs& a) {
               a.model.model.c_str(), req->label.c_str(), cfg.quantizers.size(), a.calib.c_str(),
               a.act_range.c_str(), a.weight_range.c_str());
   if (a.explain) print_explanation(ranges);
+  if (rounded) print_rounding(*rounded);
   print_metrics(*m, eval_spec.text());
   if (!a.output.empty()) std::printf("wrote %s\n", a.output.c_str());
   return 0;
@@ -286,6 +368,30 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--per-tensor", args->per_tensor,
                 "One weight scale per tensor instead of one per output channel");
   cmd->add_option("--bias", args->bias, "Biases: int32 (scale s_w x s_a) or float")
+      ->capture_default_str();
+  cmd->add_option("--weight-rounding", args->weight_rounding,
+                  "Integer weights: nearest, or adaround (learned per weight to keep each layer's "
+                  "output, Nagel et al. 2020; written into the configuration)")
+      ->capture_default_str();
+  cmd->add_option("--adaround-inputs", args->adaround_inputs,
+                  "AdaRound fits each layer on the float network's inputs (float: layers "
+                  "independent) or on those of the network quantized up to it (quantized)")
+      ->capture_default_str();
+  cmd->add_option("--adaround-iters", args->adaround.iterations, "AdaRound: Adam iterations")
+      ->capture_default_str();
+  cmd->add_option("--adaround-lambda", args->adaround.lambda,
+                  "AdaRound: weight of the rounding regularizer")
+      ->capture_default_str();
+  cmd->add_option("--adaround-lr", args->adaround.learning_rate, "AdaRound: Adam learning rate")
+      ->capture_default_str();
+  cmd->add_option("--adaround-warmup", args->adaround.warmup,
+                  "AdaRound: share of iterations before the regularizer starts")
+      ->capture_default_str();
+  cmd->add_option("--adaround-beta-start", args->adaround.beta_start,
+                  "AdaRound: regularizer exponent at the end of the warm-up")
+      ->capture_default_str();
+  cmd->add_option("--adaround-beta-end", args->adaround.beta_end,
+                  "AdaRound: regularizer exponent at the last iteration")
       ->capture_default_str();
   cmd->add_option("--batch", args->batch, "Batch size")
       ->check(CLI::PositiveNumber)

@@ -117,6 +117,25 @@ void fake_quantize(const Tensor& src, Tensor& dst, const QuantParams& p) {
   apply(src.f.data(), dst.f.data(), src.shape, p);
 }
 
+void dequantize(std::span<const std::int32_t> q, const Shape& shape, const QuantParams& p,
+                Tensor& dst) {
+  assert(p.format.is_int() && static_cast<std::int64_t>(q.size()) == numel(shape));
+  dst.dtype = DType::Float32;
+  dst.shape = shape;
+  dst.f.resize(q.size());
+  std::int64_t inner = 1, channels = 1;
+  if (p.per_channel()) {
+    channels = shape[static_cast<std::size_t>(p.axis)];
+    for (std::size_t d = static_cast<std::size_t>(p.axis) + 1; d < shape.size(); ++d)
+      inner *= shape[d];
+  }
+  for (std::size_t e = 0; e < q.size(); ++e) {
+    const auto c = static_cast<std::size_t>((static_cast<std::int64_t>(e) / inner) % channels);
+    const auto zp = static_cast<float>(p.zero_point[c]);
+    dst.f[e] = (static_cast<float>(q[e]) - zp) * p.scale[c];
+  }
+}
+
 float fake_quantize_int_reference(float x, float scale, std::int32_t zero_point, std::int32_t qmin,
                                   std::int32_t qmax) {
   const float inv = 1.0f / scale;

@@ -52,6 +52,11 @@ void fake_quantize(std::span<float> values, const QuantParams& p);
 // `src` into `dst` (dst resized), for weights kept in a cache next to the float original.
 void fake_quantize(const Tensor& src, Tensor& dst, const QuantParams& p);
 
+// dst = (q - zero_point) x scale for integers `q` of a tensor of `shape` (integer format; the
+// weights AdaRound chose), with fake_quantize's arithmetic after its rounding.
+void dequantize(std::span<const std::int32_t> q, const Shape& shape, const QuantParams& p,
+                Tensor& dst);
+
 // Element by element, for the tests and as the reference of the fast paths above.
 float fake_quantize_int_reference(float x, float scale, std::int32_t zero_point, std::int32_t qmin,
                                   std::int32_t qmax);

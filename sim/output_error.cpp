@@ -43,14 +43,16 @@ void add_gram(const float* rows, std::int64_t n, std::int64_t f, double* sums) {
 // Rows of at most this many vectors are summed at a time (bounded memory, float sums short).
 constexpr std::int64_t kChunk = 2048;
 
-void accumulate_conv(const OpNode& op, const Shape& w, const Tensor& x, InputMoments& m) {
+// Calls visit(group, rows, n) on chunks of at most kChunk input patches of a Conv, in the order
+// (group, batch, output position).
+void for_each_conv_chunk(const OpNode& op, const Shape& w, const Tensor& x, std::int64_t f,
+                         const RowsVisitor& visit) {
   const ConvGeometry g = conv_geometry(op, x.shape, w);
-  const std::int64_t cg = g.in_channels / g.group, f = m.fan_in;
+  const std::int64_t cg = g.in_channels / g.group;
   const std::array<std::int64_t, 3> in = g.in, out = g.out, k = g.kernel;
   const std::int64_t in_size = in[0] * in[1] * in[2], positions = out[0] * out[1] * out[2];
   std::vector<float> rows(static_cast<std::size_t>(kChunk * f));
   for (std::int64_t grp = 0; grp < g.group; ++grp) {
-    double* sums = m.sums.data() + grp * f * f;
     std::int64_t n = 0;
     for (std::int64_t b = 0; b < g.batch; ++b)
       for (std::int64_t pos = 0; pos < positions; ++pos) {
@@ -71,11 +73,10 @@ void accumulate_conv(const OpNode& op, const Shape& w, const Tensor& x, InputMom
                 row[e] = inside ? plane[(i0 * in[1] + i1) * in[2] + i2] : 0.0f;
               }
         }
-        if (++n == kChunk) add_gram(rows.data(), n, f, sums), n = 0;
+        if (++n == kChunk) visit(grp, rows.data(), n), n = 0;
       }
-    add_gram(rows.data(), n, f, sums);
+    if (n > 0) visit(grp, rows.data(), n);
   }
-  m.vectors += g.batch * positions;
 }
 
 }  // namespace
@@ -97,6 +98,30 @@ bool supports_input_moments(const OpNode& op, const Shape& weight) {
   return layout_of(op, weight).has_value();
 }
 
+void for_each_input_chunk(const OpNode& op, const Shape& weight, const Tensor& input,
+                          const RowsVisitor& visit) {
+  const auto l = layout_of(op, weight);
+  if (!l || !input.is_float() || input.shape.empty()) return;
+  if (op.op_type == "Conv") {
+    try {
+      for_each_conv_chunk(op, weight, input, l->fan_in, visit);
+    } catch (const OpError&) {
+      // A geometry the engine rejects never reaches here; nothing to visit otherwise.
+    }
+    return;
+  }
+  // Gemm / MatMul: every row of the input's last dimension is one input vector.
+  if (input.shape.back() != l->fan_in) return;
+  const std::int64_t n = input.size() / l->fan_in;
+  for (std::int64_t start = 0; start < n; start += kChunk)
+    visit(0, input.f.data() + start * l->fan_in, std::min(kChunk, n - start));
+}
+
+InputLayout input_layout(const OpNode& op, const Shape& weight) {
+  const auto l = layout_of(op, weight);
+  return l ? InputLayout{l->groups, l->fan_in} : InputLayout{};
+}
+
 void accumulate_input_moments(const OpNode& op, const Shape& weight, const Tensor& input,
                               InputMoments& m) {
   const auto l = layout_of(op, weight);
@@ -106,22 +131,13 @@ void accumulate_input_moments(const OpNode& op, const Shape& weight, const Tenso
     m.fan_in = l->fan_in;
     m.sums.assign(static_cast<std::size_t>(l->groups * l->fan_in * l->fan_in), 0.0);
   }
-  if (op.op_type == "Conv") {
-    try {
-      accumulate_conv(op, weight, input, m);
-    } catch (const OpError&) {
-      // A geometry the engine rejects never reaches here; nothing to add otherwise.
-    }
-    return;
-  }
-  // Gemm / MatMul: every row of the input's last dimension is one input vector.
-  if (input.shape.back() != m.fan_in) return;
-  const std::int64_t n = input.size() / m.fan_in;
-  for (std::int64_t start = 0; start < n; start += kChunk) {
-    const std::int64_t rows = std::min(kChunk, n - start);
-    add_gram(input.f.data() + start * m.fan_in, rows, m.fan_in, m.sums.data());
-  }
-  m.vectors += n;
+  std::int64_t vectors = 0;
+  for_each_input_chunk(op, weight, input,
+                       [&](std::int64_t group, const float* rows, std::int64_t n) {
+                         add_gram(rows, n, m.fan_in, m.sums.data() + group * m.fan_in * m.fan_in);
+                         if (group == 0) vectors += n;
+                       });
+  m.vectors += vectors;
 }
 
 }  // namespace mpq

@@ -7,6 +7,7 @@
 // that inputs are correlated, so that clipping a channel's largest weight shifts its output
 // coherently while rounding errors cancel).
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -39,6 +40,20 @@ inline constexpr std::int64_t kMaxMomentFanIn = 2048;
 // The moments for the weight of `op` (its input 1) when its layout is supported (Conv of any
 // spatial rank, Gemm, MatMul with a 2-D weight) and its fan-in is at most kMaxMomentFanIn.
 bool supports_input_moments(const OpNode& op, const Shape& weight);
+
+// The groups of output channels sharing input vectors (a grouped Conv's, else 1) and the
+// inputs per output channel; {0, 0} when the layout is not supported.
+struct InputLayout {
+  std::int64_t groups = 0, fan_in = 0;
+};
+InputLayout input_layout(const OpNode& op, const Shape& weight);
+
+// Calls visit(group, rows, n) on chunks of n row-major input vectors of fan_in values each (what
+// one output channel's weights multiply) of one batch of `op`'s input 0, in a fixed order, so
+// that two inputs of the same shape give chunks of the same sizes and positions.
+using RowsVisitor = std::function<void(std::int64_t group, const float* rows, std::int64_t n)>;
+void for_each_input_chunk(const OpNode& op, const Shape& weight, const Tensor& input,
+                          const RowsVisitor& visit);
 
 // Adds the input vectors of one batch of `op`'s input 0.
 void accumulate_input_moments(const OpNode& op, const Shape& weight, const Tensor& input,

@@ -1,5 +1,6 @@
 #include "quant_config.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -29,6 +30,48 @@ std::optional<std::string> int_grid_problem(const QuantParams& p, int bits) {
 }
 
 using nlohmann::json;
+
+// Integer weights as one line of space-separated numbers: the file is indented (dump(1)), which
+// would otherwise give every weight a line of its own.
+std::string integers_to_text(const std::vector<std::int32_t>& v) {
+  std::string out;
+  out.reserve(v.size() * 3);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ' ';
+    out += std::to_string(v[i]);
+  }
+  return out;
+}
+
+std::optional<std::vector<std::int32_t>> integers_from_text(const std::string& text) {
+  std::vector<std::int32_t> v;
+  const char* p = text.c_str();
+  const char* end = p + text.size();
+  while (p < end) {
+    if (*p == ' ') {
+      ++p;
+      continue;
+    }
+    std::int32_t x = 0;
+    const auto [next, ec] = std::from_chars(p, end, x);
+    if (ec != std::errc() || (next < end && *next != ' ')) return std::nullopt;
+    v.push_back(x);
+    p = next;
+  }
+  return v;
+}
+
+// The stored AdaRound integers of weight quantizer `where`: one per element, on the grid.
+std::optional<std::string> integer_weights_problem(const QuantizerSetting& s, std::int64_t size) {
+  if (static_cast<std::int64_t>(s.integer_weights.size()) != size)
+    return "\"integer_weights\" has " + std::to_string(s.integer_weights.size()) +
+           " values, the weight has " + std::to_string(size);
+  for (const auto q : s.integer_weights)
+    if (q < s.params.qmin || q > s.params.qmax)
+      return "integer weight " + std::to_string(q) + " is outside [qmin, qmax] = [" +
+             std::to_string(s.params.qmin) + ", " + std::to_string(s.params.qmax) + "]";
+  return std::nullopt;
+}
 
 const char* kind_name(QuantizerKind k) {
   return k == QuantizerKind::Weight ? "weight" : "activation";
@@ -114,6 +157,10 @@ json config_to_json(const QuantConfig& cfg) {
       q["zero_point"] = p.zero_point;
       q["qmin"] = p.qmin;
       q["qmax"] = p.qmax;
+    }
+    if (!s.integer_weights.empty()) {
+      q["rounding"] = "adaround";
+      q["integer_weights"] = integers_to_text(s.integer_weights);
     }
     qs[name] = q;
   }
@@ -201,6 +248,15 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
         if (!(sc > 0) || !std::isfinite(sc)) return bad(where + ": scales must be positive");
       if (fmt->is_int())
         if (auto why = int_grid_problem(s.params, fmt->bits)) return bad(where + ": " + *why);
+      if (q.contains("integer_weights")) {
+        if (!fmt->is_int() || mq->kind != QuantizerKind::Weight)
+          return bad(where + ": \"integer_weights\" are for integer weight formats");
+        auto ints = integers_from_text(q.at("integer_weights").get<std::string>());
+        if (!ints) return bad(where + ": \"integer_weights\" must be integers separated by spaces");
+        s.integer_weights = std::move(*ints);
+        if (auto why = integer_weights_problem(s, net.model.initializers.at(name).size()))
+          return bad(where + ": " + *why);
+      }
       cfg.quantizers[name] = std::move(s);
     }
     const std::string here = placement_fingerprint(placement);

@@ -20,6 +20,9 @@ struct QuantizerSetting {
   QuantScheme scheme = QuantScheme::Asymmetric;
   std::vector<float> range_min, range_max;  // calibrated range, per channel when params.axis >= 0
   QuantParams params;                       // format, scale, zero point, grid
+  // Integer weights chosen by AdaRound (the tensor's elements in order, each in [qmin, qmax]);
+  // empty: round to nearest. The weight is then (q - zero_point) x scale.
+  std::vector<std::int32_t> integer_weights;
 };
 
 // The integer bias of a Conv/Gemm whose weight and input are integer: scale = s_w x s_a per

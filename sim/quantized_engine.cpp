@@ -20,7 +20,11 @@ QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg
   QuantizedConstants qc;
   for (const auto& [name, s] : cfg.quantizers) {
     if (s.kind != QuantizerKind::Weight || s.params.format.is_identity()) continue;
-    fake_quantize(net.model.initializers.at(name), qc.tensors[name], s.params);
+    const Tensor& w = net.model.initializers.at(name);
+    if (s.integer_weights.empty())
+      fake_quantize(w, qc.tensors[name], s.params);
+    else
+      dequantize(s.integer_weights, w.shape, s.params, qc.tensors[name]);
   }
   for (const auto& [name, b] : cfg.biases) {
     const Tensor& bias = net.model.initializers.at(name);

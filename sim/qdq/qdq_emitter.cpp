@@ -79,7 +79,7 @@ void QdqEmitter::activation(const std::string& src, const std::string& dst, cons
 }
 
 void QdqEmitter::weight(const std::string& name, const Tensor& w, const QuantParams& p,
-                        const QdqFormat& f) {
+                        const QdqFormat& f, std::span<const std::int32_t> ints) {
   std::string raw;
   if (f.kind == QdqKind::Cast) {
     const std::string h = b_.fresh(name + "_" + onnx_type_name(f.type));
@@ -88,8 +88,11 @@ void QdqEmitter::weight(const std::string& name, const Tensor& w, const QuantPar
     ++counts.cast;
     return;
   }
-  raw = p.format.is_int() ? pack_ints(weight_ints(w, p), f.type)
-                          : pack_floats(weight_on_float_grid(w, p), f.type);
+  raw = p.format.is_int()
+            ? pack_ints(ints.empty() ? weight_ints(w, p)
+                                     : std::vector<std::int32_t>(ints.begin(), ints.end()),
+                        f.type)
+            : pack_floats(weight_on_float_grid(w, p), f.type);
   const std::string q = b_.fresh(name + "_quantized");
   b_.add_raw(q, f.type, raw, w.shape);
   const std::string s = b_.fresh(name + "_scale"), z = b_.fresh(name + "_zero_point");

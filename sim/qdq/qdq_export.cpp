@@ -93,7 +93,7 @@ Result<onnx::ModelProto> build_model(const Network& net, const QuantConfig& cfg,
   for (const auto& [name, s] : cfg.quantizers) {
     auto f = formats.find(name);
     if (s.kind != QuantizerKind::Weight || f == formats.end()) continue;
-    emit.weight(name, m.initializers.at(name), s.params, f->second);
+    emit.weight(name, m.initializers.at(name), s.params, f->second, s.integer_weights);
     replaced.insert(name);
   }
   for (const auto& [name, bs] : cfg.biases) {

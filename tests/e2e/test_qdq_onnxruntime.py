@@ -4,9 +4,9 @@
     /usr/bin/python3 tests/e2e/test_qdq_onnxruntime.py MPQ_BINARY SOURCE_DIR [MODEL ...]
         [--table FILE.md]
 
-For each bundled model (configs/models/{cnn,mobilenet,resnet,vit}.onnx) and four
-configurations (W8A8, W4A8 and two mixed ones, see mixed_formats()), calibrated with
-`mpq quantize --calib fashion-mnist:train:256`:
+For each bundled model (configs/models/{cnn,mobilenet,resnet,vit}.onnx) and five
+configurations (W8A8, W4A8, W4A8 with AdaRounded weights and two mixed ones, see
+mixed_formats()), calibrated with `mpq quantize --calib fashion-mnist:train:256`:
   * `mpq export MODEL --config CFG -o M.qdq.onnx --encodings E.json` (opset 21: int4 and int16
     native; W4A8 also at --opset 17, where 4-bit goes on an 8-bit carrier, and for cnn an fp8
     configuration, e4m3 activations and e5m2 weights: these two compare logits only);
@@ -45,6 +45,8 @@ Asserted per model and configuration:
     at most MAX_DIFF_FRAC of the logits may differ (summation order and the last-bit rounding
     of float ops such as Erf, Exp and LayerNormalization alone);
   * 'all' logits: max |diff| <= MAX_STEPS_ALL * s_out (documented deviation, see above);
+  * W4A8-adaround: `mpq quantize`'s own top-1 on the test set equals `mpq run --config`'s on
+    the file it wrote, and the exported weights are the file's integers;
   * the exported files: encodings carry the configuration's scales and offsets, the
     carrier of each narrow grid is in metadata_props, python onnx.checker accepts the model.
 Exit code 1 with the measurements and an explanation on failure.
@@ -148,6 +150,7 @@ def reciprocal_copy(src, dst):
 def check_files(model_qdq, enc_path, cfg):
     """Encodings and metadata against the configuration; python onnx.checker on the model."""
     import onnx
+    import onnx.numpy_helper
     errs = []
     m = onnx.load(model_qdq)
     check = onnx.ModelProto()
@@ -163,6 +166,17 @@ def check_files(model_qdq, enc_path, cfg):
         # libonnx's checker on the same graph with each Gelu written as its subgraph).
         if not any(op in str(e) for op in ("ReduceMean", "Gelu")):
             errs.append(f"python onnx.checker: {str(e).splitlines()[0]}")
+    # AdaRound's integers are the exported weights, element for element.
+    inits = {t.name: t for t in m.graph.initializer}
+    dq_input = {n.output[0]: n.input[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    for name, q in cfg["quantizers"].items():
+        if "integer_weights" not in q:
+            continue
+        want = np.array([int(v) for v in q["integer_weights"].split()])
+        got = onnx.numpy_helper.to_array(inits[dq_input[name]]).astype(np.int64).ravel()
+        if not np.array_equal(want, got):
+            errs.append(f"'{name}': the exported weight is not the configuration's AdaRound "
+                        f"integers ({int((want != got).sum())} of {want.size} differ)")
     meta = {p.key: p.value for p in m.metadata_props}
     carriers = json.loads(meta.get("mpq.qdq.carriers", "{}"))
     with open(enc_path) as f:
@@ -241,12 +255,20 @@ def check_model(mpq, src, ort, name, tmp, extra_level=None):
     base = os.path.join(tmp, f"{name}.W8A8.json")
     # The logits-only variants (no 10,000-image runs): W4A8 on 8-bit carriers, and fp8 (cnn).
     extra = ("W4A8@opset17", "mixed-F") if name == "cnn" else ("W4A8@opset17",)
-    for conf in ("W8A8", "W4A8", "mixed-A", "mixed-B") + extra:
+    for conf in ("W8A8", "W4A8", "W4A8-adaround", "mixed-A", "mixed-B") + extra:
         tag = f"{name} {conf}"
         cfg_path = os.path.join(tmp, f"{name}.{conf.split('@')[0]}.json")
         calib = ["--calib", "fashion-mnist:train:256", "--threads", THREADS]
+        quantize_json = None
         if conf in ("W8A8", "W4A8"):
             p = run([mpq, "quantize", model, "--candidate", conf, "-o", cfg_path, *calib])
+        elif conf == "W4A8-adaround":
+            # Its metrics on the test set, to compare with `mpq run --config` of the file.
+            p = run([mpq, "quantize", model, "--candidate", "W4A8", "-o", cfg_path, *calib,
+                     "--weight-rounding", "adaround", "--adaround-iters", "1000",
+                     "--data", "fashion-mnist:test", "--json"])
+            if p.returncode == 0:
+                quantize_json = json.loads(p.stdout)
         elif conf.startswith("mixed"):
             edited = cfg_path + ".edited.json"
             make_mixed(base, edited, conf[-1])
@@ -283,6 +305,12 @@ def check_model(mpq, src, ort, name, tmp, extra_level=None):
                 failures.append(f"{tag}: mpq run --data exited {p.returncode}: {p.stderr}")
                 continue
             acc_mpq = json.loads(p.stdout)["top1_accuracy"]
+            if quantize_json is not None:
+                acc_q = quantize_json["metrics"]["top1_accuracy"]
+                if abs(acc_q - acc_mpq) > 1e-9:
+                    failures.append(f"{tag}: `mpq quantize` measured {acc_q} % top-1, `mpq run "
+                                    f"--config` of the file it wrote {acc_mpq} %: the written "
+                                    f"AdaRound integers are not what was measured")
         outs = {}
         jobs = [("disabled", x_256, qdq)] + ([("all", x_all, qdq)] if full else [])
         if extra_level:

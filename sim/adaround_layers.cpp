@@ -1,0 +1,284 @@
+#include "adaround_layers.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "engine.hpp"
+#include "quantized_engine.hpp"
+
+namespace mpq {
+namespace {
+
+// Sums over the calibration vectors, per group, fan_in x fan_in each: x' x'^T (aa), x' x^T (ax)
+// and x x^T (xx), x the float input, x' the given one. With float inputs all three are aa.
+struct Moments {
+  std::int64_t groups = 0, fan_in = 0, vectors = 0;
+  std::vector<double> aa, ax, xx;
+};
+
+// A weight as rows x fan_in, a row per output channel: Conv [O, ...] and Gemm with transB are
+// stored that way; Gemm without transB and MatMul [K, N] hold an output channel per column.
+struct RowLayout {
+  std::int64_t rows = 0, fan_in = 0;
+  bool transposed = false;
+};
+
+RowLayout row_layout(const OpNode& op, const Tensor& w, std::int64_t fan_in) {
+  RowLayout l;
+  l.fan_in = fan_in;
+  l.rows = w.size() / fan_in;
+  l.transposed = op.op_type == "MatMul" || (op.op_type == "Gemm" && op.attr_int("transB", 0) == 0);
+  return l;
+}
+
+std::size_t tensor_index(const RowLayout& l, std::int64_t r, std::int64_t k) {
+  return static_cast<std::size_t>(l.transposed ? k * l.rows + r : r * l.fan_in + k);
+}
+
+using RowsF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// sums += A^T B for n x f row blocks A and B (float products, summed into double per call).
+void add_product(const float* a, const float* b, std::int64_t n, std::int64_t f, double* sums) {
+  const Eigen::Map<const RowsF> pa(a, n, f), pb(b, n, f);
+  const Eigen::MatrixXf g = pa.transpose() * pb;
+  Eigen::Map<Eigen::MatrixXd>(sums, f, f) += g.cast<double>();
+}
+
+Status run_prefix(Engine& e, const Tensor& x, std::size_t end) {
+  if (auto st = e.set_inputs(std::span<const Tensor>(&x, 1)); !st) return st;
+  return e.run_steps(0, end);
+}
+
+// Every target's input moments from one pass of the float network.
+Status float_moments(const Network& net, std::span<const Quantizer* const> targets,
+                     const SampleSource& samples, std::int64_t batch, std::vector<Moments>& out) {
+  auto engine = Engine::create(net);
+  if (!engine) return engine.error();
+  std::vector<InputMoments> sums(targets.size());
+  std::map<std::string, std::vector<std::size_t>> readers;  // tensor -> targets reading it
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    readers[net.model.nodes[targets[i]->node].inputs[0]].push_back(i);
+  for (const auto& [tensor, list] : readers) {
+    auto st = engine->set_hook(tensor, [&, list](Tensor& t) {
+      for (std::size_t i : list) {
+        const OpNode& op = net.model.nodes[targets[i]->node];
+        accumulate_input_moments(op, net.model.initializers.at(targets[i]->name).shape, t, sums[i]);
+      }
+    });
+    if (!st) return st;
+  }
+  std::vector<Tensor> in(1);
+  for (std::int64_t start = 0; start < samples.count; start += batch) {
+    in[0] = samples.batch(start, std::min(batch, samples.count - start));
+    if (auto r = engine->run(in); !r)
+      return make_error(samples.description + ": " + r.error().message);
+  }
+  out.resize(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    out[i].groups = sums[i].groups;
+    out[i].fan_in = sums[i].fan_in;
+    out[i].vectors = sums[i].vectors;
+    out[i].aa = std::move(sums[i].sums);
+  }
+  return Ok{};
+}
+
+// One target's moments with x' from the network quantized by `cfg` up to it.
+Result<Moments> quantized_moments(const Network& net, const QuantConfig& cfg, const Quantizer& q,
+                                  const SampleSource& samples, std::int64_t batch) {
+  const OpNode& op = net.model.nodes[q.node];
+  const Shape& wshape = net.model.initializers.at(q.name).shape;
+  const std::string& tensor = op.inputs[0];
+  auto fp = Engine::create(net);
+  if (!fp) return fp.error();
+  auto qe = Engine::create(net);
+  if (!qe) return qe.error();
+  const QuantizedConstants constants = quantize_constants(net, cfg);
+  if (auto st = attach_config(*qe, cfg, constants); !st) return st.error();
+  Tensor x, xq;
+  if (auto st = fp->set_hook(tensor, [&x](Tensor& t) { x = t; }); !st) return st.error();
+  const auto aq = cfg.quantizers.find(tensor);
+  const QuantParams* p = aq != cfg.quantizers.end() && aq->second.kind == QuantizerKind::Activation
+                             ? &aq->second.params
+                             : nullptr;
+  auto capture = [&xq, p](Tensor& t) {
+    if (p) fake_quantize(t, *p);
+    xq = t;
+  };
+  if (auto st = qe->set_hook(tensor, capture); !st) return st.error();
+  Moments m;
+  const InputLayout layout = input_layout(op, wshape);
+  m.groups = layout.groups;
+  m.fan_in = layout.fan_in;
+  const auto size = static_cast<std::size_t>(m.groups * m.fan_in * m.fan_in);
+  m.aa.assign(size, 0.0), m.ax.assign(size, 0.0), m.xx.assign(size, 0.0);
+  const std::size_t end = fp->first_reader_step(tensor);
+  for (std::int64_t start = 0; start < samples.count; start += batch) {
+    const Tensor in = samples.batch(start, std::min(batch, samples.count - start));
+    if (auto st = run_prefix(*fp, in, end); !st)
+      return make_error(samples.description + ": " + st.error().message);
+    if (auto st = run_prefix(*qe, in, end); !st)
+      return make_error(samples.description + ": " + st.error().message);
+    std::vector<std::vector<float>> rows(static_cast<std::size_t>(m.groups));
+    for_each_input_chunk(op, wshape, x, [&](std::int64_t g, const float* r, std::int64_t n) {
+      rows[static_cast<std::size_t>(g)].insert(rows[static_cast<std::size_t>(g)].end(), r,
+                                               r + n * m.fan_in);
+    });
+    std::vector<std::int64_t> offset(static_cast<std::size_t>(m.groups), 0);
+    for_each_input_chunk(op, wshape, xq, [&](std::int64_t g, const float* r, std::int64_t n) {
+      const float* fx =
+          rows[static_cast<std::size_t>(g)].data() + offset[static_cast<std::size_t>(g)] * m.fan_in;
+      const std::size_t at = static_cast<std::size_t>(g * m.fan_in * m.fan_in);
+      add_product(r, r, n, m.fan_in, m.aa.data() + at);
+      add_product(r, fx, n, m.fan_in, m.ax.data() + at);
+      add_product(fx, fx, n, m.fan_in, m.xx.data() + at);
+      offset[static_cast<std::size_t>(g)] += n;
+    });
+    m.vectors += offset[0];
+  }
+  return m;
+}
+
+// The rounding of one layer from its moments; writes integer_weights into `s`.
+LayerRounding round_layer(const Network& net, const Quantizer& q, const Moments& m,
+                          QuantizerSetting& s, const AdaRoundOptions& o) {
+  const OpNode& op = net.model.nodes[q.node];
+  const Tensor& w = net.model.initializers.at(q.name);
+  const RowLayout l = row_layout(op, w, m.fan_in);
+  const QuantParams& p = s.params;
+  const double n = static_cast<double>(std::max<std::int64_t>(1, m.vectors));
+  const std::int64_t per_group = l.rows / m.groups, f = l.fan_in;
+  std::vector<float> rows(static_cast<std::size_t>(l.rows * f)), scale;
+  std::vector<std::int32_t> zero;
+  for (std::int64_t r = 0; r < l.rows; ++r) {
+    for (std::int64_t k = 0; k < f; ++k)
+      rows[static_cast<std::size_t>(r * f + k)] = w.f[tensor_index(l, r, k)];
+    const auto c = static_cast<std::size_t>(p.per_channel() ? r : 0);
+    scale.push_back(p.scale[c]);
+    zero.push_back(p.zero_point[c]);
+  }
+  // Per group: A = aa / n, t_r = (ax / n) w_r, and the constant w_r^T (xx / n) w_r.
+  std::vector<std::vector<double>> a(static_cast<std::size_t>(m.groups)),
+      t(static_cast<std::size_t>(m.groups));
+  std::vector<RoundingRows> problems;
+  double constant = 0;
+  for (std::int64_t g = 0; g < m.groups; ++g) {
+    const auto gi = static_cast<std::size_t>(g);
+    const std::size_t at = gi * static_cast<std::size_t>(f * f);
+    const Eigen::Map<const Eigen::MatrixXd> aa(m.aa.data() + at, f, f);
+    const Eigen::Map<const Eigen::MatrixXd> ax(m.ax.empty() ? m.aa.data() + at : m.ax.data() + at,
+                                               f, f);
+    const Eigen::Map<const Eigen::MatrixXd> xx(m.xx.empty() ? m.aa.data() + at : m.xx.data() + at,
+                                               f, f);
+    a[gi].resize(static_cast<std::size_t>(f * f));
+    Eigen::Map<Eigen::MatrixXd>(a[gi].data(), f, f) = aa / n;
+    t[gi].resize(static_cast<std::size_t>(per_group * f));
+    const std::size_t r0 = static_cast<std::size_t>(g * per_group);
+    for (std::int64_t r = 0; r < per_group; ++r) {
+      const Eigen::VectorXd wr =
+          Eigen::Map<const Eigen::VectorXf>(
+              rows.data() + (r0 + static_cast<std::size_t>(r)) * static_cast<std::size_t>(f), f)
+              .cast<double>();
+      // ax holds sum x' x^T: t_r = E[x' x^T] w_r.
+      Eigen::Map<Eigen::VectorXd>(t[gi].data() + r * f, f) = ax * wr / n;
+      constant += wr.dot(xx * wr) / n;
+    }
+    RoundingRows pr;
+    pr.rows = per_group;
+    pr.fan_in = f;
+    pr.weights = std::span<const float>(rows).subspan(r0 * static_cast<std::size_t>(f),
+                                                      static_cast<std::size_t>(per_group * f));
+    pr.scale = std::span<const float>(scale).subspan(r0, static_cast<std::size_t>(per_group));
+    pr.zero_point =
+        std::span<const std::int32_t>(zero).subspan(r0, static_cast<std::size_t>(per_group));
+    pr.qmin = p.qmin;
+    pr.qmax = p.qmax;
+    pr.input_moments = a[gi];
+    pr.target = t[gi];
+    problems.push_back(pr);
+  }
+  const std::vector<RoundingResult> results = adaround(problems, o);
+  LayerRounding out;
+  out.quantizer = q.name;
+  out.weights = w.size();
+  out.nearest_error = out.adaround_error = constant;
+  s.integer_weights.assign(static_cast<std::size_t>(w.size()), 0);
+  for (std::int64_t g = 0; g < m.groups; ++g) {
+    const RoundingResult& res = results[static_cast<std::size_t>(g)];
+    out.nearest_error += res.nearest_loss;
+    out.adaround_error += res.adaround_loss;
+    for (std::int64_t r = 0; r < per_group; ++r)
+      for (std::int64_t k = 0; k < f; ++k)
+        s.integer_weights[tensor_index(l, g * per_group + r, k)] =
+            res.codes[static_cast<std::size_t>(r * f + k)];
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<const Quantizer*>> adaround_targets(const Network& net,
+                                                       const QuantizerPlacement& placement,
+                                                       const QuantConfig& cfg,
+                                                       std::vector<std::string>* skipped) {
+  std::vector<const Quantizer*> targets;
+  for (std::size_t k : net.order)
+    for (const auto& q : placement.quantizers) {
+      if (q.kind != QuantizerKind::Weight || q.node != k) continue;
+      const auto s = cfg.quantizers.find(q.name);
+      if (s == cfg.quantizers.end() || s->second.params.format.is_identity()) continue;
+      const NumberFormat f = s->second.params.format;
+      if (!f.is_int())
+        return make_error("AdaRound chooses between two integers: weight quantizer '" + q.name +
+                          "' is at " + f.name() +
+                          " (give integer weight formats, or "
+                          "--weight-rounding nearest)");
+      const OpNode& op = net.model.nodes[q.node];
+      const Shape& shape = net.model.initializers.at(q.name).shape;
+      std::string why;
+      if (!supports_input_moments(op, shape))
+        why = op.op_type + " weight of shape " + shape_str(shape) +
+              " (AdaRound covers Conv, Gemm and 2-D MatMul weights of at most " +
+              std::to_string(kMaxMomentFanIn) + " inputs per output channel)";
+      else if (op.inputs.empty() || net.model.is_constant(op.inputs[0]))
+        why = "its input is a constant";
+      if (!why.empty()) {
+        if (skipped) skipped->push_back(q.name + ": " + why);
+        continue;
+      }
+      targets.push_back(&q);
+    }
+  return targets;
+}
+
+Result<AdaRoundReport> adaround_config(const Network& net, const QuantizerPlacement& placement,
+                                       QuantConfig& cfg, const SampleSource& samples,
+                                       std::int64_t batch, const AdaRoundSettings& settings,
+                                       const Progress& progress) {
+  AdaRoundReport report;
+  auto targets = adaround_targets(net, placement, cfg, &report.skipped);
+  if (!targets) return targets.error();
+  const auto total = static_cast<std::int64_t>(targets->size());
+  std::vector<Moments> moments;
+  if (settings.inputs == AdaRoundInputs::Float)
+    if (auto st = float_moments(net, *targets, samples, batch, moments); !st) return st.error();
+  for (std::int64_t i = 0; i < total; ++i) {
+    const Quantizer& q = *(*targets)[static_cast<std::size_t>(i)];
+    Moments m;
+    if (settings.inputs == AdaRoundInputs::Float) {
+      m = std::move(moments[static_cast<std::size_t>(i)]);
+    } else {
+      auto qm = quantized_moments(net, cfg, q, samples, batch);
+      if (!qm) return qm.error();
+      m = std::move(qm).value();
+    }
+    if (m.vectors == 0)
+      return make_error("AdaRound: no calibration data reaches the input of weight '" + q.name +
+                        "' (" + samples.description + ")");
+    report.layers.push_back(round_layer(net, q, m, cfg.quantizers.at(q.name), settings.optimiser));
+    if (progress) progress(i + 1, total);
+  }
+  return report;
+}
+
+}  // namespace mpq

@@ -1,0 +1,52 @@
+#pragma once
+// AdaRound over the weighted layers of a configuration: the second moments of every layer's
+// input over the calibration samples, then the rounding of its weights (sim/adaround.hpp),
+// written into the configuration as integer weights (QuantizerSetting::integer_weights).
+#include <string>
+#include <vector>
+
+#include "adaround.hpp"
+#include "calibration.hpp"
+
+namespace mpq {
+
+// Which input a layer's rounding is fitted on (its target is always the float layer's output).
+enum class AdaRoundInputs : std::uint8_t {
+  Float,      // the float network's: every layer on its own, independent of the others' formats
+  Quantized,  // the network quantized up to the layer (earlier layers already AdaRounded)
+};
+
+struct AdaRoundSettings {
+  AdaRoundOptions optimiser;
+  AdaRoundInputs inputs = AdaRoundInputs::Float;
+};
+
+// What one layer's rounding did: the mean squared output error per input vector, summed over
+// the output channels, on the calibration samples.
+struct LayerRounding {
+  std::string quantizer;
+  std::int64_t weights = 0;
+  double nearest_error = 0, adaround_error = 0;
+};
+
+struct AdaRoundReport {
+  std::vector<LayerRounding> layers;  // in network order
+  std::vector<std::string> skipped;   // integer weight quantizers left at nearest, with why
+};
+
+// The weight quantizers AdaRound applies to: integer formats on a Conv, Gemm or MatMul whose
+// input moments are supported (output_error.hpp) and whose input is not a constant. An error
+// for a weight asked at a float format (AdaRound chooses between two integers).
+Result<std::vector<const Quantizer*>> adaround_targets(const Network& net,
+                                                       const QuantizerPlacement& placement,
+                                                       const QuantConfig& cfg,
+                                                       std::vector<std::string>* skipped);
+
+// Fills integer_weights of every target in `cfg` (ranges already calibrated). Progress counts
+// layers.
+Result<AdaRoundReport> adaround_config(const Network& net, const QuantizerPlacement& placement,
+                                       QuantConfig& cfg, const SampleSource& samples,
+                                       std::int64_t batch, const AdaRoundSettings& settings,
+                                       const Progress& progress = {});
+
+}  // namespace mpq
