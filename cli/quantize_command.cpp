@@ -28,7 +28,7 @@ struct QuantizeArgs {
   float percentile = 99.99f;
   bool per_tensor = false, explain = false;
   std::int64_t batch = 32;
-  std::string weight_rounding = "nearest", adaround_inputs = "float";
+  std::string weight_rounding = "nearest", adaround_inputs = "quantized";
   AdaRoundOptions adaround;
 };
 
@@ -207,7 +207,9 @@ nlohmann::json rounding_json(const AdaRoundReport& r) {
     layers.push_back({{"quantizer", l.quantizer},
                       {"weights", l.weights},
                       {"output_error_nearest", l.nearest_error},
-                      {"output_error_adaround", l.adaround_error}});
+                      {"output_error_adaround", l.adaround_error},
+                      {"channels", l.channels},
+                      {"channels_kept_nearest", l.channels_kept_nearest}});
   return {{"layers", layers}, {"left_at_nearest", r.skipped}};
 }
 
@@ -218,8 +220,13 @@ void print_rounding(const AdaRoundReport& r) {
   for (const auto& l : r.layers) {
     std::string name = l.quantizer;
     if (name.size() > 44) name = "..." + name.substr(name.size() - 41);
-    std::printf("  %-44s %8lld weights  %11.4e -> %11.4e\n", name.c_str(),
+    std::printf("  %-44s %8lld weights  %11.4e -> %11.4e", name.c_str(),
                 static_cast<long long>(l.weights), l.nearest_error, l.adaround_error);
+    if (l.channels_kept_nearest > 0)
+      std::printf("  (%lld of %lld channels kept nearest)",
+                  static_cast<long long>(l.channels_kept_nearest),
+                  static_cast<long long>(l.channels));
+    std::printf("\n");
   }
   for (const auto& s : r.skipped) std::printf("  left at nearest: %s\n", s.c_str());
 }
@@ -374,8 +381,9 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
                   "output, Nagel et al. 2020; written into the configuration)")
       ->capture_default_str();
   cmd->add_option("--adaround-inputs", args->adaround_inputs,
-                  "AdaRound fits each layer on the float network's inputs (float: layers "
-                  "independent) or on those of the network quantized up to it (quantized)")
+                  "AdaRound fits each layer on the inputs of the network quantized up to it "
+                  "(quantized: it makes up for earlier layers' errors) or on the float network's "
+                  "(float: layers independent of each other)")
       ->capture_default_str();
   cmd->add_option("--adaround-iters", args->adaround.iterations, "AdaRound: Adam iterations")
       ->capture_default_str();

@@ -27,78 +27,87 @@ std::int32_t hard_code(float fl, float v, std::int32_t zp, std::int32_t qmin, st
       std::clamp(q, static_cast<float>(qmin), static_cast<float>(qmax)));
 }
 
-struct Adam {
-  MatF m, v;
-  float b1t = 1.0f, b2t = 1.0f;  // beta1^t, beta2^t
+using ArrF = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// The block's fixed data: floor(w / s) and the reconstruction target, per row s and z.
+struct Block {
+  ArrF floor, target;
+  Eigen::ArrayXf scale, zero;
 };
+
+// V such that h(V) is the fractional part of w / s: sigmoid(V) = (rest - gamma) / (zeta - gamma).
+ArrF initial_v(const RoundingRows& p, std::int64_t r0, Block& b) {
+  const std::int64_t n = b.floor.rows(), f = b.floor.cols();
+  ArrF v(n, f);
+  for (std::int64_t r = 0; r < n; ++r) {
+    const auto row = static_cast<std::size_t>(r0 + r);
+    b.scale(r) = p.scale[row];
+    b.zero(r) = static_cast<float>(p.zero_point[row]);
+    for (std::int64_t k = 0; k < f; ++k) {
+      const auto i = row * static_cast<std::size_t>(f) + static_cast<std::size_t>(k);
+      b.floor(r, k) = floor_of(p.weights[i], b.scale(r));
+      const float rest = std::clamp(p.weights[i] * (1.0f / b.scale(r)) - b.floor(r, k), 0.0f, 1.0f);
+      const float sg = (rest - kGamma) / (kZeta - kGamma);
+      v(r, k) = std::log(sg / (1.0f - sg));
+      b.target(r, k) = static_cast<float>(p.target[i]);
+    }
+  }
+  return v;
+}
+
+// dL/dV at V: the reconstruction term 2 (w_q A - t) s dh/dV where neither the clip of h nor
+// the grid's clamp holds the value, plus (with beta > 0) the regularizer's
+// lambda d(1 - |2h - 1|^beta)/dV.
+ArrF gradient(const ArrF& v, const Block& b, const Eigen::MatrixXf& a, float qmin, float qmax,
+              float lambda, float beta) {
+  const ArrF sig = (1.0f + (-v).exp()).inverse();
+  const ArrF raw = sig * (kZeta - kGamma) + kGamma;
+  const ArrF h = raw.max(0.0f).min(1.0f);
+  ArrF q = b.floor + h;
+  q.colwise() += b.zero;
+  ArrF wq = q.max(qmin).min(qmax);
+  wq.colwise() -= b.zero;
+  wq.colwise() *= b.scale;
+  const ArrF dsig = (raw > 0.0f && raw < 1.0f).select(sig * (1.0f - sig) * (kZeta - kGamma), 0.0f);
+  ArrF rec = (wq.matrix() * a).array() - b.target;
+  rec.colwise() *= 2.0f * b.scale;
+  ArrF g = (q >= qmin && q <= qmax).select(rec, 0.0f) * dsig;
+  if (beta > 0.0f) {
+    const ArrF c = 2.0f * h - 1.0f, ac = c.abs();
+    const ArrF pw = (ac > 0.0f).select(((beta - 1.0f) * ac.log()).exp(), 0.0f);
+    g -= (2.0f * lambda * beta) * c.sign() * pw * dsig;
+  }
+  return g;
+}
 
 // Rows [r0, r0 + n) of group p: Adam on V for o.iterations steps; writes their codes.
 void optimise_block(const RoundingRows& p, const Eigen::MatrixXf& a, std::int64_t r0,
                     std::int64_t n, const AdaRoundOptions& o, std::int32_t* codes) {
   const std::int64_t f = p.fan_in;
-  MatF fl(n, f), v(n, f), t(n, f), wq(n, f), g(n, f);
-  for (std::int64_t r = 0; r < n; ++r) {
-    const float s = p.scale[static_cast<std::size_t>(r0 + r)];
-    for (std::int64_t k = 0; k < f; ++k) {
-      const auto i = static_cast<std::size_t>((r0 + r) * f + k);
-      const float x = p.weights[i] * (1.0f / s);
-      fl(r, k) = floor_of(p.weights[i], s);
-      // h(V) starts at the fractional part: sigmoid(V) = (rest - gamma) / (zeta - gamma).
-      const float rest = std::clamp(x - fl(r, k), 0.0f, 1.0f);
-      const float sg = (rest - kGamma) / (kZeta - kGamma);
-      v(r, k) = std::log(sg / (1.0f - sg));
-      t(r, k) = static_cast<float>(p.target[i]);
-    }
-  }
-  Adam adam{MatF::Zero(n, f), MatF::Zero(n, f)};
-  const float qmin = static_cast<float>(p.qmin), qmax = static_cast<float>(p.qmax);
+  Block b{ArrF(n, f), ArrF(n, f), Eigen::ArrayXf(n), Eigen::ArrayXf(n)};
+  ArrF v = initial_v(p, r0, b);
+  ArrF m = ArrF::Zero(n, f), s = ArrF::Zero(n, f);
+  float b1t = 1.0f, b2t = 1.0f;  // beta1^t, beta2^t of Adam
   const auto warm = static_cast<std::int64_t>(o.warmup * static_cast<float>(o.iterations));
-  MatF dh(n, f);  // dL/dV before the reconstruction term is added
+  const float span = static_cast<float>(std::max<std::int64_t>(1, o.iterations - warm));
   for (std::int64_t it = 0; it < o.iterations; ++it) {
-    const bool regularize = it >= warm;
-    const float progress =
-        regularize ? static_cast<float>(it - warm) /
-                         static_cast<float>(std::max<std::int64_t>(1, o.iterations - warm))
-                   : 0.0f;
-    const float beta = o.beta_end + (o.beta_start - o.beta_end) * (1.0f - progress);
-    for (std::int64_t r = 0; r < n; ++r) {
-      const float s = p.scale[static_cast<std::size_t>(r0 + r)];
-      const float zp = static_cast<float>(p.zero_point[static_cast<std::size_t>(r0 + r)]);
-      for (std::int64_t k = 0; k < f; ++k) {
-        const float sig = 1.0f / (1.0f + std::exp(-v(r, k)));
-        const float raw = sig * (kZeta - kGamma) + kGamma;
-        const float h = std::clamp(raw, 0.0f, 1.0f);
-        const float q = fl(r, k) + h + zp;
-        const float qc = std::clamp(q, qmin, qmax);
-        wq(r, k) = (qc - zp) * s;
-        // dh/dV where the clip and the grid's clamp pass the gradient, times s (dw_q/dh).
-        const float pass = raw > 0.0f && raw < 1.0f && q >= qmin && q <= qmax;
-        dh(r, k) = pass * (kZeta - kGamma) * sig * (1.0f - sig);
-        // The regularizer's own gradient is taken before the grid's clamp (it acts on h).
-        float reg = 0.0f;
-        if (regularize && raw > 0.0f && raw < 1.0f) {
-          const float c = 2.0f * h - 1.0f, ac = std::fabs(c);
-          reg = ac > 0.0f ? -o.lambda * beta * std::pow(ac, beta - 1.0f) * (c > 0 ? 2.0f : -2.0f)
-                          : 0.0f;
-          reg *= (kZeta - kGamma) * sig * (1.0f - sig);
-        }
-        g(r, k) = reg;
-        dh(r, k) *= 2.0f * s;
-      }
-    }
-    // Reconstruction: dL/dw_q = 2 (w_q A - t); A is symmetric.
-    g.noalias() += (dh.array() * ((wq * a) - t).array()).matrix();
-    adam.b1t *= 0.9f;
-    adam.b2t *= 0.999f;
-    adam.m = 0.9f * adam.m + 0.1f * g;
-    adam.v = 0.999f * adam.v + 0.001f * g.cwiseProduct(g);
-    const float lr = o.learning_rate * std::sqrt(1.0f - adam.b2t) / (1.0f - adam.b1t);
-    v.array() -= lr * adam.m.array() / (adam.v.array().sqrt() + 1e-8f);
+    // beta anneals linearly from beta_start (end of the warm-up) to beta_end; 0: no regularizer.
+    const float beta = it < warm ? 0.0f
+                                 : o.beta_end + (o.beta_start - o.beta_end) *
+                                                    (1.0f - static_cast<float>(it - warm) / span);
+    const ArrF g =
+        gradient(v, b, a, static_cast<float>(p.qmin), static_cast<float>(p.qmax), o.lambda, beta);
+    b1t *= 0.9f;
+    b2t *= 0.999f;
+    m = 0.9f * m + 0.1f * g;
+    s = 0.999f * s + 0.001f * g.square();
+    const float lr = o.learning_rate * std::sqrt(1.0f - b2t) / (1.0f - b1t);
+    v -= lr * m / (s.sqrt() + 1e-8f);
   }
   for (std::int64_t r = 0; r < n; ++r) {
     const auto row = static_cast<std::size_t>(r0 + r);
     for (std::int64_t k = 0; k < f; ++k)
-      codes[r * f + k] = hard_code(fl(r, k), v(r, k), p.zero_point[row], p.qmin, p.qmax);
+      codes[r * f + k] = hard_code(b.floor(r, k), v(r, k), p.zero_point[row], p.qmin, p.qmax);
   }
 }
 
@@ -119,19 +128,44 @@ std::vector<std::int32_t> nearest_codes(const RoundingRows& p) {
   return q;
 }
 
-double rounding_loss(const RoundingRows& p, std::span<const std::int32_t> codes) {
+namespace {
+
+// Row r's part of rounding_loss.
+double row_loss(const RoundingRows& p, std::span<const std::int32_t> codes, std::int64_t r) {
   const std::int64_t f = p.fan_in;
   const Eigen::Map<const Eigen::MatrixXd> a(p.input_moments.data(), f, f);
-  double loss = 0;
+  const auto row = static_cast<std::size_t>(r);
   Eigen::VectorXd wq(f);
+  for (std::int64_t k = 0; k < f; ++k)
+    wq(k) = static_cast<double>(codes[static_cast<std::size_t>(r * f + k)] - p.zero_point[row]) *
+            p.scale[row];
+  const Eigen::Map<const Eigen::VectorXd> t(p.target.data() + r * f, f);
+  return wq.dot(a * wq) - 2.0 * wq.dot(t);
+}
+
+// Rows are independent terms of the objective: a row whose learned rounding does worse than
+// round-to-nearest on it (a few weights over strongly correlated inputs can end there when the
+// annealing forces the relaxed solution to integers) keeps nearest.
+void keep_better_rows(const RoundingRows& p, RoundingResult& res) {
+  const std::vector<std::int32_t> nearest = nearest_codes(p);
+  const auto f = static_cast<std::size_t>(p.fan_in);
   for (std::int64_t r = 0; r < p.rows; ++r) {
-    const auto row = static_cast<std::size_t>(r);
-    for (std::int64_t k = 0; k < f; ++k)
-      wq(k) = static_cast<double>(codes[static_cast<std::size_t>(r * f + k)] - p.zero_point[row]) *
-              p.scale[row];
-    const Eigen::Map<const Eigen::VectorXd> t(p.target.data() + r * f, f);
-    loss += wq.dot(a * wq) - 2.0 * wq.dot(t);
+    const double ln = row_loss(p, nearest, r), la = row_loss(p, res.codes, r);
+    res.nearest_loss += ln;
+    if (la > ln) {
+      std::copy_n(nearest.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * f), f,
+                  res.codes.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * f));
+      ++res.rows_kept_nearest;
+    }
+    res.adaround_loss += std::min(la, ln);
   }
+}
+
+}  // namespace
+
+double rounding_loss(const RoundingRows& p, std::span<const std::int32_t> codes) {
+  double loss = 0;
+  for (std::int64_t r = 0; r < p.rows; ++r) loss += row_loss(p, codes, r);
   return loss;
 }
 
@@ -162,8 +196,7 @@ std::vector<RoundingResult> adaround(std::span<const RoundingRows> groups,
                       }
                     });
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-    out[gi].nearest_loss = rounding_loss(groups[gi], nearest_codes(groups[gi]));
-    out[gi].adaround_loss = rounding_loss(groups[gi], out[gi].codes);
+    keep_better_rows(groups[gi], out[gi]);
   }
   return out;
 }

@@ -42,12 +42,15 @@ struct RoundingResult {
   // Mean squared output error summed over the rows (E ||w.x - w_q.x'||^2 minus the constant
   // w^T E[x x^T] w, which the caller adds), at round-to-nearest and at the learned rounding.
   double nearest_loss = 0, adaround_loss = 0;
+  // Rows whose learned rounding did worse than nearest on the objective, which keep nearest.
+  std::int64_t rows_kept_nearest = 0;
 };
 
 // The integers round-to-nearest gives (fake_quantize's arithmetic), rows x fan_in.
 std::vector<std::int32_t> nearest_codes(const RoundingRows& p);
 
-// Learns the rounding of every row of every group; parallel over blocks of rows whose split does
+// Learns the rounding of every row of every group (a row whose result does worse than nearest
+// on the objective keeps nearest); parallel over blocks of rows whose split does
 // not depend on the thread count, so the result is the same for any number of threads.
 std::vector<RoundingResult> adaround(std::span<const RoundingRows> groups,
                                      const AdaRoundOptions& o);

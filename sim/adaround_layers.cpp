@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <type_traits>
 
 #include "engine.hpp"
 #include "quantized_engine.hpp"
@@ -139,77 +140,95 @@ Result<Moments> quantized_moments(const Network& net, const QuantConfig& cfg, co
   return m;
 }
 
+// A weight's rows with each row's scale and zero point.
+struct LayerRows {
+  RowLayout layout;
+  std::vector<float> weights, scale;
+  std::vector<std::int32_t> zero;
+};
+
+LayerRows gather_rows(const OpNode& op, const Tensor& w, std::int64_t fan_in,
+                      const QuantParams& p) {
+  LayerRows out;
+  const RowLayout l = out.layout = row_layout(op, w, fan_in);
+  out.weights.resize(static_cast<std::size_t>(l.rows * l.fan_in));
+  for (std::int64_t r = 0; r < l.rows; ++r) {
+    for (std::int64_t k = 0; k < l.fan_in; ++k)
+      out.weights[static_cast<std::size_t>(r * l.fan_in + k)] = w.f[tensor_index(l, r, k)];
+    const auto c = static_cast<std::size_t>(p.per_channel() ? r : 0);
+    out.scale.push_back(p.scale[c]);
+    out.zero.push_back(p.zero_point[c]);
+  }
+  return out;
+}
+
+// Per group: A = aa / n and the rows' targets t_r = (ax / n) w_r; `constant` sums the rows'
+// w_r^T (xx / n) w_r, the part of the output error no rounding changes.
+struct GroupTargets {
+  std::vector<std::vector<double>> a, t;
+  double constant = 0;
+};
+
+GroupTargets group_targets(const Moments& m, const LayerRows& rows) {
+  const std::int64_t f = m.fan_in, per_group = rows.layout.rows / m.groups;
+  const double n = static_cast<double>(std::max<std::int64_t>(1, m.vectors));
+  GroupTargets out;
+  for (std::int64_t g = 0; g < m.groups; ++g) {
+    const auto at = static_cast<std::size_t>(g * f * f);
+    using Map = Eigen::Map<const Eigen::MatrixXd>;
+    const Map aa(m.aa.data() + at, f, f);
+    const Map ax((m.ax.empty() ? m.aa : m.ax).data() + at, f, f);
+    const Map xx((m.xx.empty() ? m.aa : m.xx).data() + at, f, f);
+    std::vector<double>& a = out.a.emplace_back(static_cast<std::size_t>(f * f));
+    Eigen::Map<Eigen::MatrixXd>(a.data(), f, f) = aa / n;
+    std::vector<double>& t = out.t.emplace_back(static_cast<std::size_t>(per_group * f));
+    for (std::int64_t r = 0; r < per_group; ++r) {
+      const float* w = rows.weights.data() + (g * per_group + r) * f;
+      const Eigen::VectorXd wr = Eigen::Map<const Eigen::VectorXf>(w, f).cast<double>();
+      Eigen::Map<Eigen::VectorXd>(t.data() + r * f, f) = ax * wr / n;
+      out.constant += wr.dot(xx * wr) / n;
+    }
+  }
+  return out;
+}
+
 // The rounding of one layer from its moments; writes integer_weights into `s`.
 LayerRounding round_layer(const Network& net, const Quantizer& q, const Moments& m,
                           QuantizerSetting& s, const AdaRoundOptions& o) {
-  const OpNode& op = net.model.nodes[q.node];
   const Tensor& w = net.model.initializers.at(q.name);
-  const RowLayout l = row_layout(op, w, m.fan_in);
-  const QuantParams& p = s.params;
-  const double n = static_cast<double>(std::max<std::int64_t>(1, m.vectors));
-  const std::int64_t per_group = l.rows / m.groups, f = l.fan_in;
-  std::vector<float> rows(static_cast<std::size_t>(l.rows * f)), scale;
-  std::vector<std::int32_t> zero;
-  for (std::int64_t r = 0; r < l.rows; ++r) {
-    for (std::int64_t k = 0; k < f; ++k)
-      rows[static_cast<std::size_t>(r * f + k)] = w.f[tensor_index(l, r, k)];
-    const auto c = static_cast<std::size_t>(p.per_channel() ? r : 0);
-    scale.push_back(p.scale[c]);
-    zero.push_back(p.zero_point[c]);
-  }
-  // Per group: A = aa / n, t_r = (ax / n) w_r, and the constant w_r^T (xx / n) w_r.
-  std::vector<std::vector<double>> a(static_cast<std::size_t>(m.groups)),
-      t(static_cast<std::size_t>(m.groups));
+  const LayerRows rows = gather_rows(net.model.nodes[q.node], w, m.fan_in, s.params);
+  const GroupTargets targets = group_targets(m, rows);
+  const std::int64_t f = m.fan_in, per_group = rows.layout.rows / m.groups;
+  const auto span_of = [&](const auto& v, std::int64_t g, std::int64_t per_row) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    return std::span<const T>(v).subspan(static_cast<std::size_t>(g * per_group * per_row),
+                                         static_cast<std::size_t>(per_group * per_row));
+  };
   std::vector<RoundingRows> problems;
-  double constant = 0;
   for (std::int64_t g = 0; g < m.groups; ++g) {
-    const auto gi = static_cast<std::size_t>(g);
-    const std::size_t at = gi * static_cast<std::size_t>(f * f);
-    const Eigen::Map<const Eigen::MatrixXd> aa(m.aa.data() + at, f, f);
-    const Eigen::Map<const Eigen::MatrixXd> ax(m.ax.empty() ? m.aa.data() + at : m.ax.data() + at,
-                                               f, f);
-    const Eigen::Map<const Eigen::MatrixXd> xx(m.xx.empty() ? m.aa.data() + at : m.xx.data() + at,
-                                               f, f);
-    a[gi].resize(static_cast<std::size_t>(f * f));
-    Eigen::Map<Eigen::MatrixXd>(a[gi].data(), f, f) = aa / n;
-    t[gi].resize(static_cast<std::size_t>(per_group * f));
-    const std::size_t r0 = static_cast<std::size_t>(g * per_group);
-    for (std::int64_t r = 0; r < per_group; ++r) {
-      const Eigen::VectorXd wr =
-          Eigen::Map<const Eigen::VectorXf>(
-              rows.data() + (r0 + static_cast<std::size_t>(r)) * static_cast<std::size_t>(f), f)
-              .cast<double>();
-      // ax holds sum x' x^T: t_r = E[x' x^T] w_r.
-      Eigen::Map<Eigen::VectorXd>(t[gi].data() + r * f, f) = ax * wr / n;
-      constant += wr.dot(xx * wr) / n;
-    }
     RoundingRows pr;
     pr.rows = per_group;
     pr.fan_in = f;
-    pr.weights = std::span<const float>(rows).subspan(r0 * static_cast<std::size_t>(f),
-                                                      static_cast<std::size_t>(per_group * f));
-    pr.scale = std::span<const float>(scale).subspan(r0, static_cast<std::size_t>(per_group));
-    pr.zero_point =
-        std::span<const std::int32_t>(zero).subspan(r0, static_cast<std::size_t>(per_group));
-    pr.qmin = p.qmin;
-    pr.qmax = p.qmax;
-    pr.input_moments = a[gi];
-    pr.target = t[gi];
+    pr.weights = span_of(rows.weights, g, f);
+    pr.scale = span_of(rows.scale, g, 1);
+    pr.zero_point = span_of(rows.zero, g, 1);
+    pr.qmin = s.params.qmin;
+    pr.qmax = s.params.qmax;
+    pr.input_moments = targets.a[static_cast<std::size_t>(g)];
+    pr.target = targets.t[static_cast<std::size_t>(g)];
     problems.push_back(pr);
   }
   const std::vector<RoundingResult> results = adaround(problems, o);
-  LayerRounding out;
-  out.quantizer = q.name;
-  out.weights = w.size();
-  out.nearest_error = out.adaround_error = constant;
+  LayerRounding out{q.name, w.size(), targets.constant, targets.constant, rows.layout.rows, 0};
   s.integer_weights.assign(static_cast<std::size_t>(w.size()), 0);
   for (std::int64_t g = 0; g < m.groups; ++g) {
     const RoundingResult& res = results[static_cast<std::size_t>(g)];
     out.nearest_error += res.nearest_loss;
     out.adaround_error += res.adaround_loss;
+    out.channels_kept_nearest += res.rows_kept_nearest;
     for (std::int64_t r = 0; r < per_group; ++r)
       for (std::int64_t k = 0; k < f; ++k)
-        s.integer_weights[tensor_index(l, g * per_group + r, k)] =
+        s.integer_weights[tensor_index(rows.layout, g * per_group + r, k)] =
             res.codes[static_cast<std::size_t>(r * f + k)];
   }
   return out;
