@@ -147,6 +147,17 @@ def reciprocal_copy(src, dst):
     onnx.save(m, dst)
 
 
+def initializer_ints(t):
+    """An integer initializer's values, flat; int4/uint4 (ONNX types 22/21, two a byte, low
+    nibble first) unpacked here, since this python onnx predates them."""
+    import onnx.numpy_helper
+    if t.data_type not in (21, 22):
+        return onnx.numpy_helper.to_array(t).astype(np.int64).ravel()
+    raw = np.frombuffer(t.raw_data, np.uint8)
+    v = np.stack([raw & 0xF, raw >> 4], axis=1).ravel()[:int(np.prod(t.dims))].astype(np.int64)
+    return np.where(v > 7, v - 16, v) if t.data_type == 22 else v
+
+
 def check_files(model_qdq, enc_path, cfg):
     """Encodings and metadata against the configuration; python onnx.checker on the model."""
     import onnx
@@ -173,7 +184,7 @@ def check_files(model_qdq, enc_path, cfg):
         if "integer_weights" not in q:
             continue
         want = np.array([int(v) for v in q["integer_weights"].split()])
-        got = onnx.numpy_helper.to_array(inits[dq_input[name]]).astype(np.int64).ravel()
+        got = initializer_ints(inits[dq_input[name]])
         if not np.array_equal(want, got):
             errs.append(f"'{name}': the exported weight is not the configuration's AdaRound "
                         f"integers ({int((want != got).sum())} of {want.size} differ)")
