@@ -115,6 +115,13 @@ expect_error "calibration data of the wrong shape" "x3x3.npy.*shape" "$CFG" -- \
   "$MPQ" quantize "$MODEL" --candidate W8A8 --calib "$TMP/x3x3.npy" -o "$CFG"
 expect_error "unknown range method" "unknown range-setting method 'median'" "$CFG" -- \
   "$MPQ" quantize "$MODEL" --candidate W8A8 --act-range median -o "$CFG"
+expect_error "unknown weight rounding" "--weight-rounding must be nearest or adaround" "$CFG" -- \
+  "$MPQ" quantize "$MODEL" --candidate W4A8 --weight-rounding stochastic -o "$CFG"
+expect_error "AdaRound of a float weight format" "AdaRound chooses between two integers.*fp8e4m3" "$CFG" -- \
+  "$MPQ" quantize "$MODEL" --candidate fp8e4m3 --weight-rounding adaround --adaround-iters 10 \
+  --calib fashion-mnist:train:32 -o "$CFG"
+expect_error "AdaRound with no iterations" "--adaround-iters must be at least 1" "$CFG" -- \
+  "$MPQ" quantize "$MODEL" --candidate W4A8 --weight-rounding adaround --adaround-iters 0 -o "$CFG"
 # A valid configuration, then one naming a quantizer the model does not have.
 if "$MPQ" quantize "$MODEL" --candidate W8A8 --calib fashion-mnist:train:32 \
      --data fashion-mnist:test:32 -o "$CFG" >/dev/null 2>&1; then
