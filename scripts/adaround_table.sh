@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # AdaRound table (README.md): every model at W4A8, W3A8 and W2A8 (per-channel weights, enhanced
 # ranges) with round-to-nearest and with AdaRound (`--weight-rounding adaround`, defaults:
-# float inputs, 10,000 iterations), calibrated on 512 training images, measured on DATA. Each
+# quantized-network inputs, 10,000 iterations), calibrated on 512 training images, measured on DATA. Each
 # cell is top-1 %; the AdaRound columns also give the wall time of the whole `mpq quantize`.
 #
 #   scripts/adaround_table.sh [MPQ_BINARY] [DATA] [MODELS...]
 #     MPQ_BINARY  default build/cli/mpq
 #     DATA        evaluation set, default fashion-mnist:test (all 10,000 images)
 #     MODELS      ONNX files, default configs/models/{cnn,mobilenet,resnet,vit}.onnx
-# EXTRA="--adaround-inputs quantized" (say) is passed to the AdaRound runs.
+# EXTRA="--adaround-inputs float" (say) is passed to the AdaRound runs.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 MPQ=${1:-$SRC/build/cli/mpq}
