@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <cstdio>
 #include <iostream>
 
 #include "hardware_args.hpp"
@@ -48,6 +49,16 @@ int fail(const Error& e) {
 
 void print_json(const nlohmann::json& j) {
   std::cout << j.dump(2) << '\n';
+}
+
+void print_adaround_summary(const Phase1Result& r) {
+  if (!r.rounded) return;
+  std::fprintf(stderr,
+               "AdaRound: %lld (weight, format) pairs learned, %lld reused from the cache\n",
+               static_cast<long long>(r.adaround_computed),
+               static_cast<long long>(r.adaround_reused));
+  for (const auto& s : r.adaround_skipped)
+    std::fprintf(stderr, "AdaRound: left at nearest: %s\n", s.c_str());
 }
 
 }  // namespace mpq::cli

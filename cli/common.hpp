@@ -12,6 +12,7 @@
 #include "graph/canonicalize.hpp"
 #include "graph/network.hpp"
 #include "graph/quantizer_placement.hpp"
+#include "search/phase1.hpp"
 
 namespace mpq::cli {
 
@@ -44,5 +45,9 @@ Result<QuantizerPlacement> placement_for(const Network& net, const ModelArgs& a)
 int fail(const Error& e);
 
 void print_json(const nlohmann::json& j);
+
+// With AdaRound on: how many (weight, format) pairs were learned and reused, and what was left
+// at nearest, on stderr.
+void print_adaround_summary(const Phase1Result& r);
 
 }  // namespace mpq::cli

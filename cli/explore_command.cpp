@@ -13,7 +13,8 @@ namespace {
 
 struct ExploreArgs {
   CommonArgs common;
-  std::string experiment, output;
+  std::string experiment, output, weight_rounding;
+  std::int64_t adaround_iters = 0;
   bool no_plots = false, quiet = false, export_models = false;
   int opset = kDefaultExportOpset;
 };
@@ -41,6 +42,8 @@ int run_explore(const ExploreArgs& a) {
   auto spec = load_experiment(a.experiment);
   if (!spec) return fail(spec.error());
   if (!a.output.empty()) spec->output = a.output;
+  if (!a.weight_rounding.empty()) spec->weight_rounding = a.weight_rounding;
+  if (a.adaround_iters != 0) spec->adaround_iters = a.adaround_iters;
   if (spec->output.empty())
     spec->output = "results/explore/" + std::filesystem::path(spec->model).stem().string();
   auto threads = apply_threads(a.common);
@@ -56,6 +59,7 @@ int run_explore(const ExploreArgs& a) {
   std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.2f s\n",
                static_cast<long long>(p1->computed), static_cast<long long>(p1->resumed),
                p1->seconds);
+  print_adaround_summary(*p1);
   if (auto st = write_phase1_outputs(**ctx, *p1, spec->output, !a.no_plots); !st)
     return fail(st.error());
   auto x = explore(**ctx, *p1, progress);
@@ -110,6 +114,11 @@ void add_explore_command(CLI::App& app, int& exit_code) {
                   "Experiment YAML (commented example: configs/experiments/default.yaml)")
       ->required();
   cmd->add_option("-o,--output", args->output, "Results directory (overrides the YAML's output)");
+  cmd->add_option("--weight-rounding", args->weight_rounding,
+                  "Integer weights: nearest or adaround (overrides ranges.weight_rounding)");
+  cmd->add_option("--adaround-iters", args->adaround_iters,
+                  "AdaRound: Adam iterations per (weight, format) (overrides "
+                  "ranges.adaround_iters)");
   cmd->add_flag("--no-plots", args->no_plots, "Skip the gnuplot charts");
   cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
   cmd->add_flag("--export", args->export_models,

@@ -28,7 +28,8 @@ struct SensitivityArgs {
   CommonArgs common;
   std::string experiment, model, calib, data, labels, candidates, metric, mode, output,
       compare_calib;
-  std::string act_range, weight_range, dump_tasks;
+  std::string act_range, weight_range, dump_tasks, weight_rounding;
+  std::int64_t adaround_iters = 0;
   std::vector<std::string> hw, input_shapes;
   std::int64_t samples = 0, batch = 0;
   bool no_plots = false, quiet = false;
@@ -66,6 +67,8 @@ Result<ExperimentSpec> experiment_of(const SensitivityArgs& a) {
   if (!a.mode.empty()) x.mode = a.mode;
   if (!a.act_range.empty()) x.act_range = a.act_range;
   if (!a.weight_range.empty()) x.weight_range = a.weight_range;
+  if (!a.weight_rounding.empty()) x.weight_rounding = a.weight_rounding;
+  if (a.adaround_iters != 0) x.adaround_iters = a.adaround_iters;
   if (a.samples > 0) x.samples = a.samples;
   if (a.batch > 0) x.batch = a.batch;
   if (!a.output.empty()) x.output = a.output;
@@ -112,7 +115,7 @@ int run_sensitivity(const SensitivityArgs& a) {
   if (!r->notice.empty()) std::fprintf(stderr, "mpq: note: %s\n", r->notice.c_str());
   std::optional<double> stability;
   if (!a.compare_calib.empty()) {
-    auto tau = calibration_stability(**ctx, r->list, a.compare_calib);
+    auto tau = calibration_stability(**ctx, r->list, a.compare_calib, r->rounded.get());
     if (!tau) return fail(tau.error());
     stability = *tau;
   }
@@ -120,9 +123,11 @@ int run_sensitivity(const SensitivityArgs& a) {
   if (auto st = write_phase1_outputs(**ctx, *r, spec->output, !a.no_plots); !st)
     return fail(st.error());
   if (!a.dump_tasks.empty())
-    if (auto st = write_task_configs(**ctx, a.dump_tasks); !st) return fail(st.error());
+    if (auto st = write_task_configs(**ctx, a.dump_tasks, r->rounded.get()); !st)
+      return fail(st.error());
   std::fprintf(stderr, "phase 1: %lld tasks computed, %lld resumed from the journal, %.2f s\n",
                static_cast<long long>(r->computed), static_cast<long long>(r->resumed), r->seconds);
+  print_adaround_summary(*r);
   if (a.common.json) {
     // Only what the inputs determine: identical whatever --threads is.
     nlohmann::json j = sensitivity_json(r->list, (*ctx)->groups);
@@ -185,6 +190,12 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--batch", args->batch, "Batch size (default 64)")->check(CLI::PositiveNumber);
   cmd->add_option("--act-range", args->act_range, "Activation ranges: mse, minmax, percentile");
   cmd->add_option("--weight-range", args->weight_range, "Weight ranges: mse, minmax, percentile");
+  cmd->add_option("--weight-rounding", args->weight_rounding,
+                  "Integer weights: nearest (default) or adaround (each (weight, format) pair "
+                  "learned once on the float network's layer inputs, cached in "
+                  "OUTPUT/adaround.journal)");
+  cmd->add_option("--adaround-iters", args->adaround_iters,
+                  "AdaRound: Adam iterations per (weight, format) (default 10000)");
   cmd->add_option("-o,--output", args->output,
                   "Results directory (default: the experiment's, else results/sensitivity/MODEL)");
   cmd->add_option("--compare-calib", args->compare_calib,

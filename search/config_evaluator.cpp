@@ -20,14 +20,15 @@ std::string assignment_key(const FormatAssignment& formats) {
 AssignmentEvaluator::AssignmentEvaluator(const Network& net, const QuantizerPlacement& placement,
                                          const ActivationStats& stats, RangeSettings ranges,
                                          const SampleSource& samples, std::int64_t batch,
-                                         std::int64_t limit)
+                                         std::int64_t limit, const RoundedWeights* rounded)
     : net_(net),
       placement_(placement),
       stats_(stats),
       ranges_(ranges),
       samples_(samples),
       batch_(batch),
-      count_(limit < 0 ? samples.count : std::min(limit, samples.count)) {}
+      count_(limit < 0 ? samples.count : std::min(limit, samples.count)),
+      rounded_(rounded) {}
 
 Status AssignmentEvaluator::prepare_reference() {
   if (!reference_.empty()) return Ok{};
@@ -66,6 +67,10 @@ QuantConfig AssignmentEvaluator::config_of(const FormatAssignment& formats) {
     if (it == settings_.end())
       it = settings_.emplace(key, calibrate_quantizer(net_, qz, formats[q], stats_, ranges_)).first;
     cfg.quantizers[qz.name] = it->second;
+  }
+  if (rounded_) {
+    rounded_->apply(cfg);
+    cfg.notes["weight_rounding"] = "adaround (per weight and format, float-network inputs)";
   }
   derive_biases(net_, placement_, cfg);
   cfg.notes["activation_range"] = range_method_name(ranges_.activation_method);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "rounded_weights.hpp"
 #include "sim/calibration.hpp"
 #include "sim/quant_metrics.hpp"
 
@@ -19,9 +20,11 @@ using FormatAssignment = std::vector<NumberFormat>;
 class AssignmentEvaluator {
  public:
   // `samples` are evaluated in batches of `batch`, the first `limit` of them (all when < 0).
+  // With `rounded`, every configuration takes AdaRound's integers for its weights' formats.
   AssignmentEvaluator(const Network& net, const QuantizerPlacement& placement,
                       const ActivationStats& stats, RangeSettings ranges,
-                      const SampleSource& samples, std::int64_t batch, std::int64_t limit);
+                      const SampleSource& samples, std::int64_t batch, std::int64_t limit,
+                      const RoundedWeights* rounded = nullptr);
 
   QuantConfig config_of(const FormatAssignment& formats);
   // Metrics of the assignment; cached.
@@ -42,6 +45,7 @@ class AssignmentEvaluator {
   RangeSettings ranges_;
   const SampleSource& samples_;
   std::int64_t batch_, count_;
+  const RoundedWeights* rounded_;
   std::vector<Tensor> inputs_, reference_;
   double float_accuracy_ = 0;
   std::map<std::pair<std::size_t, std::string>, QuantizerSetting> settings_;

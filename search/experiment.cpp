@@ -92,6 +92,8 @@ void read_ranges(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
   read_choice(m, "activations", x.act_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
   read_choice(m, "weights", x.weight_range, {"enhanced", "mse", "minmax", "percentile"}, issues);
   read_choice(m, "bias", x.bias, {"int32", "float"}, issues);
+  read_choice(m, "weight_rounding", x.weight_rounding, {"nearest", "adaround"}, issues);
+  x.adaround_iters = m.integer("adaround_iters", false, Bound::Positive).value_or(10000);
   x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
   if (m.has("per_channel")) {
     YAML::Node pc = m.get("per_channel", false);

@@ -36,6 +36,10 @@ struct ExperimentSpec {
   std::string act_range = "enhanced", weight_range = "enhanced", bias = "int32";
   double percentile = 99.99;
   bool per_channel = true;
+  // Weights: nearest | adaround (the integers of every (weight, format) pair learned once on the
+  // float network's layer inputs and cached beside the phase-1 journal).
+  std::string weight_rounding = "nearest";
+  std::int64_t adaround_iters = 10000;
   // Phase 2.
   std::string phase2_metric = "accuracy";  // accuracy | sqnr
   std::optional<double> accuracy_drop = 1.0;

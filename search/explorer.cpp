@@ -130,7 +130,7 @@ Result<Exploration> explore(const Phase1Context& ctx, const Phase1Result& phase1
   const auto data = evaluation_data(ctx);
   if (!data) return data.error();
   AssignmentEvaluator evaluator(ctx.net, ctx.placement, ctx.stats, ctx.ranges, data->samples,
-                                x.batch, data->limit);
+                                x.batch, data->limit, phase1.rounded.get());
   const bool by_accuracy = x.phase2_metric == "accuracy";
   Exploration out;
   out.score_name = x.phase2_metric;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 
+#include "adaround_cache.hpp"
 #include "content_hash.hpp"
 #include "core/atomic_file.hpp"
 #include "plot.hpp"
@@ -40,6 +41,31 @@ std::string samples_hash(const SampleSource& s, std::int64_t limit, std::int64_t
   return h.hex();
 }
 
+// What the weights' integers depend on besides the model and the data.
+std::string weight_rounding_text(const ExperimentSpec& x) {
+  if (x.weight_rounding != "adaround") return x.weight_rounding;
+  const AdaRoundOptions o = adaround_options_of(x);
+  return "adaround float-inputs iterations=" + std::to_string(o.iterations) +
+         " lambda=" + std::to_string(o.lambda) + " beta=" + std::to_string(o.beta_start) + ".." +
+         std::to_string(o.beta_end) + " warmup=" + std::to_string(o.warmup) +
+         " lr=" + std::to_string(o.learning_rate);
+}
+
+// The AdaRound cache's inputs: the sweep's minus what only the scores depend on.
+std::map<std::string, std::string> adaround_key(const Phase1Context& ctx, const SweepKey& k) {
+  std::map<std::string, std::string> parts;
+  for (const char* p : {"mpq numerics", "model", "calibration data", "quantizer placement",
+                        "weight rounding"})
+    parts[p] = k.parts.at(p);
+  const ExperimentSpec& x = ctx.spec;
+  ContentHash ranges;
+  for (const auto& s : {x.weight_range, std::to_string(x.percentile), std::to_string(x.per_channel),
+                        std::to_string(x.samples), std::to_string(x.batch)})
+    ranges.add(s);
+  parts["weight ranges"] = ranges.hex();
+  return parts;
+}
+
 SweepKey sweep_key(const Phase1Context& ctx) {
   const ExperimentSpec& x = ctx.spec;
   SweepKey k;
@@ -66,6 +92,7 @@ SweepKey sweep_key(const Phase1Context& ctx) {
   if (ctx.mode == SweepMode::OthersBaseline)
     for (const auto& g : ctx.groups) settings.add(g.id + "=" + g.baseline.name());
   k.parts["sweep settings"] = settings.hex();
+  k.parts["weight rounding"] = weight_rounding_text(x);
   return k;
 }
 
@@ -98,7 +125,7 @@ double raw_metric(const TaskResult& r, SensitivityMetric m) {
 namespace {
 
 SweepInputs sweep_inputs(const Phase1Context& ctx, const SampleSource& samples,
-                         const ActivationStats& stats) {
+                         const ActivationStats& stats, const RoundedWeights* rounded) {
   SweepInputs in;
   in.net = &ctx.net;
   in.placement = &ctx.placement;
@@ -109,6 +136,7 @@ SweepInputs sweep_inputs(const Phase1Context& ctx, const SampleSource& samples,
   in.limit = ctx.spec.samples;
   in.batch = ctx.spec.batch;
   in.stats = &stats;
+  in.rounded = rounded;
   return in;
 }
 
@@ -155,6 +183,15 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   if (!loaded) return loaded.error();
   Phase1Result out;
   out.notice = loaded->notice;
+  if (ctx.spec.weight_rounding == "adaround") {
+    auto cache = adaround_cache(ctx, adaround_key(ctx, key), out_dir + "/adaround.journal", progress);
+    if (!cache) return cache.error();
+    if (!cache->notice.empty()) out.notice += (out.notice.empty() ? "" : "; ") + cache->notice;
+    out.rounded = cache->weights;
+    out.adaround_reused = cache->reused;
+    out.adaround_computed = cache->computed;
+    out.adaround_skipped = cache->skipped;
+  }
   // Keep the cached tasks this run asks for; the others stay in the journal for later runs.
   std::vector<TaskResult> results;
   TaskKeys done;
@@ -168,7 +205,7 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   auto writer = JournalWriter::start(path, key, *loaded, ctx.groups);
   if (!writer) return writer.error();
 
-  const SweepInputs in = sweep_inputs(ctx, ctx.scoring, ctx.stats);
+  const SweepInputs in = sweep_inputs(ctx, ctx.scoring, ctx.stats, out.rounded.get());
   const std::int64_t total = count_tasks(ctx.groups);
   ProgressMeter meter("phase 1: tasks", total, progress);
   meter.set_already(out.resumed);
@@ -204,7 +241,8 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
 
 Result<std::optional<double>> calibration_stability(const Phase1Context& ctx,
                                                     const SensitivityList& list,
-                                                    const std::string& other_calibration) {
+                                                    const std::string& other_calibration,
+                                                    const RoundedWeights* rounded) {
   auto other = open_samples(other_calibration, ctx.net);
   if (!other) return make_error("--compare-calib: " + other.error().message);
   if (auto b = batch_size_for(ctx.net, ctx.spec.batch, std::min(ctx.spec.samples, other->count),
@@ -214,7 +252,7 @@ Result<std::optional<double>> calibration_stability(const Phase1Context& ctx,
   auto stats =
       collect_activation_stats(ctx.net, ctx.placement, *other, ctx.spec.batch, ctx.spec.samples);
   if (!stats) return stats.error();
-  const SweepInputs in = sweep_inputs(ctx, *other, *stats);
+  const SweepInputs in = sweep_inputs(ctx, *other, *stats, rounded);
   auto results = run_sweep(in, {}, {});
   if (!results) return results.error();
   std::map<std::pair<std::size_t, Candidate>, double> score;
@@ -227,10 +265,11 @@ Result<std::optional<double>> calibration_stability(const Phase1Context& ctx,
   return kendall_tau_b(a, b);
 }
 
-Status write_task_configs(const Phase1Context& ctx, const std::string& path) {
+Status write_task_configs(const Phase1Context& ctx, const std::string& path,
+                          const RoundedWeights* rounded) {
   if (ctx.mode != SweepMode::OthersFloat)
     return make_error("task configurations are written for --mode float only");
-  const SweepInputs in = sweep_inputs(ctx, ctx.scoring, ctx.stats);
+  const SweepInputs in = sweep_inputs(ctx, ctx.scoring, ctx.stats, rounded);
   QuantConfig none;
   none.bias_mode = ctx.ranges.bias;
   nlohmann::json tasks = nlohmann::json::object();

@@ -10,6 +10,7 @@
 #include "experiment.hpp"
 #include "hw/accelerator.hpp"
 #include "priced_network.hpp"
+#include "rounded_weights.hpp"
 #include "sensitivity_list.hpp"
 #include "sensitivity_sweep.hpp"
 
@@ -52,6 +53,10 @@ struct Phase1Result {
   std::optional<double> tau_sqnr_vs_accuracy;
   double seconds = 0;
   std::string notice;  // e.g. why cached results were set aside
+  // With ranges.weight_rounding adaround: the integers every task used, for phase 2 too.
+  std::shared_ptr<const RoundedWeights> rounded;
+  std::int64_t adaround_reused = 0, adaround_computed = 0;  // (weight, format) pairs
+  std::vector<std::string> adaround_skipped;
 };
 
 // Runs the sweep (resuming from `out_dir`/phase1.journal) and sorts the list.
@@ -60,13 +65,16 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
 
 // The same sweep on other calibration samples, without a journal: Kendall tau between its
 // ranking and `list`'s, by the list's metric.
+// AdaRound's integers (`rounded`, null: nearest) stay those learned on the main calibration.
 Result<std::optional<double>> calibration_stability(const Phase1Context& ctx,
                                                     const SensitivityList& list,
-                                                    const std::string& other_calibration);
+                                                    const std::string& other_calibration,
+                                                    const RoundedWeights* rounded = nullptr);
 
 // Every task's configuration (the simulator's JSON format) keyed "group id|candidate", so that
 // another implementation can replay the sweep with the same ranges. OthersFloat mode only.
-Status write_task_configs(const Phase1Context& ctx, const std::string& path);
+Status write_task_configs(const Phase1Context& ctx, const std::string& path,
+                          const RoundedWeights* rounded = nullptr);
 
 // sensitivity.csv, sensitivity.json and the chart sensitivity.{png,svg} in `out_dir`.
 Status write_phase1_outputs(const Phase1Context& ctx, const Phase1Result& r,

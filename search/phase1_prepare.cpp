@@ -34,6 +34,10 @@ Status load_model_and_settings(Phase1Context& ctx) {
   auto metric = parse_sensitivity_metric(spec.metric);
   if (!metric) return metric.error();
   ctx.metric = *metric;
+  if (spec.weight_rounding != "nearest" && spec.weight_rounding != "adaround")
+    return make_error("weight rounding must be nearest or adaround, not '" + spec.weight_rounding +
+                      "'");
+  if (spec.adaround_iters < 1) return make_error("AdaRound iterations must be at least 1");
   return Ok{};
 }
 

@@ -31,6 +31,7 @@ QuantConfig sweep_task_config(const SweepInputs& in, const QuantConfig& others, 
       cfg.quantizers[q.name] = it->second;
     }
   }
+  if (in.rounded) in.rounded->apply(cfg);
   derive_biases(*in.net, *in.placement, cfg);
   return cfg;
 }
@@ -46,10 +47,13 @@ QuantizedConstants task_constants(const SweepInputs& in, const QuantConfig& cfg,
     const Quantizer& q = in.placement->quantizers[qi];
     if (q.kind != QuantizerKind::Weight) continue;
     auto it = cfg.quantizers.find(q.name);
+    const Tensor& w = in.net->model.initializers.at(q.name);
     if (it == cfg.quantizers.end())
-      qc.tensors[q.name] = in.net->model.initializers.at(q.name);  // float in this task
+      qc.tensors[q.name] = w;  // float in this task
+    else if (!it->second.integer_weights.empty())
+      dequantize(it->second.integer_weights, w.shape, it->second.params, qc.tensors[q.name]);
     else
-      fake_quantize(in.net->model.initializers.at(q.name), qc.tensors[q.name], it->second.params);
+      fake_quantize(w, qc.tensors[q.name], it->second.params);
   }
   for (const auto& [name, b] : cfg.biases)
     quantize_bias(in.net->model.initializers.at(name), b, qc.tensors[name]);

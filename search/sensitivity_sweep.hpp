@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/candidate.hpp"
+#include "rounded_weights.hpp"
 #include "sim/calibration.hpp"
 #include "sim/quant_metrics.hpp"
 
@@ -44,6 +45,8 @@ struct SweepInputs {
   std::int64_t limit = 256;  // samples used
   std::int64_t batch = 64;
   const ActivationStats* stats = nullptr;  // histograms over the same samples
+  // AdaRound's integers per (weight, format), spliced into every task; null: round to nearest.
+  const RoundedWeights* rounded = nullptr;
 };
 
 struct TaskResult {

@@ -10,13 +10,6 @@
 namespace mpq {
 namespace {
 
-// Sums over the calibration vectors, per group, fan_in x fan_in each: x' x'^T (aa), x' x^T (ax)
-// and x x^T (xx), x the float input, x' the given one. With float inputs all three are aa.
-struct Moments {
-  std::int64_t groups = 0, fan_in = 0, vectors = 0;
-  std::vector<double> aa, ax, xx;
-};
-
 // A weight as rows x fan_in, a row per output channel: Conv [O, ...] and Gemm with transB are
 // stored that way; Gemm without transB and MatMul [K, N] hold an output channel per column.
 struct RowLayout {
@@ -50,9 +43,10 @@ Status run_prefix(Engine& e, const Tensor& x, std::size_t end) {
   return e.run_steps(0, end);
 }
 
-// Every target's input moments from one pass of the float network.
+// Every target's input moments from one pass of the float network over samples [0, count).
 Status float_moments(const Network& net, std::span<const Quantizer* const> targets,
-                     const SampleSource& samples, std::int64_t batch, std::vector<Moments>& out) {
+                     const SampleSource& samples, std::int64_t count, std::int64_t batch,
+                     std::vector<LayerMoments>& out) {
   auto engine = Engine::create(net);
   if (!engine) return engine.error();
   std::vector<InputMoments> sums(targets.size());
@@ -69,8 +63,8 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
     if (!st) return st;
   }
   std::vector<Tensor> in(1);
-  for (std::int64_t start = 0; start < samples.count; start += batch) {
-    in[0] = samples.batch(start, std::min(batch, samples.count - start));
+  for (std::int64_t start = 0; start < count; start += batch) {
+    in[0] = samples.batch(start, std::min(batch, count - start));
     if (auto r = engine->run(in); !r)
       return make_error(samples.description + ": " + r.error().message);
   }
@@ -85,7 +79,7 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
 }
 
 // One target's moments with x' from the network quantized by `cfg` up to it.
-Result<Moments> quantized_moments(const Network& net, const QuantConfig& cfg, const Quantizer& q,
+Result<LayerMoments> quantized_moments(const Network& net, const QuantConfig& cfg, const Quantizer& q,
                                   const SampleSource& samples, std::int64_t batch) {
   const OpNode& op = net.model.nodes[q.node];
   const Shape& wshape = net.model.initializers.at(q.name).shape;
@@ -107,7 +101,7 @@ Result<Moments> quantized_moments(const Network& net, const QuantConfig& cfg, co
     xq = t;
   };
   if (auto st = qe->set_hook(tensor, capture); !st) return st.error();
-  Moments m;
+  LayerMoments m;
   const InputLayout layout = input_layout(op, wshape);
   m.groups = layout.groups;
   m.fan_in = layout.fan_in;
@@ -169,7 +163,7 @@ struct GroupTargets {
   double constant = 0;
 };
 
-GroupTargets group_targets(const Moments& m, const LayerRows& rows) {
+GroupTargets group_targets(const LayerMoments& m, const LayerRows& rows) {
   const std::int64_t f = m.fan_in, per_group = rows.layout.rows / m.groups;
   const double n = static_cast<double>(std::max<std::int64_t>(1, m.vectors));
   GroupTargets out;
@@ -193,7 +187,7 @@ GroupTargets group_targets(const Moments& m, const LayerRows& rows) {
 }
 
 // The rounding of one layer from its moments; writes integer_weights into `s`.
-LayerRounding round_layer(const Network& net, const Quantizer& q, const Moments& m,
+LayerRounding round_layer(const Network& net, const Quantizer& q, const LayerMoments& m,
                           QuantizerSetting& s, const AdaRoundOptions& o) {
   const Tensor& w = net.model.initializers.at(q.name);
   const LayerRows rows = gather_rows(net.model.nodes[q.node], w, m.fan_in, s.params);
@@ -236,6 +230,17 @@ LayerRounding round_layer(const Network& net, const Quantizer& q, const Moments&
 
 }  // namespace
 
+std::string adaround_unsupported(const Network& net, const Quantizer& q) {
+  const OpNode& op = net.model.nodes[q.node];
+  const Shape& shape = net.model.initializers.at(q.name).shape;
+  if (!supports_input_moments(op, shape))
+    return op.op_type + " weight of shape " + shape_str(shape) +
+           " (AdaRound covers Conv, Gemm and 2-D MatMul weights of at most " +
+           std::to_string(kMaxMomentFanIn) + " inputs per output channel)";
+  if (op.inputs.empty() || net.model.is_constant(op.inputs[0])) return "its input is a constant";
+  return "";
+}
+
 Result<std::vector<const Quantizer*>> adaround_targets(const Network& net,
                                                        const QuantizerPlacement& placement,
                                                        const QuantConfig& cfg,
@@ -252,22 +257,33 @@ Result<std::vector<const Quantizer*>> adaround_targets(const Network& net,
                           "' is at " + f.name() +
                           " (give integer weight formats, or "
                           "--weight-rounding nearest)");
-      const OpNode& op = net.model.nodes[q.node];
-      const Shape& shape = net.model.initializers.at(q.name).shape;
-      std::string why;
-      if (!supports_input_moments(op, shape))
-        why = op.op_type + " weight of shape " + shape_str(shape) +
-              " (AdaRound covers Conv, Gemm and 2-D MatMul weights of at most " +
-              std::to_string(kMaxMomentFanIn) + " inputs per output channel)";
-      else if (op.inputs.empty() || net.model.is_constant(op.inputs[0]))
-        why = "its input is a constant";
-      if (!why.empty()) {
+      if (const std::string why = adaround_unsupported(net, q); !why.empty()) {
         if (skipped) skipped->push_back(q.name + ": " + why);
         continue;
       }
       targets.push_back(&q);
     }
   return targets;
+}
+
+Result<std::vector<LayerMoments>> float_input_moments(const Network& net,
+                                                      std::span<const Quantizer* const> targets,
+                                                      const SampleSource& samples,
+                                                      std::int64_t count, std::int64_t batch) {
+  std::vector<LayerMoments> out;
+  if (auto st = float_moments(net, targets, samples, std::min(count, samples.count), batch, out);
+      !st)
+    return st.error();
+  return out;
+}
+
+Result<LayerRounding> adaround_weight(const Network& net, const Quantizer& q,
+                                      const LayerMoments& m, QuantizerSetting& s,
+                                      const AdaRoundOptions& o, const std::string& data) {
+  if (m.vectors == 0)
+    return make_error("AdaRound: no calibration data reaches the input of weight '" + q.name +
+                      "' (" + data + ")");
+  return round_layer(net, q, m, s, o);
 }
 
 Result<AdaRoundReport> adaround_config(const Network& net, const QuantizerPlacement& placement,
@@ -278,12 +294,13 @@ Result<AdaRoundReport> adaround_config(const Network& net, const QuantizerPlacem
   auto targets = adaround_targets(net, placement, cfg, &report.skipped);
   if (!targets) return targets.error();
   const auto total = static_cast<std::int64_t>(targets->size());
-  std::vector<Moments> moments;
+  std::vector<LayerMoments> moments;
   if (settings.inputs == AdaRoundInputs::Float)
-    if (auto st = float_moments(net, *targets, samples, batch, moments); !st) return st.error();
+    if (auto st = float_moments(net, *targets, samples, samples.count, batch, moments); !st)
+      return st.error();
   for (std::int64_t i = 0; i < total; ++i) {
     const Quantizer& q = *(*targets)[static_cast<std::size_t>(i)];
-    Moments m;
+    LayerMoments m;
     if (settings.inputs == AdaRoundInputs::Float) {
       m = std::move(moments[static_cast<std::size_t>(i)]);
     } else {
@@ -291,10 +308,10 @@ Result<AdaRoundReport> adaround_config(const Network& net, const QuantizerPlacem
       if (!qm) return qm.error();
       m = std::move(qm).value();
     }
-    if (m.vectors == 0)
-      return make_error("AdaRound: no calibration data reaches the input of weight '" + q.name +
-                        "' (" + samples.description + ")");
-    report.layers.push_back(round_layer(net, q, m, cfg.quantizers.at(q.name), settings.optimiser));
+    auto layer = adaround_weight(net, q, m, cfg.quantizers.at(q.name), settings.optimiser,
+                                 samples.description);
+    if (!layer) return layer.error();
+    report.layers.push_back(std::move(layer).value());
     if (progress) progress(i + 1, total);
   }
   return report;

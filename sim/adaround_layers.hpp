@@ -41,6 +41,30 @@ struct AdaRoundReport {
   std::vector<std::string> skipped;   // integer weight quantizers left at nearest, with why
 };
 
+// Sums over the calibration vectors of a layer's input, per group, fan_in x fan_in each:
+// x' x'^T (aa), x' x^T (ax) and x x^T (xx), x the float input, x' the given one. With float
+// inputs only aa is filled (all three are the same).
+struct LayerMoments {
+  std::int64_t groups = 0, fan_in = 0, vectors = 0;
+  std::vector<double> aa, ax, xx;
+};
+
+// The float network's input moments of every target's layer over samples [0, count), one pass.
+Result<std::vector<LayerMoments>> float_input_moments(const Network& net,
+                                                      std::span<const Quantizer* const> targets,
+                                                      const SampleSource& samples,
+                                                      std::int64_t count, std::int64_t batch);
+
+// AdaRound of one target weight from its layer's moments: fills s.integer_weights (s holds the
+// calibrated parameters). An error when no calibration vector reached the layer (`data` names
+// the samples in the message).
+Result<LayerRounding> adaround_weight(const Network& net, const Quantizer& q,
+                                      const LayerMoments& m, QuantizerSetting& s,
+                                      const AdaRoundOptions& o, const std::string& data);
+
+// Why AdaRound cannot round weight quantizer q whatever its format ("" when it can).
+std::string adaround_unsupported(const Network& net, const Quantizer& q);
+
 // The weight quantizers AdaRound applies to: integer formats on a Conv, Gemm or MatMul whose
 // input moments are supported (output_error.hpp) and whose input is not a constant. An error
 // for a weight asked at a float format (AdaRound chooses between two integers).

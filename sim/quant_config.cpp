@@ -10,26 +10,6 @@
 #include "core/atomic_file.hpp"
 
 namespace mpq {
-namespace {
-
-// Stored integer parameters inside the format's grid (a signed or unsigned `bits`-bit code), and
-// each zero point inside [qmin, qmax]: anything else would compute another network. In 64 bits:
-// a hostile qmin/qmax pair overflows 32.
-std::optional<std::string> int_grid_problem(const QuantParams& p, int bits) {
-  const std::int64_t lo = -(std::int64_t{1} << (bits - 1)), hi = (std::int64_t{1} << bits) - 1;
-  const std::int64_t qmin = p.qmin, qmax = p.qmax;
-  if (qmin < lo || qmax > hi || qmin >= qmax || qmax - qmin > hi)
-    return "qmin/qmax [" + std::to_string(qmin) + ", " + std::to_string(qmax) + "] do not fit int" +
-           std::to_string(bits) + " (a range of at most " + std::to_string(hi) + " steps within [" +
-           std::to_string(lo) + ", " + std::to_string(hi) + "])";
-  for (const auto z : p.zero_point)
-    if (z < qmin || z > qmax)
-      return "zero_point " + std::to_string(z) + " is outside [qmin, qmax] = [" +
-             std::to_string(qmin) + ", " + std::to_string(qmax) + "]";
-  return std::nullopt;
-}
-
-using nlohmann::json;
 
 // Integer weights as one line of space-separated numbers: the file is indented (dump(1)), which
 // would otherwise give every weight a line of its own.
@@ -60,6 +40,28 @@ std::optional<std::vector<std::int32_t>> integers_from_text(const std::string& t
   }
   return v;
 }
+
+namespace {
+
+// Stored integer parameters inside the format's grid (a signed or unsigned `bits`-bit code), and
+// each zero point inside [qmin, qmax]: anything else would compute another network. In 64 bits:
+// a hostile qmin/qmax pair overflows 32.
+std::optional<std::string> int_grid_problem(const QuantParams& p, int bits) {
+  const std::int64_t lo = -(std::int64_t{1} << (bits - 1)), hi = (std::int64_t{1} << bits) - 1;
+  const std::int64_t qmin = p.qmin, qmax = p.qmax;
+  if (qmin < lo || qmax > hi || qmin >= qmax || qmax - qmin > hi)
+    return "qmin/qmax [" + std::to_string(qmin) + ", " + std::to_string(qmax) + "] do not fit int" +
+           std::to_string(bits) + " (a range of at most " + std::to_string(hi) + " steps within [" +
+           std::to_string(lo) + ", " + std::to_string(hi) + "])";
+  for (const auto z : p.zero_point)
+    if (z < qmin || z > qmax)
+      return "zero_point " + std::to_string(z) + " is outside [qmin, qmax] = [" +
+             std::to_string(qmin) + ", " + std::to_string(qmax) + "]";
+  return std::nullopt;
+}
+
+using nlohmann::json;
+
 
 // The stored AdaRound integers of weight quantizer `where`: one per element, on the grid.
 std::optional<std::string> integer_weights_problem(const QuantizerSetting& s, std::int64_t size) {

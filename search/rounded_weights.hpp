@@ -1,0 +1,29 @@
+#pragma once
+// Integer weights learned by AdaRound, per (weight quantizer, integer format), shared read-only by
+// every phase-1 task, every phase-2 point and every accelerator: a configuration that puts a
+// weight at a format takes that pair's integers.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/quant_config.hpp"
+
+namespace mpq {
+
+struct RoundedWeights {
+  // (quantizer name, format name) -> the tensor's integers in element order.
+  std::map<std::pair<std::string, std::string>, std::vector<std::int32_t>> integers;
+
+  // Sets integer_weights of every weight quantizer of `cfg` whose (name, format) is here.
+  void apply(QuantConfig& cfg) const {
+    for (auto& [name, s] : cfg.quantizers) {
+      if (s.kind != QuantizerKind::Weight) continue;
+      const auto it = integers.find({name, s.params.format.name()});
+      if (it != integers.end()) s.integer_weights = it->second;
+    }
+  }
+};
+
+}  // namespace mpq
