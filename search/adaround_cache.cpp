@@ -13,6 +13,7 @@
 #include "core/atomic_file.hpp"
 #include "progress_meter.hpp"
 #include "sim/adaround_layers.hpp"
+#include "sim/integer_text.hpp"
 
 namespace mpq {
 namespace {

@@ -8,11 +8,10 @@
 #include <string>
 
 #include "core/atomic_file.hpp"
+#include "integer_text.hpp"
 
 namespace mpq {
 
-// Integer weights as one line of space-separated numbers: the file is indented (dump(1)), which
-// would otherwise give every weight a line of its own.
 std::string integers_to_text(const std::vector<std::int32_t>& v) {
   std::string out;
   out.reserve(v.size() * 3);

@@ -4,7 +4,6 @@
 // repeated and its quantized outputs reproduced by other engines.
 #include <map>
 #include <nlohmann/json_fwd.hpp>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,11 +54,6 @@ QuantParams params_from_range(NumberFormat format, QuantScheme scheme, bool non_
 // Bias scales from the weight and input-activation scales (bias_mode Int32); clears biases
 // whose weight or input is not integer-quantized.
 void derive_biases(const Network& net, const QuantizerPlacement& placement, QuantConfig& cfg);
-
-// Integers as one line of space-separated numbers (integer_weights in files), and back
-// (nullopt when the text is not that).
-std::string integers_to_text(const std::vector<std::int32_t>& v);
-std::optional<std::vector<std::int32_t>> integers_from_text(const std::string& text);
 
 nlohmann::json config_to_json(const QuantConfig& cfg);
 // Validates against the model: every named quantizer must exist there with the same kind, and
