@@ -201,8 +201,8 @@ Result<AdaRoundCacheRun> adaround_cache(const Phase1Context& ctx,
     for (const auto& [k, v] : todo)
       if (target_of.emplace(v.first, targets.size()).second)
         targets.push_back(&ctx.placement.quantizers[v.first]);
-    auto moments = float_input_moments(ctx.net, targets, ctx.calibration, ctx.spec.samples,
-                                       ctx.spec.batch);
+    auto moments =
+        float_input_moments(ctx.net, targets, ctx.calibration, ctx.spec.samples, ctx.spec.batch);
     if (!moments) return moments.error();
     const AdaRoundOptions options = adaround_options_of(ctx.spec);
     std::vector<std::vector<std::int32_t>> results(todo.size());

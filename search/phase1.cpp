@@ -54,8 +54,8 @@ std::string weight_rounding_text(const ExperimentSpec& x) {
 // The AdaRound cache's inputs: the sweep's minus what only the scores depend on.
 std::map<std::string, std::string> adaround_key(const Phase1Context& ctx, const SweepKey& k) {
   std::map<std::string, std::string> parts;
-  for (const char* p : {"mpq numerics", "model", "calibration data", "quantizer placement",
-                        "weight rounding"})
+  for (const char* p :
+       {"mpq numerics", "model", "calibration data", "quantizer placement", "weight rounding"})
     parts[p] = k.parts.at(p);
   const ExperimentSpec& x = ctx.spec;
   ContentHash ranges;
@@ -184,7 +184,8 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   Phase1Result out;
   out.notice = loaded->notice;
   if (ctx.spec.weight_rounding == "adaround") {
-    auto cache = adaround_cache(ctx, adaround_key(ctx, key), out_dir + "/adaround.journal", progress);
+    auto cache =
+        adaround_cache(ctx, adaround_key(ctx, key), out_dir + "/adaround.journal", progress);
     if (!cache) return cache.error();
     if (!cache->notice.empty()) out.notice += (out.notice.empty() ? "" : "; ") + cache->notice;
     out.rounded = cache->weights;

@@ -79,8 +79,9 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
 }
 
 // One target's moments with x' from the network quantized by `cfg` up to it.
-Result<LayerMoments> quantized_moments(const Network& net, const QuantConfig& cfg, const Quantizer& q,
-                                  const SampleSource& samples, std::int64_t batch) {
+Result<LayerMoments> quantized_moments(const Network& net, const QuantConfig& cfg,
+                                       const Quantizer& q, const SampleSource& samples,
+                                       std::int64_t batch) {
   const OpNode& op = net.model.nodes[q.node];
   const Shape& wshape = net.model.initializers.at(q.name).shape;
   const std::string& tensor = op.inputs[0];
@@ -277,9 +278,9 @@ Result<std::vector<LayerMoments>> float_input_moments(const Network& net,
   return out;
 }
 
-Result<LayerRounding> adaround_weight(const Network& net, const Quantizer& q,
-                                      const LayerMoments& m, QuantizerSetting& s,
-                                      const AdaRoundOptions& o, const std::string& data) {
+Result<LayerRounding> adaround_weight(const Network& net, const Quantizer& q, const LayerMoments& m,
+                                      QuantizerSetting& s, const AdaRoundOptions& o,
+                                      const std::string& data) {
   if (m.vectors == 0)
     return make_error("AdaRound: no calibration data reaches the input of weight '" + q.name +
                       "' (" + data + ")");

@@ -58,9 +58,9 @@ Result<std::vector<LayerMoments>> float_input_moments(const Network& net,
 // AdaRound of one target weight from its layer's moments: fills s.integer_weights (s holds the
 // calibrated parameters). An error when no calibration vector reached the layer (`data` names
 // the samples in the message).
-Result<LayerRounding> adaround_weight(const Network& net, const Quantizer& q,
-                                      const LayerMoments& m, QuantizerSetting& s,
-                                      const AdaRoundOptions& o, const std::string& data);
+Result<LayerRounding> adaround_weight(const Network& net, const Quantizer& q, const LayerMoments& m,
+                                      QuantizerSetting& s, const AdaRoundOptions& o,
+                                      const std::string& data);
 
 // Why AdaRound cannot round weight quantizer q whatever its format ("" when it can).
 std::string adaround_unsupported(const Network& net, const Quantizer& q);

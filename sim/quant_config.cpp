@@ -61,7 +61,6 @@ std::optional<std::string> int_grid_problem(const QuantParams& p, int bits) {
 
 using nlohmann::json;
 
-
 // The stored AdaRound integers of weight quantizer `where`: one per element, on the grid.
 std::optional<std::string> integer_weights_problem(const QuantizerSetting& s, std::int64_t size) {
   if (static_cast<std::int64_t>(s.integer_weights.size()) != size)

@@ -94,9 +94,9 @@ TEST(AdaRoundFlow, SplicedWeightsArePerLayerAdaRound) {
     r = run(x, &ctx);
   }
   const Phase1Context& c = *ctx;
-  auto cfg = calibrate_config(c.net, c.placement,
-                              uniform_formats(c.placement, *parse_candidate("W4A8")), c.stats,
-                              c.ranges);
+  auto cfg =
+      calibrate_config(c.net, c.placement, uniform_formats(c.placement, *parse_candidate("W4A8")),
+                       c.stats, c.ranges);
   ASSERT_TRUE(cfg.ok());
   AdaRoundSettings settings;
   settings.inputs = AdaRoundInputs::Float;
@@ -113,9 +113,8 @@ TEST(AdaRoundFlow, SplicedWeightsArePerLayerAdaRound) {
   FormatAssignment formats;
   std::size_t weights = 0;
   for (const auto& q : c.placement.quantizers)
-    formats.push_back(q.kind == QuantizerKind::Weight
-                          ? NumberFormat::integer(weights++ % 2 ? 8 : 2)
-                          : NumberFormat::integer(8));
+    formats.push_back(q.kind == QuantizerKind::Weight ? NumberFormat::integer(weights++ % 2 ? 8 : 2)
+                                                      : NumberFormat::integer(8));
   AssignmentEvaluator ev(c.net, c.placement, c.stats, c.ranges, c.scoring, x.batch, 64,
                          r.rounded.get());
   const QuantConfig mixed = ev.config_of(formats);
