@@ -163,7 +163,12 @@ Result<QuantConfig> others_config(const SweepInputs& in) {
       const Quantizer& q = in.placement->quantizers[qi];
       formats[q.name] = q.kind == QuantizerKind::Weight ? g.baseline.weight : g.baseline.activation;
     }
-  return calibrate_config(*in.net, *in.placement, formats, *in.stats, in.ranges);
+  auto cfg = calibrate_config(*in.net, *in.placement, formats, *in.stats, in.ranges);
+  if (cfg && in.rounded) {  // the others at the baseline, AdaRounded too
+    in.rounded->apply(*cfg);
+    derive_biases(*in.net, *in.placement, *cfg);
+  }
+  return cfg;
 }
 
 Result<SweepShared> sweep_shared(const SweepInputs& in, std::int64_t count) {
