@@ -343,8 +343,9 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   add_fusion_hw_option(*cmd, args->model.fusion_hw);
   add_common_args(*cmd, args->common);
   cmd->add_option("--candidate", args->candidate,
-                  "One candidate for every quantizer: W<w>A<a> (W8A8, W4A8, W8A16, ...) or a "
-                  "float format (fp16, bf16, fp8e4m3, fp8e5m2)");
+                  "One candidate for every quantizer: W<w>A<a> (W8A8, W4A8, W8A16, "
+                  "Wmxfp4Amxfp8_e4m3, Wint4_g128A16, ...) or a float format (fp16, bf16, "
+                  "fp8e4m3, fp8e5m2)");
   cmd->add_option("--config", args->config,
                   "Take the formats of this configuration and recalibrate its ranges");
   cmd->add_option("--calib", args->calib,

@@ -3,9 +3,10 @@
 namespace mpq {
 namespace {
 
-// The part of a candidate name: "8" for int8, "fp16" for fp16.
+// The part of a candidate name: "8" for int8, the format's name otherwise ("fp16", "mxfp4",
+// "int4_g128").
 std::string name_part(const NumberFormat& f) {
-  return f.is_int() ? std::to_string(f.bits) : std::string(f.float_traits().name);
+  return f.is_int() ? std::to_string(f.bits) : f.name();
 }
 
 }  // namespace
@@ -22,15 +23,16 @@ std::string Candidate::name() const {
 Result<Candidate> parse_candidate(std::string_view text) {
   const auto bad = [&](const std::string& why) {
     return make_error("candidate '" + std::string(text) + "': " + why +
-                      " (expected W<w>A<a> such as W8A8, W4A8, Wfp16Afp16, or a float "
-                      "format name such as fp16)");
+                      " (expected W<w>A<a> such as W8A8, W4A8, Wfp16Afp16, Wmxfp4Amxfp8_e4m3, "
+                      "Wint4_g128A16, or a float format name such as fp16)");
   };
   if (!text.empty() && text[0] != 'W') {
     auto f = parse_format(text);
-    if (!f || f->is_int()) return bad("not a candidate name");
+    if (!f || !f->is_float()) return bad("not a candidate name");
     return Candidate{*f, *f};
   }
-  // Float format names are lower case, so the first upper-case 'A' after 'W' splits the two.
+  // Float and block format names are lower case, so the first upper-case 'A' after 'W' splits
+  // the two.
   const auto a = text.find('A', 1);
   if (text.size() < 4 || a == std::string_view::npos) return bad("not a candidate name");
   auto w = parse_format(text.substr(1, a - 1));

@@ -1,7 +1,8 @@
 #pragma once
 // A candidate: the (weight format, activation format) pair a quantizer group runs at. Its one
-// spelling is W<w>A<a> with integer formats by their bit count: "W8A8", "W4A8", "Wfp16Afp16",
-// as accelerator files declare them. Every file and message mpq writes uses name().
+// spelling is W<w>A<a>: a plain integer format by its bit count, every other format by its full
+// name ("W8A8", "W4A8", "Wfp16Afp16", "Wmxfp4Amxfp8_e4m3", "Wint4_g128A16"), as accelerator
+// files declare them. Every file and message mpq writes uses name().
 #include <compare>
 #include <string>
 #include <string_view>

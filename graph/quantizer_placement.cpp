@@ -67,6 +67,41 @@ std::set<std::string> internal_precision_tensors(
   return internal;
 }
 
+// The axis an activation's MAC consumers reduce over, for block-scaled formats (ours): ONNX
+// vision tensors are NCHW, so a rank >= 4 tensor reduces over its channels (axis 1: a Conv's
+// input channels) unless only MatMul/Gemm consume it (attention: the last axis); a rank-3 tensor
+// is [batch, tokens, features] (last axis) unless a Conv (1-D) consumes it; rank 2: axis 1. The
+// blocks of a tensor with no MAC consumer (an Add's input) follow the same rule. A MatMul's
+// second operand reduces over axis -2 in truth; it gets the rule's axis too (stated in the
+// README).
+int activation_reduction_axis(const Network& net, const std::string& t,
+                              const std::vector<std::size_t>* consumers) {
+  auto s = net.shapes.find(t);
+  if (s == net.shapes.end() || s->second.empty()) return -1;
+  const int rank = static_cast<int>(s->second.size());
+  bool conv = false, matmul = false;
+  if (consumers)
+    for (std::size_t k : *consumers) {
+      const OpClass c = net.traits(k).op_class;
+      conv =
+          conv || c == OpClass::Conv || c == OpClass::DepthwiseConv || c == OpClass::ConvTranspose;
+      matmul = matmul || c == OpClass::Gemm || c == OpClass::MatMul;
+    }
+  if (rank >= 4) return matmul && !conv ? rank - 1 : 1;
+  if (rank == 3) return conv ? 1 : 2;
+  return rank - 1;
+}
+
+// A weight's input-channel axis: the axis next to its output-channel axis (Conv [Cout, Cin/g,
+// k...]: 1; ConvTranspose [Cin, Cout/g, k...]: 0; Gemm/MatMul [K, N]: 0, transposed [N, K]: 1).
+// A depthwise Conv has one input channel per output: its blocks span the kernel window.
+void set_weight_reduction(Quantizer& q, const Shape& w) {
+  const int rank = static_cast<int>(w.size());
+  if (q.channel_axis < 0 || rank < 2) return;
+  q.reduction_axis = q.channel_axis == 0 ? 1 : q.channel_axis - 1;
+  if (q.channel_axis == 0 && rank > 2 && w[1] == 1) q.reduction_axes = rank - 1;
+}
+
 }  // namespace
 
 bool is_data_movement_node(const Network& net, std::size_t k) {
@@ -113,6 +148,9 @@ QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& ru
     q.node = node;
     q.non_negative = nonneg;
     q.model_output = outputs.count(t) != 0;
+    auto c = consumers.find(t);
+    q.reduction_axis =
+        activation_reduction_axis(net, t, c == consumers.end() ? nullptr : &c->second);
     p.by_name[t] = p.quantizers.size();
     p.format_source[t] = p.quantizers.size();
     p.quantizers.push_back(q);
@@ -167,6 +205,7 @@ QuantizerPlacement place_quantizers(const Network& net, const PlacementRules& ru
     q.kind = QuantizerKind::Weight;
     q.node = k;
     q.channel_axis = net.traits(k).fn.weight_channel_axis(n, it->second.shape);
+    set_weight_reduction(q, it->second.shape);
     p.by_name[w] = p.quantizers.size();
     p.quantizers.push_back(q);
   }

@@ -21,7 +21,13 @@ struct Quantizer {
   QuantizerKind kind = QuantizerKind::Activation;
   // Weight: the consuming node. Activation: the producing node, or kNoNode for a model input.
   std::size_t node = 0;
-  int channel_axis = -1;      // weights: the output-channel axis of the weight tensor
+  int channel_axis = -1;  // weights: the output-channel axis of the weight tensor
+  // Where block-scaled formats put their blocks: the axes [reduction_axis, reduction_axis +
+  // reduction_axes) flattened (row-major). Weights: the consuming op's input-channel axis, or
+  // for a depthwise Conv (one input channel per group) the whole kernel window. Activations:
+  // see activation_reduction_axis in quantizer_placement.cpp. -1: none (a scalar).
+  int reduction_axis = -1;
+  int reduction_axes = 1;
   bool non_negative = false;  // activations: structurally >= 0 (after Relu, Relu6, Sigmoid, ...)
   bool model_output = false;  // activations: a model output
   static constexpr std::size_t kNoNode = static_cast<std::size_t>(-1);

@@ -276,9 +276,9 @@ struct Loader {
     acc.bit_serial.max_bits = m.integer("max_bits", false, Bound::Positive).value_or(8);
     m.finish();
     for (const auto& c : acc.candidates)
-      if (c.weight.is_float() || c.activation.is_float())
+      if (!c.weight.is_int() || !c.activation.is_int())
         issues.add(root.node()["candidates"][c.name()].Mark(), "candidates." + c.name(),
-                   "bit_serial bricks compute integers only");
+                   "bit_serial bricks compute integers only (no float or block-scaled formats)");
   }
 
   void systolic(StrictMap& root) {

@@ -73,9 +73,10 @@ LayerCost layer_cost(const Accelerator& acc, const LayerWorkload& w, int cand,
   LayerCost c;
   c.macs = static_cast<double>(w.macs);
   c.bops = c.macs * f.weights.effective_bits() * f.inputs.effective_bits();
-  c.weight_bits =
-      w.weight_is_activation ? 0.0 : static_cast<double>(w.weight_elements) * f.weights.bits;
-  c.activation_bits = static_cast<double>(w.output_elements) * f.outputs.bits;
+  c.weight_bits = w.weight_is_activation
+                      ? 0.0
+                      : static_cast<double>(w.weight_elements) * f.weights.storage_bits();
+  c.activation_bits = static_cast<double>(w.output_elements) * f.outputs.storage_bits();
   if (acc.latency_model == LatencyModelKind::Systolic && w.macs > 0)
     systolic_latency(acc, w, f, c);
   else

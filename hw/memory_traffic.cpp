@@ -6,10 +6,11 @@
 
 namespace mpq::hw {
 
+// Storage bits per element: a block format's scales travel with its elements (MXFP4 4.25).
 OperandBytes operand_bytes(const LayerWorkload& w, const OperandFormats& f) {
-  return {static_cast<double>(w.weight_elements) * f.weights.bits / 8.0,
-          static_cast<double>(w.input_elements) * f.inputs.bits / 8.0,
-          static_cast<double>(w.output_elements) * f.outputs.bits / 8.0};
+  return {static_cast<double>(w.weight_elements) * f.weights.storage_bits() / 8.0,
+          static_cast<double>(w.input_elements) * f.inputs.storage_bits() / 8.0,
+          static_cast<double>(w.output_elements) * f.outputs.storage_bits() / 8.0};
 }
 
 LevelBytes memory_traffic(const std::vector<MemoryLevel>& levels, const OperandBytes& b) {

@@ -40,7 +40,8 @@ SystolicRun systolic_run(const SystolicArray& a, const LayerWorkload& w, const O
   const double count = static_cast<double>(w.gemm_count);
   const double m = static_cast<double>(w.gemm_m), n = static_cast<double>(w.gemm_n),
                k = static_cast<double>(w.gemm_k);
-  const double ib = f.inputs.bits / 8.0, wb = f.weights.bits / 8.0, ob = f.outputs.bits / 8.0;
+  const double ib = f.inputs.storage_bits() / 8.0, wb = f.weights.storage_bits() / 8.0,
+               ob = f.outputs.storage_bits() / 8.0;
   // Operand reads/writes between the array and SRAM, counted like SCALE-Sim's demand matrices:
   // the im2col'ed input is re-read once per fold along the dimension it is not reused in.
   double ifmap_passes = 1, filter_passes = 1, ofmap_passes = 1;  // re-fetches when not resident

@@ -115,7 +115,7 @@ QuantizerSetting calibrate_quantizer(const Network& net, const Quantizer& q, Num
   r.percentile = settings.percentile;
   if (q.kind == QuantizerKind::Weight) {
     const Tensor& w = net.model.initializers.at(q.name);
-    const int axis = settings.per_channel_weights ? q.channel_axis : -1;
+    const int axis = settings.per_channel_weights && !format.is_block() ? q.channel_axis : -1;
     s.scheme = settings.weight_scheme;
     r.scheme = s.scheme;
     r.method = settings.weight_method;
@@ -127,6 +127,7 @@ QuantizerSetting calibrate_quantizer(const Network& net, const Quantizer& q, Num
       s.range_max.push_back(range.hi);
     }
     s.params = params_from_range(format, s.scheme, false, axis, s.range_min, s.range_max);
+    set_block_axes(s.params, q);
     return s;
   }
   s.scheme = settings.activation_scheme;
@@ -137,6 +138,7 @@ QuantizerSetting calibrate_quantizer(const Network& net, const Quantizer& q, Num
   s.range_min = {range.lo};
   s.range_max = {range.hi};
   s.params = params_from_range(format, s.scheme, q.non_negative, -1, s.range_min, s.range_max);
+  set_block_axes(s.params, q);
   return s;
 }
 

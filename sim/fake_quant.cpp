@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "block_quant.hpp"
 #include "float_rounding.hpp"
 #include "ops/broadcast.hpp"
 
@@ -48,6 +49,10 @@ void apply(const float* src, float* dst, const Shape& shape, const QuantParams& 
   const std::int64_t n = numel(shape);
   if (p.format.is_identity()) {
     if (src != dst) std::copy(src, src + n, dst);
+    return;
+  }
+  if (p.format.is_block()) {
+    fake_quantize_blocks(src, dst, shape, p);
     return;
   }
   // A float format without scales (fp16, bf16) rounds every channel alike.
@@ -104,7 +109,7 @@ void fake_quantize(Tensor& t, const QuantParams& p) {
 }
 
 void fake_quantize(std::span<float> values, const QuantParams& p) {
-  assert(!p.per_channel());
+  assert(p.elementwise());
   if (p.format.is_identity()) return;
   quantize_run(values.data(), values.data(), static_cast<std::int64_t>(values.size()), p, 0);
 }

@@ -18,15 +18,19 @@ enum class QuantScheme : std::uint8_t {
 };
 
 // Everything needed to apply one quantizer; one scale (and zero point) per channel when
-// `axis` >= 0, else one for the whole tensor.
+// `axis` >= 0, else one for the whole tensor. Block formats (block_quant.hpp) compute their
+// block scales from the values; `scale` then holds NVFP4's per-tensor scale only.
 struct QuantParams {
   NumberFormat format;
   int axis = -1;
   std::vector<float> scale;              // empty for unscaled float formats
   std::vector<std::int32_t> zero_point;  // integer formats
   std::int32_t qmin = 0, qmax = 0;       // integer formats
+  int block_axis = -1, block_axes = 1;   // block formats: the flattened reduction axes
 
   bool per_channel() const { return axis >= 0; }
+  // Every element maps on its own (no per-channel scale, no block): any run can be quantized.
+  bool elementwise() const { return !per_channel() && !format.is_block(); }
 };
 
 // The integer grid of `bits` under `scheme` on a tensor that is (or not) non-negative.

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "block_quant.hpp"
 #include "core/atomic_file.hpp"
 #include "integer_text.hpp"
 
@@ -103,6 +104,17 @@ QuantParams params_from_range(NumberFormat format, QuantScheme scheme, bool non_
       p.scale.push_back(sz.scale);
       p.zero_point.push_back(sz.zero_point);
     }
+  } else if (format.is_block()) {
+    if (format.kind == FormatKind::IntGroup) {
+      p.qmax = (1 << (format.bits - 1)) - 1;  // symmetric: the scale is amax / qmax
+      p.qmin = -p.qmax;
+    }
+    if (format.block_traits().tensor_scale) {
+      float amax = 0;
+      for (std::size_t c = 0; c < lo.size(); ++c)
+        amax = std::max({amax, std::fabs(lo[c]), std::fabs(hi[c])});
+      p.scale.push_back(nvfp4_tensor_scale(amax));
+    }
   } else if (format.float_traits().scaled) {
     for (std::size_t c = 0; c < lo.size(); ++c) {
       const float amax = std::max(std::fabs(lo[c]), std::fabs(hi[c]));
@@ -110,6 +122,12 @@ QuantParams params_from_range(NumberFormat format, QuantScheme scheme, bool non_
     }
   }
   return p;
+}
+
+void set_block_axes(QuantParams& p, const Quantizer& q) {
+  if (!p.format.is_block()) return;
+  p.block_axis = q.reduction_axis;
+  p.block_axes = q.reduction_axes;
 }
 
 void derive_biases(const Network& net, const QuantizerPlacement& placement, QuantConfig& cfg) {
@@ -148,7 +166,15 @@ json config_to_json(const QuantConfig& cfg) {
       continue;
     }
     if (p.format.is_int()) q["scheme"] = scheme_name(s.scheme);
-    q["granularity"] = p.per_channel() ? "per_channel" : "per_tensor";
+    q["granularity"] = p.format.is_block() ? "block"
+                       : p.per_channel()   ? "per_channel"
+                                           : "per_tensor";
+    if (p.format.is_block()) {
+      // Informational: mpq derives the blocks from the quantizer's place in the graph.
+      q["block"] = p.format.block;
+      q["block_axis"] = p.block_axis;
+      q["block_axes"] = p.block_axes;
+    }
     if (p.per_channel()) q["axis"] = p.axis;
     q["min"] = s.range_min;
     q["max"] = s.range_max;
@@ -223,6 +249,8 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
       const int axis = q.value("axis", -1);
       if (axis >= 0 && mq->kind != QuantizerKind::Weight)
         return bad(where + ": per-channel quantization is only for weights");
+      if (axis >= 0 && fmt->is_block())
+        return bad(where + ": a block format (" + fmt->name() + ") has no per-channel axis");
       const std::int64_t channels = channels_of(net, *mq, axis);
       if (channels < 0) return bad(where + ": axis " + std::to_string(axis) + " is out of range");
       s.range_min = q.at("min").get<std::vector<float>>();
@@ -233,6 +261,7 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
                    " value(s), one per channel");
       s.params =
           params_from_range(*fmt, s.scheme, mq->non_negative, axis, s.range_min, s.range_max);
+      set_block_axes(s.params, *mq);
       // Stored parameters win over re-derived ones: they are what other engines were given.
       if (q.contains("scale")) s.params.scale = q.at("scale").get<std::vector<float>>();
       if (q.contains("zero_point"))

@@ -51,6 +51,9 @@ struct QuantConfig {
 QuantParams params_from_range(NumberFormat format, QuantScheme scheme, bool non_negative, int axis,
                               const std::vector<float>& lo, const std::vector<float>& hi);
 
+// The block axes of quantizer q (its reduction axes) on params of a block format; no-op otherwise.
+void set_block_axes(QuantParams& p, const Quantizer& q);
+
 // Bias scales from the weight and input-activation scales (bias_mode Int32); clears biases
 // whose weight or input is not integer-quantized.
 void derive_biases(const Network& net, const QuantizerPlacement& placement, QuantConfig& cfg);

@@ -43,8 +43,9 @@ Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedCons
   for (const auto& [name, s] : cfg.quantizers) {
     if (s.kind != QuantizerKind::Activation || s.params.format.is_identity()) continue;
     // Per-tensor quantizers map every element on its own: the engine may apply them inside
-    // its folded kernels (GELU chain, MatMul + bias) instead of giving up the fold.
-    auto st = s.params.per_channel()
+    // its folded kernels (GELU chain, MatMul + bias) instead of giving up the fold. Block
+    // formats need whole blocks: their dynamic scales are computed on the finished tensor.
+    auto st = !s.params.elementwise()
                   ? engine.set_hook(name, [p = s.params](Tensor& t) { fake_quantize(t, p); })
                   : engine.set_elementwise_hook(
                         name, [p = s.params](std::span<float> v) { fake_quantize(v, p); });

@@ -207,7 +207,9 @@ double Histogram::bin_center(int k) const {
 }
 
 RangeMethod effective_method(const RangeRequest& r) {
-  if (r.format.is_float()) return RangeMethod::MinMax;
+  // Float and block formats: the range only sets a scale of the largest value (block formats
+  // scale each block from its own maximum; NVFP4's per-tensor scale from the tensor's).
+  if (!r.format.is_int()) return RangeMethod::MinMax;
   if (r.method == RangeMethod::Enhanced && r.format.bits >= kMinMaxBits) return RangeMethod::MinMax;
   return r.method;
 }

@@ -120,6 +120,10 @@ const char* onnx_type_name(OnnxType t) {
 Result<QdqFormat> qdq_format(const QuantParams& p, int opset, const std::string& quantizer) {
   if (p.format.is_identity()) return QdqFormat{};
   if (p.format.is_int()) return int_format(p, opset, quantizer);
+  if (p.format.is_block())
+    return make_error("quantizer '" + quantizer + "' is " + p.format.name() +
+                      ", a block-scaled format, which mpq does not export yet (blocked "
+                      "DequantizeLinear of opset 21 is not written)");
   QdqFormat f;
   f.bits = f.carrier_bits = p.format.bits;
   switch (p.format.kind) {

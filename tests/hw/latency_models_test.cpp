@@ -2,6 +2,8 @@
 // worked out by hand (the arithmetic is in the comments).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "hw/bit_serial.hpp"
 #include "hw/layer_cost.hpp"
 #include "hw/measured_latency_table.hpp"
@@ -43,6 +45,38 @@ TEST(Roofline, ConvAtW4A8) {
   EXPECT_NEAR(c.energy_j, 3136e-12, 1e-18);
   EXPECT_DOUBLE_EQ(c.bops, 4608.0 * 4 * 8);
   EXPECT_DOUBLE_EQ(c.weight_bits, 288.0 * 4);
+}
+
+// Block formats are declared like any other candidate; their scales travel with the elements.
+TEST(Roofline, ConvAtBlockFormatsCountsTheScales) {
+  const std::string yaml = R"(name: test-mx
+clock_mhz: 1000
+latency_model: roofline
+candidates:
+  Wmxfp4Amxfp8_e4m3: {weights: mxfp4, activations: mxfp8_e4m3}
+  Wnvfp4Anvfp4: {weights: nvfp4, activations: nvfp4}
+op_classes:
+  default:
+    macs_per_cycle: {Wmxfp4Amxfp8_e4m3: 400, Wnvfp4Anvfp4: 800}
+energy_pj_per_mac: {Wmxfp4Amxfp8_e4m3: 0.25, Wnvfp4Anvfp4: 0.125}
+memory:
+  - {name: sram, capacity_kib: 1, bandwidth_gb_per_s: 10, energy_pj_per_byte: 2}
+  - {name: dram, bandwidth_gb_per_s: 1, energy_pj_per_byte: 100}
+)";
+  const auto acc = parse_or_die(yaml);
+  const auto mx = hw::layer_cost(acc, test::small_conv(), 0, at(acc, "Wmxfp4Amxfp8_e4m3"));
+  // Weights 288 x 4.25 / 8 = 153 B; input 144 x 8.25 / 8 = 148.5 B; output 128 x 8.25 / 8 =
+  // 132 B; 433.5 B on chip -> 43.35 ns > compute 4608 / 400 = 11.52 ns.
+  EXPECT_DOUBLE_EQ(mx.bytes[0], 433.5);
+  EXPECT_NEAR(mx.latency_s, 43.35e-9, 1e-15);
+  // energy 4608 x 0.25 + 433.5 x 2 = 1152 + 867 = 2019 pJ.
+  EXPECT_NEAR(mx.energy_j, 2019e-12, 1e-18);
+  EXPECT_DOUBLE_EQ(mx.weight_bits, 288.0 * 4.25);
+  EXPECT_DOUBLE_EQ(mx.activation_bits, 128.0 * 8.25);
+  EXPECT_DOUBLE_EQ(mx.bops, 4608.0 * (4 * std::sqrt(1.5) + 0.25) * (8 * std::sqrt(1.5) + 0.25));
+  const auto nv = hw::layer_cost(acc, test::small_conv(), 1, at(acc, "Wnvfp4Anvfp4"));
+  // 4.5 bits everywhere: (288 + 144 + 128) x 4.5 / 8 = 315 B.
+  EXPECT_DOUBLE_EQ(nv.bytes[0], 315);
 }
 
 TEST(Roofline, DepthwiseOperandsSpillToDram) {

@@ -13,6 +13,9 @@
 // round_to_float_format for float formats). Any element where the two differ (float32 bit
 // patterns; two NaNs count as equal) is printed and the exit code is 1. Otherwise the fast
 // path's result is written to OUT.npy (float32) and the exit code is 0; bad usage or input: 2.
+// Block formats ("mxfp4", "nvfp4", "int4_g32", ...; with "block_axis", "block_axes" and for
+// nvfp4 the per-tensor "scale") are only quantized and written: their reference is numpy's
+// (tests/reference/block_formats_reference.py, run by tests/e2e/test_block_formats.py).
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -73,6 +76,8 @@ static int run(int argc, char** argv) {
     if (!fmt) return usage_error(fmt.error().message);
     p.format = *fmt;
     p.axis = q.value("axis", -1);
+    p.block_axis = q.value("block_axis", -1);
+    p.block_axes = q.value("block_axes", 1);
     p.scale = number_or_list<float>(q, "scale");
     p.zero_point = number_or_list<std::int32_t>(q, "zero_point");
     if (p.format.is_int()) {
@@ -94,6 +99,14 @@ static int run(int argc, char** argv) {
   if (!in) return usage_error(in.error().message);
   if (!in->is_float()) return usage_error("'" + in_path + "' is not a float array");
   const mpq::Tensor& x = *in;
+
+  if (p.format.is_block()) {
+    if (p.per_channel()) return usage_error("block formats take \"block_axis\", not \"axis\"");
+    mpq::Tensor out;
+    mpq::fake_quantize(x, out, p);
+    if (auto st = mpq::write_npy(out_path, out); !st) return usage_error(st.error().message);
+    return 0;
+  }
 
   std::int64_t channels = 1, inner = x.size();
   if (p.per_channel()) {
