@@ -88,7 +88,7 @@ int bench_model(const std::string& path, const std::string& candidate, const std
   if (!fp || !q || !mpq::attach_config(*q, *cfg, constants) ||
       (!baseline.empty() && !mpq::attach_config(*fp, *base_cfg, base_constants)))
     return 2;
-  const std::vector<mpq::Tensor> in{data->batch(0, batch)};
+  const std::vector<mpq::Tensor> in{data->batch(0, batch).value()};
   std::vector<double> fp_ms, q_ms;
   for (int k = 0; k < iters + 3; ++k) {
     const double a = time_ms([&] { (void)fp->run(in); });

@@ -247,9 +247,10 @@ Result<QuantMetrics> evaluate(const QuantizeArgs& a, const Network& net, const C
   auto m = compare_with_float(*fp, *q, *eval, c.batch, -1, stderr_progress(tty, "evaluating"));
   if (!m || !m->failed()) return m;
   // Nothing is written: a configuration that breaks the network is not a result.
-  const Tensor x = eval->batch(m->failed_batch_start, m->failed_batch_count);
+  auto x = eval->batch(m->failed_batch_start, m->failed_batch_count);
+  if (!x) return x.error();
   return make_error(explain_nonfinite(
-      net, m->float_output_broken ? nullptr : &c.cfg, std::span<const Tensor>(&x, 1),
+      net, m->float_output_broken ? nullptr : &c.cfg, std::span<const Tensor>(&*x, 1),
       label + ": " + m->failure + " (samples " + std::to_string(m->failed_batch_start) + "-" +
           std::to_string(m->failed_batch_start + m->failed_batch_count - 1) + " of " +
           eval_spec.data + ")"));
@@ -354,7 +355,8 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--data", args->data,
                   "Evaluation samples (default: the calibration samples); labels give accuracy");
   cmd->add_option("--labels", args->labels,
-                  "Labels of .npy evaluation samples (--data, else --calib): an integer .npy [N]");
+                  "Labels of the evaluation samples (--data, else --calib): an integer .npy [N] "
+                  "for an .npy, a file,label CSV for a flat image folder");
   cmd->add_option("-o,--output", args->output, "Write the configuration to this JSON file");
   cmd->add_option("--act-range", args->act_range,
                   "Activation ranges: enhanced (clipping-weighted SQNR search; min-max from 12 "

@@ -247,9 +247,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
   add_common_args(*cmd, args->common);
   auto* data = cmd->add_option(
       "--data", args->data,
-      "Labeled samples: fashion-mnist:test, fashion-mnist:train[:N] or :OFFSET+N, or an .npy "
-      "array [N, ...] with --labels");
-  cmd->add_option("--labels", args->labels, "Labels of an .npy --data: an integer .npy [N]")
+      "Labeled samples: fashion-mnist:test, fashion-mnist:train[:N] or :OFFSET+N, an image "
+      "folder (PNG/JPEG, one sub-folder per class or flat with --labels), or an .npy array "
+      "[N, ...] with --labels");
+  cmd->add_option("--labels", args->labels,
+                  "Labels of --data: an integer .npy [N] for an .npy, a file,label CSV for a flat "
+                  "image folder")
       ->needs(data);
   cmd->add_option("--batch", args->batch, "Batch size for --data (default 32)")
       ->check(CLI::PositiveNumber);

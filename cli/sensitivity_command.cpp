@@ -173,7 +173,8 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--data", args->data,
                   "Samples to score on (default: the calibration samples); labels give accuracy");
   cmd->add_option("--labels", args->labels,
-                  "Labels of .npy scoring samples (--data, else --calib): an integer .npy [N]");
+                  "Labels of the scoring samples (--data, else --calib): an integer .npy [N] for "
+                  "an .npy, a file,label CSV for a flat image folder");
   cmd->add_option("--hw", args->hw,
                   "Accelerator YAML (repeatable): groups, candidates and baseline come from the "
                   "first; every one prices the tasks")

@@ -10,10 +10,10 @@ DEB_PACKAGES=(
   libeigen3-dev libboost-graph-dev libyaml-cpp-dev libtbb-dev
   libgnuplot-iostream-dev gnuplot-nox libboost-iostreams-dev libboost-filesystem-dev
   libboost-system-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev libpng-dev libjpeg62-turbo-dev
   libcli11-dev nlohmann-json3-dev libglpk-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-onnx python3-numpy python3-torch python3-torchvision
+  python3-onnx python3-numpy python3-torch python3-torchvision python3-pil
   dataset-fashion-mnist libonnx-testdata
 )
 

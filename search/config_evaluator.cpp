@@ -37,7 +37,9 @@ Status AssignmentEvaluator::prepare_reference() {
   std::int64_t correct = 0;
   for (std::int64_t start = 0; start < count_; start += batch_) {
     const std::int64_t n = std::min(batch_, count_ - start);
-    std::vector<Tensor> x{samples_.batch(start, n)};
+    auto b = samples_.batch(start, n);
+    if (!b) return b.error();
+    std::vector<Tensor> x{std::move(b).value()};
     auto y = e->run(x);
     if (!y) return make_error(samples_.description + ": " + y.error().message);
     if (labeled()) {

@@ -37,7 +37,44 @@ void read_choice(StrictMap& m, const std::string& key, std::string& out,
              "expected one of " + list + ", got '" + *v + "'");
 }
 
-// A data spec alone, or {source: SPEC, labels: LABELS.npy} for samples labeled from a file.
+// data.*.preprocess: what it declares overrides the model's mpq.input.* metadata.
+std::optional<std::vector<float>> read_floats(StrictMap& m, const std::string& key, Bound bound,
+                                              YamlIssues& issues) {
+  if (!m.has(key)) return std::nullopt;
+  const YAML::Node n = m.get(key, false);
+  std::vector<float> out;
+  if (!n.IsSequence()) {
+    if (auto v = read_number(n, m.path_of(key), bound, issues))
+      out.push_back(static_cast<float>(*v));
+  } else {
+    for (std::size_t k = 0; k < n.size(); ++k)
+      if (auto v = read_number(n[k], m.path_of(key), bound, issues))
+        out.push_back(static_cast<float>(*v));
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+DeclaredPreprocess read_preprocess(const YAML::Node& node, const std::string& path,
+                                   YamlIssues& issues) {
+  StrictMap m(node, path, issues);
+  DeclaredPreprocess p;
+  if (m.has("resize")) p.resize = m.integer("resize", false, Bound::Positive);
+  if (m.has("crop")) p.crop = m.integer("crop", false, Bound::Positive);
+  if (m.has("scale")) p.scale = m.number("scale", false, Bound::Positive);
+  p.mean = read_floats(m, "mean", Bound::Any, issues);
+  p.std = read_floats(m, "std", Bound::Positive, issues);
+  std::string channels, layout;
+  read_choice(m, "channels", channels, {"gray", "RGB", "BGR"}, issues);
+  read_choice(m, "layout", layout, {"NCHW", "NHWC"}, issues);
+  if (!channels.empty()) p.channels = channels;
+  if (!layout.empty()) p.layout = layout;
+  m.finish();
+  return p;
+}
+
+// A data spec alone, or {source: SPEC, labels: LABELS, preprocess: {...}}: labels for an .npy
+// (integers) or a flat image folder (CSV), preprocessing for an image folder.
 SampleSpec read_samples(StrictMap& data, const std::string& key, bool required,
                         const std::string& dir, YamlIssues& issues) {
   const YAML::Node n = data.get(key, required);
@@ -47,6 +84,8 @@ SampleSpec read_samples(StrictMap& data, const std::string& key, bool required,
   SampleSpec s;
   s.data = resolve_data(dir, m.string("source", true).value_or(""));
   s.labels = resolve(dir, m.string("labels", false).value_or(""));
+  if (m.has("preprocess"))
+    s.preprocess = read_preprocess(m.get("preprocess", false), m.path_of("preprocess"), issues);
   m.finish();
   return s;
 }

@@ -28,13 +28,14 @@ std::string file_hash(const std::string& path) {
   return h.hex();
 }
 
-std::string samples_hash(const SampleSource& s, std::int64_t limit, std::int64_t batch) {
+Result<std::string> samples_hash(const SampleSource& s, std::int64_t limit, std::int64_t batch) {
   ContentHash h;
   h.add(s.description);
   const std::int64_t count = std::min(limit, s.count);
   for (std::int64_t start = 0; start < count; start += batch) {
-    const Tensor t = s.batch(start, std::min(batch, count - start));
-    h.add_values(std::span<const float>(t.f.data(), t.f.size()));
+    const auto t = s.batch(start, std::min(batch, count - start));
+    if (!t) return t.error();
+    h.add_values(std::span<const float>(t->f.data(), t->f.size()));
   }
   h.add_values(std::span<const std::int64_t>(
       s.labels.data(), std::min<std::size_t>(s.labels.size(), static_cast<std::size_t>(count))));
@@ -66,7 +67,7 @@ std::map<std::string, std::string> adaround_key(const Phase1Context& ctx, const 
   return parts;
 }
 
-SweepKey sweep_key(const Phase1Context& ctx) {
+Result<SweepKey> sweep_key(const Phase1Context& ctx) {
   const ExperimentSpec& x = ctx.spec;
   SweepKey k;
   // Bumped whenever the simulator's numerics change, so results of an older mpq are not reused.
@@ -75,8 +76,12 @@ SweepKey sweep_key(const Phase1Context& ctx) {
   model.add(file_hash(x.model));
   for (const auto& s : x.input_shapes) model.add(s);
   k.parts["model"] = model.hex();
-  k.parts["calibration data"] = samples_hash(ctx.calibration, x.samples, x.batch);
-  k.parts["scoring data"] = samples_hash(ctx.scoring, x.samples, x.batch);
+  auto calibration = samples_hash(ctx.calibration, x.samples, x.batch);
+  if (!calibration) return calibration.error();
+  auto scoring = samples_hash(ctx.scoring, x.samples, x.batch);
+  if (!scoring) return scoring.error();
+  k.parts["calibration data"] = *calibration;
+  k.parts["scoring data"] = *scoring;
   ContentHash placement;
   for (const auto& q : ctx.placement.quantizers) {
     placement.add(q.name);
@@ -178,14 +183,15 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return make_error("cannot create '" + out_dir + "': " + ec.message());
   const std::string path = out_dir + "/phase1.journal";
-  const SweepKey key = sweep_key(ctx);
-  auto loaded = load_journal(path, key, ctx.groups);
+  const auto key = sweep_key(ctx);
+  if (!key) return key.error();
+  auto loaded = load_journal(path, *key, ctx.groups);
   if (!loaded) return loaded.error();
   Phase1Result out;
   out.notice = loaded->notice;
   if (ctx.spec.weight_rounding == "adaround") {
     auto cache =
-        adaround_cache(ctx, adaround_key(ctx, key), out_dir + "/adaround.journal", progress);
+        adaround_cache(ctx, adaround_key(ctx, *key), out_dir + "/adaround.journal", progress);
     if (!cache) return cache.error();
     if (!cache->notice.empty()) out.notice += (out.notice.empty() ? "" : "; ") + cache->notice;
     out.rounded = cache->weights;
@@ -203,7 +209,7 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
     if (wanted && done.insert({r.group, r.candidate}).second) results.push_back(r);
   }
   out.resumed = static_cast<std::int64_t>(results.size());
-  auto writer = JournalWriter::start(path, key, *loaded, ctx.groups);
+  auto writer = JournalWriter::start(path, *key, *loaded, ctx.groups);
   if (!writer) return writer.error();
 
   const SweepInputs in = sweep_inputs(ctx, ctx.scoring, ctx.stats, out.rounded.get());

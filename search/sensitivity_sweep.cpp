@@ -180,7 +180,9 @@ Result<SweepShared> sweep_shared(const SweepInputs& in, std::int64_t count) {
   auto e = Engine::create(*in.net);
   if (!e) return e.error();
   for (std::int64_t start = 0; start < count; start += in.batch) {
-    std::vector<Tensor> x{in.samples->batch(start, std::min(in.batch, count - start))};
+    auto b = in.samples->batch(start, std::min(in.batch, count - start));
+    if (!b) return b.error();
+    std::vector<Tensor> x{std::move(b).value()};
     auto y = e->run(x);
     if (!y) return make_error(in.samples->description + ": " + y.error().message);
     sh.reference.push_back(std::move(y->at(0)));

@@ -64,7 +64,9 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
   }
   std::vector<Tensor> in(1);
   for (std::int64_t start = 0; start < count; start += batch) {
-    in[0] = samples.batch(start, std::min(batch, count - start));
+    auto x = samples.batch(start, std::min(batch, count - start));
+    if (!x) return x.error();
+    in[0] = std::move(*x);
     if (auto r = engine->run(in); !r)
       return make_error(samples.description + ": " + r.error().message);
   }
@@ -110,7 +112,9 @@ Result<LayerMoments> quantized_moments(const Network& net, const QuantConfig& cf
   m.aa.assign(size, 0.0), m.ax.assign(size, 0.0), m.xx.assign(size, 0.0);
   const std::size_t end = fp->first_reader_step(tensor);
   for (std::int64_t start = 0; start < samples.count; start += batch) {
-    const Tensor in = samples.batch(start, std::min(batch, samples.count - start));
+    const auto read = samples.batch(start, std::min(batch, samples.count - start));
+    if (!read) return read.error();
+    const Tensor& in = *read;
     if (auto st = run_prefix(*fp, in, end); !st)
       return make_error(samples.description + ": " + st.error().message);
     if (auto st = run_prefix(*qe, in, end); !st)

@@ -20,7 +20,9 @@ Status run_all(Engine& engine, const SampleSource& samples, std::int64_t batch, 
   std::vector<Tensor> in(1);
   for (std::int64_t start = 0; start < count; start += batch) {
     const std::int64_t n = std::min(batch, count - start);
-    in[0] = samples.batch(start, n);
+    auto x = samples.batch(start, n);
+    if (!x) return x.error();
+    in[0] = std::move(x).value();
     auto out = engine.run(in);
     if (!out) return make_error(samples.description + ": " + out.error().message);
     if (progress) progress(pass * count + start + n, 2 * count);

@@ -24,7 +24,9 @@ Result<Accuracy> evaluate_accuracy(
   std::vector<Tensor> inputs(1);
   for (std::int64_t start = 0; start < samples.count; start += batch) {
     const std::int64_t n = std::min(batch, samples.count - start);
-    inputs[0] = samples.batch(start, n);
+    auto x = samples.batch(start, n);
+    if (!x) return x.error();
+    inputs[0] = std::move(x).value();
     auto out = run(inputs);
     if (!out) return out.error();
     const Tensor& logits = out->at(0);

@@ -92,7 +92,9 @@ Result<QuantMetrics> compare_with_float(Engine& fp, Engine& quantized, const Sam
   std::vector<Tensor> in(1);
   for (std::int64_t start = 0; start < count; start += batch) {
     const std::int64_t n = std::min(batch, count - start);
-    in[0] = samples.batch(start, n);
+    auto x = samples.batch(start, n);
+    if (!x) return x.error();
+    in[0] = std::move(x).value();
     auto y = fp.run(in);
     if (!y) return make_error(samples.description + ": " + y.error().message);
     auto yq = quantized.run(in);

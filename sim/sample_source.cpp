@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
+#include "image_folder_source.hpp"
 #include "label_file.hpp"
 #include "npy.hpp"
 
@@ -40,18 +42,17 @@ Result<std::int64_t> batch_size_for(const Network& net, std::int64_t wanted, std
 
 namespace {
 
-Result<SampleSource> open_array(const std::string& spec, const Network& net) {
+Result<SampleSource> open_array(const std::string& spec) {
   SampleSource src;
   src.description = spec;
   auto t = read_npy(spec);
   if (!t) return t.error();
   if (!t->is_float() || t->rank() < 1)
     return make_error(spec + ": expected a float array whose first dimension counts samples");
-  const Shape sample(t->shape.begin() + 1, t->shape.end());
-  if (auto st = check_sample_shape(spec, sample, net); !st) return st.error();
+  src.sample = Shape(t->shape.begin() + 1, t->shape.end());
   src.count = t->shape[0];
   auto data = std::make_shared<Tensor>(std::move(t).value());
-  src.batch = [data, sample](std::int64_t start, std::int64_t n) {
+  src.batch = [data, sample = src.sample](std::int64_t start, std::int64_t n) -> Result<Tensor> {
     Shape s = sample;
     s.insert(s.begin(), n);
     Tensor b = Tensor::zeros(s);
@@ -72,16 +73,40 @@ Result<SampleSource> open_data_set(const std::string& spec, const Network& net) 
   if (!set) return set.error();
   auto pre = preprocess_from_metadata(net.model);
   if (!pre) return pre.error();
-  const Shape sample =
+  src.sample =
       pre->layout == "NHWC" ? Shape{set->rows, set->cols, 1} : Shape{1, set->rows, set->cols};
-  if (auto st = check_sample_shape(spec, sample, net); !st) return st.error();
   src.count = set->count;
   src.labels = set->labels;
   auto images = std::make_shared<ImageSet>(std::move(set).value());
-  src.batch = [images, p = *pre](std::int64_t start, std::int64_t n) {
+  src.batch = [images, p = *pre](std::int64_t start, std::int64_t n) -> Result<Tensor> {
     return make_batch(*images, start, n, p);
   };
   return src;
+}
+
+Result<SampleSource> open_folder(const SampleSpec& spec, const Network& net) {
+  auto pre = image_preprocess_for(net, spec.preprocess);
+  if (!pre) return make_error(spec.data + ": " + pre.error().message);
+  auto src = open_image_folder(spec.data, spec.labels, *pre);
+  if (!src || src->labels.empty()) return src;
+  const std::string& named = spec.labels.empty() ? spec.data : spec.labels;
+  if (auto st = check_labels(src->labels, named, src->count, class_count(net)); !st)
+    return st.error();
+  return src;
+}
+
+// .npy samples labeled from a file.
+Status attach_labels(SampleSource& src, const SampleSpec& spec, const Network& net) {
+  if (!src.labels.empty())
+    return make_error(spec.data +
+                      " has labels of its own; --labels (or labels:) is for .npy "
+                      "arrays and flat image folders");
+  auto labels = read_label_array(spec.labels);
+  if (!labels) return labels.error();
+  if (auto st = check_labels(*labels, spec.labels, src.count, class_count(net)); !st) return st;
+  src.labels = std::move(labels).value();
+  src.description = spec.text();
+  return Ok{};
 }
 
 }  // namespace
@@ -91,17 +116,17 @@ Result<SampleSource> open_samples(const SampleSpec& spec, const Network& net) {
     return make_error("calibration and evaluation data feed one input, but the model has " +
                       std::to_string(net.model.inputs.size()));
   const std::string& d = spec.data;
+  const bool folder = std::filesystem::is_directory(d);
   const bool array = d.size() > 4 && d.substr(d.size() - 4) == ".npy";
-  auto src = array ? open_array(d, net) : open_data_set(d, net);
-  if (!src || spec.labels.empty()) return src;
-  if (!src->labels.empty())
-    return make_error(d + " has labels of its own; --labels (or labels:) is for .npy arrays");
-  auto labels = read_label_array(spec.labels);
-  if (!labels) return labels.error();
-  if (auto st = check_labels(*labels, spec.labels, src->count, class_count(net)); !st)
-    return st.error();
-  src->labels = std::move(labels).value();
-  src->description = spec.text();
+  auto src = folder ? open_folder(spec, net) : array ? open_array(d) : open_data_set(d, net);
+  if (!src) return src;
+  if (!folder && !spec.preprocess.empty())
+    return make_error(d + ": preprocess: is declared for image folders; " +
+                      (array ? "an .npy holds samples already preprocessed"
+                             : "this data set's comes from the model's metadata"));
+  if (auto st = check_sample_shape(src->description, src->sample, net); !st) return st.error();
+  if (!folder && !spec.labels.empty())
+    if (auto st = attach_labels(*src, spec, net); !st) return st.error();
   return src;
 }
 

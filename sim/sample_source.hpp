@@ -18,19 +18,17 @@ struct SampleSource {
   std::string description;  // "fashion-mnist:train:512", "calib.npy"
   std::int64_t count = 0;
   std::vector<std::int64_t> labels;  // empty when unlabeled
-  // The model's single input for samples [start, start + n).
-  std::function<Tensor(std::int64_t start, std::int64_t n)> batch;
+  Shape sample;                      // one sample's shape
+  // The model's single input for samples [start, start + n); an error when a sample cannot be
+  // read (an image folder decodes its images batch by batch).
+  std::function<Result<Tensor>(std::int64_t start, std::int64_t n)> batch;
 };
 
-// "fashion-mnist:..." data specs (with the model's preprocessing) or a path to a .npy array
-// whose first dimension counts samples. The sample shape is checked against the model input,
-// and given labels against the samples and the model's classes (label_file.hpp). A data set
-// with labels of its own takes no others.
+// "fashion-mnist:..." data specs (with the model's preprocessing), a path to a .npy array
+// whose first dimension counts samples, or an image folder (image_folder_source.hpp). The
+// sample shape is checked against the model input, and labels against the samples and the
+// model's classes (label_file.hpp). A data set with labels of its own takes no others.
 Result<SampleSource> open_samples(const SampleSpec& spec, const Network& net);
-// A data spec without --labels.
-inline Result<SampleSource> open_samples(const std::string& data, const Network& net) {
-  return open_samples(SampleSpec{data, {}}, net);
-}
 
 // The batch size every command runs `samples` samples of `source` with. --input-shape fixes the
 // per-sample shape, and with its first dimension the batch: when the model's batch dimension

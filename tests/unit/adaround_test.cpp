@@ -68,7 +68,7 @@ std::map<std::string, InputMoments> held_out_moments(const Prepared& s, const st
   auto src = open_samples(data, s.net);
   EXPECT_TRUE(src.ok());
   for (std::int64_t b = 0; b < src->count; b += 32) {
-    const Tensor x = src->batch(b, std::min<std::int64_t>(32, src->count - b));
+    const Tensor x = src->batch(b, std::min<std::int64_t>(32, src->count - b)).value();
     EXPECT_TRUE(e->run(std::span<const Tensor>(&x, 1)).ok());
   }
   return m;

@@ -69,7 +69,7 @@ SampleSource samples_of(const Tensor& t) {
   SampleSource s;
   s.description = "mixed-scale rows";
   s.count = t.shape[0];
-  s.batch = [t](std::int64_t start, std::int64_t n) {
+  s.batch = [t](std::int64_t start, std::int64_t n) -> Result<Tensor> {
     Tensor b = Tensor::zeros({n, kWidth});
     std::copy_n(t.f.begin() + start * kWidth, n * kWidth, b.f.begin());
     return b;
@@ -134,7 +134,7 @@ TEST(NonFinite, BrokenRunIsAFailureNamingTheFirstBadTensor) {
   EXPECT_TRUE(std::isnan(m.sqnr_db)) << "a broken run has no SQNR, least of all +inf";
   EXPECT_EQ(m.failed_batch_start, 0);
   EXPECT_EQ(m.failed_batch_count, 16);
-  const Tensor x = q.samples.batch(m.failed_batch_start, m.failed_batch_count);
+  const Tensor x = q.samples.batch(m.failed_batch_start, m.failed_batch_count).value();
   auto site = locate_nonfinite(q.net, &q.cfg, std::span<const Tensor>(&x, 1));
   ASSERT_TRUE(site.ok()) << site.error().message;
   ASSERT_TRUE(site->has_value());

@@ -211,7 +211,7 @@ TEST(QuantizedRun, OutputsIdenticalWithOneTwoAndFourThreads) {
   const QuantizedConstants qc = quantize_constants(c.net, *cfg);
   auto src = open_samples("fashion-mnist:test:64", c.net);
   ASSERT_TRUE(src.ok());
-  std::vector<Tensor> in{src->batch(0, 64)};
+  std::vector<Tensor> in{src->batch(0, 64).value()};
   std::vector<float> first;
   for (std::size_t threads : {1u, 2u, 4u}) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
