@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/printable_text.hpp"
 #include "hardware_args.hpp"
 #include "sim/prepare.hpp"
 
@@ -16,6 +17,14 @@ void add_model_args(CLI::App& cmd, ModelArgs& a) {
   cmd.add_flag("--no-canonicalize", a.no_canonicalize,
                "Skip the canonicalization pass (affine chains, decomposed activations and "
                "normalizations stay as exported; quantizers sit after each of their ops)");
+  cmd.add_flag("--allow-nonfinite", a.allow_nonfinite,
+               "Run even when the model's weights or the input arrays hold NaN or inf (they are "
+               "refused by default, naming the tensor)");
+}
+
+SampleSpec samples_of(const ModelArgs& a, SampleSpec spec) {
+  spec.allow_nonfinite = a.allow_nonfinite;
+  return spec;
 }
 
 void add_common_args(CLI::App& cmd, CommonArgs& a) {
@@ -33,6 +42,7 @@ std::unique_ptr<tbb::global_control> apply_threads(const CommonArgs& a) {
 Result<Network> load_network(const ModelArgs& a, CanonicalizationReport* canonical) {
   PrepareOptions opts;
   opts.canonicalize = !a.no_canonicalize;
+  opts.allow_nonfinite = a.allow_nonfinite;
   return mpq::load_network(a.model, a.input_shapes, opts, canonical);
 }
 
@@ -43,7 +53,7 @@ Result<QuantizerPlacement> placement_for(const Network& net, const ModelArgs& a)
 }
 
 int fail(const Error& e) {
-  std::cerr << "mpq: error: " << e.message << '\n';
+  std::cerr << "mpq: error: " << printable_text(e.message) << '\n';
   return kExitInputError;
 }
 

@@ -13,6 +13,7 @@
 #include "graph/network.hpp"
 #include "graph/quantizer_placement.hpp"
 #include "search/phase1.hpp"
+#include "sim/sample_spec.hpp"
 
 namespace mpq::cli {
 
@@ -23,7 +24,11 @@ struct ModelArgs {
   std::vector<std::string> input_shapes;
   bool no_canonicalize = false;  // --no-canonicalize: the graph as exported (before/after)
   std::string fusion_hw;         // --hw of quantize, run, export, inspect: whose fusion rules place
+  bool allow_nonfinite = false;  // --allow-nonfinite: NaN/inf in weights and data arrays
 };
+
+// `spec` with --allow-nonfinite applied.
+SampleSpec samples_of(const ModelArgs& a, SampleSpec spec);
 
 struct CommonArgs {
   int threads = 0;  // 0: all cores

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "core/output_lock.hpp"
 #include "search/explore_report.hpp"
 #include "sim/qdq/qdq_export.hpp"
 
@@ -15,7 +16,7 @@ struct ExploreArgs {
   CommonArgs common;
   std::string experiment, output, weight_rounding;
   std::int64_t adaround_iters = 0;
-  bool no_plots = false, quiet = false, export_models = false;
+  bool no_plots = false, quiet = false, export_models = false, allow_nonfinite = false;
   int opset = kDefaultExportOpset;
 };
 
@@ -44,6 +45,7 @@ int run_explore(const ExploreArgs& a) {
   if (!a.output.empty()) spec->output = a.output;
   if (!a.weight_rounding.empty()) spec->weight_rounding = a.weight_rounding;
   if (a.adaround_iters != 0) spec->adaround_iters = a.adaround_iters;
+  if (a.allow_nonfinite) spec->allow_nonfinite = true;
   if (spec->output.empty())
     spec->output = "results/explore/" + std::filesystem::path(spec->model).stem().string();
   auto threads = apply_threads(a.common);
@@ -53,6 +55,8 @@ int run_explore(const ExploreArgs& a) {
   auto ctx = prepare_phase1(*spec, progress);
   if (!ctx) return fail(ctx.error());
   if (auto st = check_exploration(**ctx); !st) return fail(st.error());
+  auto lock = OutputLock::acquire(spec->output);
+  if (!lock) return fail(lock.error());
   auto p1 = run_phase1(**ctx, spec->output, progress);
   if (!p1) return fail(p1.error());
   if (!p1->notice.empty()) std::fprintf(stderr, "mpq: note: %s\n", p1->notice.c_str());
@@ -121,6 +125,8 @@ void add_explore_command(CLI::App& app, int& exit_code) {
                   "ranges.adaround_iters)");
   cmd->add_flag("--no-plots", args->no_plots, "Skip the gnuplot charts");
   cmd->add_flag("--quiet", args->quiet, "No progress on stderr");
+  cmd->add_flag("--allow-nonfinite", args->allow_nonfinite,
+                "Run even when the model's weights or the data arrays hold NaN or inf");
   cmd->add_flag("--export", args->export_models,
                 "Also export every chosen configuration as an ONNX QDQ model with its encodings "
                 "(OUTPUT/export/*.qdq.onnx, *.encodings.json), as `mpq export` does");

@@ -168,7 +168,7 @@ struct Calibrated {
 Result<Calibrated> calibrate(const QuantizeArgs& a, const Network& net,
                              const QuantizerPlacement& placement, const RequestedFormats& req,
                              const RangeSettings& settings, bool tty) {
-  auto calib = open_samples(a.calib, net);
+  auto calib = open_samples(samples_of(a.model, SampleSpec{a.calib, {}}), net);
   if (!calib) return make_error("--calib: " + calib.error().message);
   auto batch = batch_size_for(net, a.batch, calib->count, "--calib " + a.calib);
   if (!batch) return batch.error();
@@ -187,7 +187,7 @@ Result<Calibrated> calibrate(const QuantizeArgs& a, const Network& net,
 Result<AdaRoundReport> round_weights(const QuantizeArgs& a, const Network& net,
                                      const QuantizerPlacement& placement, Calibrated& c,
                                      const AdaRoundSettings& settings, bool tty) {
-  auto calib = open_samples(a.calib, net);
+  auto calib = open_samples(samples_of(a.model, SampleSpec{a.calib, {}}), net);
   if (!calib) return make_error("--calib: " + calib.error().message);
   auto report = adaround_config(net, placement, c.cfg, *calib, c.batch, settings,
                                 stderr_progress(tty, "AdaRound (layers)"));
@@ -234,7 +234,7 @@ void print_rounding(const AdaRoundReport& r) {
 // The configuration against the float model on `eval_spec`; a run that breaks is an error.
 Result<QuantMetrics> evaluate(const QuantizeArgs& a, const Network& net, const Calibrated& c,
                               const std::string& label, const SampleSpec& eval_spec, bool tty) {
-  auto eval = open_samples(eval_spec, net);
+  auto eval = open_samples(samples_of(a.model, eval_spec), net);
   if (!eval) return make_error("--data: " + eval.error().message);
   if (auto b = batch_size_for(net, a.batch, eval->count, "--data " + eval_spec.data); !b)
     return b.error();

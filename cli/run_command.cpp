@@ -37,7 +37,7 @@ int run_on_data(const RunArgs& a, const Network& net, const BatchRun& run,
   if (net.model.inputs.size() != 1)
     return fail(make_error("--data feeds one input, but the model has " +
                            std::to_string(net.model.inputs.size()) + " inputs; use --input"));
-  auto samples = open_samples(SampleSpec{a.data, a.labels}, net);
+  auto samples = open_samples(samples_of(a.model, SampleSpec{a.data, a.labels}), net);
   if (!samples) return fail(make_error("--data: " + samples.error().message));
   // A model with a fixed batch dimension runs at that batch size.
   auto fixed = batch_size_for(net, a.batch > 0 ? a.batch : 32, samples->count, "--data " + a.data);
@@ -130,6 +130,8 @@ int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run,
     }
     auto t = read_npy(path);
     if (!t) return fail(t.error());
+    if (t->is_float() && !a.model.allow_nonfinite)
+      if (auto st = check_finite(t->f, t->shape, path); !st) return fail(st.error());
     inputs[k] = std::move(t).value();
     given[k] = true;
   }

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "core/output_lock.hpp"
 #include "search/number_text.hpp"
 #include "search/phase1.hpp"
 
@@ -32,7 +33,7 @@ struct SensitivityArgs {
   std::int64_t adaround_iters = 0;
   std::vector<std::string> hw, input_shapes;
   std::int64_t samples = 0, batch = 0;
-  bool no_plots = false, quiet = false;
+  bool no_plots = false, quiet = false, allow_nonfinite = false;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -72,6 +73,7 @@ Result<ExperimentSpec> experiment_of(const SensitivityArgs& a) {
   if (a.samples > 0) x.samples = a.samples;
   if (a.batch > 0) x.batch = a.batch;
   if (!a.output.empty()) x.output = a.output;
+  if (a.allow_nonfinite) x.allow_nonfinite = true;
   if (x.output.empty())
     x.output = "results/sensitivity/" + std::filesystem::path(x.model).stem().string();
   if (x.mode != "float" && x.mode != "baseline")
@@ -110,6 +112,8 @@ int run_sensitivity(const SensitivityArgs& a) {
   const bool progress = !a.quiet;
   auto ctx = prepare_phase1(*spec, progress);
   if (!ctx) return fail(ctx.error());
+  auto lock = OutputLock::acquire(spec->output);
+  if (!lock) return fail(lock.error());
   auto r = run_phase1(**ctx, spec->output, progress);
   if (!r) return fail(r.error());
   if (!r->notice.empty()) std::fprintf(stderr, "mpq: note: %s\n", r->notice.c_str());
@@ -203,6 +207,8 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
                   "Also sweep on these calibration samples and print the Kendall tau between "
                   "the two rankings (e.g. fashion-mnist:train:256+256)");
   cmd->add_flag("--no-plots", args->no_plots, "Skip the gnuplot charts");
+  cmd->add_flag("--allow-nonfinite", args->allow_nonfinite,
+                "Run even when the model's weights or the data arrays hold NaN or inf");
   cmd->add_option("--dump-tasks", args->dump_tasks,
                   "Write every task's quantization configuration to this JSON file (for "
                   "replaying the sweep elsewhere, e.g. bench/phase1_torch.py)");

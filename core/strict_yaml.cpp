@@ -85,6 +85,14 @@ std::optional<double> StrictMap::number(const std::string& key, bool required, B
   return read_number(v, path_of(key), bound, issues_);
 }
 
+std::optional<bool> StrictMap::boolean(const std::string& key, bool required) {
+  YAML::Node v = get(key, required);
+  if (!v.IsDefined() || v.IsNull()) return std::nullopt;
+  if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) return v.Scalar() == "true";
+  issues_.add(v.Mark(), path_of(key), "expected true or false, got " + describe(v));
+  return std::nullopt;
+}
+
 std::optional<int> StrictMap::integer(const std::string& key, bool required, Bound bound) {
   auto v = number(key, required, bound);
   if (!v) return std::nullopt;

@@ -37,6 +37,8 @@ class StrictMap {
   std::optional<std::string> string(const std::string& key, bool required);
   std::optional<double> number(const std::string& key, bool required, Bound bound);
   std::optional<int> integer(const std::string& key, bool required, Bound bound);
+  // true or false, nothing else (YAML's yes/on spellings are refused as ambiguous).
+  std::optional<bool> boolean(const std::string& key, bool required);
   // A key's dotted path, e.g. "op_classes.conv.macs_per_cycle".
   std::string path_of(const std::string& key) const;
   const YAML::Node& node() const { return node_; }

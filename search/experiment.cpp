@@ -134,15 +134,7 @@ void read_ranges(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
   read_choice(m, "weight_rounding", x.weight_rounding, {"nearest", "adaround"}, issues);
   x.adaround_iters = m.integer("adaround_iters", false, Bound::Positive).value_or(10000);
   x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
-  if (m.has("per_channel")) {
-    YAML::Node pc = m.get("per_channel", false);
-    if (pc.IsScalar() && (pc.Scalar() == "true" || pc.Scalar() == "false"))
-      x.per_channel = pc.Scalar() == "true";
-    else
-      issues.add(pc.Mark(), "ranges.per_channel",
-                 "expected true or false, got " +
-                     (pc.IsScalar() ? "'" + pc.Scalar() + "'" : std::string("a list or map")));
-  }
+  x.per_channel = m.boolean("per_channel", false).value_or(true);
   m.finish();
 }
 
@@ -221,6 +213,7 @@ Result<ExperimentSpec> load_experiment(const std::string& path) {
   read_ranges(root, x, issues);
   read_search(root, x, issues);
   x.output = resolve(dir, root.string("output", false).value_or(""));
+  x.allow_nonfinite = root.boolean("allow_nonfinite", false).value_or(false);
   root.finish();
   if (!issues.empty()) return make_error(issues.joined());
   return x;

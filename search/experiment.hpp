@@ -46,6 +46,14 @@ struct ExperimentSpec {
   std::optional<BudgetSweep> budgets;
   std::vector<std::string> homogeneous;  // candidates marked on the plots
   std::string output;
+  // NaN or inf in the model's weights or in the data arrays: an error unless allowed.
+  bool allow_nonfinite = false;
+  // `s` with allow_nonfinite set from the experiment's.
+  SampleSpec sample_spec(const SampleSpec& s) const {
+    SampleSpec out = s;
+    out.allow_nonfinite = allow_nonfinite;
+    return out;
+  }
 };
 
 Result<ExperimentSpec> load_experiment(const std::string& path);

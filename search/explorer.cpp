@@ -25,7 +25,7 @@ struct EvaluationData {
 Result<EvaluationData> evaluation_data(const Phase1Context& ctx) {
   const ExperimentSpec& x = ctx.spec;
   if (x.evaluation.empty()) return EvaluationData{ctx.scoring, x.samples};
-  auto s = open_samples(x.evaluation, ctx.net);
+  auto s = open_samples(x.sample_spec(x.evaluation), ctx.net);
   if (!s) return make_error("evaluation data: " + s.error().message);
   if (auto b = batch_size_for(ctx.net, x.batch, s->count, s->description); !b)
     return make_error("evaluation data: " + b.error().message);

@@ -250,7 +250,7 @@ Result<std::optional<double>> calibration_stability(const Phase1Context& ctx,
                                                     const SensitivityList& list,
                                                     const std::string& other_calibration,
                                                     const RoundedWeights* rounded) {
-  auto other = open_samples(other_calibration, ctx.net);
+  auto other = open_samples(ctx.spec.sample_spec(SampleSpec{other_calibration, {}}), ctx.net);
   if (!other) return make_error("--compare-calib: " + other.error().message);
   if (auto b = batch_size_for(ctx.net, ctx.spec.batch, std::min(ctx.spec.samples, other->count),
                               other->description);

@@ -24,7 +24,9 @@ std::string group_id(const QuantizerPlacement& p, const std::string& name,
 
 Status load_model_and_settings(Phase1Context& ctx) {
   const ExperimentSpec& spec = ctx.spec;
-  auto net = load_network(spec.model, spec.input_shapes);
+  PrepareOptions prepare;
+  prepare.allow_nonfinite = spec.allow_nonfinite;
+  auto net = load_network(spec.model, spec.input_shapes, prepare);
   if (!net) return net.error();
   ctx.net = std::move(net).value();
   auto ranges = range_settings_of(spec);
@@ -191,13 +193,13 @@ Status check_something_to_sweep(const std::vector<SweepGroup>& groups) {
 // The calibration and scoring samples, and the batch both fill.
 Status open_data(Phase1Context& ctx) {
   const ExperimentSpec& spec = ctx.spec;
-  auto calib = open_samples(spec.calibration, ctx.net);
+  auto calib = open_samples(spec.sample_spec(spec.calibration), ctx.net);
   if (!calib) return make_error("calibration data: " + calib.error().message);
   ctx.calibration = std::move(calib).value();
   if (spec.sensitivity_data.empty()) {
     ctx.scoring = ctx.calibration;
   } else {
-    auto s = open_samples(spec.sensitivity_data, ctx.net);
+    auto s = open_samples(spec.sample_spec(spec.sensitivity_data), ctx.net);
     if (!s) return make_error("sensitivity data: " + s.error().message);
     ctx.scoring = std::move(s).value();
   }

@@ -1,5 +1,6 @@
 #include "nonfinite.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine.hpp"
@@ -29,6 +30,38 @@ bool all_finite(std::span<const float> values) {
   bool ok = true;
   for (const float x : values) ok &= std::isfinite(x);
   return ok;
+}
+
+Status check_finite(std::span<const float> values, const Shape& shape, const std::string& what) {
+  if (all_finite(values)) return Ok{};
+  const Counts c = count_nonfinite(values);
+  std::int64_t first = 0;
+  while (std::isfinite(values[static_cast<std::size_t>(first)])) ++first;
+  std::vector<std::int64_t> index(shape.size(), 0);
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    if (shape[d] <= 0) continue;
+    index[d] = first % shape[d];
+    first /= shape[d];
+  }
+  std::string at;
+  for (const std::int64_t i : index) at += (at.empty() ? "" : ", ") + std::to_string(i);
+  return make_error(what + " holds " + std::to_string(c.nan) + " NaN and " + std::to_string(c.inf) +
+                    " infinite values of " + std::to_string(values.size()) + " (the first at [" +
+                    at + "]): " + kAllowNonfiniteHint);
+}
+
+Status check_finite_weights(const Model& model) {
+  for (const auto& [name, t] : model.initializers) {
+    if (!t.is_float()) continue;
+    std::string reader;
+    for (const auto& node : model.nodes)
+      if (std::find(node.inputs.begin(), node.inputs.end(), name) != node.inputs.end()) {
+        reader = " (read by " + node.label() + ")";
+        break;
+      }
+    if (auto st = check_finite(t.f, t.shape, "initializer '" + name + "'" + reader); !st) return st;
+  }
+  return Ok{};
 }
 
 std::string describe(const NonFiniteSite& site) {

@@ -14,6 +14,19 @@ namespace mpq {
 
 bool all_finite(std::span<const float> values);
 
+// An input error when `values` (of `shape`) hold NaN or inf: "WHAT holds 2 NaN and 1 infinite
+// values of 784 (the first at [0, 3, 5]); ...". Models and data are checked when read, because a
+// non-finite value spreads to every output and the run would only say so at its end.
+Status check_finite(std::span<const float> values, const Shape& shape, const std::string& what);
+
+// check_finite on every float initializer of `model`, naming the node that reads it.
+Status check_finite_weights(const Model& model);
+
+// The hint every non-finite refusal ends with.
+inline constexpr const char* kAllowNonfiniteHint =
+    "fix the file, or pass --allow-nonfinite (experiment key allow_nonfinite: true) to run with "
+    "them anyway";
+
 struct NonFiniteSite {
   std::string tensor;    // the first value holding NaN or inf
   std::string producer;  // "Sqrt '/ln/Sqrt'", or "model input"

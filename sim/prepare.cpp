@@ -6,6 +6,7 @@
 
 #include "engine.hpp"
 #include "graph/onnx_import.hpp"
+#include "nonfinite.hpp"
 #include "op_registry.hpp"
 
 namespace mpq {
@@ -166,6 +167,8 @@ Status infer_shapes(Network& net) {
 Result<Network> prepare_network(Model model, const PrepareOptions& opts,
                                 CanonicalizationReport* canonical) {
   if (auto st = check_supported(model); !st) return st.error();
+  if (!opts.allow_nonfinite)
+    if (auto st = check_finite_weights(model); !st) return st.error();
   if (opts.fold_constants)
     if (auto r = fold_constants(model); !r) return r.error();
   if (opts.fold_batchnorm) fold_batchnorm(model);

@@ -18,6 +18,8 @@ struct PrepareOptions {
   bool infer_shapes = true;  // dry run at batch 1; needs every non-batch dim to be known
   // graph/canonicalize.hpp, after the folds (needs the inferred shapes: skipped without them)
   bool canonicalize = true;
+  // NaN or inf in an initializer is an error naming it (sim/nonfinite.hpp) unless allowed.
+  bool allow_nonfinite = false;
 };
 
 // One error listing every unsupported op type with its node names, and every attribute value

@@ -6,6 +6,7 @@
 
 #include "image_folder_source.hpp"
 #include "label_file.hpp"
+#include "nonfinite.hpp"
 #include "npy.hpp"
 
 namespace mpq {
@@ -42,13 +43,15 @@ Result<std::int64_t> batch_size_for(const Network& net, std::int64_t wanted, std
 
 namespace {
 
-Result<SampleSource> open_array(const std::string& spec) {
+Result<SampleSource> open_array(const std::string& spec, bool allow_nonfinite) {
   SampleSource src;
   src.description = spec;
   auto t = read_npy(spec);
   if (!t) return t.error();
   if (!t->is_float() || t->rank() < 1)
     return make_error(spec + ": expected a float array whose first dimension counts samples");
+  if (!allow_nonfinite)
+    if (auto st = check_finite(t->f, t->shape, spec); !st) return st.error();
   src.sample = Shape(t->shape.begin() + 1, t->shape.end());
   src.count = t->shape[0];
   auto data = std::make_shared<Tensor>(std::move(t).value());
@@ -118,7 +121,9 @@ Result<SampleSource> open_samples(const SampleSpec& spec, const Network& net) {
   const std::string& d = spec.data;
   const bool folder = std::filesystem::is_directory(d);
   const bool array = d.size() > 4 && d.substr(d.size() - 4) == ".npy";
-  auto src = folder ? open_folder(spec, net) : array ? open_array(d) : open_data_set(d, net);
+  auto src = folder  ? open_folder(spec, net)
+             : array ? open_array(d, spec.allow_nonfinite)
+                     : open_data_set(d, net);
   if (!src) return src;
   if (!folder && !spec.preprocess.empty())
     return make_error(d + ": preprocess: is declared for image folders; " +

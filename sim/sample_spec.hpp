@@ -13,6 +13,7 @@ struct SampleSpec {
   std::string data;    // "fashion-mnist:test:512", an .npy array [N, ...], an image folder
   std::string labels;  // N integer labels for an .npy; a flat folder's CSV; "" = none given
   DeclaredPreprocess preprocess;  // image folders: over the model's metadata
+  bool allow_nonfinite = false;   // NaN or inf in an array is an error unless allowed
 
   SampleSpec() = default;
   // A data spec alone converts: most samples come without labels or declared preprocessing.

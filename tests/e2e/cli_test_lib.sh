@@ -24,6 +24,31 @@ cli_test_init() {
   trap 'rm -rf "$TMP"' EXIT
   fails=0
   passes=0
+  # The bad-input table (scripts/bad_input_table.py): every passing expect_error case is
+  # recorded here when the test runs under ctest.
+  [ -n "${MPQ_BAD_INPUT_ROWS:-}" ] && mkdir -p "$(dirname "$MPQ_BAD_INPUT_ROWS")" &&
+    : >"$MPQ_BAD_INPUT_ROWS"
+}
+
+# record_bad_input NAME PATTERN RC CMD...: one tab-separated row (case, command, the line of
+# stderr the check matched, exit code) with the temporary and source directories left out of
+# the paths.
+record_bad_input() {
+  [ -n "${MPQ_BAD_INPUT_ROWS:-}" ] || return 0
+  local name=$1 pattern=$2 rc=$3
+  shift 3
+  local cmd="$*" msg
+  msg=$(grep -Ei -m 1 -- "$pattern" "$TMP/stderr")
+  cmd=${cmd//"$MPQ"/mpq}
+  local text
+  for text in cmd msg name; do
+    local v=${!text}
+    v=${v//"$TMP/"/}
+    v=${v//"$SRC/"/}
+    v=${v//$'\t'/ }
+    printf -v "$text" '%s' "$v"
+  done
+  printf '%s\t%s\t%s\t%s\n' "$name" "$cmd" "$msg" "$rc" >>"$MPQ_BAD_INPUT_ROWS"
 }
 
 ok() {
@@ -67,6 +92,7 @@ expect_error() {
   done
   if [ ${#problems[@]} -eq 0 ]; then
     ok "$name"
+    record_bad_input "$name" "$pattern" "$rc" "$@"
   else
     bad "$name: $(IFS=';'; echo "${problems[*]}")"
     echo "     command: $*"

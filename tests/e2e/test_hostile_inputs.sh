@@ -154,6 +154,80 @@ else
   bad "a Wfp16Afp16 configuration runs"
 fi
 
+# ---------------------------------------------------------------- non-finite weights and data
+if "$PY" - "$TMP" "$CNN" <<'PYEOF'; then
+import sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+tmp, cnn = sys.argv[1], sys.argv[2]
+m = onnx.load(cnn)
+conv = next(n for n in m.graph.node if n.op_type == "Conv")
+init = next(i for i in m.graph.initializer if i.name == conv.input[1])
+w = numpy_helper.to_array(init).copy()
+w.flat[5] = np.nan
+w.flat[7] = np.inf
+init.CopyFrom(numpy_helper.from_array(w, init.name))
+onnx.save(m, f"{tmp}/nan_weight.onnx")
+open(f"{tmp}/nan_weight.names", "w").write(f"{init.name}\n{conv.name}\n")
+x = np.zeros((2, 1, 28, 28), np.float32)
+x[1, 0, 3, 4] = np.nan
+np.save(f"{tmp}/nan_x.npy", x)
+PYEOF
+  W=$(sed -n 1p "$TMP/nan_weight.names")
+  NODE=$(sed -n 2p "$TMP/nan_weight.names")
+  expect_error "NaN and inf in a Conv weight (ran to a NaN output)" \
+    "initializer '$W' \(read by Conv '$NODE'\) holds 1 NaN and 1 infinite values.*--allow-nonfinite" \
+    "$OUT" -- "$MPQ" run "$TMP/nan_weight.onnx" --input "$TMP/x.npy" --output "$OUT"
+  expect_ok "inspect --allow-nonfinite reads the model with a NaN weight" -- \
+    "$MPQ" inspect "$TMP/nan_weight.onnx" --allow-nonfinite
+  expect_error "NaN in an input array (ran to a NaN output)" \
+    "nan_x.npy holds 1 NaN and 0 infinite values of 1568 \(the first at \[1, 0, 3, 4\]\)" \
+    "$OUT" -- "$MPQ" run "$CNN" --input "$TMP/nan_x.npy" --output "$OUT"
+  expect_error "NaN in calibration data" "--calib: .*nan_x.npy holds 1 NaN" "$TMP/q.json" -- \
+    "$MPQ" quantize "$CNN" --candidate W8A8 --calib "$TMP/nan_x.npy" -o "$TMP/q.json"
+  expect_ok "--allow-nonfinite: the run goes on" "wrote" -- \
+    "$MPQ" run "$CNN" --input "$TMP/nan_x.npy" --output "$OUT" --allow-nonfinite
+  cat >"$TMP/nan_calib.yaml" <<EOF
+model: $CNN
+accelerators: [$NPU]
+data: {calibration: $TMP/nan_x.npy}
+output: $TMP/nan_calib_out
+EOF
+  expect_error "NaN in an experiment's calibration array" "calibration data: .*nan_x.npy holds 1 NaN" \
+    - -- "$MPQ" explore "$TMP/nan_calib.yaml" --quiet --no-plots
+  [ -e "$TMP/nan_calib_out" ] && bad "a results directory was left for the NaN calibration data"
+else
+  bad "could not write the non-finite fixtures"
+fi
+
+# ---------------------------------------------------------------- one run per output directory
+# Another run holds the directory (flock(1) takes the same lock mpq takes on DIR/.mpq.lock).
+mkdir -p "$TMP/held"
+echo 4242 >"$TMP/held/.mpq.lock"
+flock -o "$TMP/held/.mpq.lock" sleep 60 &
+holder=$!
+for _ in $(seq 50); do flock -n "$TMP/held/.mpq.lock" true 2>/dev/null || break; sleep 0.1; done
+expect_error "sensitivity on a directory another run holds" \
+  "'$TMP/held' is in use by another mpq run \(pid 4242\)" "$TMP/held/phase1.journal" -- \
+  "$MPQ" sensitivity --model "$CNN" --candidates W8A8,W4A8 --samples 32 --batch 32 --no-plots \
+  --quiet -o "$TMP/held"
+cat >"$TMP/held.yaml" <<EOF
+model: $CNN
+accelerators: [$NPU]
+data: {calibration: "fashion-mnist:train:32"}
+sensitivity: {samples: 32, batch: 32}
+output: $TMP/held
+EOF
+expect_error "explore on a directory another run holds" "is in use by another mpq run" \
+  "$TMP/held/phase1.journal" -- "$MPQ" explore "$TMP/held.yaml" --quiet --no-plots
+pkill -P $holder sleep 2>/dev/null
+kill $holder 2>/dev/null
+wait $holder 2>/dev/null
+expect_ok "the same sensitivity run once the directory is free" -- \
+  "$MPQ" sensitivity --model "$CNN" --candidates W8A8,W4A8 --samples 32 --batch 32 --no-plots \
+  --quiet -o "$TMP/held"
+
 # ---------------------------------------------------------------- experiments, journals
 cat >"$TMP/per_channel.yaml" <<EOF
 model: $CNN

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
+#include "graph/onnx_import.hpp"
 #include "onnx_builder.hpp"
 #include "prepared_network.hpp"
 #include "search/sensitivity_list.hpp"
@@ -188,6 +190,39 @@ TEST(NonFinite, DecomposedLayerNormStaysFiniteAtW8A8) {
   const QuantMetrics broken =
       metrics_of(quantize_w8a8(layer_norm_model(), {"variance_eps"}, uncanonicalized()));
   EXPECT_TRUE(broken.failed()) << broken.sqnr_db << " dB";
+}
+
+// Inputs are checked when read (issue 26): the counts and the first index, row-major.
+TEST(CheckFinite, CountsAndNamesTheFirstIndex) {
+  std::vector<float> v(2 * 3 * 4, 1.0f);
+  v[1 * 12 + 1 * 4 + 3] = std::numeric_limits<float>::infinity();
+  v[23] = std::nanf("");
+  const auto st = check_finite(v, Shape{2, 3, 4}, "x.npy");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("x.npy holds 1 NaN and 1 infinite values of 24 (the first at "
+                                    "[1, 1, 3])"),
+            std::string::npos)
+      << st.error().message;
+  v[23] = v[1 * 12 + 1 * 4 + 3] = 0.0f;
+  EXPECT_TRUE(check_finite(v, Shape{2, 3, 4}, "x.npy"));
+}
+
+TEST(CheckFinite, WeightsNameTheReadingNode) {
+  test::OnnxBuilder b;
+  b.input("x", {-1, 4});
+  std::vector<float> w(16, 0.5f);
+  w[9] = -std::numeric_limits<float>::infinity();
+  b.initializer("w", {4, 4}, w);
+  b.node("MatMul", {"x", "w"}, {"y"}, "project");
+  b.output("y", {-1, 4});
+  auto model = load_onnx(b.save("nonfinite_weight.onnx"));
+  ASSERT_TRUE(model) << model.error().message;
+  const auto st = check_finite_weights(*model);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("initializer 'w' (read by MatMul 'project') holds 0 NaN and 1 "
+                                    "infinite values of 16 (the first at [2, 1])"),
+            std::string::npos)
+      << st.error().message;
 }
 
 }  // namespace
