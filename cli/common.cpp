@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/memory_budget.hpp"
 #include "core/printable_text.hpp"
 #include "hardware_args.hpp"
 #include "sim/prepare.hpp"
@@ -31,6 +32,17 @@ void add_common_args(CLI::App& cmd, CommonArgs& a) {
   cmd.add_option("--threads", a.threads, "Worker threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd.add_flag("--json", a.json, "Print the result as one JSON document on stdout");
+  cmd.add_option("--max-memory", a.max_memory,
+                 "Memory budget for tensors, e.g. 4G or 512M (default: 3/4 of physical memory, " +
+                     byte_size_text(memory_budget()) +
+                     " here); inputs, batches and models beyond it are refused before allocating")
+      ->check(CLI::Validator(
+          [](const std::string& v) {
+            auto b = parse_byte_size(v);
+            return b ? std::string() : b.error().message;
+          },
+          "SIZE"))
+      ->each([](const std::string& v) { set_memory_budget(*parse_byte_size(v)); });
 }
 
 std::unique_ptr<tbb::global_control> apply_threads(const CommonArgs& a) {

@@ -33,6 +33,7 @@ SampleSpec samples_of(const ModelArgs& a, SampleSpec spec);
 struct CommonArgs {
   int threads = 0;  // 0: all cores
   bool json = false;
+  std::string max_memory;  // --max-memory: applied to the process budget as it is parsed
 };
 
 void add_model_args(CLI::App& cmd, ModelArgs& a);

@@ -13,6 +13,7 @@
 #include "hardware_args.hpp"
 #include "sim/engine.hpp"
 #include "sim/evaluate.hpp"
+#include "sim/memory_plan.hpp"
 #include "sim/nonfinite.hpp"
 #include "sim/npy.hpp"
 #include "sim/quantized_engine.hpp"
@@ -147,6 +148,9 @@ int run_on_inputs(const RunArgs& a, const Network& net, const BatchRun& run,
     if (!b) return fail(b.error());
     batch = *b;
   }
+  if (batch == 0 && !inputs.empty() && inputs[0].rank() >= 1)
+    if (auto st = check_batch_memory(net, inputs[0].shape[0], "--input " + a.inputs[0]); !st)
+      return fail(st.error());
   auto out = batch > 0 ? run_batches(run, inputs[0], batch) : run(inputs);
   if (!out) return fail(out.error());
   nlohmann::json written = nlohmann::json::array();

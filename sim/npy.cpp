@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "core/memory_budget.hpp"
+
 namespace mpq {
 
 namespace {
@@ -153,6 +155,12 @@ Result<Tensor> read_npy(const std::string& path) {
     return make_error("'" + path + "': truncated data (shape " + shape_str(shape) + " of " +
                       std::to_string(bytes) + "-byte items needs more than the " +
                       std::to_string(file_size - data_start) + " bytes the file holds)");
+  // The array as mpq holds it (float or int64) plus the bytes read.
+  const std::int64_t held = kind == 'f' ? 4 : 8;
+  if (auto st = check_memory(checked_bytes(static_cast<std::int64_t>(count), held + bytes),
+                             "'" + path + "' (shape " + shape_str(shape) + ")");
+      !st)
+    return st.error();
   Tensor t;
   t.dtype = kind == 'f' ? DType::Float32 : kind == 'b' ? DType::Bool : DType::Int64;
   t.allocate(shape);

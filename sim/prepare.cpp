@@ -6,6 +6,7 @@
 
 #include "engine.hpp"
 #include "graph/onnx_import.hpp"
+#include "memory_plan.hpp"
 #include "nonfinite.hpp"
 #include "op_registry.hpp"
 
@@ -151,6 +152,7 @@ namespace {
 // Every tensor's shape and type, from a dry run at batch 1 with the engine's folds off, so
 // that every intermediate is computed (the canonicalization matchers read their shapes).
 Status infer_shapes(Network& net) {
+  if (auto st = check_dry_run_memory(net.model); !st) return st;
   auto inputs = make_example_inputs(net.model, 1);
   if (!inputs) return inputs.error();
   auto engine = Engine::create(net);

@@ -6,6 +6,7 @@
 
 #include "image_folder_source.hpp"
 #include "label_file.hpp"
+#include "memory_plan.hpp"
 #include "nonfinite.hpp"
 #include "npy.hpp"
 
@@ -30,15 +31,21 @@ Status check_sample_shape(const std::string& source, const Shape& sample, const 
 Result<std::int64_t> batch_size_for(const Network& net, std::int64_t wanted, std::int64_t samples,
                                     const std::string& source) {
   const ValueInfo& in = net.model.inputs.at(0);
-  if (in.dims.empty() || in.dims[0] <= 0) return wanted;
-  const std::int64_t fixed = in.dims[0];
-  if (samples % fixed != 0)
-    return make_error(source + ": " + std::to_string(samples) + " samples do not fill batches of " +
-                      std::to_string(fixed) + ": the batch dimension of input '" + in.name +
-                      "' is fixed at " + std::to_string(fixed) + " (" + shape_str(in.dims) +
-                      ", by the model or --input-shape); use a multiple of " +
-                      std::to_string(fixed) + " samples");
-  return fixed;
+  std::int64_t batch = wanted;
+  if (!in.dims.empty() && in.dims[0] > 0) {
+    const std::int64_t fixed = in.dims[0];
+    if (samples % fixed != 0)
+      return make_error(source + ": " + std::to_string(samples) +
+                        " samples do not fill batches of " + std::to_string(fixed) +
+                        ": the batch dimension of input '" + in.name + "' is fixed at " +
+                        std::to_string(fixed) + " (" + shape_str(in.dims) +
+                        ", by the model or --input-shape); use a multiple of " +
+                        std::to_string(fixed) + " samples");
+    batch = fixed;
+  }
+  const std::int64_t largest = std::min(batch, std::max<std::int64_t>(samples, 1));
+  if (auto st = check_batch_memory(net, largest, source); !st) return st.error();
+  return batch;
 }
 
 namespace {

@@ -36,6 +36,7 @@ npy("huge_header", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 
     version=2, hlen=0xFFFFFFF0)
 npy("version9", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", b"\0" * 4, version=9)
 np.save(f"{tmp}/x.npy", np.zeros((2, 1, 28, 28), np.float32))
+np.save(f"{tmp}/x2000.npy", np.zeros((2000, 1, 28, 28), np.float32))
 
 def model(name, nodes, inits, x_shape, y_shape, opset=13):
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
@@ -52,6 +53,10 @@ model("maxpool_kernel0", [helper.make_node("MaxPool", ["x"], ["y"], name="pool",
 big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 20, 1 << 19], raw_data=b"\0" * 72)
 model("huge_initializer", [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [big],
       [1, 1 << 20], [1, 1 << 19])
+# Any spatial size: --input-shape decides what the dry run at batch 1 holds.
+kernel = helper.make_tensor("w", TensorProto.FLOAT, [4, 1, 3, 3], [0.1] * 36)
+model("dynamic_hw", [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1, 1, 1])],
+      [kernel], ["N", 1, "H", "W"], ["N", 4, "H", "W"])
 empty = helper.make_tensor("w", TensorProto.FLOAT, [4, 1, 0, 3], [])
 model("empty_kernel", [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], [empty],
       [1, 1, 8, 8], None)
@@ -200,6 +205,23 @@ EOF
 else
   bad "could not write the non-finite fixtures"
 fi
+
+# ---------------------------------------------------------------- memory budget
+expect_error "input 1x1x100000x100000 (was bad_alloc in the dry run)" \
+  "the model at batch 1 \(shape inference\) needs [0-9.]+ [KMGT]iB, more than the memory budget of 8.00 GiB.*the largest tensor is" \
+  - -- "$MPQ" inspect "$TMP/dynamic_hw.onnx" --input-shape 1x1x100000x100000 --max-memory 8G
+expect_error "input 1x1x100000x100000 under the default budget" "needs 186.[0-9] GiB, more than the memory budget" \
+  - -- "$MPQ" inspect "$TMP/dynamic_hw.onnx" --input-shape 1x1x100000x100000
+expect_error "a batch beyond --max-memory" \
+  "--data fashion-mnist:test:256: a run in batches of 256 \(.* of weights, .* of activations per sample, the largest '[^']+' .*\) needs .*, more than the memory budget of 4.00 MiB.*smaller batch" \
+  - -- "$MPQ" run "$CNN" --data fashion-mnist:test:256 --batch 256 --max-memory 4M
+expect_ok "the same run in batches of 4 fits" "accuracy" -- \
+  "$MPQ" run "$CNN" --data fashion-mnist:test:256 --batch 4 --max-memory 4M
+expect_error "an .npy array beyond --max-memory" \
+  "x2000.npy' \(shape \[2000x1x28x28\]\) needs 12.0 MiB, more than the memory budget of 8.00 MiB" "$OUT" -- \
+  "$MPQ" run "$CNN" --input "$TMP/x2000.npy" --output "$OUT" --max-memory 8M
+expect_error "--max-memory that is not a size" "--max-memory: 'lots' is not a size" - -- \
+  "$MPQ" run "$CNN" --input "$TMP/x.npy" --output "$OUT" --max-memory lots
 
 # ---------------------------------------------------------------- one run per output directory
 # Another run holds the directory (flock(1) takes the same lock mpq takes on DIR/.mpq.lock).
