@@ -82,16 +82,34 @@ struct BatchSizeUse {
   std::uint8_t shape_inputs = 0;  // bit k: input k only shapes the output (shape, sizes, bounds)
 };
 
+// How reverse mode (sim/backward.hpp) treats the op. An op on a path from an input or weight
+// to an output either has a backward rule (OpSpec::backward) or says here that nothing flows.
+struct GradientUse {
+  // The outputs are integers or piecewise constant in the inputs (Shape, comparisons, Floor,
+  // ArgMax): no gradient flows back through the op.
+  bool none = false;
+  // Bit k: input k gets no gradient (indices, shapes, axes, bounds). Integer inputs never do.
+  std::uint8_t inert_inputs = 0;
+};
+
 struct OpTraits {
   OpClass op_class;
   PlacementRole placement;
   OpTraitFunctions fn;
   BatchSizeUse batch_sizes;
+  GradientUse gradient;
 
   // No default: every registered op states its class and placement role (sim/op_registry.hpp
   // checks that a row without them does not compile).
-  constexpr OpTraits(OpClass c, PlacementRole p, OpTraitFunctions f = {}, BatchSizeUse b = {})
-      : op_class(c), placement(p), fn(f), batch_sizes(b) {}
+  constexpr OpTraits(OpClass c, PlacementRole p, OpTraitFunctions f = {}, BatchSizeUse b = {},
+                     GradientUse g = {})
+      : op_class(c), placement(p), fn(f), batch_sizes(b), gradient(g) {}
+  // The same traits with gradient use `g`.
+  constexpr OpTraits with_gradient(GradientUse g) const {
+    OpTraits t = *this;
+    t.gradient = g;
+    return t;
+  }
 };
 
 // output_non_negative for ops whose output is >= 0 whatever the input (Relu, Sigmoid, Exp, ...)

@@ -80,6 +80,7 @@ class Engine {
   const OpNode& step_node(std::size_t i) const { return net_->node(steps_[i].node); }
 
  private:
+  friend class Backward;  // reverse mode reads the plan and every value (sim/backward.cpp)
   // The folds planned for a step (engine_plan.cpp), from the graph alone; -1 or empty where
   // none applies. Whether each happens is decided per call (run_steps, ActiveFolds).
   struct StepFolds {

@@ -94,6 +94,20 @@ class OpError : public std::runtime_error {
 // runs, so kernels should call Tensor::allocate rather than build new vectors.
 using KernelFn = void (*)(const OpContext& ctx, std::span<const Tensor* const> inputs,
                           std::span<Tensor> outputs);
+// A backward rule (reverse mode, sim/backward.hpp): from the op's inputs and outputs of the
+// forward run and out_grads[k] = dL/d(output k) (zeros when no gradient reaches output k;
+// nullptr for a non-float output), writes dL/d(input k) into *in_grads[k] (reshaped to input
+// k's shape, overwritten) for every k where in_grads[k] is set (nullptr: not wanted).
+struct GradContext {
+  const OpNode& node;
+  std::int64_t opset;
+  std::span<const Tensor* const> inputs;
+  std::span<const Tensor* const> outputs;
+  std::span<const Tensor* const> out_grads;
+  std::span<Tensor* const> in_grads;
+};
+using BackwardFn = void (*)(const GradContext& ctx);
+
 // Rejects attribute values the kernel does not implement, at import time, with a message.
 using ValidateFn = std::optional<std::string> (*)(const OpNode& node, std::int64_t opset);
 
@@ -126,6 +140,9 @@ struct OpSpec {
   bool takes_transposes = false;
   // The kernel multiplies its result by OpContext::folds.out_scale (a following Mul by a scalar).
   bool takes_output_scale = false;
+  // The vector-Jacobian product, next to the kernel; nullptr: none (an op whose traits say no
+  // gradient flows through it needs none; reverse mode rejects any other on a gradient path).
+  BackwardFn backward = nullptr;
 };
 
 using OpTable = std::vector<OpSpec>;

@@ -241,6 +241,29 @@ void conv_forward(const ConvGeometry& g, const float* x, const float* w, const f
 
 namespace {
 
+// dX = ConvTranspose(dY, W) through the same taps; dW = dY x im2col(X)^T; dB = sums of dY.
+void conv_grad(const GradContext& c) {
+  const Tensor& x = require(c.inputs, 0, "X");
+  const Tensor& w = require(c.inputs, 1, "W");
+  const Tensor& dy = *c.out_grads[0];
+  const ConvGeometry g = conv_geometry(c.node, x.shape, w.shape);
+  if (Tensor* dx = c.in_grads[0]) {
+    dx->dtype = DType::Float32;
+    dx->allocate(x.shape);
+    conv_transpose_forward(transposed_geometry(g), dy.f.data(), w.f.data(), nullptr, dx->f.data());
+  }
+  if (Tensor* dw = c.in_grads.size() > 1 ? c.in_grads[1] : nullptr) {
+    dw->dtype = DType::Float32;
+    dw->allocate(w.shape);
+    conv_weight_grad(g, x.f.data(), dy.f.data(), dw->f.data());
+  }
+  if (Tensor* db = c.in_grads.size() > 2 ? c.in_grads[2] : nullptr) {
+    db->dtype = DType::Float32;
+    db->allocate(c.inputs[2]->shape);
+    channel_sums(g, dy.f.data(), db->f.data());
+  }
+}
+
 // Traits. Depthwise: W is [Cout, Cin / group, k...], one input channel per group.
 OpClass conv_class(const Network& net, const OpNode& n) {
   if (n.attr_int("group", 1) <= 1 || !n.has_input(1)) return OpClass::Conv;
@@ -283,6 +306,7 @@ void register_conv_ops(OpTable& t) {
   OpSpec conv{"Conv", kConvTraits, conv_kernel, validate_conv, true};
   conv.takes_output_residual = true;
   conv.takes_output_max_pool = true;
+  conv.backward = conv_grad;
   t.push_back(conv);
   register_conv_transpose_op(t);
 }

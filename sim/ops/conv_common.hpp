@@ -105,6 +105,16 @@ bool conv_dense_avx512(const ConvGeometry& g, const float* x, const float* w, co
 void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* w,
                             const float* bias, float* y);
 
+// Reverse mode (conv_grad.cpp). The geometry of the ConvTranspose that maps g's output back to
+// its input through the same taps (and vice versa): the input gradient of either op is the
+// other op's forward pass with the same weights.
+ConvGeometry transposed_geometry(const ConvGeometry& g);
+// dw[m, c, k] = sum over images and output pixels o of dy[n, m, o] * x[n, c, tap k of o], for
+// the Conv geometry g (a GEMM over im2col patches of x, image by image in order).
+void conv_weight_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw);
+// db[m] = sum of dy over images and output pixels of channel m.
+void channel_sums(const ConvGeometry& g, const float* dy, float* db);
+
 // Registers ConvTranspose (conv_transpose.cpp); called by register_conv_ops.
 void register_conv_transpose_op(OpTable& t);
 

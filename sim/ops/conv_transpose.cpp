@@ -116,6 +116,30 @@ void conv_transpose_forward(const ConvGeometry& g, const float* x, const float* 
 
 namespace {
 
+// The mirror of Conv's rule: dX = Conv(dY, W); dW from im2col patches of dY.
+void conv_transpose_grad(const GradContext& c) {
+  const Tensor& x = require(c.inputs, 0, "X");
+  const Tensor& w = require(c.inputs, 1, "W");
+  const Tensor& dy = *c.out_grads[0];
+  const ConvGeometry t = conv_transpose_geometry(c.node, x.shape, w.shape);
+  const ConvGeometry g = transposed_geometry(t);
+  if (Tensor* dx = c.in_grads[0]) {
+    dx->dtype = DType::Float32;
+    dx->allocate(x.shape);
+    conv_forward(g, dy.f.data(), w.f.data(), nullptr, dx->f.data());
+  }
+  if (Tensor* dw = c.in_grads.size() > 1 ? c.in_grads[1] : nullptr) {
+    dw->dtype = DType::Float32;
+    dw->allocate(w.shape);
+    conv_weight_grad(g, dy.f.data(), x.f.data(), dw->f.data());
+  }
+  if (Tensor* db = c.in_grads.size() > 2 ? c.in_grads[2] : nullptr) {
+    db->dtype = DType::Float32;
+    db->allocate(c.inputs[2]->shape);
+    channel_sums(t, dy.f.data(), db->f.data());
+  }
+}
+
 // Traits. Each input element scatters into Cout / group x kernel window outputs.
 I64 conv_transpose_macs(const OpNode&, const Shape& x, const Shape& w, const Shape&) {
   return w.size() >= 2 ? numel(x) * numel(std::span(w).subspan(1)) : 0;
@@ -145,6 +169,7 @@ constexpr OpTraits kConvTransposeTraits{OpClass::ConvTranspose,
 void register_conv_transpose_op(OpTable& t) {
   t.push_back({"ConvTranspose", kConvTransposeTraits, conv_transpose_kernel,
                validate_conv_transpose, true});
+  t.back().backward = conv_transpose_grad;
 }
 
 }  // namespace mpq

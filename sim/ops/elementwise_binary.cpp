@@ -10,6 +10,7 @@
 #include "broadcast.hpp"
 #include "eigen_arrays.hpp"
 #include "elementwise.hpp"
+#include "grad_util.hpp"
 #include "kernel_util.hpp"
 
 namespace mpq::ops {
@@ -28,17 +29,20 @@ void check_same_dtype(const Tensor& a, const Tensor& b) {
 
 // B's shape for broadcasting. Before opset 7, broadcasting was opt-in (broadcast=1) and
 // aligned B with A's dims starting at `axis` (default: A's trailing dims).
-Shape b_shape(const OpContext& ctx, const Tensor& a, const Tensor& b) {
-  if (ctx.opset >= 7 || ctx.node.attr_int("broadcast", 0) == 0) return b.shape;
+Shape b_shape(const OpNode& node, std::int64_t opset, const Tensor& a, const Tensor& b) {
+  if (opset >= 7 || node.attr_int("broadcast", 0) == 0) return b.shape;
   const std::int64_t ra = a.rank(), rb = b.rank();
   const std::int64_t axis =
-      ctx.node.has_attr("axis") ? normalize_axis(ctx.node.attr_int("axis", 0), ra) : ra - rb;
+      node.has_attr("axis") ? normalize_axis(node.attr_int("axis", 0), ra) : ra - rb;
   if (axis < 0 || axis + rb > ra)
     throw OpError("legacy broadcast of " + shape_str(b.shape) + " to " + shape_str(a.shape) +
                   " at axis " + std::to_string(axis) + " is out of range");
   Shape s(static_cast<std::size_t>(ra), 1);
   std::copy(b.shape.begin(), b.shape.end(), s.begin() + axis);
   return s;
+}
+Shape b_shape(const OpContext& ctx, const Tensor& a, const Tensor& b) {
+  return b_shape(ctx.node, ctx.opset, a, b);
 }
 
 // y = f(a, b) elementwise, B broadcast with shape `bs`; Int64 and Bool inputs read `i`.
@@ -309,12 +313,103 @@ std::optional<std::string> validate_variadic(const OpNode& n, std::int64_t) {
   return std::nullopt;
 }
 
+// ---- Backward rules ----
+
+// Two-input arithmetic: partial(k, a, b, y).
+template <class Partial>
+void binary_grad(const GradContext& c, Partial partial) {
+  const Tensor& a = grad_input(c, 0);
+  const Tensor& b = grad_input(c, 1);
+  broadcast_grad(c, {a.shape, b_shape(c.node, c.opset, a, b)},
+                 [&](std::size_t k, const std::vector<float>& v, float y) {
+                   return partial(k, v[0], v[1], y);
+                 });
+}
+void add_grad(const GradContext& c) {
+  binary_grad(c, [](std::size_t, float, float, float) { return 1.0f; });
+}
+void sub_grad(const GradContext& c) {
+  binary_grad(c, [](std::size_t k, float, float, float) { return k == 0 ? 1.0f : -1.0f; });
+}
+void mul_grad(const GradContext& c) {
+  binary_grad(c, [](std::size_t k, float a, float b, float) { return k == 0 ? b : a; });
+}
+void div_grad(const GradContext& c) {
+  binary_grad(c, [](std::size_t k, float, float b, float y) { return k == 0 ? 1.0f / b : -y / b; });
+}
+// d/db a^b = y log a, taken as 0 where a <= 0 (PyTorch gives NaN for a < 0).
+void pow_grad(const GradContext& c) {
+  binary_grad(c, [](std::size_t k, float a, float b, float y) {
+    if (k == 0) return b == 0.0f ? 0.0f : static_cast<float>(b * std::pow(double(a), b - 1.0));
+    return a > 0.0f ? static_cast<float>(y * std::log(double(a))) : 0.0f;
+  });
+}
+void prelu_grad(const GradContext& c) {
+  const Tensor& x = grad_input(c, 0);
+  const Tensor& s = grad_input(c, 1);
+  Shape ss = s.shape;
+  if (c.opset < 7 && s.rank() == 1 && x.rank() >= 2 && s.size() == x.shape[1] && s.size() != 1) {
+    ss.assign(static_cast<std::size_t>(x.rank() - 1), 1);
+    ss[0] = s.size();
+  }
+  broadcast_grad(c, {x.shape, ss}, [](std::size_t k, const std::vector<float>& v, float) {
+    if (k == 0) return v[0] < 0.0f ? v[1] : 1.0f;
+    return v[0] < 0.0f ? v[0] : 0.0f;
+  });
+}
+void gate_mul_grad(const GradContext& c) {
+  const bool hard = c.node.attr_string("gate", "Sigmoid") == "HardSigmoid";
+  const float alpha = c.node.attr_float("alpha", 0.2f), beta = c.node.attr_float("beta", 0.5f);
+  const auto gate = [=](float g) {
+    return hard ? std::min(std::max(g * alpha + beta, 0.0f), 1.0f)
+                : static_cast<float>(1.0 / (1.0 + std::exp(-double(g))));
+  };
+  const auto slope = [=](float g) {
+    if (hard) return g * alpha + beta > 0.0f && g * alpha + beta < 1.0f ? alpha : 0.0f;
+    const float s = gate(g);
+    return s * (1.0f - s);
+  };
+  binary_grad(
+      c, [&](std::size_t k, float x, float g, float) { return k == 0 ? gate(g) : x * slope(g); });
+}
+// Max / Min: the inputs equal to the result share its gradient (as PyTorch splits ties).
+void select_grad(const GradContext& c) {
+  std::vector<Shape> shapes;
+  for (std::size_t k = 0; k < c.inputs.size(); ++k) shapes.push_back(grad_input(c, k).shape);
+  broadcast_grad(c, shapes, [](std::size_t k, const std::vector<float>& v, float y) {
+    if (v[k] != y) return 0.0f;
+    return 1.0f / static_cast<float>(std::count(v.begin(), v.end(), y));
+  });
+}
+void sum_grad(const GradContext& c) {
+  std::vector<Shape> shapes;
+  for (std::size_t k = 0; k < c.inputs.size(); ++k) shapes.push_back(grad_input(c, k).shape);
+  const float w = c.node.op_type == "Mean" ? 1.0f / static_cast<float>(shapes.size()) : 1.0f;
+  broadcast_grad(c, shapes, [=](std::size_t, const std::vector<float>&, float) { return w; });
+}
+void where_grad(const GradContext& c) {
+  const Tensor& cond = require(c.inputs, 0, "condition");
+  const Tensor& y = *c.outputs[0];
+  const Tensor& dy = out_grad(c);
+  const auto ic = broadcast_index(y.shape, cond.shape);
+  FloatBuffer tmp(static_cast<std::size_t>(y.size()));
+  for (std::size_t k = 1; k < 3; ++k) {
+    Tensor* dx = wanted(c, k);
+    if (!dx) continue;
+    for (std::size_t e = 0; e < tmp.size(); ++e)
+      tmp[e] = (cond.i[static_cast<std::size_t>(ic[e])] != 0) == (k == 1) ? dy.f[e] : 0.0f;
+    unbroadcast(tmp.data(), y.shape, grad_input(c, k).shape, *dx);
+  }
+}
+
 // Traits: Add, Sub, Mul, Div, Max, Min, Equal and Where also compute shapes (batch-size
 // values in, batch-size values out).
 constexpr OpTraits kElementwise{OpClass::Elementwise, PlacementRole::Compute};
 constexpr OpTraits kShapeArithmetic{
     OpClass::Elementwise, PlacementRole::Compute, {}, {.arithmetic = true}};
 constexpr OpTraits kActivation{OpClass::Activation, PlacementRole::Compute};
+constexpr OpTraits kComparison = kElementwise.with_gradient({.none = true});
+constexpr OpTraits kEqual = kShapeArithmetic.with_gradient({.none = true});
 // A Max of values >= 0 is >= 0.
 constexpr OpTraits kMaxTraits{OpClass::Elementwise,
                               PlacementRole::Compute,
@@ -325,28 +420,40 @@ constexpr OpTraits kMaxTraits{OpClass::Elementwise,
 
 void register_binary_ops(OpTable& t) {
   t.push_back({"Add", kShapeArithmetic, add_op, nullptr, true, false, false, true});
+  t.back().backward = add_grad;
   t.push_back({"Sub", kShapeArithmetic, arith<std::minus<>>, nullptr, false, false, false, true});
+  t.back().backward = sub_grad;
   t.push_back(
       {"Mul", kShapeArithmetic, arith<std::multiplies<>>, nullptr, false, false, false, true});
+  t.back().backward = mul_grad;
   t.push_back(
       {"Div", kShapeArithmetic, arith<std::divides<>, true>, nullptr, false, false, false, true});
+  t.back().backward = div_grad;
   t.push_back({"Pow", kElementwise, pow_op, nullptr});
+  t.back().backward = pow_grad;
   t.push_back({"mpq::GateMul", kElementwise, gate_mul, validate_gate_mul});
+  t.back().backward = gate_mul_grad;
   t.push_back({"Mod", kElementwise, mod_op, nullptr});
   t.push_back({"Min", kShapeArithmetic, fold_inputs<MinOp>, validate_variadic});
+  t.back().backward = select_grad;
   t.push_back({"Max", kMaxTraits, fold_inputs<MaxOp>, validate_variadic});
+  t.back().backward = select_grad;
   t.push_back({"Sum", kElementwise, fold_inputs<std::plus<>>, validate_variadic});
+  t.back().backward = sum_grad;
   t.push_back({"Mean", kElementwise, mean_op, validate_variadic});
-  t.push_back({"Equal", kShapeArithmetic, compare<std::equal_to<>>, nullptr});
-  t.push_back({"Greater", kElementwise, compare<std::greater<>>, nullptr});
-  t.push_back({"Less", kElementwise, compare<std::less<>>, nullptr});
-  t.push_back({"GreaterOrEqual", kElementwise, compare<std::greater_equal<>>, nullptr});
-  t.push_back({"LessOrEqual", kElementwise, compare<std::less_equal<>>, nullptr});
-  t.push_back({"And", kElementwise, logical<std::logical_and<>>, nullptr});
-  t.push_back({"Or", kElementwise, logical<std::logical_or<>>, nullptr});
-  t.push_back({"Xor", kElementwise, logical<std::not_equal_to<>>, nullptr});
-  t.push_back({"Where", kShapeArithmetic, where, nullptr});
+  t.back().backward = sum_grad;
+  t.push_back({"Equal", kEqual, compare<std::equal_to<>>, nullptr});
+  t.push_back({"Greater", kComparison, compare<std::greater<>>, nullptr});
+  t.push_back({"Less", kComparison, compare<std::less<>>, nullptr});
+  t.push_back({"GreaterOrEqual", kComparison, compare<std::greater_equal<>>, nullptr});
+  t.push_back({"LessOrEqual", kComparison, compare<std::less_equal<>>, nullptr});
+  t.push_back({"And", kComparison, logical<std::logical_and<>>, nullptr});
+  t.push_back({"Or", kComparison, logical<std::logical_or<>>, nullptr});
+  t.push_back({"Xor", kComparison, logical<std::not_equal_to<>>, nullptr});
+  t.push_back({"Where", kShapeArithmetic.with_gradient({.inert_inputs = 0b1}), where, nullptr});
+  t.back().backward = where_grad;
   t.push_back({"PRelu", kActivation, prelu, nullptr});
+  t.back().backward = prelu_grad;
 }
 
 }  // namespace mpq::ops

@@ -10,6 +10,7 @@
 #include "elementwise.hpp"
 #include "erf.hpp"
 #include "gelu_chain.hpp"
+#include "grad_util.hpp"
 #include "graph/network.hpp"
 #include "kernel_util.hpp"
 
@@ -164,18 +165,26 @@ const Tensor* clip_bound(In in, std::size_t k) {
   return t;
 }
 
+// A float Clip's bounds, from its attributes (opset < 11) or inputs.
+std::pair<float, float> float_clip_bounds(const OpNode& node, std::int64_t opset, In in) {
+  const Tensor* lo_t = opset >= 11 ? clip_bound(in, 1) : nullptr;
+  const Tensor* hi_t = opset >= 11 ? clip_bound(in, 2) : nullptr;
+  float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+  if (opset < 11) {
+    lo = node.attr_float("min", lo);
+    hi = node.attr_float("max", hi);
+  }
+  if (lo_t) lo = static_cast<float>(lo_t->at_f(0));
+  if (hi_t) hi = static_cast<float>(hi_t->at_f(0));
+  return {lo, hi};
+}
+
 void clip(const OpContext& ctx, In in, Out out) {
   const Tensor& x = require(in, 0, "input");
   const Tensor* lo_t = ctx.opset >= 11 ? clip_bound(in, 1) : nullptr;
   const Tensor* hi_t = ctx.opset >= 11 ? clip_bound(in, 2) : nullptr;
   if (x.is_float()) {
-    float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
-    if (ctx.opset < 11) {
-      lo = ctx.node.attr_float("min", lo);
-      hi = ctx.node.attr_float("max", hi);
-    }
-    if (lo_t) lo = static_cast<float>(lo_t->at_f(0));
-    if (hi_t) hi = static_cast<float>(hi_t->at_f(0));
+    const auto [lo, hi] = float_clip_bounds(ctx.node, ctx.opset, in);
     return map_float(x, out[0], [=](const CMapF& a, MapF b) { b = a.max(lo).min(hi); });
   }
   const std::int64_t lo = lo_t ? lo_t->at_i(0) : std::numeric_limits<std::int64_t>::min();
@@ -319,6 +328,128 @@ std::optional<std::string> validate_cast(const OpNode& n, std::int64_t) {
   return std::nullopt;
 }
 
+// ---- Backward rules (dx = dy * f'(x), written with x and y) ----
+
+void relu_grad(const GradContext& c) {
+  unary_grad(c, [](float x, float) { return x > 0.0f ? 1.0f : 0.0f; });
+}
+void leaky_relu_grad(const GradContext& c) {
+  const float alpha = c.node.attr_float("alpha", 0.01f);
+  unary_grad(c, [=](float x, float) { return x > 0.0f ? 1.0f : alpha; });
+}
+// As PyTorch's clamp: the gradient passes to x where lo <= x <= hi, to the bound below lo
+// or above hi.
+void clip_grad(const GradContext& c) {
+  const auto [lo, hi] = float_clip_bounds(c.node, c.opset, c.inputs);
+  unary_grad(c, [=](float x, float) { return x >= lo && x <= hi ? 1.0f : 0.0f; });
+  const Tensor& x = grad_input(c, 0);
+  const Tensor& dy = out_grad(c);
+  for (std::size_t k = 1; k <= 2; ++k) {
+    Tensor* db = wanted(c, k);
+    if (!db) continue;
+    double s = 0;
+    for (std::size_t e = 0; e < x.f.size(); ++e)
+      if (k == 1 ? x.f[e] < lo : x.f[e] > hi) s += dy.f[e];
+    zero_grad(*db, c.inputs[k]->shape);
+    if (!db->f.empty()) db->f[0] = static_cast<float>(s);
+  }
+}
+void hard_sigmoid_grad(const GradContext& c) {
+  const float alpha = c.node.attr_float("alpha", 0.2f);
+  const float beta = c.node.attr_float("beta", 0.5f);
+  unary_grad(c, [=](float x, float) {
+    const float v = alpha * x + beta;
+    return v > 0.0f && v < 1.0f ? alpha : 0.0f;
+  });
+}
+void hard_swish_grad(const GradContext& c) {
+  unary_grad(c, [](float x, float) {
+    return x < -3.0f ? 0.0f : x <= 3.0f ? x * (1.0f / 3.0f) + 0.5f : 1.0f;
+  });
+}
+void sigmoid_grad(const GradContext& c) {
+  unary_grad(c, [](float, float y) { return y * (1.0f - y); });
+}
+void tanh_grad(const GradContext& c) {
+  unary_grad(c, [](float, float y) { return 1.0f - y * y; });
+}
+void erf_grad(const GradContext& c) {
+  unary_grad(c, [](float x, float) {
+    return static_cast<float>(2.0 / std::sqrt(std::numbers::pi) * std::exp(-double(x) * x));
+  });
+}
+void gelu_grad(const GradContext& c) {
+  if (c.node.attr_string("approximate", "none") == "tanh")
+    return unary_grad(c, [](float xf, float) {
+      const double x = xf, k = 0.7978845608028654, t = std::tanh(k * (x + 0.044715 * x * x * x));
+      return static_cast<float>(0.5 * (1 + t) +
+                                0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x));
+    });
+  unary_grad(c, [](float xf, float) {
+    const double x = xf;
+    return static_cast<float>(0.5 * (1 + std::erf(x / std::numbers::sqrt2)) +
+                              x * std::exp(-0.5 * x * x) / std::sqrt(2 * std::numbers::pi));
+  });
+}
+void sqrt_grad(const GradContext& c) {
+  unary_grad(c, [](float, float y) { return 0.5f / y; });
+}
+void exp_grad(const GradContext& c) {
+  unary_grad(c, [](float, float y) { return y; });
+}
+void log_grad(const GradContext& c) {
+  unary_grad(c, [](float x, float) { return 1.0f / x; });
+}
+void neg_grad(const GradContext& c) {
+  unary_grad(c, [](float, float) { return -1.0f; });
+}
+void abs_grad(const GradContext& c) {
+  unary_grad(c, [](float x, float) { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f; });
+}
+void reciprocal_grad(const GradContext& c) {
+  unary_grad(c, [](float, float y) { return -y * y; });
+}
+void elu_grad(const GradContext& c) {
+  const float alpha = c.node.attr_float("alpha", 1.0f);
+  unary_grad(c, [=](float x, float y) { return x > 0.0f ? 1.0f : y + alpha; });
+}
+void selu_grad(const GradContext& c) {
+  const float alpha = c.node.attr_float("alpha", 1.67326319217681884765625f);
+  const float gamma = c.node.attr_float("gamma", 1.05070102214813232421875f);
+  unary_grad(c, [=](float x, float) {
+    return x > 0.0f ? gamma : gamma * alpha * static_cast<float>(std::exp(double(x)));
+  });
+}
+double logistic(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
+void softplus_grad(const GradContext& c) {
+  unary_grad(c, [](float x, float) { return static_cast<float>(logistic(x)); });
+}
+void softsign_grad(const GradContext& c) {
+  unary_grad(c, [](float x, float) {
+    const float d = 1.0f + std::fabs(x);
+    return 1.0f / (d * d);
+  });
+}
+void mish_grad(const GradContext& c) {
+  unary_grad(c, [](float xf, float) {
+    const double x = xf, sp = std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+    const double t = std::tanh(sp);
+    return static_cast<float>(t + x * logistic(x) * (1 - t * t));
+  });
+}
+void silu_grad(const GradContext& c) {
+  unary_grad(c, [](float xf, float) {
+    const double s = logistic(xf);
+    return static_cast<float>(s + xf * s * (1 - s));
+  });
+}
+// A float-to-float Cast rounds to a narrower format at most: straight through.
+void cast_grad(const GradContext& c) {
+  unary_grad(c, [](float, float) { return 1.0f; });
+}
+
 // Traits: Cast also computes shapes (batch-size values in, batch-size values out). A Clip's
 // output is >= 0 when its lower bound is a known constant >= 0.
 bool clip_non_negative(const Network& net, const OpNode& n, bool) {
@@ -337,38 +468,62 @@ constexpr OpTraits kNonNegativeActivation{
     OpClass::Activation, PlacementRole::Compute, {.output_non_negative = always_non_negative}};
 constexpr OpTraits kClipTraits{
     OpClass::Activation, PlacementRole::Compute, {.output_non_negative = clip_non_negative}};
+// Sign, Floor, Round, Not: no gradient.
+constexpr OpTraits kPiecewiseConstant = kElementwise.with_gradient({.none = true});
 constexpr OpTraits kCastTraits{OpClass::Other, PlacementRole::Compute, {}, {.arithmetic = true}};
 
 }  // namespace
 
 void register_unary_ops(OpTable& t) {
   t.push_back({"Relu", kNonNegativeActivation, relu, nullptr});
+  t.back().backward = relu_grad;
   t.push_back({"LeakyRelu", kActivation, leaky_relu, nullptr});
+  t.back().backward = leaky_relu_grad;
   t.push_back({"Clip", kClipTraits, clip, nullptr});
+  t.back().backward = clip_grad;
   t.push_back({"HardSigmoid", kNonNegativeActivation, hard_sigmoid, nullptr});
+  t.back().backward = hard_sigmoid_grad;
   t.push_back({"HardSwish", kActivation, hard_swish, nullptr});
+  t.back().backward = hard_swish_grad;
   t.push_back({"Sigmoid", kNonNegativeActivation, sigmoid, nullptr});
+  t.back().backward = sigmoid_grad;
   t.push_back({"Tanh", kActivation, tanh_op, nullptr});
+  t.back().backward = tanh_grad;
   t.push_back({"Erf", kActivation, erf_op, nullptr});
+  t.back().backward = erf_grad;
   t.push_back({"Gelu", kActivation, gelu, validate_gelu});
+  t.back().backward = gelu_grad;
   t.push_back({"Sqrt", kElementwise, sqrt_op, nullptr});
+  t.back().backward = sqrt_grad;
   t.push_back({"Exp", kNonNegativeElementwise, exp_op, nullptr});
+  t.back().backward = exp_grad;
   t.push_back({"Log", kElementwise, log_op, nullptr});
+  t.back().backward = log_grad;
   t.push_back({"Neg", kElementwise, neg, nullptr});
+  t.back().backward = neg_grad;
   t.push_back({"Abs", kNonNegativeElementwise, abs_op, nullptr});
-  t.push_back({"Sign", kElementwise, sign, nullptr});
-  t.push_back({"Not", kElementwise, not_op, nullptr});
+  t.back().backward = abs_grad;
+  t.push_back({"Sign", kPiecewiseConstant, sign, nullptr});
+  t.push_back({"Not", kPiecewiseConstant, not_op, nullptr});
   t.push_back({"Reciprocal", kElementwise, reciprocal, nullptr});
-  t.push_back({"Floor", kElementwise, floor_op, nullptr});
-  t.push_back({"Ceil", kElementwise, ceil_op, nullptr});
-  t.push_back({"Round", kElementwise, round_op, nullptr});
+  t.back().backward = reciprocal_grad;
+  t.push_back({"Floor", kPiecewiseConstant, floor_op, nullptr});
+  t.push_back({"Ceil", kPiecewiseConstant, ceil_op, nullptr});
+  t.push_back({"Round", kPiecewiseConstant, round_op, nullptr});
   t.push_back({"Elu", kActivation, elu, nullptr});
+  t.back().backward = elu_grad;
   t.push_back({"Selu", kActivation, selu, nullptr});
+  t.back().backward = selu_grad;
   t.push_back({"Softplus", kActivation, softplus, nullptr});
+  t.back().backward = softplus_grad;
   t.push_back({"Softsign", kActivation, softsign, nullptr});
+  t.back().backward = softsign_grad;
   t.push_back({"Mish", kActivation, mish, nullptr});
+  t.back().backward = mish_grad;
   t.push_back({"mpq::SiLU", kActivation, silu, nullptr});
+  t.back().backward = silu_grad;
   t.push_back({"Cast", kCastTraits, cast, validate_cast});
+  t.back().backward = cast_grad;
 }
 
 }  // namespace mpq::ops

@@ -8,6 +8,7 @@
 #include "graph/network.hpp"
 #include "sim/op_registry.hpp"
 #include "sim/ops/broadcast.hpp"
+#include "sim/ops/grad_util.hpp"
 #include "sim/ops/index_copy.hpp"
 
 namespace mpq {
@@ -149,9 +150,14 @@ constexpr OpTraits kGatherNDTraits{
 }  // namespace
 
 void register_gather_ops(OpTable& t) {
-  t.push_back({"Gather", kGatherTraits, run_gather, nullptr});
-  t.push_back({"GatherElements", kGatherElementsTraits, run_gather_elements, nullptr});
-  t.push_back({"GatherND", kGatherNDTraits, run_gather_nd, nullptr});
+  t.push_back({"Gather", kGatherTraits.with_gradient({.inert_inputs = 0b10}), run_gather, nullptr});
+  t.back().backward = ops::copy_grad;
+  t.push_back({"GatherElements", kGatherElementsTraits.with_gradient({.inert_inputs = 0b10}),
+               run_gather_elements, nullptr});
+  t.back().backward = ops::copy_grad;
+  t.push_back(
+      {"GatherND", kGatherNDTraits.with_gradient({.inert_inputs = 0b10}), run_gather_nd, nullptr});
+  t.back().backward = ops::copy_grad;
 }
 
 }  // namespace mpq

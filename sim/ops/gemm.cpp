@@ -9,7 +9,9 @@
 
 #include "graph/network.hpp"
 #include "sim/op_registry.hpp"
+#include "sim/ops/broadcast.hpp"
 #include "sim/ops/gemm_kernel.hpp"
+#include "sim/ops/grad_util.hpp"
 #include "sim/ops/kernel_util.hpp"
 
 namespace mpq {
@@ -280,6 +282,78 @@ int matmul_weight_axis(const OpNode&, const Shape& w) {
   return w.empty() ? -1 : static_cast<int>(w.size()) - 1;  // [..., K, N]
 }
 
+// ---- Backward rules: each gradient is one more GEMM with the same kernel ----
+
+// Y = alpha op(A) op(B) + beta C: d op(A) = alpha dY op(B)^T, d op(B) = alpha op(A)^T dY.
+void gemm_grad(const GradContext& c) {
+  const Tensor& a = ops::grad_input(c, 0);
+  const Tensor& b = ops::grad_input(c, 1);
+  const Tensor& dy = ops::out_grad(c);
+  const bool ta = c.node.attr_int("transA", 0) != 0, tb = c.node.attr_int("transB", 0) != 0;
+  const float alpha = c.node.attr_float("alpha", 1.0f), beta = c.node.attr_float("beta", 1.0f);
+  const I64 M = a.shape[ta ? 1 : 0], K = a.shape[ta ? 0 : 1], N = b.shape[tb ? 0 : 1];
+  const gemm::MatRef opa{a.f.data(), a.shape[1], ta}, opb{b.f.data(), b.shape[1], tb};
+  const gemm::MatRef g{dy.f.data(), N, false}, gt{dy.f.data(), N, true};
+  if (Tensor* da = ops::wanted(c, 0)) {
+    ops::zero_grad(*da, a.shape);
+    if (!ta)
+      gemm::parallel_sgemm(M, K, N, alpha, g, {b.f.data(), b.shape[1], !tb}, 0.0f, da->f.data(), K);
+    else
+      gemm::parallel_sgemm(K, M, N, alpha, opb, gt, 0.0f, da->f.data(), M);
+  }
+  if (Tensor* db = ops::wanted(c, 1)) {
+    ops::zero_grad(*db, b.shape);
+    if (!tb)
+      gemm::parallel_sgemm(K, N, M, alpha, {a.f.data(), a.shape[1], !ta}, g, 0.0f, db->f.data(), N);
+    else
+      gemm::parallel_sgemm(N, K, M, alpha, gt, opa, 0.0f, db->f.data(), K);
+  }
+  if (Tensor* dc = ops::wanted(c, 2)) {
+    ops::unbroadcast(dy.f.data(), dy.shape, c.inputs[2]->shape, *dc);
+    for (float& v : dc->f) v *= beta;
+  }
+}
+
+// Batched, broadcasting MatMul: per batch entry dA = dY B^T and dB = A^T dY, into the full
+// batch shape first, then summed over the batch axes the input was broadcast along.
+void matmul_grad(const GradContext& c) {
+  const Tensor& a = ops::grad_input(c, 0);
+  const Tensor& b = ops::grad_input(c, 1);
+  const Tensor& dy = ops::out_grad(c);
+  Shape as = a.shape, bs = b.shape;
+  if (as.size() == 1) as.insert(as.begin(), 1);
+  if (bs.size() == 1) bs.push_back(1);
+  const I64 M = as[as.size() - 2], K = as.back(), N = bs.back();
+  const Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+  const Shape batch = ops::broadcast_shapes(abatch, bbatch);
+  const I64 count = numel(batch);
+  const auto ia = ops::broadcast_index(batch, abatch), ib = ops::broadcast_index(batch, bbatch);
+  for (std::size_t k = 0; k < 2; ++k) {
+    Tensor* d = ops::wanted(c, k);
+    if (!d) continue;
+    const I64 R = k == 0 ? M : K, C = k == 0 ? K : N;
+    FloatBuffer full(static_cast<std::size_t>(count * R * C));
+    for (I64 q = 0; q < count; ++q) {
+      const float* pa = a.f.data() + ia[static_cast<std::size_t>(q)] * M * K;
+      const float* pb = b.f.data() + ib[static_cast<std::size_t>(q)] * K * N;
+      const gemm::MatRef g{dy.f.data() + q * M * N, N, false};
+      float* out = full.data() + q * R * C;
+      if (k == 0)
+        gemm::parallel_sgemm(M, K, N, 1.0f, g, {pb, N, true}, 0.0f, out, K);
+      else
+        gemm::parallel_sgemm(K, N, M, 1.0f, {pa, K, true}, g, 0.0f, out, N);
+    }
+    Shape full_shape = batch;
+    full_shape.push_back(R);
+    full_shape.push_back(C);
+    Shape target = k == 0 ? abatch : bbatch;
+    target.push_back(R);
+    target.push_back(C);
+    ops::unbroadcast(full.data(), full_shape, target, *d);
+    d->shape = c.inputs[k]->shape;
+  }
+}
+
 constexpr OpTraits kGemmTraits{
     OpClass::Gemm,
     PlacementRole::Compute,
@@ -295,8 +369,10 @@ constexpr OpTraits kMatMulTraits{OpClass::MatMul,
 
 void register_gemm_ops(OpTable& t) {
   t.push_back({"Gemm", kGemmTraits, gemm_kernel, nullptr, true, false, false, true});
+  t.back().backward = gemm_grad;
   t.push_back({"MatMul", kMatMulTraits, matmul_kernel, nullptr, true, false, true, true, false,
                false, true, true});
+  t.back().backward = matmul_grad;
 }
 
 }  // namespace mpq

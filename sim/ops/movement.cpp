@@ -10,6 +10,7 @@
 #include "graph/network.hpp"
 #include "sim/op_registry.hpp"
 #include "sim/ops/broadcast.hpp"
+#include "sim/ops/grad_util.hpp"
 #include "sim/ops/index_copy.hpp"
 
 namespace mpq {
@@ -292,9 +293,13 @@ constexpr OpTraits kSliceTraits{OpClass::DataMovement,
 
 void register_movement_ops(OpTable& t) {
   t.push_back({"Transpose", kMovement, run_transpose, nullptr});
+  t.back().backward = ops::copy_grad;
   t.push_back({"Concat", kConcatTraits, run_concat, nullptr});
-  t.push_back({"Split", kMovement, run_split, nullptr});
-  t.push_back({"Slice", kSliceTraits, run_slice, nullptr});
+  t.back().backward = ops::copy_grad;
+  t.push_back({"Split", kMovement.with_gradient({.inert_inputs = 0b10}), run_split, nullptr});
+  t.back().backward = ops::copy_grad;
+  t.push_back({"Slice", kSliceTraits.with_gradient({.inert_inputs = 0b11110}), run_slice, nullptr});
+  t.back().backward = ops::copy_grad;
   register_gather_ops(t);
   register_pad_tile_ops(t);
 }

@@ -6,6 +6,7 @@
 
 #include "broadcast.hpp"
 #include "eigen_arrays.hpp"
+#include "grad_util.hpp"
 #include "graph/network.hpp"
 #include "kernel_util.hpp"
 
@@ -322,6 +323,171 @@ void softmax(const OpContext& ctx, In in, Out out) {
       row_grain(n * block));
 }
 
+// ---- Backward rules (double sums per row, rows in order: deterministic) ----
+
+// Inference BatchNormalization, y = (x - mean) * scale / sqrt(var + eps) + B per channel.
+void batch_norm_grad(const GradContext& c) {
+  const Tensor& x = ops::grad_input(c, 0);
+  const Tensor& dy = ops::out_grad(c);
+  const std::int64_t n = x.shape[0], ch = x.shape[1];
+  const std::int64_t plane = x.size() / std::max<std::int64_t>(n * ch, 1);
+  const float eps = c.node.attr_float("epsilon", 1e-5f);
+  const auto& scale = c.inputs[1]->f;
+  const auto& mean = c.inputs[3]->f;
+  const auto& var = c.inputs[4]->f;
+  std::vector<double> sum_dy(static_cast<std::size_t>(ch)), sum_dy_xc(static_cast<std::size_t>(ch));
+  for (std::int64_t p = 0; p < n * ch; ++p) {
+    const auto k = static_cast<std::size_t>(p % ch);
+    for (std::int64_t e = p * plane; e < (p + 1) * plane; ++e) {
+      sum_dy[k] += dy.f[e];
+      sum_dy_xc[k] += double(dy.f[e]) * (x.f[e] - mean[k]);
+    }
+  }
+  if (Tensor* dx = ops::wanted(c, 0)) {
+    ops::zero_grad(*dx, x.shape);
+    for (std::int64_t p = 0; p < n * ch; ++p) {
+      const auto k = static_cast<std::size_t>(p % ch);
+      const float a = scale[k] / std::sqrt(var[k] + eps);
+      for (std::int64_t e = p * plane; e < (p + 1) * plane; ++e) dx->f[e] = dy.f[e] * a;
+    }
+  }
+  for (std::size_t in = 1; in <= 4; ++in) {
+    Tensor* g = ops::wanted(c, in);
+    if (!g) continue;
+    ops::zero_grad(*g, c.inputs[in]->shape);
+    for (std::size_t k = 0; k < static_cast<std::size_t>(ch); ++k) {
+      const double inv = 1.0 / std::sqrt(double(var[k]) + eps);
+      const double v = in == 1   ? sum_dy_xc[k] * inv
+                       : in == 2 ? sum_dy[k]
+                       : in == 3 ? -sum_dy[k] * scale[k] * inv
+                                 : -0.5 * sum_dy_xc[k] * scale[k] * inv * inv * inv;
+      g->f[k] = static_cast<float>(v);
+    }
+  }
+}
+
+// dx = inv * (g - mean(g) - xhat * mean(g * xhat)) per row, g = dy * scale; the gradients of
+// Scale and B are sums over rows of dy * xhat and dy. The Mean / InvStdDev outputs are taken
+// as unused (no gradient flows back from them).
+void layer_norm_grad(const GradContext& c) {
+  const Tensor& x = ops::grad_input(c, 0);
+  const Tensor& dy = ops::out_grad(c);
+  const std::int64_t axis = normalize_axis(c.node.attr_int("axis", -1), x.rank());
+  const float eps = c.node.attr_float("epsilon", 1e-5f);
+  const Shape norm_shape(x.shape.begin() + axis, x.shape.end());
+  const std::int64_t inner = numel(norm_shape);
+  const std::int64_t outer = inner == 0 ? 0 : x.size() / inner;
+  const std::vector<float> scale = expand_to(require(c.inputs, 1, "Scale"), norm_shape, "Scale");
+  Tensor* dx = ops::wanted(c, 0);
+  if (dx) ops::zero_grad(*dx, x.shape);
+  std::vector<double> d_scale(static_cast<std::size_t>(inner)), d_bias(d_scale.size());
+  std::vector<double> xhat(d_scale.size());
+  for (std::int64_t r = 0; r < outer; ++r) {
+    const float* xr = x.f.data() + r * inner;
+    const float* gr = dy.f.data() + r * inner;
+    double mean = 0, var = 0;
+    for (std::int64_t k = 0; k < inner; ++k) mean += xr[k];
+    mean /= static_cast<double>(inner);
+    for (std::int64_t k = 0; k < inner; ++k) var += (xr[k] - mean) * (xr[k] - mean);
+    const double inv = 1.0 / std::sqrt(var / static_cast<double>(inner) + eps);
+    double mg = 0, mgx = 0;
+    for (std::int64_t k = 0; k < inner; ++k) {
+      const auto u = static_cast<std::size_t>(k);
+      xhat[u] = (xr[k] - mean) * inv;
+      const double g = double(gr[k]) * scale[u];
+      mg += g;
+      mgx += g * xhat[u];
+      d_scale[u] += double(gr[k]) * xhat[u];
+      d_bias[u] += gr[k];
+    }
+    mg /= static_cast<double>(inner);
+    mgx /= static_cast<double>(inner);
+    if (dx)
+      for (std::int64_t k = 0; k < inner; ++k) {
+        const auto u = static_cast<std::size_t>(k);
+        dx->f[r * inner + k] =
+            static_cast<float>(inv * (double(gr[k]) * scale[u] - mg - xhat[u] * mgx));
+      }
+  }
+  for (std::size_t in = 1; in <= 2; ++in) {
+    Tensor* g = ops::wanted(c, in);
+    if (!g) continue;
+    const std::vector<double>& src = in == 1 ? d_scale : d_bias;
+    const std::vector<float> full(src.begin(), src.end());
+    ops::unbroadcast(full.data(), norm_shape, c.inputs[in]->shape, *g);
+  }
+}
+
+// y = x * r * s with r = 1 / sqrt(mean(x^2) + eps): dx = r * (g - x r^2 mean(g x)), g = dy s.
+void rms_norm_grad(const GradContext& c) {
+  const Tensor& x = ops::grad_input(c, 0);
+  const Tensor& dy = ops::out_grad(c);
+  const std::int64_t axis = normalize_axis(c.node.attr_int("axis", -1), x.rank());
+  const float eps = c.node.attr_float("epsilon", 1e-5f);
+  const std::int64_t inner = numel(std::span(x.shape).subspan(static_cast<std::size_t>(axis)));
+  const std::int64_t outer = inner == 0 ? 0 : x.size() / inner;
+  const Tensor* scale = optional_input(c.inputs, 1);
+  Tensor* dx = ops::wanted(c, 0);
+  Tensor* ds = ops::wanted(c, 1);
+  if (dx) ops::zero_grad(*dx, x.shape);
+  std::vector<double> d_scale(static_cast<std::size_t>(inner));
+  for (std::int64_t r = 0; r < outer; ++r) {
+    const float* xr = x.f.data() + r * inner;
+    const float* gr = dy.f.data() + r * inner;
+    double ms = 0, mgx = 0;
+    for (std::int64_t k = 0; k < inner; ++k) ms += double(xr[k]) * xr[k];
+    const double rinv = 1.0 / std::sqrt(ms / static_cast<double>(inner) + eps);
+    for (std::int64_t k = 0; k < inner; ++k) {
+      const double g = double(gr[k]) * (scale ? scale->f[static_cast<std::size_t>(k)] : 1.0f);
+      mgx += g * xr[k];
+      d_scale[static_cast<std::size_t>(k)] += double(gr[k]) * xr[k] * rinv;
+    }
+    mgx /= static_cast<double>(inner);
+    if (dx)
+      for (std::int64_t k = 0; k < inner; ++k) {
+        const double g = double(gr[k]) * (scale ? scale->f[static_cast<std::size_t>(k)] : 1.0f);
+        dx->f[r * inner + k] = static_cast<float>(rinv * (g - xr[k] * rinv * rinv * mgx));
+      }
+  }
+  if (ds) {
+    ops::zero_grad(*ds, scale->shape);
+    for (std::size_t k = 0; k < d_scale.size(); ++k) ds->f[k] = static_cast<float>(d_scale[k]);
+  }
+}
+
+// Softmax: dx = y (dy - sum(dy y)); LogSoftmax: dx = dy - exp(y) sum(dy), per softmax row.
+template <bool kLog>
+void softmax_grad(const GradContext& c) {
+  const Tensor& x = ops::grad_input(c, 0);
+  const Tensor& y = *c.outputs[0];
+  const Tensor& dy = ops::out_grad(c);
+  const std::int64_t rank = x.rank();
+  const bool legacy = c.opset < 13;
+  const std::int64_t axis = normalize_axis(c.node.attr_int("axis", legacy ? 1 : -1), rank);
+  const auto au = static_cast<std::size_t>(axis);
+  const std::int64_t outer = numel(std::span(x.shape).first(au));
+  const std::int64_t n =
+      legacy ? numel(std::span(x.shape).subspan(au)) : (rank == 0 ? 1 : x.shape[au]);
+  const std::int64_t inner = legacy ? 1 : numel(std::span(x.shape).subspan(au + 1));
+  Tensor* dx = ops::wanted(c, 0);
+  if (!dx) return;
+  ops::zero_grad(*dx, x.shape);
+  for (std::int64_t o = 0; o < outer; ++o)
+    for (std::int64_t q = 0; q < inner; ++q) {
+      const std::int64_t base = o * n * inner + q;
+      double s = 0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::int64_t e = base + j * inner;
+        s += kLog ? double(dy.f[e]) : double(dy.f[e]) * y.f[e];
+      }
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::int64_t e = base + j * inner;
+        dx->f[e] = kLog ? static_cast<float>(dy.f[e] - std::exp(double(y.f[e])) * s)
+                        : static_cast<float>(y.f[e] * (dy.f[e] - s));
+      }
+    }
+}
+
 // Traits. Each normalizes within an image unless its axis is the batch's.
 std::optional<std::string> softmax_mixes(const Network& net, const OpNode& n, std::size_t rank,
                                          bool) {
@@ -352,11 +518,16 @@ constexpr OpTraits kLogSoftmaxTraits{
 
 void register_normalization_ops(OpTable& t) {
   t.push_back({"BatchNormalization", kBatchNormTraits, batch_norm, validate_batch_norm});
+  t.back().backward = batch_norm_grad;
   t.push_back(
       {"LayerNormalization", kLayerNormTraits, layer_norm, nullptr, false, false, false, true});
+  t.back().backward = layer_norm_grad;
   t.push_back({"mpq::RMSNormalization", kLayerNormTraits, rms_norm, nullptr});
+  t.back().backward = rms_norm_grad;
   t.push_back({"Softmax", kSoftmaxTraits, softmax<false>, nullptr, false, false, false, true});
+  t.back().backward = softmax_grad<false>;
   t.push_back({"LogSoftmax", kLogSoftmaxTraits, softmax<true>, nullptr, false, false, false, true});
+  t.back().backward = softmax_grad<true>;
 }
 
 }  // namespace mpq

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/op_registry.hpp"
+#include "sim/ops/grad_util.hpp"
 #include "sim/ops/index_copy.hpp"
 
 namespace mpq {
@@ -127,8 +128,10 @@ constexpr OpTraits kTileTraits{
 }  // namespace
 
 void register_pad_tile_ops(OpTable& t) {
-  t.push_back({"Pad", kPadTraits, run_pad, validate_pad});
-  t.push_back({"Tile", kTileTraits, run_tile, nullptr});
+  t.push_back({"Pad", kPadTraits.with_gradient({.inert_inputs = 0b1110}), run_pad, validate_pad});
+  t.back().backward = ops::copy_grad;
+  t.push_back({"Tile", kTileTraits.with_gradient({.inert_inputs = 0b10}), run_tile, nullptr});
+  t.back().backward = ops::copy_grad;
 }
 
 }  // namespace mpq

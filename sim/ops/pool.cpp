@@ -454,6 +454,83 @@ std::optional<std::string> validate_pool(const OpNode& node, std::int64_t) {
   return std::nullopt;
 }
 
+// ---- Backward rules ----
+
+// Each output's gradient goes to the input its window took the maximum from (the first on
+// ties, as the forward kernel's Indices output and PyTorch pick).
+void maxpool_grad(const GradContext& c) {
+  const Tensor& x = require(c.inputs, 0, "X");
+  const Tensor& dy = *c.out_grads[0];
+  const PoolGeometry g = pool_geometry(c.node, x.shape);
+  std::vector<float> y(static_cast<std::size_t>(dy.size()));
+  std::vector<I64> idx(y.size());
+  maxpool_indices(g, false, x.f.data(), y.data(), idx.data());
+  Tensor& dx = *c.in_grads[0];
+  dx.dtype = DType::Float32;
+  dx.allocate(x.shape);
+  std::fill(dx.f.begin(), dx.f.end(), 0.0f);
+  for (std::size_t o = 0; o < idx.size(); ++o) dx.f[static_cast<std::size_t>(idx[o])] += dy.f[o];
+}
+
+// Each output's gradient spread evenly over the taps its average counted.
+void avgpool_grad(const GradContext& c) {
+  const Tensor& x = require(c.inputs, 0, "X");
+  const Tensor& dy = *c.out_grads[0];
+  const PoolGeometry g = pool_geometry(c.node, x.shape);
+  const bool include_pad = c.node.attr_int("count_include_pad", 0) != 0;
+  Tensor& dx = *c.in_grads[0];
+  dx.dtype = DType::Float32;
+  dx.allocate(x.shape);
+  std::fill(dx.f.begin(), dx.f.end(), 0.0f);
+  const I64 in_pix = g.in_pixels(), out_pix = g.out_pixels();
+  for (I64 p = 0; p < g.planes; ++p)
+    for (I64 o = 0; o < out_pix; ++o) {
+      const Arr3 oc{o / (g.out[1] * g.out[2]), o / g.out[2] % g.out[1], o % g.out[2]};
+      Arr3 start{};
+      I64 count = 1;
+      for (std::size_t d = 0; d < 3; ++d) {
+        start[d] = oc[d] * g.stride[d] - g.pad_begin[d];
+        count *= include_pad ? taps_inside(start[d], g.kernel[d], g.dilation[d], -g.pad_begin[d],
+                                           g.in[d] + g.pad_end[d])
+                             : taps_inside(start[d], g.kernel[d], g.dilation[d], 0, g.in[d]);
+      }
+      if (count == 0) continue;
+      const float share =
+          dy.f[static_cast<std::size_t>(p * out_pix + o)] / static_cast<float>(count);
+      for (I64 kd = 0; kd < g.kernel[0]; ++kd)
+        for (I64 kh = 0; kh < g.kernel[1]; ++kh)
+          for (I64 kw = 0; kw < g.kernel[2]; ++kw) {
+            const I64 id = start[0] + kd * g.dilation[0], ih = start[1] + kh * g.dilation[1];
+            const I64 iw = start[2] + kw * g.dilation[2];
+            if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2])
+              continue;
+            dx.f[static_cast<std::size_t>(p * in_pix + (id * g.in[1] + ih) * g.in[2] + iw)] +=
+                share;
+          }
+    }
+}
+
+template <bool kMax>
+void global_pool_grad(const GradContext& c) {
+  const Tensor& x = require(c.inputs, 0, "X");
+  const Tensor& dy = *c.out_grads[0];
+  Tensor& dx = *c.in_grads[0];
+  dx.dtype = DType::Float32;
+  dx.allocate(x.shape);
+  const I64 planes = x.shape[0] * x.shape[1], n = x.size() / std::max<I64>(1, planes);
+  for (I64 p = 0; p < planes; ++p) {
+    float* d = dx.f.data() + p * n;
+    const float* v = x.f.data() + p * n;
+    const float g = dy.f[static_cast<std::size_t>(p)];
+    if (kMax) {
+      std::fill(d, d + n, 0.0f);
+      if (n > 0) d[std::max_element(v, v + n) - v] = g;
+    } else {
+      std::fill(d, d + n, g / static_cast<float>(n));
+    }
+  }
+}
+
 // Traits. MaxPool only picks values, so it carries its input's format.
 constexpr OpTraits kMaxPoolTraits{OpClass::Pooling, PlacementRole::DataMovement};
 constexpr OpTraits kPool{OpClass::Pooling, PlacementRole::Compute};
@@ -474,9 +551,13 @@ void max_pool_2x2(const float* x, std::int64_t planes, std::int64_t H, std::int6
 
 void register_pool_ops(OpTable& t) {
   t.push_back({"MaxPool", kMaxPoolTraits, maxpool_kernel, validate_pool});
+  t.back().backward = maxpool_grad;
   t.push_back({"AveragePool", kAveragePool, avgpool_kernel, validate_pool});
+  t.back().backward = avgpool_grad;
   t.push_back({"GlobalAveragePool", kAveragePool, global_pool_kernel<false>, nullptr});
+  t.back().backward = global_pool_grad<false>;
   t.push_back({"GlobalMaxPool", kPool, global_pool_kernel<true>, nullptr});
+  t.back().backward = global_pool_grad<true>;
 }
 
 }  // namespace mpq

@@ -7,6 +7,7 @@
 
 #include "broadcast.hpp"
 #include "eigen_arrays.hpp"
+#include "grad_util.hpp"
 
 namespace mpq {
 namespace {
@@ -290,24 +291,92 @@ void arg_reduce(const OpContext& ctx, In in, Out out) {
     run(x.i.data());
 }
 
+// ---- Backward rules ----
+
+// dx[e] = dy[r] * d(result r)/dx[e], r the result element e is reduced into.
+template <Pre kPre, Acc kAcc, Post kPost>
+void reduce_grad(const GradContext& c) {
+  const Tensor& x = ops::grad_input(c, 0);
+  const Tensor& y = *c.outputs[0];
+  const Tensor& dy = ops::out_grad(c);
+  Tensor* dx = ops::wanted(c, 0);
+  if (!dx) return;
+  std::vector<std::int64_t> axes;
+  const bool from_input = c.opset >= 18 || (c.node.op_type == "ReduceSum" && c.opset >= 13);
+  if (from_input) {
+    if (const Tensor* a = optional_input(c.inputs, 1)) axes = a->to_ints();
+  } else {
+    axes = c.node.attr_ints("axes");
+  }
+  ops::zero_grad(*dx, x.shape);
+  if (axes.empty() && c.node.attr_int("noop_with_empty_axes", 0) != 0) {
+    std::copy(dy.f.begin(), dy.f.end(), dx->f.begin());
+    return;
+  }
+  const std::int64_t rank = x.rank();
+  Shape kept = x.shape;
+  std::int64_t count = 1;
+  for (std::int64_t d = 0; d < rank; ++d) {
+    const bool reduced = axes.empty() || std::any_of(axes.begin(), axes.end(), [&](auto a) {
+                           return normalize_axis(a, rank) == d;
+                         });
+    if (!reduced) continue;
+    count *= x.shape[static_cast<std::size_t>(d)];
+    kept[static_cast<std::size_t>(d)] = 1;
+  }
+  const auto r = ops::broadcast_index(x.shape, kept);
+  std::vector<float> ties;
+  if constexpr (kAcc == Acc::Max || kAcc == Acc::Min) {
+    ties.assign(static_cast<std::size_t>(y.size()), 0.0f);
+    for (std::size_t e = 0; e < r.size(); ++e)
+      if (x.f[e] == y.f[static_cast<std::size_t>(r[e])]) ties[static_cast<std::size_t>(r[e])] += 1;
+  }
+  for (std::size_t e = 0; e < r.size(); ++e) {
+    const auto k = static_cast<std::size_t>(r[e]);
+    const double xv = x.f[e], yv = y.f[k];
+    double d = 1;
+    if constexpr (kAcc == Acc::Max || kAcc == Acc::Min) d = xv == yv ? 1.0 / ties[k] : 0.0;
+    if constexpr (kAcc == Acc::Prod) d = yv / xv;
+    if constexpr (kPre == Pre::Square && kPost == Post::Sqrt) d = yv == 0 ? 0 : xv / yv;
+    if constexpr (kPre == Pre::Square && kPost == Post::None) d = 2 * xv;
+    if constexpr (kPre == Pre::Abs) d = xv > 0 ? 1 : xv < 0 ? -1 : 0;
+    if constexpr (kPre == Pre::Exp) d = std::exp(xv - yv);
+    if constexpr (kPre == Pre::None && kPost == Post::Log) d = std::exp(-yv);
+    if constexpr (kPost == Post::Mean) d /= static_cast<double>(count);
+    dx->f[e] = static_cast<float>(dy.f[k] * d);
+  }
+}
+
 // Traits: reductions count as normalizations for accelerators (op class); ArgMax/ArgMin give
 // indices.
-constexpr OpTraits kReduce{OpClass::Normalization, PlacementRole::Compute};
-constexpr OpTraits kArgReduce{OpClass::Other, PlacementRole::Compute};
+constexpr OpTraits kReduce{
+    OpClass::Normalization, PlacementRole::Compute, {}, {}, {.inert_inputs = 0b10}};
+constexpr OpTraits kArgReduce =
+    OpTraits{OpClass::Other, PlacementRole::Compute}.with_gradient({.none = true});
 
 }  // namespace
 
 void register_reduce_ops(OpTable& t) {
   t.push_back({"ReduceSum", kReduce, reduce<Pre::None, Acc::Sum, Post::None>, nullptr});
+  t.back().backward = reduce_grad<Pre::None, Acc::Sum, Post::None>;
   t.push_back({"ReduceMean", kReduce, reduce<Pre::None, Acc::Sum, Post::Mean>, nullptr});
+  t.back().backward = reduce_grad<Pre::None, Acc::Sum, Post::Mean>;
   t.push_back({"ReduceMax", kReduce, reduce<Pre::None, Acc::Max, Post::None>, nullptr});
+  t.back().backward = reduce_grad<Pre::None, Acc::Max, Post::None>;
   t.push_back({"ReduceMin", kReduce, reduce<Pre::None, Acc::Min, Post::None>, nullptr});
+  t.back().backward = reduce_grad<Pre::None, Acc::Min, Post::None>;
   t.push_back({"ReduceProd", kReduce, reduce<Pre::None, Acc::Prod, Post::None>, nullptr});
+  t.back().backward = reduce_grad<Pre::None, Acc::Prod, Post::None>;
   t.push_back({"ReduceSumSquare", kReduce, reduce<Pre::Square, Acc::Sum, Post::None>, nullptr});
+  t.back().backward = reduce_grad<Pre::Square, Acc::Sum, Post::None>;
   t.push_back({"ReduceL1", kReduce, reduce<Pre::Abs, Acc::Sum, Post::None>, nullptr});
+  t.back().backward = reduce_grad<Pre::Abs, Acc::Sum, Post::None>;
   t.push_back({"ReduceL2", kReduce, reduce<Pre::Square, Acc::Sum, Post::Sqrt>, nullptr});
+  t.back().backward = reduce_grad<Pre::Square, Acc::Sum, Post::Sqrt>;
   t.push_back({"ReduceLogSum", kReduce, reduce<Pre::None, Acc::Sum, Post::Log>, nullptr});
+  t.back().backward = reduce_grad<Pre::None, Acc::Sum, Post::Log>;
   t.push_back({"ReduceLogSumExp", kReduce, reduce<Pre::Exp, Acc::Sum, Post::Log>, nullptr});
+  t.back().backward = reduce_grad<Pre::Exp, Acc::Sum, Post::Log>;
   t.push_back({"ArgMax", kArgReduce, arg_reduce<true>, nullptr});
   t.push_back({"ArgMin", kArgReduce, arg_reduce<false>, nullptr});
 }

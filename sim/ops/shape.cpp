@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sim/op_registry.hpp"
+#include "sim/ops/grad_util.hpp"
 #include "sim/ops/index_copy.hpp"
 
 namespace mpq {
@@ -209,16 +210,27 @@ constexpr OpTraits kConstantOfShapeTraits{
 }  // namespace
 
 void register_shape_ops(OpTable& t) {
-  t.push_back({"Shape", kMeasures, run_shape, nullptr});
-  t.push_back({"Size", kMeasures, run_size, nullptr});
-  t.push_back({"Reshape", kShapedBy1, run_reshape, nullptr, false, true});
+  t.push_back({"Shape", kMeasures.with_gradient({.none = true}), run_shape, nullptr});
+  t.push_back({"Size", kMeasures.with_gradient({.none = true}), run_size, nullptr});
+  t.push_back({"Reshape", kShapedBy1.with_gradient({.inert_inputs = 0b10}), run_reshape, nullptr,
+               false, true});
+  t.back().backward = ops::reshape_grad;
   t.push_back({"Flatten", kMovement, run_flatten, nullptr, false, true});
-  t.push_back({"Squeeze", kMovementArithmetic, run_squeeze, nullptr, false, true});
-  t.push_back({"Unsqueeze", kMovementArithmetic, run_unsqueeze, nullptr, false, true});
-  t.push_back({"Expand", kShapedBy1, run_expand, nullptr});
-  t.push_back({"ConstantOfShape", kConstantOfShapeTraits, run_constant_of_shape, nullptr});
+  t.back().backward = ops::reshape_grad;
+  t.push_back({"Squeeze", kMovementArithmetic.with_gradient({.inert_inputs = 0b10}), run_squeeze,
+               nullptr, false, true});
+  t.back().backward = ops::reshape_grad;
+  t.push_back({"Unsqueeze", kMovementArithmetic.with_gradient({.inert_inputs = 0b10}),
+               run_unsqueeze, nullptr, false, true});
+  t.back().backward = ops::reshape_grad;
+  t.push_back({"Expand", kShapedBy1.with_gradient({.inert_inputs = 0b10}), run_expand, nullptr});
+  t.back().backward = ops::copy_grad;
+  t.push_back({"ConstantOfShape", kConstantOfShapeTraits.with_gradient({.none = true}),
+               run_constant_of_shape, nullptr});
   t.push_back({"Identity", kMovementArithmetic, run_identity, nullptr, false, true});
-  t.push_back({"Dropout", kMovement, run_dropout, nullptr});
+  t.back().backward = ops::reshape_grad;
+  t.push_back({"Dropout", kMovement.with_gradient({.inert_inputs = 0b110}), run_dropout, nullptr});
+  t.back().backward = ops::reshape_grad;
 }
 
 }  // namespace mpq

@@ -150,6 +150,20 @@ TEST(OpTraits, EveryRegisteredKernelHasItsRowAndEveryRowItsKernel) {
   EXPECT_EQ(find_op_traits("LSTM"), nullptr);
 }
 
+// Reverse mode (sim/backward.hpp): every op has a backward rule next to its kernel or says in
+// its traits that no gradient flows through it, except these, which have neither yet: a network
+// that needs a gradient through one is refused, naming the op and node.
+const std::set<std::string_view> kWithoutBackwardRule = {"Mod", "Resize", "Upsample"};
+
+TEST(OpTraits, EachOpHasABackwardRuleOrSaysNoGradientFlows) {
+  for (std::string_view op : supported_op_types()) {
+    const OpSpec* spec = find_op(op);
+    const bool covered = spec->backward != nullptr || spec->traits.gradient.none;
+    EXPECT_NE(covered, kWithoutBackwardRule.count(op) > 0) << op;
+    EXPECT_FALSE(spec->backward && spec->traits.gradient.none) << op << ": both a rule and none";
+  }
+}
+
 TEST(OpTraits, EachOpStatesItsClassPlacementAndWeight) {
   for (const Row& r : kRows) {
     const OpTraits* t = find_op_traits(r.op);

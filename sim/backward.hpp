@@ -1,0 +1,77 @@
+#pragma once
+// Reverse mode over the engine's prepared graph: one forward run that keeps every value, then
+// the steps in reverse order, each op's backward rule (OpSpec::backward, next to its kernel in
+// sim/ops/) turning dL/d(outputs) into dL/d(inputs). Gives the vector-Jacobian product with
+// respect to every model input, every float constant (weights) and every value in between.
+//
+// Memory, in floats: sum over all values |v| (the forward engine keeps every value: fusion is
+// off so no value is folded away) + sum over the values on a gradient path |v| (their
+// gradients, kept so that callers can read dL/dy of any tensor, e.g. phase 1's Fisher metric)
+// + the largest input of any step (one scratch gradient before it is accumulated). A value is
+// on a gradient path when it depends on an input or a weight through ops that pass gradients
+// and an output depends on it.
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "engine.hpp"
+
+namespace mpq {
+
+class Backward {
+ public:
+  // `net` must outlive the object. Fails, before anything runs, when an op on a gradient path
+  // has no backward rule and its traits do not say that no gradient flows through it; the
+  // message names the op type and the node.
+  static Result<Backward> create(const Network& net);
+
+  // The forward engine (fusion off). A hook set on it directly is differentiated as the
+  // identity; set_quantizer adds the clipping.
+  Engine& engine() { return engine_; }
+  Result<std::vector<Tensor>> forward(std::span<const Tensor> inputs);
+  // dL/d(output k) = output_grads[k] (an empty tensor: zero), in net.model.outputs order.
+  // Needs forward() first.
+  Status backward(std::span<const Tensor> output_grads);
+  // dL/d(value) of the last backward(); nullptr when no gradient reaches it (zero, or not on a
+  // gradient path).
+  const Tensor* grad(const std::string& value) const;
+  // The value the last forward() computed (or the constant); nullptr for an unknown name.
+  const Tensor* value(const std::string& name) const;
+  // Whether a value is on a gradient path (gets a gradient from backward()).
+  bool on_gradient_path(const std::string& value) const;
+  // A fake quantizer on a computed value, differentiated by the straight-through estimator:
+  // the gradient passes where the value before quantization lies in [lo, hi] (the clipping
+  // range) and is zero outside. An empty `quantize` removes it.
+  Status set_quantizer(const std::string& value, Engine::ElementwiseHook quantize, float lo,
+                       float hi);
+  // The same for a weight: the kernels read `quantized` (see Engine::set_constant), the
+  // gradient w.r.t. the float weight is masked by [lo, hi]. nullptr restores the float weight.
+  Status set_quantized_constant(const std::string& name, const Tensor* quantized, float lo,
+                                float hi);
+
+ private:
+  explicit Backward(Engine e) : engine_(std::move(e)) {}
+  const Network* net_ = nullptr;
+  Engine engine_;
+  std::vector<char> active_;       // per slot: on a gradient path
+  std::vector<char> step_active_;  // per step: some output on a gradient path
+  std::vector<Tensor> grads_;      // per slot
+  // Per slot with a quantizer: 1 where the float value was inside the clipping range.
+  std::vector<std::vector<char>> pass_;
+  std::vector<Tensor> scratch_;
+  Status run_rule(std::size_t step);
+};
+
+// Softmax cross-entropy summed over the samples of `logits` ([N, C]) against `labels` (N
+// class indices), and its gradient softmax(logits) - onehot (the gradient of the sum, so that
+// each sample's slice is that sample's own dL/dlogits).
+struct CrossEntropy {
+  double loss = 0;
+  Tensor grad;
+};
+Result<CrossEntropy> cross_entropy(const Tensor& logits, std::span<const std::int64_t> labels);
+// The labels the logits predict (argmax per row, the first on ties).
+std::vector<std::int64_t> predicted_labels(const Tensor& logits);
+
+}  // namespace mpq
