@@ -187,7 +187,8 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
                   "Comma-separated candidates, e.g. W8A8,W4A8,W4A4 (default: all the hardware "
                   "supports)");
   cmd->add_option("--metric", args->metric,
-                  "Sort by sqnr (default), accuracy, agreement, kl, mse or eagl");
+                  "Sort by sqnr (default), accuracy, agreement, kl, mse, eagl or fisher "
+                  "(first-order Taylor: one forward and one backward pass)");
   cmd->add_option("--mode", args->mode,
                   "Other groups: float (default, as the reference tool) or baseline");
   cmd->add_option("--samples", args->samples, "Samples used (default 256)")

@@ -24,6 +24,9 @@ double loss_of(const TaskResult& r, SensitivityMetric m, const Candidate& c) {
     case SensitivityMetric::Eagl:
       // (ours) the entropy of the weight codes: bits - EAGL score; groups EAGL cannot see cost 0.
       return std::isnan(r.eagl) ? 0.0 : std::max(0.0, c.weight.bits - r.eagl);
+    case SensitivityMetric::Fisher:
+      // The squared first-order loss changes add up over groups (cross terms dropped).
+      return std::isnan(r.fisher) ? 0.0 : r.fisher;
   }
   return 0;
 }

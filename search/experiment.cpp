@@ -116,8 +116,8 @@ void read_sensitivity(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
   YAML::Node s = root.get("sensitivity", false);
   if (!s.IsDefined()) return;
   StrictMap m(s, "sensitivity", issues);
-  read_choice(m, "metric", x.metric, {"sqnr", "accuracy", "agreement", "kl", "mse", "eagl"},
-              issues);
+  read_choice(m, "metric", x.metric,
+              {"sqnr", "accuracy", "agreement", "kl", "mse", "eagl", "fisher"}, issues);
   read_choice(m, "mode", x.mode, {"float", "baseline"}, issues);
   x.samples = m.integer("samples", false, Bound::Positive).value_or(256);
   x.batch = m.integer("batch", false, Bound::Positive).value_or(64);

@@ -96,6 +96,8 @@ Result<SweepKey> sweep_key(const Phase1Context& ctx) {
     settings.add(s);
   if (ctx.mode == SweepMode::OthersBaseline)
     for (const auto& g : ctx.groups) settings.add(g.id + "=" + g.baseline.name());
+  // Fisher tasks hold no output metrics, and the others no Fisher score: never mixed.
+  if (ctx.metric == SensitivityMetric::Fisher) settings.add("metric fisher");
   k.parts["sweep settings"] = settings.hex();
   k.parts["weight rounding"] = weight_rounding_text(x);
   return k;
@@ -115,6 +117,8 @@ std::string metric_axis_label(SensitivityMetric m) {
       return "output MSE, lower = more robust";
     case SensitivityMetric::Eagl:
       return "EAGL score (bits - entropy), higher = more robust";
+    case SensitivityMetric::Fisher:
+      return "first-order loss change squared (Fisher), lower = more robust";
   }
   return "";
 }
@@ -122,6 +126,7 @@ std::string metric_axis_label(SensitivityMetric m) {
 double raw_metric(const TaskResult& r, SensitivityMetric m) {
   if (m == SensitivityMetric::Kl) return r.metrics.kl;
   if (m == SensitivityMetric::Mse) return r.metrics.mse;
+  if (m == SensitivityMetric::Fisher) return r.fisher;
   return robustness(r, m);
 }
 
@@ -142,6 +147,7 @@ SweepInputs sweep_inputs(const Phase1Context& ctx, const SampleSource& samples,
   in.batch = ctx.spec.batch;
   in.stats = &stats;
   in.rounded = rounded;
+  in.fisher = ctx.metric == SensitivityMetric::Fisher;
   return in;
 }
 
@@ -232,7 +238,8 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   out.computed = static_cast<std::int64_t>(fresh->size());
   for (auto& r : *fresh) results.push_back(std::move(r));
   out.list = build_list(ctx, std::move(results));
-  if (!ctx.scoring.labels.empty() && out.list.entries.size() >= 2) {
+  if (!ctx.scoring.labels.empty() && out.list.entries.size() >= 2 &&
+      ctx.metric != SensitivityMetric::Fisher) {  // fisher tasks have no SQNR
     std::vector<double> sqnr, acc;
     for (const auto& e : out.list.entries) {
       if (e.result.metrics.failed()) continue;  // no SQNR to rank

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "content_hash.hpp"
+#include "fisher_sweep.hpp"
 #include "hardware_groups.hpp"
 #include "hw/accelerator_loader.hpp"
 #include "phase1.hpp"
@@ -206,6 +207,8 @@ Status open_data(Phase1Context& ctx) {
   if (needs_labels(ctx.metric) && ctx.scoring.labels.empty())
     return make_error("the sensitivity metric '" + spec.metric + "' needs labels, but " +
                       ctx.scoring.description + " has none (use sqnr, agreement, kl, mse or eagl)");
+  if (ctx.metric == SensitivityMetric::Fisher)
+    if (auto st = check_fisher_applicable(ctx.net); !st) return st.error();
   // The same batch rule as every command: a fixed batch dimension wins, and the samples used
   // must fill whole batches of it.
   const std::int64_t requested = spec.batch;

@@ -17,8 +17,9 @@ Result<SensitivityMetric> parse_sensitivity_metric(const std::string& t) {
   if (t == "kl") return SensitivityMetric::Kl;
   if (t == "mse") return SensitivityMetric::Mse;
   if (t == "eagl") return SensitivityMetric::Eagl;
+  if (t == "fisher") return SensitivityMetric::Fisher;
   return make_error("unknown sensitivity metric '" + t +
-                    "' (expected sqnr, accuracy, agreement, kl, mse or eagl)");
+                    "' (expected sqnr, accuracy, agreement, kl, mse, eagl or fisher)");
 }
 
 const char* metric_name(SensitivityMetric m) {
@@ -35,6 +36,8 @@ const char* metric_name(SensitivityMetric m) {
       return "mse";
     case SensitivityMetric::Eagl:
       return "eagl";
+    case SensitivityMetric::Fisher:
+      return "fisher";
   }
   return "?";
 }
@@ -61,6 +64,10 @@ double robustness(const TaskResult& r, SensitivityMetric m) {
     // EAGL sees nothing of it to lose.
     case SensitivityMetric::Eagl:
       return std::isnan(r.eagl) ? std::numeric_limits<double>::infinity() : r.eagl;
+    // Lower first-order loss change is more robust; a task without a score sorts as the most
+    // sensitive.
+    case SensitivityMetric::Fisher:
+      return std::isnan(r.fisher) ? -std::numeric_limits<double>::infinity() : -r.fisher;
   }
   return 0;
 }
@@ -104,8 +111,9 @@ std::string csv_quoted(const std::string& text) {
 }  // namespace
 
 std::string sensitivity_csv(const SensitivityList& list, const std::vector<SweepGroup>& groups) {
-  std::string s = "rank,group,candidate,baseline,score_" + std::string(metric_name(list.metric)) +
-                  ",sqnr_db,top1_accuracy,top1_agreement,kl_divergence,mse,eagl,bops_reduction";
+  std::string s =
+      "rank,group,candidate,baseline,score_" + std::string(metric_name(list.metric)) +
+      ",sqnr_db,top1_accuracy,top1_agreement,kl_divergence,mse,eagl,fisher,bops_reduction";
   for (const auto& a : list.accelerators)
     s += "," + a + "_latency_reduction_s," + a + "_energy_reduction_j";
   s += ",failure\n";
@@ -119,7 +127,7 @@ std::string sensitivity_csv(const SensitivityList& list, const std::vector<Sweep
          (m.accuracy ? number_text(*m.accuracy, "%.17g") : "") + "," +
          number_text(m.agreement, "%.17g") + "," + number_text(m.kl, "%.17g") + "," +
          number_text(m.mse, "%.17g") + "," + number_text(e.result.eagl, "%.17g") + "," +
-         number_text(e.bops_reduction, "%.17g");
+         number_text(e.result.fisher, "%.17g") + "," + number_text(e.bops_reduction, "%.17g");
     for (std::size_t a = 0; a < list.accelerators.size(); ++a)
       s += "," + number_text(e.latency_reduction_s.at(a), "%.17g") + "," +
            number_text(e.energy_reduction_j.at(a), "%.17g");
@@ -141,6 +149,7 @@ nlohmann::json sensitivity_json(const SensitivityList& list,
                         {"score", number_to_json(e.score)},
                         {"metrics", metrics_to_json(e.result.metrics)},
                         {"eagl", number_to_json(e.result.eagl)},
+                        {"fisher", number_to_json(e.result.fisher)},
                         {"bops_reduction", e.bops_reduction}};
     nlohmann::json hw = nlohmann::json::object();
     for (std::size_t a = 0; a < list.accelerators.size(); ++a)

@@ -11,7 +11,7 @@
 
 namespace mpq {
 
-enum class SensitivityMetric : std::uint8_t { Sqnr, Accuracy, Agreement, Kl, Mse, Eagl };
+enum class SensitivityMetric : std::uint8_t { Sqnr, Accuracy, Agreement, Kl, Mse, Eagl, Fisher };
 Result<SensitivityMetric> parse_sensitivity_metric(const std::string& text);
 const char* metric_name(SensitivityMetric m);
 bool needs_labels(SensitivityMetric m);

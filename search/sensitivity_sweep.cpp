@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 
+#include "fisher_sweep.hpp"
 #include "sim/nonfinite.hpp"
 #include "sim/quantized_engine.hpp"
 
@@ -268,6 +269,7 @@ TaskResult task_result(const SweepInputs& in, std::size_t gi, const GroupTasks& 
 
 Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys& done,
                                           const SweepCallbacks& cb) {
+  if (in.fisher) return run_fisher_sweep(in, done, cb);
   const std::int64_t count =
       std::min(in.limit < 0 ? in.samples->count : in.limit, in.samples->count);
   if (count <= 0) return make_error(in.samples->description + ": no samples");

@@ -9,6 +9,7 @@
 // first quantizer: it is computed once per batch and shared by all the group's candidates.
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -47,6 +48,9 @@ struct SweepInputs {
   const ActivationStats* stats = nullptr;  // histograms over the same samples
   // AdaRound's integers per (weight, format), spliced into every task; null: round to nearest.
   const RoundedWeights* rounded = nullptr;
+  // Score by the first-order Taylor metric only (search/fisher_sweep.hpp): no task runs the
+  // quantized network.
+  bool fisher = false;
 };
 
 struct TaskResult {
@@ -54,6 +58,9 @@ struct TaskResult {
   Candidate candidate;
   QuantMetrics metrics;
   double eagl = 0;  // bits - entropy of the group's quantized weights; NaN without int weights
+  // First-order Taylor loss change squared, summed over samples (search/fisher_sweep.hpp);
+  // NaN unless the sweep ran with the fisher metric.
+  double fisher = std::numeric_limits<double>::quiet_NaN();
 };
 
 // (group index, candidate) of tasks already done (from the journal).

@@ -22,10 +22,12 @@ json key_line(const SweepKey& key) {
 }
 
 json task_line(const TaskResult& r, const std::vector<SweepGroup>& groups) {
-  return {{"group", groups[r.group].id},
-          {"candidate", r.candidate.name()},
-          {"metrics", metrics_to_json(r.metrics)},
-          {"eagl", number_to_json(r.eagl)}};
+  json j = {{"group", groups[r.group].id},
+            {"candidate", r.candidate.name()},
+            {"metrics", metrics_to_json(r.metrics)},
+            {"eagl", number_to_json(r.eagl)}};
+  if (!std::isnan(r.fisher)) j["fisher"] = number_to_json(r.fisher);
+  return j;
 }
 
 Status write_all(int fd, const std::string& text, const std::string& path) {
@@ -101,6 +103,7 @@ Result<LoadedJournal> load_journal(const std::string& path, const SweepKey& key,
       r.candidate = *candidate;
       r.metrics = metrics_from_json(j.at("metrics"));
       r.eagl = number_from_json(j.at("eagl"));
+      if (j.contains("fisher")) r.fisher = number_from_json(j.at("fisher"));
       if (seen.insert({r.group, r.candidate}).second) out.results.push_back(std::move(r));
     } catch (const std::exception&) {
       continue;
