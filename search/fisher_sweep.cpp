@@ -131,7 +131,9 @@ Result<std::vector<TaskResult>> run_fisher_sweep(const SweepInputs& in, const Ta
   const bool labeled = !in.samples->labels.empty();
   for (std::int64_t start = 0; start < count && !tasks.empty(); start += in.batch) {
     const std::int64_t n = std::min(in.batch, count - start);
-    std::vector<Tensor> x{in.samples->batch(start, n)};
+    auto batch = in.samples->batch(start, n);
+    if (!batch) return batch.error();
+    std::vector<Tensor> x{std::move(batch).value()};
     auto y = bw->forward(x);
     if (!y) return make_error(in.samples->description + ": " + y.error().message);
     const Tensor& logits = y->at(0);
