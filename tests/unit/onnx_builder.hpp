@@ -2,6 +2,8 @@
 // Builds small ONNX models in tests with the ONNX protobuf types, so unit tests need no files.
 #include <onnx/onnx_pb.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -123,7 +125,10 @@ struct OnnxBuilder {
     for (auto x : v) a->add_ints(x);
   }
   std::string save(const std::string& file) const {
-    const auto dir = std::filesystem::temp_directory_path() / "mpq_unit_tests";
+    // One directory per process: ctest runs each test case as its own process, in parallel,
+    // and cases of one suite save models under the same names.
+    const auto dir =
+        std::filesystem::temp_directory_path() / "mpq_unit_tests" / std::to_string(::getpid());
     std::filesystem::create_directories(dir);
     const std::string path = (dir / file).string();
     std::ofstream out(path, std::ios::binary);
