@@ -12,5 +12,6 @@ void add_cost_command(CLI::App& app, int& exit_code);
 void add_sensitivity_command(CLI::App& app, int& exit_code);
 void add_explore_command(CLI::App& app, int& exit_code);
 void add_export_command(CLI::App& app, int& exit_code);
+void add_synthesize_command(CLI::App& app, int& exit_code);
 
 }  // namespace mpq::cli

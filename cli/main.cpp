@@ -30,6 +30,7 @@ static int run(int argc, char** argv) {
   mpq::cli::add_sensitivity_command(app, exit_code);
   mpq::cli::add_explore_command(app, exit_code);
   mpq::cli::add_export_command(app, exit_code);
+  mpq::cli::add_synthesize_command(app, exit_code);
   // CLI11 reads an unknown first word as a missing subcommand; name the word instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/strict_yaml.hpp"
+#include "synthetic_data.hpp"
 
 namespace mpq {
 namespace {
@@ -79,7 +80,13 @@ SampleSpec read_samples(StrictMap& data, const std::string& key, bool required,
                         const std::string& dir, YamlIssues& issues) {
   const YAML::Node n = data.get(key, required);
   if (!n.IsDefined()) return {};
-  if (!n.IsMap()) return SampleSpec{resolve_data(dir, data.string(key, false).value_or("")), {}};
+  if (!n.IsMap()) {
+    SampleSpec s{resolve_data(dir, data.string(key, false).value_or("")), {}};
+    if (is_synthetic_spec(s.data))
+      if (auto spec = parse_synthetic_spec(s.data); !spec)
+        issues.add(n.Mark(), data.path_of(key), spec.error().message);
+    return s;
+  }
   StrictMap m(n, data.path_of(key), issues);
   SampleSpec s;
   s.data = resolve_data(dir, m.string("source", true).value_or(""));

@@ -12,6 +12,7 @@
 #include "phase1.hpp"
 #include "progress_meter.hpp"
 #include "sim/prepare.hpp"
+#include "synthetic_data.hpp"
 
 namespace mpq {
 namespace {
@@ -252,6 +253,7 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
   auto ctx = std::make_unique<Phase1Context>();
   ctx->spec = spec;
   if (auto st = load_model_and_settings(*ctx); !st) return st.error();
+  if (auto st = materialize_synthetic_data(ctx->spec, ctx->net, progress); !st) return st.error();
   auto accs = load_accelerators(spec.accelerators);
   if (!accs) return accs.error();
   if (auto st = place_and_price(*ctx, std::move(accs).value()); !st) return st.error();
