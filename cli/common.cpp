@@ -76,7 +76,8 @@ void print_json(const nlohmann::json& j) {
 void print_adaround_summary(const Phase1Result& r) {
   if (!r.rounded) return;
   std::fprintf(
-      stderr, "AdaRound: %lld (weight, format) pairs learned, %lld reused from the cache\n",
+      stderr, "%s: %lld (weight, format) pairs learned, %lld reused from the cache\n",
+      r.rounded->integers.empty() && !r.rounded->biases.empty() ? "bias correction" : "AdaRound",
       static_cast<long long>(r.adaround_computed), static_cast<long long>(r.adaround_reused));
   for (const auto& s : r.adaround_skipped)
     std::fprintf(stderr, "AdaRound: left at nearest: %s\n", s.c_str());

@@ -16,6 +16,7 @@ struct ExploreArgs {
   CommonArgs common;
   std::string experiment, output, weight_rounding;
   std::int64_t adaround_iters = 0;
+  bool bias_correction = false;
   bool no_plots = false, quiet = false, export_models = false, allow_nonfinite = false;
   int opset = kDefaultExportOpset;
 };
@@ -46,6 +47,7 @@ int run_explore(const ExploreArgs& a) {
   if (!a.weight_rounding.empty()) spec->weight_rounding = a.weight_rounding;
   if (a.adaround_iters != 0) spec->adaround_iters = a.adaround_iters;
   if (a.allow_nonfinite) spec->allow_nonfinite = true;
+  if (a.bias_correction) spec->bias_correction = true;
   if (spec->output.empty())
     spec->output = "results/explore/" + std::filesystem::path(spec->model).stem().string();
   auto threads = apply_threads(a.common);
@@ -120,6 +122,9 @@ void add_explore_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-o,--output", args->output, "Results directory (overrides the YAML's output)");
   cmd->add_option("--weight-rounding", args->weight_rounding,
                   "Integer weights: nearest or adaround (overrides ranges.weight_rounding)");
+  cmd->add_flag("--bias-correction", args->bias_correction,
+                "Empirical bias correction per output channel (overrides "
+                "ranges.bias_correction)");
   cmd->add_option("--adaround-iters", args->adaround_iters,
                   "AdaRound: Adam iterations per (weight, format) (overrides "
                   "ranges.adaround_iters)");

@@ -30,6 +30,7 @@ struct QuantizeArgs {
   std::int64_t batch = 32;
   std::string weight_rounding = "nearest", adaround_inputs = "quantized";
   AdaRoundOptions adaround;
+  bool bias_correction = false;
 };
 
 std::string short_number(double v) {
@@ -39,10 +40,11 @@ std::string short_number(double v) {
 }
 
 Result<std::optional<AdaRoundSettings>> rounding_settings(const QuantizeArgs& a) {
-  if (a.weight_rounding == "nearest") return std::optional<AdaRoundSettings>{};
-  if (a.weight_rounding != "adaround")
+  if (a.weight_rounding != "nearest" && a.weight_rounding != "adaround")
     return make_error("--weight-rounding must be nearest or adaround, not '" + a.weight_rounding +
                       "'");
+  if (a.weight_rounding == "nearest" && !a.bias_correction)
+    return std::optional<AdaRoundSettings>{};
   if (a.adaround_inputs != "float" && a.adaround_inputs != "quantized")
     return make_error("--adaround-inputs must be float or quantized, not '" + a.adaround_inputs +
                       "'");
@@ -56,6 +58,8 @@ Result<std::optional<AdaRoundSettings>> rounding_settings(const QuantizeArgs& a)
   AdaRoundSettings r;
   r.optimiser = o;
   r.inputs = a.adaround_inputs == "float" ? AdaRoundInputs::Float : AdaRoundInputs::Quantized;
+  r.round = a.weight_rounding == "adaround";
+  r.bias_correction = a.bias_correction;
   return std::optional<AdaRoundSettings>(r);
 }
 
@@ -189,9 +193,15 @@ Result<AdaRoundReport> round_weights(const QuantizeArgs& a, const Network& net,
                                      const AdaRoundSettings& settings, bool tty) {
   auto calib = open_samples(samples_of(a.model, SampleSpec{a.calib, {}}), net);
   if (!calib) return make_error("--calib: " + calib.error().message);
-  auto report = adaround_config(net, placement, c.cfg, *calib, c.batch, settings,
-                                stderr_progress(tty, "AdaRound (layers)"));
+  auto report = adaround_config(
+      net, placement, c.cfg, *calib, c.batch, settings,
+      stderr_progress(tty, settings.round ? "AdaRound (layers)" : "bias correction"));
   if (!report) return report.error();
+  if (settings.bias_correction)
+    c.cfg.notes["bias_correction"] = "empirical, per output channel (" + a.adaround_inputs +
+                                     " inputs, " + std::to_string(report->corrected_biases) +
+                                     " layers)";
+  if (!settings.round) return report;
   const AdaRoundOptions& o = settings.optimiser;
   c.cfg.notes["weight_rounding"] =
       "adaround (" + a.adaround_inputs + " inputs, " + std::to_string(o.iterations) +
@@ -210,10 +220,15 @@ nlohmann::json rounding_json(const AdaRoundReport& r) {
                       {"output_error_adaround", l.adaround_error},
                       {"channels", l.channels},
                       {"channels_kept_nearest", l.channels_kept_nearest}});
-  return {{"layers", layers}, {"left_at_nearest", r.skipped}};
+  return {
+      {"layers", layers}, {"left_at_nearest", r.skipped}, {"corrected_biases", r.corrected_biases}};
 }
 
 void print_rounding(const AdaRoundReport& r) {
+  if (r.corrected_biases > 0)
+    std::printf("bias correction: %lld layers' biases corrected\n",
+                static_cast<long long>(r.corrected_biases));
+  if (r.layers.empty()) return;
   std::printf(
       "AdaRound: output error on the calibration samples (mean squared, summed over "
       "channels), nearest -> adaround\n");
@@ -318,6 +333,7 @@ int run_quantize(const QuantizeArgs& a) {
                         {"written", a.output}};
     if (a.explain) j["ranges"] = explain_json(ranges);
     j["weight_rounding"] = a.weight_rounding;
+    j["bias_correction"] = a.bias_correction;
     if (rounded) j["adaround"] = rounding_json(*rounded);
     print_json(j);
     return 0;
@@ -383,6 +399,10 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
                   "Integer weights: nearest, or adaround (learned per weight to keep each layer's "
                   "output, Nagel et al. 2020; written into the configuration)")
       ->capture_default_str();
+  cmd->add_flag("--bias-correction", args->bias_correction,
+                "Correct each Conv/Gemm bias by the mean its quantized weights (nearest or "
+                "AdaRound) take off the layer's output on the calibration samples, per output "
+                "channel; written into the configuration (corrected_biases)");
   cmd->add_option("--adaround-inputs", args->adaround_inputs,
                   "AdaRound fits each layer on the inputs of the network quantized up to it "
                   "(quantized: it makes up for earlier layers' errors) or on the float network's "

@@ -31,6 +31,7 @@ struct SensitivityArgs {
       compare_calib;
   std::string act_range, weight_range, dump_tasks, weight_rounding;
   std::int64_t adaround_iters = 0;
+  bool bias_correction = false;
   std::vector<std::string> hw, input_shapes;
   std::int64_t samples = 0, batch = 0;
   bool no_plots = false, quiet = false, allow_nonfinite = false;
@@ -70,6 +71,7 @@ Result<ExperimentSpec> experiment_of(const SensitivityArgs& a) {
   if (!a.weight_range.empty()) x.weight_range = a.weight_range;
   if (!a.weight_rounding.empty()) x.weight_rounding = a.weight_rounding;
   if (a.adaround_iters != 0) x.adaround_iters = a.adaround_iters;
+  if (a.bias_correction) x.bias_correction = true;
   if (a.samples > 0) x.samples = a.samples;
   if (a.batch > 0) x.batch = a.batch;
   if (!a.output.empty()) x.output = a.output;
@@ -187,8 +189,9 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
                   "Comma-separated candidates, e.g. W8A8,W4A8,W4A4 (default: all the hardware "
                   "supports)");
   cmd->add_option("--metric", args->metric,
-                  "Sort by sqnr (default), accuracy, agreement, kl, mse, eagl or fisher "
-                  "(first-order Taylor: one forward and one backward pass)");
+                  "Sort by sqnr (default), accuracy, agreement, kl, mse, eagl, fisher "
+                  "(first-order Taylor: one forward and one backward pass) or alps (accuracy "
+                  "with the group recovered by AdaRound + bias correction; needs labels)");
   cmd->add_option("--mode", args->mode,
                   "Other groups: float (default, as the reference tool) or baseline");
   cmd->add_option("--samples", args->samples, "Samples used (default 256)")
@@ -200,6 +203,9 @@ void add_sensitivity_command(CLI::App& app, int& exit_code) {
                   "Integer weights: nearest (default) or adaround (each (weight, format) pair "
                   "learned once on the float network's layer inputs, cached in "
                   "OUTPUT/adaround.journal)");
+  cmd->add_flag("--bias-correction", args->bias_correction,
+                "Empirical bias correction per output channel after the rounding (cached with "
+                "the AdaRound integers)");
   cmd->add_option("--adaround-iters", args->adaround_iters,
                   "AdaRound: Adam iterations per (weight, format) (default 10000)");
   cmd->add_option("-o,--output", args->output,

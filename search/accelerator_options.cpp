@@ -14,6 +14,7 @@ double loss_of(const TaskResult& r, SensitivityMetric m, const Candidate& c) {
       // Output noise power relative to the signal: adds up over groups quantized together.
       return std::isinf(r.metrics.sqnr_db) ? 0.0 : std::pow(10.0, -r.metrics.sqnr_db / 10.0);
     case SensitivityMetric::Accuracy:
+    case SensitivityMetric::Alps:
       return std::max(0.0, r.metrics.float_accuracy.value_or(0) - r.metrics.accuracy.value_or(0));
     case SensitivityMetric::Agreement:
       return (100.0 - r.metrics.agreement) / 100.0;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "core/atomic_file.hpp"
@@ -22,7 +23,8 @@ using nlohmann::json;
 using PairKey = std::pair<std::string, std::string>;  // (quantizer name, format name)
 
 struct Loaded {
-  std::map<PairKey, std::vector<std::int32_t>> integers;
+  RoundedWeights weights;
+  std::set<PairKey> pairs;
   std::string notice;
 };
 
@@ -72,12 +74,26 @@ Result<Loaded> load(const std::string& path, const std::map<std::string, std::st
     try {
       const json j = json::parse(line);
       const std::string name = j.at("quantizer").get<std::string>();
-      auto ints = integers_from_text(j.at("integers").get<std::string>());
+      const PairKey key{name, j.at("format").get<std::string>()};
       const auto w = net.model.initializers.find(name);
-      if (!ints || w == net.model.initializers.end() ||
-          static_cast<std::int64_t>(ints->size()) != w->second.size())
-        continue;
-      out.integers.emplace(PairKey{name, j.at("format").get<std::string>()}, std::move(*ints));
+      if (w == net.model.initializers.end()) continue;
+      std::optional<std::vector<std::int32_t>> ints;
+      if (j.contains("integers")) {
+        ints = integers_from_text(j.at("integers").get<std::string>());
+        if (!ints || static_cast<std::int64_t>(ints->size()) != w->second.size()) continue;
+      }
+      std::optional<std::pair<std::string, std::vector<float>>> bias;
+      if (j.contains("bias")) {
+        bias.emplace(j.at("bias").get<std::string>(),
+                     j.at("bias_values").get<std::vector<float>>());
+        const auto b = net.model.initializers.find(bias->first);
+        if (b == net.model.initializers.end() ||
+            b->second.size() != static_cast<std::int64_t>(bias->second.size()))
+          continue;
+      }
+      if (!out.pairs.insert(key).second) continue;
+      if (ints) out.weights.integers.emplace(key, std::move(*ints));
+      if (bias) out.weights.biases.emplace(key, std::move(*bias));
     } catch (const std::exception&) {
       continue;
     }
@@ -85,10 +101,17 @@ Result<Loaded> load(const std::string& path, const std::map<std::string, std::st
   return out;
 }
 
-std::string pair_line(const PairKey& k, const std::vector<std::int32_t>& q) {
-  return json{{"quantizer", k.first}, {"format", k.second}, {"integers", integers_to_text(q)}}
-             .dump() +
-         "\n";
+// One pair: its integers (AdaRound) and its layer's corrected bias (bias correction), each
+// only when there is one.
+std::string pair_line(const PairKey& k, const RoundedWeights& w) {
+  json j{{"quantizer", k.first}, {"format", k.second}};
+  if (const auto q = w.integers.find(k); q != w.integers.end())
+    j["integers"] = integers_to_text(q->second);
+  if (const auto b = w.biases.find(k); b != w.biases.end()) {
+    j["bias"] = b->second.first;
+    j["bias_values"] = b->second.second;
+  }
+  return j.dump() + "\n";
 }
 
 // Appends whole lines, each flushed to disk before the next pair is reported done.
@@ -145,7 +168,7 @@ Result<Wanted> wanted_pairs(const Phase1Context& ctx) {
       }
       for (const auto& c : cands) {
         if (c.weight.is_identity()) continue;
-        if (!c.weight.is_int()) {
+        if (!c.weight.is_int() && ctx.spec.weight_rounding == "adaround") {
           // Listed by the user: asked for; from the hardware: left at nearest, and said so.
           if (!ctx.spec.candidates.empty())
             return make_error("AdaRound chooses between two integers: candidate " + c.name() +
@@ -183,15 +206,14 @@ Result<AdaRoundCacheRun> adaround_cache(const Phase1Context& ctx,
   out.skipped = wanted->skipped;
   std::string text = json{{"mpq_adaround_cache", kAdaRoundCacheVersion}, {"inputs", inputs}}.dump();
   text += "\n";
-  for (const auto& [k, q] : loaded->integers) text += pair_line(k, q);
+  for (const auto& k : loaded->pairs) text += pair_line(k, loaded->weights);
   auto appender = Appender::start(path, text);
   if (!appender) return appender.error();
 
-  auto weights = std::make_shared<RoundedWeights>();
-  weights->integers = std::move(loaded->integers);
+  auto weights = std::make_shared<RoundedWeights>(std::move(loaded->weights));
   std::vector<std::pair<PairKey, std::pair<std::size_t, NumberFormat>>> todo;
   for (const auto& [k, v] : wanted->pairs)
-    if (weights->integers.count(k))
+    if (loaded->pairs.count(k))
       ++out.reused;
     else
       todo.emplace_back(k, v);
@@ -205,10 +227,11 @@ Result<AdaRoundCacheRun> adaround_cache(const Phase1Context& ctx,
         float_input_moments(ctx.net, targets, ctx.calibration, ctx.spec.samples, ctx.spec.batch);
     if (!moments) return moments.error();
     const AdaRoundOptions options = adaround_options_of(ctx.spec);
-    std::vector<std::vector<std::int32_t>> results(todo.size());
+    const bool round = ctx.spec.weight_rounding == "adaround";
+    std::vector<RoundedWeights> results(todo.size());
     std::vector<std::string> errors(todo.size());
-    ProgressMeter meter("AdaRound: (weight, format) pairs", static_cast<std::int64_t>(todo.size()),
-                        progress);
+    ProgressMeter meter(round ? "AdaRound: (weight, format) pairs" : "bias correction: pairs",
+                        static_cast<std::int64_t>(todo.size()), progress);
     std::int64_t finished = 0;
     std::mutex report;
     // Pairs are independent; each one's integers depend on its inputs only, whatever the order.
@@ -216,20 +239,31 @@ Result<AdaRoundCacheRun> adaround_cache(const Phase1Context& ctx,
       const auto& [k, v] = todo[i];
       const Quantizer& q = ctx.placement.quantizers[v.first];
       QuantizerSetting s = calibrate_quantizer(ctx.net, q, v.second, ctx.stats, ctx.ranges);
-      auto r = adaround_weight(ctx.net, q, (*moments)[target_of.at(v.first)], s, options,
-                               ctx.calibration.description);
+      const LayerMoments& m = (*moments)[target_of.at(v.first)];
+      const std::string& data = ctx.calibration.description;
+      RoundedWeights& res = results[i];
+      if (round) {
+        auto r = adaround_weight(ctx.net, q, m, s, options, data);
+        if (!r) return void(errors[i] = r.error().message);
+        res.integers[k] = s.integer_weights;
+      }
+      if (ctx.spec.bias_correction)
+        if (const std::string bias = correctable_bias(ctx.net, q); !bias.empty()) {
+          auto b = corrected_bias(ctx.net, q, m, s, data);
+          if (!b) return void(errors[i] = b.error().message);
+          res.biases[k] = {bias, std::move(b).value()};
+        }
       std::lock_guard lock(report);
-      if (!r) return void(errors[i] = r.error().message);
-      if (auto st = appender->append(pair_line(k, s.integer_weights)); !st)
-        errors[i] = st.error().message;
-      results[i] = std::move(s.integer_weights);
+      if (auto st = appender->append(pair_line(k, res)); !st) errors[i] = st.error().message;
       meter.update(++finished);
     });
     meter.finish();
     for (const auto& e : errors)
       if (!e.empty()) return make_error(e);
-    for (std::size_t i = 0; i < todo.size(); ++i)
-      weights->integers[todo[i].first] = std::move(results[i]);
+    for (auto& r : results) {
+      weights->integers.merge(r.integers);
+      weights->biases.merge(r.biases);
+    }
     out.computed = static_cast<std::int64_t>(todo.size());
   }
   out.weights = std::move(weights);

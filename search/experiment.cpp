@@ -124,7 +124,7 @@ void read_sensitivity(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
   if (!s.IsDefined()) return;
   StrictMap m(s, "sensitivity", issues);
   read_choice(m, "metric", x.metric,
-              {"sqnr", "accuracy", "agreement", "kl", "mse", "eagl", "fisher"}, issues);
+              {"sqnr", "accuracy", "agreement", "kl", "mse", "eagl", "fisher", "alps"}, issues);
   read_choice(m, "mode", x.mode, {"float", "baseline"}, issues);
   x.samples = m.integer("samples", false, Bound::Positive).value_or(256);
   x.batch = m.integer("batch", false, Bound::Positive).value_or(64);
@@ -142,6 +142,7 @@ void read_ranges(StrictMap& root, ExperimentSpec& x, YamlIssues& issues) {
   x.adaround_iters = m.integer("adaround_iters", false, Bound::Positive).value_or(10000);
   x.percentile = m.number("percentile", false, Bound::Positive).value_or(99.99);
   x.per_channel = m.boolean("per_channel", false).value_or(true);
+  x.bias_correction = m.boolean("bias_correction", false).value_or(false);
   m.finish();
 }
 

@@ -40,6 +40,8 @@ struct ExperimentSpec {
   // float network's layer inputs and cached beside the phase-1 journal).
   std::string weight_rounding = "nearest";
   std::int64_t adaround_iters = 10000;
+  // Empirical bias correction per output channel, after the rounding (nearest or AdaRound).
+  bool bias_correction = false;
   // Phase 2.
   std::string phase2_metric = "accuracy";  // accuracy | sqnr
   std::optional<double> accuracy_drop = 1.0;

@@ -43,13 +43,18 @@ Result<std::string> samples_hash(const SampleSource& s, std::int64_t limit, std:
 }
 
 // What the weights' integers depend on besides the model and the data.
-std::string weight_rounding_text(const ExperimentSpec& x) {
+std::string weight_rounding_base(const ExperimentSpec& x) {
   if (x.weight_rounding != "adaround") return x.weight_rounding;
   const AdaRoundOptions o = adaround_options_of(x);
   return "adaround float-inputs iterations=" + std::to_string(o.iterations) +
          " lambda=" + std::to_string(o.lambda) + " beta=" + std::to_string(o.beta_start) + ".." +
          std::to_string(o.beta_end) + " warmup=" + std::to_string(o.warmup) +
          " lr=" + std::to_string(o.learning_rate);
+}
+
+std::string weight_rounding_text(const ExperimentSpec& x) {
+  if (x.bias_correction) return weight_rounding_base(x) + " + bias correction";
+  return weight_rounding_base(x);
 }
 
 // The AdaRound cache's inputs: the sweep's minus what only the scores depend on.
@@ -115,6 +120,8 @@ std::string metric_axis_label(SensitivityMetric m) {
       return "KL(FP32 || quantized) (nats), lower = more robust";
     case SensitivityMetric::Mse:
       return "output MSE, lower = more robust";
+    case SensitivityMetric::Alps:
+      return "top-1 accuracy after recovery (bias correction + AdaRound) (%)";
     case SensitivityMetric::Eagl:
       return "EAGL score (bits - entropy), higher = more robust";
     case SensitivityMetric::Fisher:
@@ -195,7 +202,7 @@ Result<Phase1Result> run_phase1(const Phase1Context& ctx, const std::string& out
   if (!loaded) return loaded.error();
   Phase1Result out;
   out.notice = loaded->notice;
-  if (ctx.spec.weight_rounding == "adaround") {
+  if (ctx.spec.weight_rounding == "adaround" || ctx.spec.bias_correction) {
     auto cache =
         adaround_cache(ctx, adaround_key(ctx, *key), out_dir + "/adaround.journal", progress);
     if (!cache) return cache.error();

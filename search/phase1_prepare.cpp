@@ -254,6 +254,12 @@ Result<std::unique_ptr<Phase1Context>> prepare_phase1(const ExperimentSpec& spec
   ctx->spec = spec;
   if (auto st = load_model_and_settings(*ctx); !st) return st.error();
   if (auto st = materialize_synthetic_data(ctx->spec, ctx->net, progress); !st) return st.error();
+  // ALPS scores each group lowered and recovered: AdaRound + bias correction on it, which phase
+  // 2's configurations then carry too.
+  if (ctx->metric == SensitivityMetric::Alps) {
+    ctx->spec.weight_rounding = "adaround";
+    ctx->spec.bias_correction = true;
+  }
   auto accs = load_accelerators(spec.accelerators);
   if (!accs) return accs.error();
   if (auto st = place_and_price(*ctx, std::move(accs).value()); !st) return st.error();

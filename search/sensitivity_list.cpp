@@ -18,8 +18,9 @@ Result<SensitivityMetric> parse_sensitivity_metric(const std::string& t) {
   if (t == "mse") return SensitivityMetric::Mse;
   if (t == "eagl") return SensitivityMetric::Eagl;
   if (t == "fisher") return SensitivityMetric::Fisher;
+  if (t == "alps") return SensitivityMetric::Alps;
   return make_error("unknown sensitivity metric '" + t +
-                    "' (expected sqnr, accuracy, agreement, kl, mse, eagl or fisher)");
+                    "' (expected sqnr, accuracy, agreement, kl, mse, eagl, fisher or alps)");
 }
 
 const char* metric_name(SensitivityMetric m) {
@@ -38,12 +39,14 @@ const char* metric_name(SensitivityMetric m) {
       return "eagl";
     case SensitivityMetric::Fisher:
       return "fisher";
+    case SensitivityMetric::Alps:
+      return "alps";
   }
   return "?";
 }
 
 bool needs_labels(SensitivityMetric m) {
-  return m == SensitivityMetric::Accuracy;
+  return m == SensitivityMetric::Accuracy || m == SensitivityMetric::Alps;
 }
 
 double robustness(const TaskResult& r, SensitivityMetric m) {
@@ -53,6 +56,7 @@ double robustness(const TaskResult& r, SensitivityMetric m) {
     case SensitivityMetric::Sqnr:
       return r.metrics.sqnr_db;
     case SensitivityMetric::Accuracy:
+    case SensitivityMetric::Alps:
       return r.metrics.accuracy.value_or(0.0);
     case SensitivityMetric::Agreement:
       return r.metrics.agreement;

@@ -11,7 +11,18 @@
 
 namespace mpq {
 
-enum class SensitivityMetric : std::uint8_t { Sqnr, Accuracy, Agreement, Kl, Mse, Eagl, Fisher };
+// Alps (Bablani et al.; ours: recovery = bias correction + AdaRound on the lowered group): the
+// task's accuracy with its group's weights AdaRounded and bias-corrected.
+enum class SensitivityMetric : std::uint8_t {
+  Sqnr,
+  Accuracy,
+  Agreement,
+  Kl,
+  Mse,
+  Eagl,
+  Fisher,
+  Alps
+};
 Result<SensitivityMetric> parse_sensitivity_metric(const std::string& text);
 const char* metric_name(SensitivityMetric m);
 bool needs_labels(SensitivityMetric m);

@@ -56,10 +56,12 @@ QuantizedConstants task_constants(const SweepInputs& in, const QuantConfig& cfg,
     else
       fake_quantize(w, qc.tensors[q.name], it->second.params);
   }
-  for (const auto& [name, b] : cfg.biases)
-    quantize_bias(in.net->model.initializers.at(name), b, qc.tensors[name]);
-  for (const auto& [name, b] : others.biases)  // an int32 bias of the others the task undoes
-    if (!cfg.biases.count(name)) qc.tensors[name] = in.net->model.initializers.at(name);
+  add_bias_constants(*in.net, cfg, qc);
+  // A bias of the others (integer or corrected) the task undoes.
+  for (const auto& [name, b] : others.biases)
+    if (!qc.tensors.count(name)) qc.tensors[name] = in.net->model.initializers.at(name);
+  for (const auto& [name, b] : others.corrected_biases)
+    if (!qc.tensors.count(name)) qc.tensors[name] = in.net->model.initializers.at(name);
   return qc;
 }
 

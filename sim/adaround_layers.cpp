@@ -38,6 +38,18 @@ void add_product(const float* a, const float* b, std::int64_t n, std::int64_t f,
   Eigen::Map<Eigen::MatrixXd>(sums, f, f) += g.cast<double>();
 }
 
+// sums (groups x fan_in) += the op's input vectors of one batch, per group.
+void add_row_sums(const OpNode& op, const Shape& weight, const Tensor& input,
+                  std::vector<double>& sums) {
+  const InputLayout l = input_layout(op, weight);
+  sums.resize(static_cast<std::size_t>(l.groups * l.fan_in), 0.0);
+  for_each_input_chunk(op, weight, input, [&](std::int64_t g, const float* r, std::int64_t n) {
+    const Eigen::Map<const RowsF> rows(r, n, l.fan_in);
+    Eigen::Map<Eigen::VectorXd>(sums.data() + g * l.fan_in, l.fan_in) +=
+        rows.colwise().sum().transpose().cast<double>();
+  });
+}
+
 Status run_prefix(Engine& e, const Tensor& x, std::size_t end) {
   if (auto st = e.set_inputs(std::span<const Tensor>(&x, 1)); !st) return st;
   return e.run_steps(0, end);
@@ -50,6 +62,7 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
   auto engine = Engine::create(net);
   if (!engine) return engine.error();
   std::vector<InputMoments> sums(targets.size());
+  std::vector<std::vector<double>> means(targets.size());
   std::map<std::string, std::vector<std::size_t>> readers;  // tensor -> targets reading it
   for (std::size_t i = 0; i < targets.size(); ++i)
     readers[net.model.nodes[targets[i]->node].inputs[0]].push_back(i);
@@ -57,7 +70,9 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
     auto st = engine->set_hook(tensor, [&, list](Tensor& t) {
       for (std::size_t i : list) {
         const OpNode& op = net.model.nodes[targets[i]->node];
-        accumulate_input_moments(op, net.model.initializers.at(targets[i]->name).shape, t, sums[i]);
+        const Shape& shape = net.model.initializers.at(targets[i]->name).shape;
+        accumulate_input_moments(op, shape, t, sums[i]);
+        add_row_sums(op, shape, t, means[i]);
       }
     });
     if (!st) return st;
@@ -76,6 +91,7 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
     out[i].fan_in = sums[i].fan_in;
     out[i].vectors = sums[i].vectors;
     out[i].aa = std::move(sums[i].sums);
+    out[i].sum_x = std::move(means[i]);
   }
   return Ok{};
 }
@@ -119,6 +135,8 @@ Result<LayerMoments> quantized_moments(const Network& net, const QuantConfig& cf
       return make_error(samples.description + ": " + st.error().message);
     if (auto st = run_prefix(*qe, in, end); !st)
       return make_error(samples.description + ": " + st.error().message);
+    add_row_sums(op, wshape, x, m.sum_x);
+    add_row_sums(op, wshape, xq, m.sum_given);
     std::vector<std::vector<float>> rows(static_cast<std::size_t>(m.groups));
     for_each_input_chunk(op, wshape, x, [&](std::int64_t g, const float* r, std::int64_t n) {
       rows[static_cast<std::size_t>(g)].insert(rows[static_cast<std::size_t>(g)].end(), r,
@@ -233,7 +251,60 @@ LayerRounding round_layer(const Network& net, const Quantizer& q, const LayerMom
   return out;
 }
 
+// Per output channel: w_r . E[x] - w_q,r . E[x'], the mean the quantized weights take off the
+// layer's output (Nagel et al. 2019, empirical bias correction).
+std::vector<float> channel_offsets(const Network& net, const Quantizer& q, const LayerMoments& m,
+                                   const QuantizerSetting& s) {
+  const Tensor& w = net.model.initializers.at(q.name);
+  Tensor wq;
+  if (s.integer_weights.empty())
+    fake_quantize(w, wq, s.params);
+  else
+    dequantize(s.integer_weights, w.shape, s.params, wq);
+  const RowLayout l = row_layout(net.model.nodes[q.node], w, m.fan_in);
+  const std::int64_t per_group = l.rows / m.groups;
+  const auto& given = m.sum_given.empty() ? m.sum_x : m.sum_given;
+  const double n = static_cast<double>(m.vectors);
+  std::vector<float> out(static_cast<std::size_t>(l.rows));
+  for (std::int64_t r = 0; r < l.rows; ++r) {
+    const std::size_t at = static_cast<std::size_t>((r / per_group) * m.fan_in);
+    double d = 0;
+    for (std::int64_t k = 0; k < m.fan_in; ++k) {
+      const std::size_t i = tensor_index(l, r, k);
+      d += static_cast<double>(w.f[i]) * m.sum_x[at + static_cast<std::size_t>(k)] -
+           static_cast<double>(wq.f[i]) * given[at + static_cast<std::size_t>(k)];
+    }
+    out[static_cast<std::size_t>(r)] = static_cast<float>(d / n);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string correctable_bias(const Network& net, const Quantizer& q) {
+  const OpNode& op = net.model.nodes[q.node];
+  if (op.inputs.size() < 3 || op.inputs[2].empty()) return "";
+  const auto b = net.model.initializers.find(op.inputs[2]);
+  const Tensor& w = net.model.initializers.at(q.name);
+  const std::int64_t channels =
+      input_layout(op, w.shape).fan_in > 0 ? w.size() / input_layout(op, w.shape).fan_in : 0;
+  if (b == net.model.initializers.end() || !b->second.is_float() || b->second.size() != channels)
+    return "";
+  return op.inputs[2];
+}
+
+Result<std::vector<float>> corrected_bias(const Network& net, const Quantizer& q,
+                                          const LayerMoments& m, const QuantizerSetting& s,
+                                          const std::string& data) {
+  if (m.vectors == 0 || m.sum_x.empty())
+    return make_error("bias correction: no calibration data reaches the input of weight '" +
+                      q.name + "' (" + data + ")");
+  const std::string name = correctable_bias(net, q);
+  std::vector<float> b = net.model.initializers.at(name).f;
+  const std::vector<float> d = channel_offsets(net, q, m, s);
+  for (std::size_t c = 0; c < b.size(); ++c) b[c] += d[c];
+  return b;
+}
 
 std::string adaround_unsupported(const Network& net, const Quantizer& q) {
   const OpNode& op = net.model.nodes[q.node];
@@ -249,7 +320,8 @@ std::string adaround_unsupported(const Network& net, const Quantizer& q) {
 Result<std::vector<const Quantizer*>> adaround_targets(const Network& net,
                                                        const QuantizerPlacement& placement,
                                                        const QuantConfig& cfg,
-                                                       std::vector<std::string>* skipped) {
+                                                       std::vector<std::string>* skipped,
+                                                       bool rounding) {
   std::vector<const Quantizer*> targets;
   for (std::size_t k : net.order)
     for (const auto& q : placement.quantizers) {
@@ -257,7 +329,7 @@ Result<std::vector<const Quantizer*>> adaround_targets(const Network& net,
       const auto s = cfg.quantizers.find(q.name);
       if (s == cfg.quantizers.end() || s->second.params.format.is_identity()) continue;
       const NumberFormat f = s->second.params.format;
-      if (!f.is_int())
+      if (!f.is_int() && rounding)
         return make_error("AdaRound chooses between two integers: weight quantizer '" + q.name +
                           "' is at " + f.name() +
                           " (give integer weight formats, or "
@@ -296,7 +368,7 @@ Result<AdaRoundReport> adaround_config(const Network& net, const QuantizerPlacem
                                        std::int64_t batch, const AdaRoundSettings& settings,
                                        const Progress& progress) {
   AdaRoundReport report;
-  auto targets = adaround_targets(net, placement, cfg, &report.skipped);
+  auto targets = adaround_targets(net, placement, cfg, &report.skipped, settings.round);
   if (!targets) return targets.error();
   const auto total = static_cast<std::int64_t>(targets->size());
   std::vector<LayerMoments> moments;
@@ -313,10 +385,23 @@ Result<AdaRoundReport> adaround_config(const Network& net, const QuantizerPlacem
       if (!qm) return qm.error();
       m = std::move(qm).value();
     }
-    auto layer = adaround_weight(net, q, m, cfg.quantizers.at(q.name), settings.optimiser,
-                                 samples.description);
-    if (!layer) return layer.error();
-    report.layers.push_back(std::move(layer).value());
+    QuantizerSetting& s = cfg.quantizers.at(q.name);
+    if (settings.round) {
+      auto layer = adaround_weight(net, q, m, s, settings.optimiser, samples.description);
+      if (!layer) return layer.error();
+      report.layers.push_back(std::move(layer).value());
+    }
+    if (settings.bias_correction) {
+      const std::string bias = correctable_bias(net, q);
+      if (bias.empty()) {
+        report.skipped.push_back(q.name + ": no bias of one value per output channel to correct");
+      } else {
+        auto b = corrected_bias(net, q, m, s, samples.description);
+        if (!b) return b.error();
+        cfg.corrected_biases[bias] = std::move(b).value();
+        report.corrected_biases += 1;
+      }
+    }
     if (progress) progress(i + 1, total);
   }
   return report;

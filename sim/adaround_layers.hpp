@@ -25,6 +25,8 @@ enum class AdaRoundInputs : std::uint8_t {
 struct AdaRoundSettings {
   AdaRoundOptions optimiser;
   AdaRoundInputs inputs = AdaRoundInputs::Quantized;
+  bool round = true;             // AdaRound the weights (else they stay at nearest)
+  bool bias_correction = false;  // then correct each layer's bias (corrected_biases)
 };
 
 // What one layer's rounding did: the mean squared output error per input vector, summed over
@@ -39,6 +41,7 @@ struct LayerRounding {
 struct AdaRoundReport {
   std::vector<LayerRounding> layers;  // in network order
   std::vector<std::string> skipped;   // integer weight quantizers left at nearest, with why
+  std::int64_t corrected_biases = 0;
 };
 
 // Sums over the calibration vectors of a layer's input, per group, fan_in x fan_in each:
@@ -47,6 +50,9 @@ struct AdaRoundReport {
 struct LayerMoments {
   std::int64_t groups = 0, fan_in = 0, vectors = 0;
   std::vector<double> aa, ax, xx;
+  // Sums of the vectors themselves (groups x fan_in), for bias correction: x, and x' when the
+  // given inputs are not the float ones (empty: x' = x).
+  std::vector<double> sum_x, sum_given;
 };
 
 // The float network's input moments of every target's layer over samples [0, count), one pass.
@@ -66,12 +72,26 @@ Result<LayerRounding> adaround_weight(const Network& net, const Quantizer& q, co
 std::string adaround_unsupported(const Network& net, const Quantizer& q);
 
 // The weight quantizers AdaRound applies to: integer formats on a Conv, Gemm or MatMul whose
-// input moments are supported (output_error.hpp) and whose input is not a constant. An error
-// for a weight asked at a float format (AdaRound chooses between two integers).
+// input moments are supported (output_error.hpp) and whose input is not a constant. With
+// `rounding`, an error for a weight asked at a float format (AdaRound chooses between two
+// integers); without (bias correction alone), float formats are targets too.
 Result<std::vector<const Quantizer*>> adaround_targets(const Network& net,
                                                        const QuantizerPlacement& placement,
                                                        const QuantConfig& cfg,
-                                                       std::vector<std::string>* skipped);
+                                                       std::vector<std::string>* skipped,
+                                                       bool rounding = true);
+
+// Empirical bias correction (Nagel et al. 2019), per output channel c:
+//   b'_c = b_c + E[w_c . x] - E[w_q,c . x'],
+// the expectations over the calibration vectors of the layer's input (x float, x' given), so
+// the quantized layer's output keeps the float one's mean on them. The name of weight q's bias
+// when it has one value per output channel, else "" (nothing to correct).
+std::string correctable_bias(const Network& net, const Quantizer& q);
+// The corrected bias values for `s` (its integer_weights when set, else nearest's). An error
+// when no calibration vector reached the layer.
+Result<std::vector<float>> corrected_bias(const Network& net, const Quantizer& q,
+                                          const LayerMoments& m, const QuantizerSetting& s,
+                                          const std::string& data);
 
 // Fills integer_weights of every target in `cfg` (ranges already calibrated). Progress counts
 // layers.

@@ -202,6 +202,7 @@ json config_to_json(const QuantConfig& cfg) {
               {"biases", biases}};
   if (!cfg.input_shapes.empty()) out["input_shapes"] = cfg.input_shapes;
   if (!cfg.placement.empty()) out["placement"] = cfg.placement;
+  if (!cfg.corrected_biases.empty()) out["corrected_biases"] = cfg.corrected_biases;
   return out;
 }
 
@@ -296,6 +297,18 @@ Result<QuantConfig> config_from_json(const json& j, const Network& net,
                  "): it was calibrated with other fusion rules (--hw) or another version of "
                  "the graph canonicalization; recalibrate it with `mpq quantize` (and the same "
                  "--hw)");
+    if (j.contains("corrected_biases"))
+      for (const auto& [name, v] : j.at("corrected_biases").items()) {
+        const auto t = net.model.initializers.find(name);
+        auto values = v.get<std::vector<float>>();
+        if (t == net.model.initializers.end() || !t->second.is_float() ||
+            t->second.size() != static_cast<std::int64_t>(values.size()))
+          return bad("corrected_biases: '" + name + "' is not a float tensor of " +
+                     std::to_string(values.size()) + " values in the model");
+        for (float x : values)
+          if (!std::isfinite(x)) return bad("corrected_biases: '" + name + "' is not finite");
+        cfg.corrected_biases[name] = std::move(values);
+      }
     derive_biases(net, placement, cfg);
     return cfg;
   } catch (const json::exception& e) {

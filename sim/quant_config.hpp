@@ -39,7 +39,10 @@ struct QuantConfig {
   BiasMode bias_mode = BiasMode::Int32;
   std::map<std::string, QuantizerSetting> quantizers;  // absent: left in float
   std::map<std::string, BiasSetting> biases;           // filled by derive_biases
-  std::map<std::string, std::string> notes;            // how it was made (candidate, methods)
+  // Biases replaced by bias correction (tensor -> its float values, one per output channel);
+  // the integer bias, when there is one, is quantized from these.
+  std::map<std::string, std::vector<float>> corrected_biases;
+  std::map<std::string, std::string> notes;  // how it was made (candidate, methods)
   // The --input-shape values it was calibrated with (empty: the model's own shapes); `mpq
   // export` applies them when it is given none.
   std::vector<std::string> input_shapes;

@@ -26,13 +26,26 @@ QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg
     else
       dequantize(s.integer_weights, w.shape, s.params, qc.tensors[name]);
   }
+  add_bias_constants(net, cfg, qc);
+  return qc;
+}
+
+Tensor float_bias(const Network& net, const QuantConfig& cfg, const std::string& name) {
+  Tensor b = net.model.initializers.at(name);
+  if (const auto c = cfg.corrected_biases.find(name); c != cfg.corrected_biases.end())
+    b.f = c->second;
+  return b;
+}
+
+void add_bias_constants(const Network& net, const QuantConfig& cfg, QuantizedConstants& qc) {
+  for (const auto& [name, values] : cfg.corrected_biases)
+    qc.tensors[name] = float_bias(net, cfg, name);
   for (const auto& [name, b] : cfg.biases) {
-    const Tensor& bias = net.model.initializers.at(name);
     // A bias whose channel count does not match its weight's scales stays float.
+    const Tensor bias = float_bias(net, cfg, name);
     if (static_cast<std::int64_t>(b.scale.size()) == bias.size())
       quantize_bias(bias, b, qc.tensors[name]);
   }
-  return qc;
 }
 
 Status attach_config(Engine& engine, const QuantConfig& cfg, const QuantizedConstants& constants,

@@ -19,6 +19,11 @@ QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg
 // Bias rounding of BiasMode::Int32: y = nearbyint(b / scale) * scale, per output channel.
 void quantize_bias(const Tensor& b, const BiasSetting& s, Tensor& out);
 
+// The float bias `name` the configuration runs: the model's, or its corrected values.
+Tensor float_bias(const Network& net, const QuantConfig& cfg, const std::string& name);
+// Adds to `qc` every bias the configuration changes: corrected ones, integer ones (cfg.biases).
+void add_bias_constants(const Network& net, const QuantConfig& cfg, QuantizedConstants& qc);
+
 // Points `engine`'s weights at `constants` and attaches the activation quantizers of `cfg`.
 // Both must outlive the engine's runs. `values_fixed`: the constants outlive the engine and
 // never change (Engine::set_constant), so what kernels derive from them is kept across calls.

@@ -15,6 +15,7 @@
 #include "qdq_builder.hpp"
 #include "qdq_emitter.hpp"
 #include "qdq_encodings.hpp"
+#include "sim/quantized_engine.hpp"
 
 namespace mpq {
 namespace {
@@ -97,11 +98,14 @@ Result<onnx::ModelProto> build_model(const Network& net, const QuantConfig& cfg,
     replaced.insert(name);
   }
   for (const auto& [name, bs] : cfg.biases) {
-    const Tensor& bias = m.initializers.at(name);
+    const Tensor bias = float_bias(net, cfg, name);
     if (static_cast<std::int64_t>(bs.scale.size()) != bias.size()) continue;  // stays float
     emit.bias(name, bias, bs);
     replaced.insert(name);
   }
+  for (const auto& [name, values] : cfg.corrected_biases)  // corrected, still float
+    if (replaced.insert(name).second)
+      tensor_to_proto(float_bias(net, cfg, name), name, *g.add_initializer());
   for (const auto& [name, t] : m.initializers)
     if (!replaced.count(name)) tensor_to_proto(t, name, *g.add_initializer());
 
