@@ -300,7 +300,8 @@ Result<std::vector<float>> corrected_bias(const Network& net, const Quantizer& q
     return make_error("bias correction: no calibration data reaches the input of weight '" +
                       q.name + "' (" + data + ")");
   const std::string name = correctable_bias(net, q);
-  std::vector<float> b = net.model.initializers.at(name).f;
+  const Tensor& original = net.model.initializers.at(name);
+  std::vector<float> b(original.f.begin(), original.f.end());
   const std::vector<float> d = channel_offsets(net, q, m, s);
   for (std::size_t c = 0; c < b.size(); ++c) b[c] += d[c];
   return b;

@@ -33,7 +33,7 @@ QuantizedConstants quantize_constants(const Network& net, const QuantConfig& cfg
 Tensor float_bias(const Network& net, const QuantConfig& cfg, const std::string& name) {
   Tensor b = net.model.initializers.at(name);
   if (const auto c = cfg.corrected_biases.find(name); c != cfg.corrected_biases.end())
-    b.f = c->second;
+    b.f.assign(c->second.begin(), c->second.end());
   return b;
 }
 

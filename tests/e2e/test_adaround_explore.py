@@ -8,6 +8,7 @@
   `mpq run --config` of it gives the accuracy the explorer reports for that point.
 - Another number of AdaRound iterations sets the cache aside with a message naming what changed.
 - Bad input exits 2: an unknown --weight-rounding; a float weight candidate with AdaRound.
+- `mpq quantize --bias-correction` writes corrected biases that `mpq run --config` reproduces.
 
     test_adaround_explore.py MPQ_BINARY SOURCE_DIR
 """
@@ -89,6 +90,28 @@ with tempfile.TemporaryDirectory() as tmp:
               "--adaround-iters", "5", "--quiet", "--no-plots", "-o", f"{tmp}/fp"])
     check(r5.returncode == 2 and "AdaRound chooses between two integers" in r5.stderr,
           "AdaRound of a float weight candidate exits 2: " + r5.stderr.strip()[:200])
+
+    # Bias correction alone in `mpq quantize`: the configuration carries the corrected biases,
+    # `mpq run --config` reproduces quantize's accuracy, and it differs from nearest's.
+    accs = {}
+    for name, extra in (("nearest", []), ("corrected", ["--bias-correction"])):
+        q = run(["quantize", f"{src}/configs/models/cnn.onnx", "--candidate", "W2A8",
+                 "--calib", "fashion-mnist:train:128", "--data", f"fashion-mnist:test:{EVAL}",
+                 "--batch", "64", "-o", f"{tmp}/{name}.json", "--json"] + extra)
+        check(q.returncode == 0, f"quantize W2A8 {name}: " + q.stderr[-200:])
+        if q.returncode == 0:
+            accs[name] = json.loads(q.stdout)["metrics"]["top1_accuracy"]
+    if len(accs) == 2:
+        with open(f"{tmp}/corrected.json") as f:
+            corrected = json.load(f).get("corrected_biases", {})
+        check(len(corrected) > 0, f"the configuration carries {len(corrected)} corrected biases")
+        rr = run(["run", f"{src}/configs/models/cnn.onnx", "--config", f"{tmp}/corrected.json",
+                  "--data", f"fashion-mnist:test:{EVAL}", "--batch", "64", "--json"])
+        top1 = json.loads(rr.stdout)["top1_accuracy"] if rr.returncode == 0 else None
+        check(top1 == accs["corrected"],
+              f"run --config reproduces the bias-corrected accuracy ({top1} = "
+              f"{accs['corrected']}; nearest without correction {accs['nearest']})")
+        check(accs["corrected"] != accs["nearest"], "bias correction changes the accuracy")
 
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)
