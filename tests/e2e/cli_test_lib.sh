@@ -116,6 +116,24 @@ expect_ok() {
   fi
 }
 
+# expect_notice NAME PATTERN -- CMD...: input mpq recovers from rather than refuses (e.g. a cache
+# made from other inputs, set aside): CMD exits 0 and a line of its stderr, starting with
+# "mpq: note:", matches PATTERN; recorded in the bad-input table with exit code 0.
+expect_notice() {
+  local name=$1 pattern=$2
+  shift 3
+  rm -f "$TMP/stdout" "$TMP/stderr"
+  "$@" >"$TMP/stdout" 2>"$TMP/stderr"
+  local rc=$?
+  if [ "$rc" -eq 0 ] && grep '^mpq: note:' "$TMP/stderr" | grep -Eqi -- "$pattern"; then
+    ok "$name"
+    record_bad_input "$name" "$pattern" "$rc" "$@"
+  else
+    bad "$name: exit code $rc (expected 0) or no 'mpq: note:' line matching /$pattern/"
+    echo "     command: $*"
+  fi
+}
+
 cli_test_finish() {
   echo "$passes passed, $fails failed"
   [ "$fails" -eq 0 ]

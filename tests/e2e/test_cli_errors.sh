@@ -122,6 +122,47 @@ expect_error "AdaRound of a float weight format" "AdaRound chooses between two i
   --calib fashion-mnist:train:32 -o "$CFG"
 expect_error "AdaRound with no iterations" "--adaround-iters must be at least 1" "$CFG" -- \
   "$MPQ" quantize "$MODEL" --candidate W4A8 --weight-rounding adaround --adaround-iters 0 -o "$CFG"
+expect_error "AdaRound of a float weight candidate in phase 1" \
+  "AdaRound chooses between two integers: candidate Wfp8e4m3Afp8e4m3 has fp8e4m3 weights" - -- \
+  "$MPQ" sensitivity --model "$MODEL" --candidates W8A8,fp8e4m3 --samples 32 --batch 32 \
+  --weight-rounding adaround --adaround-iters 5 --quiet --no-plots -o "$TMP/ada_fp"
+# A MatMul whose input is an empty slice of the model input: no calibration vector reaches it.
+"$PY" - "$TMP/empty_branch.onnx" "$TMP/x8.npy" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper as h, numpy_helper as nh
+rng = np.random.default_rng(0)
+consts = [nh.from_array(rng.standard_normal((8, 4)).astype(np.float32), "w_live"),
+          nh.from_array(rng.standard_normal((8, 4)).astype(np.float32), "w_unreached"),
+          nh.from_array(np.array([0], np.int64), "zero"), nh.from_array(np.array([1], np.int64), "one")]
+nodes = [h.make_node("MatMul", ["x", "w_live"], ["y_live"]),
+         h.make_node("Unsqueeze", ["x", "one"], ["x3"]),
+         h.make_node("Slice", ["x3", "zero", "zero", "one"], ["x_empty"]),
+         h.make_node("MatMul", ["x_empty", "w_unreached"], ["y_empty3"]),
+         h.make_node("ReduceSum", ["y_empty3", "one"], ["y_empty"], keepdims=0),
+         h.make_node("Add", ["y_live", "y_empty"], ["y"])]
+g = h.make_graph(nodes, "empty_branch", [h.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+                 [h.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])], consts)
+m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+m.ir_version = 8
+onnx.save(m, sys.argv[1])
+np.save(sys.argv[2], rng.standard_normal((16, 8)).astype(np.float32))
+PYEOF
+expect_error "AdaRound of a layer no calibration data reaches" \
+  "activation 'y_empty3' has no finite values on .*x8.npy; it cannot be calibrated" "$CFG" -- \
+  "$MPQ" quantize "$TMP/empty_branch.onnx" --candidate W4A8 --weight-rounding adaround \
+  --bias-correction --adaround-iters 5 --calib "$TMP/x8.npy" -o "$CFG"
+# An AdaRound cache made from other inputs is set aside, naming what changed, as the journal is.
+ADA_ARGS=(--model "$MODEL" --candidates W8A8,W4A8 --samples 32 --batch 32 --weight-rounding adaround
+  --adaround-iters 5 --quiet --no-plots -o "$TMP/ada_cache")
+"$MPQ" sensitivity "${ADA_ARGS[@]}" >/dev/null 2>&1
+expect_notice "AdaRound cache from other calibration images" \
+  "cached AdaRound weights .* other inputs \(calibration data changed\)" -- \
+  "$MPQ" sensitivity "${ADA_ARGS[@]}" --calib fashion-mnist:train:32+32
+expect_notice "AdaRound cache without bias correction, run with it" \
+  "cached AdaRound weights .* other inputs \(weight rounding changed\)" -- \
+  "$MPQ" sensitivity "${ADA_ARGS[@]}" --calib fashion-mnist:train:32+32 --bias-correction
 # A valid configuration, then one naming a quantizer the model does not have.
 if "$MPQ" quantize "$MODEL" --candidate W8A8 --calib fashion-mnist:train:32 \
      --data fashion-mnist:test:32 -o "$CFG" >/dev/null 2>&1; then
