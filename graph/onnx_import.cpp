@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/memory_budget.hpp"
 #include "tensor_proto.hpp"
 #include "window_attributes.hpp"
 
@@ -86,6 +87,9 @@ Result<OpNode> node_from_proto(const onnx::NodeProto& n, const std::string& wher
                                                                  : n.domain() + "::" + n.op_type();
   node.inputs.assign(n.input().begin(), n.input().end());
   node.outputs.assign(n.output().begin(), n.output().end());
+  // Every op mpq knows has an output, and nodes are named by their first output when unnamed.
+  if (node.outputs.empty() || node.outputs[0].empty())
+    return make_error(where + ": the node has no output");
   for (const auto& a : n.attribute()) {
     if (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS)
       continue;  // control flow: rejected later as an unsupported op
@@ -132,8 +136,15 @@ Result<std::pair<std::string, Shape>> parse_input_shape(const std::string& spec)
 }
 
 Result<Model> load_onnx(const std::string& path, const ImportOptions& opts) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return make_error("cannot open model file '" + path + "'");
+  // The file's bytes and the parsed protobuf are held together.
+  const std::int64_t file_bytes = static_cast<std::int64_t>(in.tellg());
+  if (auto st =
+          check_memory(checked_bytes(file_bytes, 2), "model file '" + path + "' (read and parsed)");
+      !st)
+    return st.error();
+  in.seekg(0);
   std::stringstream buf;
   buf << in.rdbuf();
   const std::string bytes = buf.str();

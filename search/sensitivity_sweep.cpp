@@ -1,6 +1,8 @@
 #include "sensitivity_sweep.hpp"
 
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cassert>
@@ -10,6 +12,7 @@
 #include <mutex>
 
 #include "fisher_sweep.hpp"
+#include "sim/memory_plan.hpp"
 #include "sim/nonfinite.hpp"
 #include "sim/quantized_engine.hpp"
 
@@ -275,6 +278,16 @@ Result<std::vector<TaskResult>> run_sweep(const SweepInputs& in, const TaskKeys&
   const std::int64_t count =
       std::min(in.limit < 0 ? in.samples->count : in.limit, in.samples->count);
   if (count <= 0) return make_error(in.samples->description + ": no samples");
+  // --threads sets a global_control, which the arena's concurrency does not reflect.
+  const auto threads = std::min<std::size_t>(
+      tbb::this_task_arena::max_concurrency(),
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  const auto engines =
+      static_cast<std::int64_t>(std::min(threads, std::max<std::size_t>(in.groups.size(), 1)));
+  if (auto st = check_sweep_memory(*in.net, std::min(in.batch, count), count, engines,
+                                   in.samples->description);
+      !st)
+    return st.error();
   const auto shared = sweep_shared(in, count);
   if (!shared) return shared.error();
 

@@ -67,7 +67,8 @@ Status float_moments(const Network& net, std::span<const Quantizer* const> targe
   for (std::size_t i = 0; i < targets.size(); ++i)
     readers[net.model.nodes[targets[i]->node].inputs[0]].push_back(i);
   for (const auto& [tensor, list] : readers) {
-    auto st = engine->set_hook(tensor, [&, list](Tensor& t) {
+    // `list = list`: Clang 14 (the fuzz build) cannot capture a structured binding.
+    auto st = engine->set_hook(tensor, [&, list = list](Tensor& t) {
       for (std::size_t i : list) {
         const OpNode& op = net.model.nodes[targets[i]->node];
         const Shape& shape = net.model.initializers.at(targets[i]->name).shape;

@@ -83,7 +83,8 @@ Result<ActivationStats> collect_activation_stats(const Network& net,
   }
   for (auto& [name, list] : observers)
     if (auto st = engine->set_hook(name,
-                                   [list](Tensor& t) {
+                                   // Clang 14 (the fuzz build) cannot capture a binding.
+                                   [list = list](Tensor& t) {
                                      for (const auto& observe : list) observe(t);
                                    });
         !st)

@@ -7,17 +7,26 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/memory_budget.hpp"
+
 namespace mpq {
 namespace {
 
-Result<std::vector<std::uint8_t>> read_maybe_gz(const std::string& path) {
+// At most `max_bytes` of the (decompressed) file: a small .gz can expand without bound, so
+// readers ask only for what the header declared and the memory budget allowed.
+Result<std::vector<std::uint8_t>> read_maybe_gz(const std::string& path, std::uint64_t max_bytes) {
   if (!std::filesystem::exists(path)) return make_error("missing data file '" + path + "'");
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files too
   if (!f) return make_error("cannot open data file '" + path + "'");
   std::vector<std::uint8_t> data;
   std::uint8_t buf[1 << 16];
   int n = 0;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) data.insert(data.end(), buf, buf + n);
+  while (data.size() < max_bytes) {
+    const auto want =
+        static_cast<unsigned>(std::min<std::uint64_t>(sizeof buf, max_bytes - data.size()));
+    if ((n = gzread(f, buf, want)) <= 0) break;
+    data.insert(data.end(), buf, buf + n);
+  }
   const bool err = n < 0;
   gzclose(f);
   if (err) return make_error("data file '" + path + "' is corrupt (gzip error)");
@@ -60,33 +69,42 @@ Result<Preprocess> preprocess_from_metadata(const Model& m) {
   return p;
 }
 
-Result<ImageSet> read_idx_images(const std::string& images, const std::string& labels) {
-  auto img = read_maybe_gz(images);
-  if (!img) return img.error();
-  const auto& d = *img;
-  if (d.size() < 16 || be32(d, 0) != 0x00000803)
+Result<ImageSet> read_idx_images(const std::string& images, const std::string& labels,
+                                 std::int64_t wanted) {
+  auto head = read_maybe_gz(images, 16);
+  if (!head) return head.error();
+  if (head->size() < 16 || be32(*head, 0) != 0x00000803)
     return make_error("'" + images + "' is not an IDX image file (magic 0x00000803)");
   ImageSet s;
-  s.count = be32(d, 4);
-  s.rows = be32(d, 8);
-  s.cols = be32(d, 12);
+  s.count = be32(*head, 4);
+  s.rows = be32(*head, 8);
+  s.cols = be32(*head, 12);
   if (s.count == 0 || s.rows == 0 || s.cols == 0)
     return make_error("'" + images + "' holds no images (" + std::to_string(s.count) + " of " +
                       std::to_string(s.rows) + " x " + std::to_string(s.cols) + " pixels)");
-  // By division: count x rows x cols of three 32-bit fields can overflow 64 bits.
-  const std::uint64_t pixel_bytes = d.size() - 16;
-  const std::uint64_t per_image = std::uint64_t(s.rows) * std::uint64_t(s.cols);
-  if (pixel_bytes % per_image != 0 || pixel_bytes / per_image != std::uint64_t(s.count))
-    return make_error("'" + images + "' is truncated or too long: " + std::to_string(pixel_bytes) +
+  // Only the images asked for are read; a whole read also checks that nothing follows them.
+  const bool whole = wanted < 0 || wanted >= s.count;
+  const std::int64_t held = whole ? s.count : wanted;
+  const std::int64_t pixel_bytes = checked_bytes(held, checked_bytes(s.rows, s.cols));
+  if (auto st = check_memory(pixel_bytes, "data file '" + images + "' (" + std::to_string(held) +
+                                              " images of " + std::to_string(s.rows) + " x " +
+                                              std::to_string(s.cols) + ")");
+      !st)
+    return st.error();
+  auto img = read_maybe_gz(images, 16 + static_cast<std::uint64_t>(pixel_bytes) + (whole ? 1 : 0));
+  if (!img) return img.error();
+  if (img->size() != 16 + static_cast<std::uint64_t>(pixel_bytes))
+    return make_error("'" + images +
+                      "' is truncated or too long: " + std::to_string(img->size() - 16) +
                       " pixel bytes for " + std::to_string(s.count) + " images of " +
                       std::to_string(s.rows) + " x " + std::to_string(s.cols));
-  s.pixels.assign(d.begin() + 16, d.end());
+  s.pixels.assign(img->begin() + 16, img->end());
   if (!labels.empty()) {
-    auto lab = read_maybe_gz(labels);
+    auto lab = read_maybe_gz(labels, 8 + static_cast<std::uint64_t>(held) + (whole ? 1 : 0));
     if (!lab) return lab.error();
     if (lab->size() < 8 || be32(*lab, 0) != 0x00000801)
       return make_error("'" + labels + "' is not an IDX label file (magic 0x00000801)");
-    if (be32(*lab, 4) != s.count || lab->size() != 8 + static_cast<std::size_t>(s.count))
+    if (be32(*lab, 4) != s.count || lab->size() != 8 + static_cast<std::size_t>(held))
       return make_error("'" + labels + "' does not hold one label per image of '" + images + "'");
     s.labels.assign(lab->begin() + 8, lab->end());
   }
@@ -128,8 +146,10 @@ Result<ImageSet> load_dataset(const DataSpec& spec) {
   if (const char* env = std::getenv("MPQ_FASHION_MNIST_DIR")) dir = env;
   const std::string prefix = spec.split == "test" ? "t10k" : "train";
   auto set = read_idx_images(dir + "/" + prefix + "-images-idx3-ubyte.gz",
-                             dir + "/" + prefix + "-labels-idx1-ubyte.gz");
+                             dir + "/" + prefix + "-labels-idx1-ubyte.gz",
+                             spec.limit < 0 ? -1 : spec.offset + spec.limit);
   if (!set) {
+    if (set.error().message.rfind("missing data file", 0) != 0) return set.error();
     return make_error(set.error().message +
                       " (install Debian's dataset-fashion-mnist, or set MPQ_FASHION_MNIST_DIR)");
   }

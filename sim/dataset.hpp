@@ -28,7 +28,10 @@ struct ImageSet {
 };
 
 // IDX files (optionally gzip-compressed) of images and labels.
-Result<ImageSet> read_idx_images(const std::string& images, const std::string& labels);
+// `wanted` >= 0: only the first `wanted` images (and labels) are read; ImageSet::count stays the
+// file's count.
+Result<ImageSet> read_idx_images(const std::string& images, const std::string& labels,
+                                 std::int64_t wanted = -1);
 
 // "fashion-mnist:test", "fashion-mnist:train:512" (first 512), "fashion-mnist:test:256+512"
 // (512 images from index 256). The directory comes from MPQ_FASHION_MNIST_DIR or Debian's

@@ -34,6 +34,14 @@ MemoryPlan memory_plan(const Network& net) {
   MemoryPlan p;
   for (const auto& [name, t] : net.model.initializers)
     p.weight_bytes = add(p.weight_bytes, checked_bytes(t.size(), element_size(t.dtype)));
+  const auto io_bytes = [&](const ValueInfo& v) {
+    const auto shape = net.shapes.find(v.name);
+    if (shape == net.shapes.end()) return;
+    p.io_bytes_per_sample =
+        add(p.io_bytes_per_sample, checked_bytes(elements(shape->second), element_size(v.dtype)));
+  };
+  for (const auto& v : net.model.inputs) io_bytes(v);
+  for (const auto& v : net.model.outputs) io_bytes(v);
   for (const auto& [name, shape] : net.shapes) {
     if (net.model.is_constant(name)) continue;
     const auto dt = net.dtypes.find(name);
@@ -58,6 +66,23 @@ Status check_batch_memory(const Network& net, std::int64_t batch, const std::str
                                           "' " + byte_size_text(p.largest_bytes_per_sample) + ")");
   if (st) return st;
   return make_error(st.error().message + "; use a smaller batch (--batch)");
+}
+
+Status check_sweep_memory(const Network& net, std::int64_t batch, std::int64_t samples,
+                          std::int64_t engines, const std::string& what) {
+  const MemoryPlan p = memory_plan(net);
+  const std::int64_t per_engine = checked_bytes(p.activation_bytes_per_sample, batch);
+  const std::int64_t bytes =
+      add(add(checked_bytes(p.weight_bytes, 2), checked_bytes(p.io_bytes_per_sample, samples)),
+          checked_bytes(per_engine, engines));
+  auto st = check_memory(
+      bytes, what + ": phase 1 over " + std::to_string(samples) + " samples with " +
+                 std::to_string(engines) + " engines in flight at batch " + std::to_string(batch) +
+                 " (" + byte_size_text(per_engine) + " of activations each, the largest '" +
+                 p.largest + "' " + byte_size_text(p.largest_bytes_per_sample) + " per sample)");
+  if (st) return st;
+  return make_error(st.error().message +
+                    "; use fewer --threads, a smaller --batch or fewer --samples");
 }
 
 Status check_dry_run_memory(const Model& model) {

@@ -184,7 +184,9 @@ void clip(const OpContext& ctx, In in, Out out) {
   const Tensor* lo_t = ctx.opset >= 11 ? clip_bound(in, 1) : nullptr;
   const Tensor* hi_t = ctx.opset >= 11 ? clip_bound(in, 2) : nullptr;
   if (x.is_float()) {
-    const auto [lo, hi] = float_clip_bounds(ctx.node, ctx.opset, in);
+    // Not a structured binding: Clang 14 (the fuzz build) cannot capture one.
+    const auto bounds = float_clip_bounds(ctx.node, ctx.opset, in);
+    const float lo = bounds.first, hi = bounds.second;
     return map_float(x, out[0], [=](const CMapF& a, MapF b) { b = a.max(lo).min(hi); });
   }
   const std::int64_t lo = lo_t ? lo_t->at_i(0) : std::numeric_limits<std::int64_t>::min();
@@ -340,7 +342,8 @@ void leaky_relu_grad(const GradContext& c) {
 // As PyTorch's clamp: the gradient passes to x where lo <= x <= hi, to the bound below lo
 // or above hi.
 void clip_grad(const GradContext& c) {
-  const auto [lo, hi] = float_clip_bounds(c.node, c.opset, c.inputs);
+  const auto bounds = float_clip_bounds(c.node, c.opset, c.inputs);
+  const float lo = bounds.first, hi = bounds.second;
   unary_grad(c, [=](float x, float) { return x >= lo && x <= hi ? 1.0f : 0.0f; });
   const Tensor& x = grad_input(c, 0);
   const Tensor& dy = out_grad(c);

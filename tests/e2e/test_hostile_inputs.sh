@@ -61,6 +61,21 @@ empty = helper.make_tensor("w", TensorProto.FLOAT, [4, 1, 0, 3], [])
 model("empty_kernel", [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], [empty],
       [1, 1, 8, 8], None)
 
+# A node without outputs (found by fuzz_onnx: an unnamed unsupported op was named by its
+# first output, which it did not have).
+graph = helper.make_graph([helper.make_node("Foo", ["x"], [])], "g",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])])
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+          f"{tmp}/no_output.onnx")
+
+# An IDX file declaring 2^32-1 images of 28 x 28 in 80 bytes.
+os.makedirs(f"{tmp}/idx_many", exist_ok=True)
+with open(f"{tmp}/idx_many/t10k-images-idx3-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 0xFFFFFFFF, 28, 28) + b"\0" * 64)
+with open(f"{tmp}/idx_many/t10k-labels-idx1-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 0xFFFFFFFF))
+
 # IDX files whose count x rows x cols overflows 64 bits, with labels.
 os.makedirs(f"{tmp}/idx", exist_ok=True)
 with open(f"{tmp}/idx/t10k-images-idx3-ubyte.gz", "wb") as f:
@@ -94,10 +109,19 @@ expect_error "initializer of 2^39 elements with 72 bytes (was 1 GiB and bad_allo
 expect_error "Conv weight with a dimension of 0" "node 'conv' \(Conv\): weight 'w' has a dimension of size 0" \
   - -- "$MPQ" inspect "$TMP/empty_kernel.onnx"
 
+expect_error "a node without outputs (found by fuzzing; was an internal error)" \
+  "no_output.onnx: node 0 \(Foo\): the node has no output" - -- "$MPQ" inspect "$TMP/no_output.onnx"
+
 # ---------------------------------------------------------------- data sets
 expect_error "IDX sizes overflowing 64 bits (was bad_alloc)" \
-  "t10k-images-idx3-ubyte.gz' is truncated or too long" - -- \
+  "t10k-images-idx3-ubyte.gz' \(4294967295 images of 4294967295 x 4294967295\) needs more than 8 EiB, more than the memory budget" - -- \
   env MPQ_FASHION_MNIST_DIR="$TMP/idx" "$MPQ" run "$CNN" --data fashion-mnist:test
+expect_error "IDX file declaring more images than the memory budget" \
+  "t10k-images-idx3-ubyte.gz' \(4294967295 images of 28 x 28\) needs 3.06 TiB, more than the memory budget" - -- \
+  env MPQ_FASHION_MNIST_DIR="$TMP/idx_many" "$MPQ" run "$CNN" --data fashion-mnist:test
+expect_error "IDX file shorter than the images asked for" \
+  "t10k-images-idx3-ubyte.gz' is truncated or too long: 64 pixel bytes for 4294967295 images of 28 x 28" - -- \
+  env MPQ_FASHION_MNIST_DIR="$TMP/idx_many" "$MPQ" run "$CNN" --data fashion-mnist:test:10
 expect_error "more test images than the split has (was clamped silently)" \
   "asks for 999999999 from image 0 on, but the test split has 10000 images" - -- \
   "$MPQ" run "$CNN" --data fashion-mnist:test:999999999
@@ -220,6 +244,16 @@ expect_ok "the same run in batches of 4 fits" "accuracy" -- \
 expect_error "an .npy array beyond --max-memory" \
   "x2000.npy' \(shape \[2000x1x28x28\]\) needs 12.0 MiB, more than the memory budget of 8.00 MiB" "$OUT" -- \
   "$MPQ" run "$CNN" --input "$TMP/x2000.npy" --output "$OUT" --max-memory 8M
+expect_error "a model file beyond --max-memory" \
+  "model file '[^']*cnn.onnx' \(read and parsed\) needs 1.86 MiB, more than the memory budget of 1.00 MiB" - -- \
+  "$MPQ" inspect "$CNN" --max-memory 1M
+expect_error "phase 1 with two engines beyond --max-memory" \
+  "phase 1 over 256 samples with 2 engines in flight at batch 64 .*, more than the memory budget of 32.0 MiB.*fewer --threads" \
+  "$TMP/sweep_mem/sensitivity.csv" -- "$MPQ" sensitivity --model "$CNN" --candidates W8A8,W4A8 \
+  --samples 256 --batch 64 --threads 2 --no-plots --quiet -o "$TMP/sweep_mem" --max-memory 32M
+expect_ok "the same phase 1 with one engine fits" -- "$MPQ" sensitivity --model "$CNN" \
+  --candidates W8A8,W4A8 --samples 256 --batch 64 --threads 1 --no-plots --quiet \
+  -o "$TMP/sweep_mem" --max-memory 32M
 expect_error "--max-memory that is not a size" "--max-memory: 'lots' is not a size" - -- \
   "$MPQ" run "$CNN" --input "$TMP/x.npy" --output "$OUT" --max-memory lots
 
