@@ -1,12 +1,29 @@
 #include "backward.hpp"
 
+#include "ops/conv_common.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
 namespace mpq {
+namespace {
 
-Result<Backward> Backward::create(const Network& net) {
+// acc += g elementwise: each element on its own, so the split over threads changes nothing.
+void add_into(FloatBuffer& acc, const FloatBuffer& g) {
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, acc.size(), 1 << 15),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t e = r.begin(); e != r.end(); ++e) acc[e] += g[e];
+                    });
+}
+
+}  // namespace
+
+Result<Backward> Backward::create(const Network& net, std::span<const std::string> wanted) {
   auto engine = Engine::create(net);
   if (!engine) return engine.error();
   engine->set_fusion(false);
@@ -27,10 +44,17 @@ Result<Backward> Backward::create(const Network& net) {
   };
   // Forward: which values depend on an input or a float constant through gradient-passing ops.
   std::vector<char> depends(slots, 0);
-  for (std::size_t s = 0; s < slots; ++s)
-    if (net.model.is_constant(e.slot_names_[s]) && is_float(static_cast<int>(s))) depends[s] = 1;
-  for (int s : e.input_slots_)
-    if (is_float(s)) depends[static_cast<std::size_t>(s)] = 1;
+  if (wanted.empty()) {
+    for (std::size_t s = 0; s < slots; ++s)
+      if (net.model.is_constant(e.slot_names_[s]) && is_float(static_cast<int>(s))) depends[s] = 1;
+    for (int s : e.input_slots_)
+      if (is_float(s)) depends[static_cast<std::size_t>(s)] = 1;
+  }
+  for (const std::string& name : wanted) {
+    auto it = e.slot_of_.find(name);
+    if (it == e.slot_of_.end()) return make_error("no value '" + name + "' in the network");
+    if (is_float(it->second)) depends[static_cast<std::size_t>(it->second)] = 1;
+  }
   for (const Engine::Step& st : e.steps_) {
     bool any = false;
     for (std::size_t k = 0; k < st.in.size(); ++k)
@@ -64,20 +88,21 @@ Result<Backward> Backward::create(const Network& net) {
                         "): gradients cannot be taken through this network");
   }
   b.grads_.resize(slots);
+  b.has_grad_.assign(slots, 0);
   b.pass_.resize(slots);
   return b;
 }
 
 Result<std::vector<Tensor>> Backward::forward(std::span<const Tensor> inputs) {
-  for (Tensor& g : grads_) g = Tensor{};
+  std::fill(has_grad_.begin(), has_grad_.end(), 0);
   return engine_.run(inputs);
 }
 
 const Tensor* Backward::grad(const std::string& value) const {
   auto it = engine_.slot_of_.find(value);
   if (it == engine_.slot_of_.end()) return nullptr;
-  const Tensor& g = grads_[static_cast<std::size_t>(it->second)];
-  return g.shape.empty() && g.f.empty() ? nullptr : &g;
+  const auto s = static_cast<std::size_t>(it->second);
+  return has_grad_[s] ? &grads_[s] : nullptr;
 }
 
 const Tensor* Backward::value(const std::string& name) const {
@@ -124,33 +149,39 @@ Status Backward::run_rule(std::size_t i) {
   const Engine::Step& st = engine_.steps_[i];
   const OpNode& node = net_->node(st.node);
   std::vector<const Tensor*> ins, outs, out_grads;
-  std::vector<Tensor> zeros(st.out.size());
   for (int s : st.in) ins.push_back(s < 0 ? nullptr : engine_.slots_[static_cast<std::size_t>(s)]);
-  for (std::size_t k = 0; k < st.out.size(); ++k) {
-    const int s = st.out[k];
+  for (int s : st.out) {
     const Tensor* v = s < 0 ? nullptr : engine_.slots_[static_cast<std::size_t>(s)];
     outs.push_back(v);
     if (!v || !v->is_float()) {
       out_grads.push_back(nullptr);
       continue;
     }
-    const Tensor& g = grads_[static_cast<std::size_t>(s)];
-    if (g.f.empty() && v->size() > 0) {
-      zeros[k] = Tensor::zeros(v->shape);
-      out_grads.push_back(&zeros[k]);
-    } else {
-      out_grads.push_back(&g);
+    // An output no gradient reached: zeros, in the slot's own (unmarked) buffer.
+    Tensor& g = grads_[static_cast<std::size_t>(s)];
+    if (!has_grad_[static_cast<std::size_t>(s)]) {
+      g.dtype = DType::Float32;
+      g.allocate(v->shape);
     }
+    out_grads.push_back(&g);
   }
   scratch_.resize(std::max(scratch_.size(), st.in.size()));
-  std::vector<Tensor*> in_grads;
-  for (int s : st.in) {
-    const bool want = s >= 0 && active_[static_cast<std::size_t>(s)];
-    in_grads.push_back(want ? &scratch_[in_grads.size()] : nullptr);
-  }
   const GradientUse& use = st.spec->traits.gradient;
-  for (std::size_t k = 0; k < in_grads.size() && k < 8; ++k)
-    if ((use.inert_inputs >> k) & 1) in_grads[k] = nullptr;
+  std::vector<Tensor*> in_grads;
+  for (std::size_t k = 0; k < st.in.size(); ++k) {
+    const int s = st.in[k];
+    const bool inert = k < 8 && (use.inert_inputs >> k) & 1;
+    const bool want = s >= 0 && active_[static_cast<std::size_t>(s)] && !inert;
+    if (!want) {
+      in_grads.push_back(nullptr);
+      continue;
+    }
+    // The first gradient of a slot is written in place (its buffer from the last pass has the
+    // right size); further ones go through a scratch buffer and are added.
+    const auto slot = static_cast<std::size_t>(s);
+    const bool first = !has_grad_[slot] && std::count(st.in.begin(), st.in.end(), s) == 1;
+    in_grads.push_back(first ? &grads_[slot] : &scratch_[k]);
+  }
   try {
     st.spec->backward(GradContext{node, net_->model.opset, ins, outs, out_grads, in_grads});
   } catch (const std::exception& err) {
@@ -165,10 +196,15 @@ Status Backward::run_rule(std::size_t i) {
                         " has shape " + shape_str(g.shape) + ", the input " +
                         shape_str(ins[k]->shape));
     Tensor& acc = grads_[s];
-    if (acc.f.empty()) {
-      acc = std::move(g);
+    if (&g == &acc) {
+      has_grad_[s] = 1;
+    } else if (!has_grad_[s]) {
+      acc.dtype = DType::Float32;
+      acc.shape = g.shape;
+      acc.f.assign(g.f.begin(), g.f.end());
+      has_grad_[s] = 1;
     } else {
-      for (std::size_t e = 0; e < acc.f.size(); ++e) acc.f[e] += g.f[e];
+      add_into(acc.f, g.f);
     }
   }
   return Ok{};
@@ -179,7 +215,7 @@ Status Backward::backward(std::span<const Tensor> output_grads) {
   if (output_grads.size() != outs.size())
     return make_error("the model has " + std::to_string(outs.size()) + " outputs, but " +
                       std::to_string(output_grads.size()) + " output gradients were given");
-  for (Tensor& g : grads_) g = Tensor{};
+  std::fill(has_grad_.begin(), has_grad_.end(), 0);
   for (std::size_t k = 0; k < outs.size(); ++k) {
     if (output_grads[k].f.empty()) continue;
     const auto s = static_cast<std::size_t>(outs[k]);
@@ -188,10 +224,14 @@ Status Backward::backward(std::span<const Tensor> output_grads) {
                         shape_str(output_grads[k].shape) + ", the output " +
                         shape_str(engine_.slots_[s]->shape));
     if (!active_[s]) continue;
-    if (grads_[s].f.empty())
-      grads_[s] = output_grads[k];
-    else
-      for (std::size_t e = 0; e < grads_[s].f.size(); ++e) grads_[s].f[e] += output_grads[k].f[e];
+    if (!has_grad_[s]) {
+      grads_[s].dtype = DType::Float32;
+      grads_[s].shape = output_grads[k].shape;
+      grads_[s].f.assign(output_grads[k].f.begin(), output_grads[k].f.end());
+      has_grad_[s] = 1;
+    } else {
+      add_into(grads_[s].f, output_grads[k].f);
+    }
   }
   for (std::size_t i = engine_.steps_.size(); i-- > 0;) {
     if (!step_active_[i]) continue;
@@ -200,20 +240,44 @@ Status Backward::backward(std::span<const Tensor> output_grads) {
       if (s < 0) continue;
       const auto& pass = pass_[static_cast<std::size_t>(s)];
       Tensor& g = grads_[static_cast<std::size_t>(s)];
-      if (!pass.empty() && g.f.size() == pass.size())
+      if (has_grad_[static_cast<std::size_t>(s)] && !pass.empty() && g.f.size() == pass.size())
         for (std::size_t e = 0; e < pass.size(); ++e)
           if (!pass[e]) g.f[e] = 0.0f;
     }
+    const auto t0 =
+        profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (auto r = run_rule(i); !r) return r;
+    if (profile_)
+      (*profile_)[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   // Weights and inputs under a quantizer: masked likewise.
   for (std::size_t s = 0; s < grads_.size(); ++s) {
-    if (engine_.producer_[s] >= 0 || pass_[s].empty() || grads_[s].f.size() != pass_[s].size())
+    if (engine_.producer_[s] >= 0 || !has_grad_[s] || pass_[s].empty() ||
+        grads_[s].f.size() != pass_[s].size())
       continue;
     for (std::size_t e = 0; e < pass_[s].size(); ++e)
       if (!pass_[s][e]) grads_[s].f[e] = 0.0f;
   }
   return Ok{};
+}
+
+std::optional<Tensor> per_sample_weight_grads(const OpNode& node,
+                                              std::span<const Tensor* const> inputs,
+                                              const Tensor& out_grad, std::size_t k) {
+  if (node.op_type != "Conv" || k != 1 || inputs.size() < 2 || !inputs[0] || !inputs[1])
+    return std::nullopt;
+  const Tensor& x = *inputs[0];
+  const Tensor& w = *inputs[1];
+  if (!x.is_float() || !w.is_float() || x.rank() < 3) return std::nullopt;
+  const ConvGeometry g = conv_geometry(node, x.shape, w.shape);
+  if (numel(g.y_shape()) != out_grad.size()) return std::nullopt;
+  Tensor dw;
+  Shape shape{x.shape[0]};
+  shape.insert(shape.end(), w.shape.begin(), w.shape.end());
+  dw.allocate(std::move(shape));
+  conv_weight_grad_per_image(g, x.f.data(), out_grad.f.data(), dw.f.data());
+  return dw;
 }
 
 Result<CrossEntropy> cross_entropy(const Tensor& logits, std::span<const std::int64_t> labels) {

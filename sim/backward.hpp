@@ -10,6 +10,7 @@
 // + the largest input of any step (one scratch gradient before it is accumulated). A value is
 // on a gradient path when it depends on an input or a weight through ops that pass gradients
 // and an output depends on it.
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,7 +25,11 @@ class Backward {
   // `net` must outlive the object. Fails, before anything runs, when an op on a gradient path
   // has no backward rule and its traits do not say that no gradient flows through it; the
   // message names the op type and the node.
-  static Result<Backward> create(const Network& net);
+  // `wanted`: the values (computed values, model inputs or constants) whose gradients the
+  // caller reads; empty: every model input and float constant. Only the steps between a wanted
+  // value and an output run backwards (a caller that needs dL/dy of activations only skips the
+  // weight gradients).
+  static Result<Backward> create(const Network& net, std::span<const std::string> wanted = {});
 
   // The forward engine (fusion off). A hook set on it directly is differentiated as the
   // identity; set_quantizer adds the clipping.
@@ -49,6 +54,12 @@ class Backward {
   // gradient w.r.t. the float weight is masked by [lo, hi]. nullptr restores the float weight.
   Status set_quantized_constant(const std::string& name, const Tensor* quantized, float lo,
                                 float hi);
+  // Adds each step's backward-rule wall time to (*seconds)[step] (sized to the steps);
+  // nullptr: off.
+  void set_profile(std::vector<double>* seconds) {
+    profile_ = seconds;
+    if (profile_) profile_->resize(engine_.steps_.size(), 0.0);
+  }
 
  private:
   explicit Backward(Engine e) : engine_(std::move(e)) {}
@@ -56,12 +67,22 @@ class Backward {
   Engine engine_;
   std::vector<char> active_;       // per slot: on a gradient path
   std::vector<char> step_active_;  // per step: some output on a gradient path
-  std::vector<Tensor> grads_;      // per slot
+  // Per slot; buffers are kept across passes (no allocation, no page faults after the first).
+  std::vector<Tensor> grads_;
+  std::vector<char> has_grad_;  // per slot: grads_ holds the last backward()'s gradient
   // Per slot with a quantizer: 1 where the float value was inside the clipping range.
   std::vector<std::vector<char>> pass_;
   std::vector<Tensor> scratch_;
+  std::vector<double>* profile_ = nullptr;
   Status run_rule(std::size_t step);
 };
+
+// Each sample's own dL_n/dW of weight input k of `node` (rows of |W| floats, [N, W's shape...]),
+// from the node's forward inputs and dL/d(its output 0), where that is one GEMM per sample
+// (a Conv's weight, input 1); nullopt for any other op or input (the caller reruns the kernel).
+std::optional<Tensor> per_sample_weight_grads(const OpNode& node,
+                                              std::span<const Tensor* const> inputs,
+                                              const Tensor& out_grad, std::size_t k);
 
 // Softmax cross-entropy summed over the samples of `logits` ([N, C]) against `labels` (N
 // class indices), and its gradient softmax(logits) - onehot (the gradient of the sum, so that

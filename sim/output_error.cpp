@@ -94,6 +94,19 @@ double InputMoments::output_error(std::span<const double> dw, std::int64_t chann
   return d.dot(s * d) / static_cast<double>(vectors);
 }
 
+std::vector<double> InputMoments::output_errors(std::span<const double> dws, std::int64_t count,
+                                                std::int64_t channel, std::int64_t channels) const {
+  std::vector<double> out(static_cast<std::size_t>(count), 0.0);
+  if (vectors == 0) return out;
+  const std::int64_t group = channel / std::max<std::int64_t>(1, channels / groups);
+  const Eigen::Map<const Eigen::MatrixXd> s(sums.data() + group * fan_in * fan_in, fan_in, fan_in);
+  const Eigen::Map<const Eigen::MatrixXd> d(dws.data(), fan_in, count);
+  const Eigen::MatrixXd sd = s * d;
+  for (std::int64_t k = 0; k < count; ++k)
+    out[static_cast<std::size_t>(k)] = d.col(k).dot(sd.col(k)) / static_cast<double>(vectors);
+  return out;
+}
+
 bool supports_input_moments(const OpNode& op, const Shape& weight) {
   return layout_of(op, weight).has_value();
 }

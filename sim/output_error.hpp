@@ -24,6 +24,10 @@ struct InputMoments {
   // dw^T H dw for output channel `channel` of `channels` (H = sums / vectors).
   double output_error(std::span<const double> dw, std::int64_t channel,
                       std::int64_t channels) const;
+  // The same for `count` changes at once (dws: fan_in x count, column k the k-th change): one
+  // matrix product reads H once instead of once per change.
+  std::vector<double> output_errors(std::span<const double> dws, std::int64_t count,
+                                    std::int64_t channel, std::int64_t channels) const;
 
   // Whether H is estimated from enough vectors to rank clipping ranges: with fewer vectors than
   // weights (a Gemm or an SE block's 1x1 Conv after pooling sees one vector per sample), H is

@@ -137,22 +137,27 @@ Range least_output_error(std::span<const float> v, float lo, float hi, Range sea
   // a channel's largest weights, a gain error that every later layer sums coherently, while
   // rounding errors of different channels cancel there; the op-local output error sees neither.
   const double clip_scale = std::sqrt(kClipWeight);
-  std::vector<double> dw(v.size());
-  Range best = candidates.front();
-  double best_err = std::numeric_limits<double>::infinity();
+  std::vector<Range> tried;
+  std::vector<double> dws;
   for (const Range& c : candidates) {
     if (!(c.hi > c.lo)) continue;
     const ScaleZero sz = scale_from_range(c.lo, c.hi, g, r.scheme);
     const Grid grid = grid_for(c.lo, c.hi, r);
     for (std::size_t k = 0; k < v.size(); ++k) {
-      dw[k] = static_cast<double>(
-                  fake_quantize_int_reference(v[k], sz.scale, sz.zero_point, g.qmin, g.qmax)) -
-              v[k];
-      if (v[k] < grid.rmin || v[k] > grid.rmax) dw[k] *= clip_scale;
+      double d = static_cast<double>(
+                     fake_quantize_int_reference(v[k], sz.scale, sz.zero_point, g.qmin, g.qmax)) -
+                 v[k];
+      if (v[k] < grid.rmin || v[k] > grid.rmax) d *= clip_scale;
+      dws.push_back(d);
     }
-    const double e = moments.output_error(dw, channel, channels);
-    if (e < best_err) best_err = e, best = c;
+    tried.push_back(c);
   }
+  const std::vector<double> errors =
+      moments.output_errors(dws, static_cast<std::int64_t>(tried.size()), channel, channels);
+  Range best = candidates.front();
+  double best_err = std::numeric_limits<double>::infinity();
+  for (std::size_t k = 0; k < tried.size(); ++k)
+    if (errors[k] < best_err) best_err = errors[k], best = tried[k];
   return best;
 }
 

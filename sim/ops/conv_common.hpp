@@ -112,6 +112,8 @@ ConvGeometry transposed_geometry(const ConvGeometry& g);
 // dw[m, c, k] = sum over images and output pixels o of dy[n, m, o] * x[n, c, tap k of o], for
 // the Conv geometry g (a GEMM over im2col patches of x, image by image in order).
 void conv_weight_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw);
+// Each image's own term of that sum: dw[n, m, c, k] (rows of |W| floats, one per image).
+void conv_weight_grad_per_image(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 // db[m] = sum of dy over images and output pixels of channel m.
 void channel_sums(const ConvGeometry& g, const float* dy, float* db);
 

@@ -1,6 +1,8 @@
 // The two halves of a convolution's vector-Jacobian product, shared by the backward rules of
 // Conv (conv.cpp) and ConvTranspose (conv_transpose.cpp): each op's input gradient is the
 // other op's forward pass, and both weight gradients are one GEMM over im2col patches.
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -54,19 +56,50 @@ ConvGeometry transposed_geometry(const ConvGeometry& g) {
   return t;
 }
 
-void conv_weight_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+namespace {
+
+// Adds (beta 1) or writes (beta 0) image n's share dy_n x im2col(x_n)^T into dw, on the calling
+// thread.
+void image_weight_grad(const ConvGeometry& g, const float* x, const float* dy, I64 n, float beta,
+                       float* dw) {
   const I64 G = g.group, cg = g.in_channels / G, mg = g.out_channels / G;
   const I64 kc = cg * g.kernel_pixels(), out_pix = g.out_pixels(), in_pix = g.in_pixels();
-  std::fill(dw, dw + g.out_channels * kc, 0.0f);
-  std::vector<float> col(static_cast<std::size_t>(kc * out_pix));
-  // Images in order, each adding its product: the sum's order is fixed.
-  for (I64 n = 0; n < g.batch; ++n)
-    for (I64 grp = 0; grp < G; ++grp) {
-      im2col(g, x + (n * g.in_channels + grp * cg) * in_pix, cg, col.data());
-      const float* dyg = dy + (n * g.out_channels + grp * mg) * out_pix;
-      gemm::parallel_sgemm(mg, kc, out_pix, 1.0f, {dyg, out_pix}, {col.data(), out_pix, true}, 1.0f,
-                           dw + grp * mg * kc, kc);
-    }
+  float* col = gemm::thread_scratch(static_cast<std::size_t>(kc * out_pix), 2);
+  for (I64 grp = 0; grp < G; ++grp) {
+    im2col(g, x + (n * g.in_channels + grp * cg) * in_pix, cg, col);
+    const float* dyg = dy + (n * g.out_channels + grp * mg) * out_pix;
+    gemm::sgemm(mg, kc, out_pix, 1.0f, {dyg, out_pix}, {col, out_pix, true}, beta,
+                dw + grp * mg * kc, kc);
+  }
+}
+
+constexpr I64 kImagesPerChunk = 4;
+
+}  // namespace
+
+void conv_weight_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  const I64 size = g.out_channels * (g.in_channels / g.group) * g.kernel_pixels();
+  // Fixed chunks of images, each summed in order into its own partial, then the partials in
+  // chunk order: the same sums whatever the thread count.
+  const I64 chunks = (g.batch + kImagesPerChunk - 1) / kImagesPerChunk;
+  std::vector<float> partial(static_cast<std::size_t>(std::max<I64>(0, chunks - 1) * size));
+  tbb::parallel_for(I64{0}, chunks, [&](I64 c) {
+    float* out = c == 0 ? dw : partial.data() + (c - 1) * size;
+    const I64 end = std::min(g.batch, (c + 1) * kImagesPerChunk);
+    for (I64 n = c * kImagesPerChunk; n < end; ++n)
+      image_weight_grad(g, x, dy, n, n == c * kImagesPerChunk ? 0.0f : 1.0f, out);
+  });
+  if (g.batch == 0) std::fill(dw, dw + size, 0.0f);
+  for (I64 c = 1; c < chunks; ++c) {
+    const float* p = partial.data() + (c - 1) * size;
+    for (I64 e = 0; e < size; ++e) dw[e] += p[e];
+  }
+}
+
+void conv_weight_grad_per_image(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  const I64 size = g.out_channels * (g.in_channels / g.group) * g.kernel_pixels();
+  tbb::parallel_for(I64{0}, g.batch,
+                    [&](I64 n) { image_weight_grad(g, x, dy, n, 0.0f, dw + n * size); });
 }
 
 void channel_sums(const ConvGeometry& g, const float* dy, float* db) {

@@ -325,11 +325,26 @@ void binary_grad(const GradContext& c, Partial partial) {
                    return partial(k, v[0], v[1], y);
                  });
 }
+// Add and Sub read no input values: dy summed back to each input's (broadcast) shape.
+void add_sub_grad(const GradContext& c, bool sub) {
+  const Tensor& a = grad_input(c, 0);
+  const Tensor& b = grad_input(c, 1);
+  const Tensor& dy = out_grad(c);
+  const Shape shapes[2] = {a.shape, b_shape(c.node, c.opset, a, b)};
+  for (std::size_t k = 0; k < 2; ++k) {
+    Tensor* dx = wanted(c, k);
+    if (!dx) continue;
+    unbroadcast(dy.f.data(), dy.shape, shapes[k], *dx);
+    dx->shape = c.inputs[k]->shape;
+    if (sub && k == 1)
+      for (float& v : dx->f) v = -v;
+  }
+}
 void add_grad(const GradContext& c) {
-  binary_grad(c, [](std::size_t, float, float, float) { return 1.0f; });
+  add_sub_grad(c, false);
 }
 void sub_grad(const GradContext& c) {
-  binary_grad(c, [](std::size_t k, float, float, float) { return k == 0 ? 1.0f : -1.0f; });
+  add_sub_grad(c, true);
 }
 void mul_grad(const GradContext& c) {
   binary_grad(c, [](std::size_t k, float a, float b, float) { return k == 0 ? b : a; });

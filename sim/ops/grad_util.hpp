@@ -1,5 +1,8 @@
 #pragma once
 // Helpers shared by the backward rules (OpSpec::backward) in sim/ops/*.cpp.
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -36,8 +39,12 @@ void unary_grad(const GradContext& c, F f) {
   const Tensor& dy = out_grad(c);
   dx->dtype = DType::Float32;
   dx->allocate(x.shape);
-  const std::int64_t n = x.size();
-  for (std::int64_t e = 0; e < n; ++e) dx->f[e] = dy.f[e] * f(x.f[e], y.f[e]);
+  // Elements on their own: the split over threads changes nothing.
+  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, x.size(), 1 << 14),
+                    [&](const tbb::blocked_range<std::int64_t>& r) {
+                      for (std::int64_t e = r.begin(); e != r.end(); ++e)
+                        dx->f[e] = dy.f[e] * f(x.f[e], y.f[e]);
+                    });
 }
 
 // The VJP of an op that only copies elements of its float inputs (Transpose, Slice, Concat,

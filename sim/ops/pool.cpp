@@ -462,14 +462,46 @@ void maxpool_grad(const GradContext& c) {
   const Tensor& x = require(c.inputs, 0, "X");
   const Tensor& dy = *c.out_grads[0];
   const PoolGeometry g = pool_geometry(c.node, x.shape);
-  std::vector<float> y(static_cast<std::size_t>(dy.size()));
-  std::vector<I64> idx(y.size());
-  maxpool_indices(g, false, x.f.data(), y.data(), idx.data());
   Tensor& dx = *c.in_grads[0];
   dx.dtype = DType::Float32;
   dx.allocate(x.shape);
-  std::fill(dx.f.begin(), dx.f.end(), 0.0f);
-  for (std::size_t o = 0; o < idx.size(); ++o) dx.f[static_cast<std::size_t>(idx[o])] += dy.f[o];
+  // A plane's outputs only reach its own inputs: planes in parallel, each in a fixed order.
+  const I64 in_pix = g.in_pixels(), out_pix = g.out_pixels();
+  tbb::parallel_for(I64{0}, g.planes, [&](I64 p) {
+    const float* xp = x.f.data() + p * in_pix;
+    const float* dyp = dy.f.data() + p * out_pix;
+    float* dxp = dx.f.data() + p * in_pix;
+    I64 o = 0;
+    for (I64 od = 0; od < g.out[0]; ++od)
+      for (I64 oh = 0; oh < g.out[1]; ++oh)
+        for (I64 ow = 0; ow < g.out[2]; ++ow, ++o) {
+          const I64 d0 = od * g.stride[0] - g.pad_begin[0];
+          const I64 h0 = oh * g.stride[1] - g.pad_begin[1];
+          const I64 w0 = ow * g.stride[2] - g.pad_begin[2];
+          I64 best_at = -1;
+          float best = 0.0f;
+          for (I64 kd = 0; kd < g.kernel[0]; ++kd) {
+            const I64 id = d0 + kd * g.dilation[0];
+            if (id < 0 || id >= g.in[0]) continue;
+            for (I64 kh = 0; kh < g.kernel[1]; ++kh) {
+              const I64 ih = h0 + kh * g.dilation[1];
+              if (ih < 0 || ih >= g.in[1]) continue;
+              const I64 row = (id * g.in[1] + ih) * g.in[2];
+              for (I64 kw = 0; kw < g.kernel[2]; ++kw) {
+                const I64 iw = w0 + kw * g.dilation[2];
+                if (iw < 0 || iw >= g.in[2]) continue;
+                // The first maximum in window order, as the forward kernel's Indices and
+                // PyTorch pick.
+                if (best_at < 0 || xp[row + iw] > best) {
+                  best = xp[row + iw];
+                  best_at = row + iw;
+                }
+              }
+            }
+          }
+          if (best_at >= 0) dxp[best_at] += dyp[o];
+        }
+  });
 }
 
 // Each output's gradient spread evenly over the taps its average counted.
