@@ -6,10 +6,11 @@
 //
 // Memory, in floats: sum over all values |v| (the forward engine keeps every value: fusion is
 // off so no value is folded away) + sum over the values on a gradient path |v| (their
-// gradients, kept so that callers can read dL/dy of any tensor, e.g. phase 1's Fisher metric)
-// + the largest input of any step (one scratch gradient before it is accumulated). A value is
-// on a gradient path when it depends on an input or a weight through ops that pass gradients
-// and an output depends on it.
+// gradients, kept across passes so that callers can read dL/dy of any tensor, e.g. phase 1's
+// Fisher metric, and so that no pass allocates again) + per step input position, the largest
+// gradient that was added to an existing one (scratch). A value is on a gradient path when it
+// depends on a wanted value (default: any input or float constant) through ops that pass
+// gradients and an output depends on it.
 #include <optional>
 #include <span>
 #include <string>
